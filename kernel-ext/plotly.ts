@@ -1,0 +1,110 @@
+/**
+ * Plotly charts in notebook outputs. Each chart is one output with three representations:
+ * - `application/vnd.plotly.v1+json` for JupyterLab's plotly renderer;
+ * - `text/html`, a div and a script that draws it, for the classic Notebook and nbconvert's HTML export;
+ * - `text/plain`, a one-line summary for text-only viewers.
+ * The first chart of a kernel session also carries plotly.js itself inside its HTML, so a saved notebook or an
+ * exported HTML page draws its charts with no network at all.
+ */
+import * as fs from "fs";
+import { escapeHtml } from "./html";
+import { type MimeBundle, writeDisplay } from "./output";
+
+export interface PlotlyFigure {
+  data: Array<Record<string, unknown>>;
+  layout?: Record<string, unknown>;
+  config?: Record<string, unknown>;
+}
+
+const DEFAULT_HEIGHT_PX = 420;
+
+let plotlyLibraryTag: string | undefined;
+
+/** plotly.js (4.8 MB) as an inline script tag; read once per process. */
+function plotlyLibraryScript(): string {
+  if (plotlyLibraryTag === undefined) {
+    // The bundle has no "</script" today, but one would end the tag early; "<!--" would switch the HTML parser
+    // into its script-escape state. "\x3C" is "<" to JavaScript, inside strings and regexes alike.
+    const source = fs
+      .readFileSync(require.resolve("plotly.js-dist-min"), "utf8")
+      .replace(/<\/script/gi, "\\x3C/script")
+      .replace(/<!--/g, "\\x3C!--");
+    plotlyLibraryTag = `<script type="text/javascript">\n${source}\n</script>\n`;
+  }
+  return plotlyLibraryTag;
+}
+
+function randomDivId(): string {
+  return "plotly-" + Math.random().toString(36).slice(2, 10);
+}
+
+function pixels(value: unknown): string | undefined {
+  return typeof value === "number" && value > 0 ? `${value}px` : undefined;
+}
+
+function figureHtml(figure: PlotlyFigure, divId: string): string {
+  const layout = figure.layout ?? {};
+  const width = pixels(layout.width) ?? "100%";
+  const height = pixels(layout.height) ?? `${DEFAULT_HEIGHT_PX}px`;
+  // "<" escaped so that data strings can never close the script element.
+  const json = JSON.stringify({ data: figure.data, layout, config: { responsive: true, ...figure.config } }).replace(
+    /</g,
+    "\\u003c",
+  );
+  const id = escapeHtml(divId);
+  // The draw script waits for window.Plotly: in the classic Notebook the library script of an earlier output may
+  // still be loading when this output is inserted.
+  return `<div id="${id}" class="plotly-graph-div" style="width:${width};height:${height};"></div>
+<script type="text/javascript">
+(function () {
+  var figure = ${json};
+  var tries = 0;
+  function draw() {
+    var el = document.getElementById("${id}");
+    if (!el) return;
+    if (window.Plotly) { window.Plotly.newPlot(el, figure.data, figure.layout, figure.config); return; }
+    if (tries++ < 100) { setTimeout(draw, 100); return; }
+    el.textContent = "plotly.js is not on this page: re-run the notebook's first chart cell";
+  }
+  draw();
+})();
+</script>`;
+}
+
+function figureSummary(figure: PlotlyFigure): string {
+  const types = figure.data.map((trace) => (typeof trace.type === "string" ? trace.type : "scatter"));
+  const title = figure.layout?.title;
+  const titleText = typeof title === "string" ? title : (title as { text?: unknown } | undefined)?.text;
+  const named = typeof titleText === "string" ? ` "${titleText}"` : "";
+  return `<Plotly figure${named}: ${types.length} trace(s) ${types.join(", ")}>`;
+}
+
+/** The output for one figure; `includeLibrary` puts plotly.js in front of its HTML. Pure apart from reading plotly.js. */
+export function plotlyMimeBundle(
+  figure: PlotlyFigure,
+  options: { includeLibrary: boolean; divId?: string },
+): MimeBundle {
+  const html = figureHtml(figure, options.divId ?? randomDivId());
+  return {
+    "application/vnd.plotly.v1+json": { data: figure.data, layout: figure.layout ?? {}, config: figure.config ?? {} },
+    "text/html": options.includeLibrary ? plotlyLibraryScript() + html : html,
+    "text/plain": figureSummary(figure),
+  };
+}
+
+/** Returns a bundle maker that inlines plotly.js in its first bundle only (one per kernel session is enough). */
+export function createFigureBundler(): (figure: PlotlyFigure) => MimeBundle {
+  let libraryInlined = false;
+  return (figure) => {
+    const bundle = plotlyMimeBundle(figure, { includeLibrary: !libraryInlined });
+    libraryInlined = true;
+    return bundle;
+  };
+}
+
+const bundleForThisSession = createFigureBundler();
+
+/** Shows a Plotly figure as one notebook output. */
+export function show(figure: PlotlyFigure): void {
+  writeDisplay(bundleForThisSession(figure));
+}

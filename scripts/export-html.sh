@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Exports executed notebooks to HTML files next to them: scripts/export-html.sh build/notebooks/*.ipynb
+# The pages work offline: kernel-ext/plotly.ts inlines plotly.js into the first chart of each notebook, and Debian's
+# nbconvert loads require.js and MathJax from file:///usr/share/javascript, not from a CDN.
+set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
+if [ $# -eq 0 ]; then
+  echo "usage: $0 NOTEBOOK.ipynb..." >&2
+  exit 2
+fi
+# Debian's jupyter-nbconvert (it runs on /usr/bin/python3; pyenv's python cannot import nbconvert). With no
+# --output-dir it writes each X.html next to its X.ipynb.
+/usr/bin/jupyter-nbconvert --to html --log-level=WARN "$@"
+for notebook in "$@"; do
+  echo "html    ${notebook%.ipynb}.html"
+done

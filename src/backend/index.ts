@@ -1,0 +1,114 @@
+/**
+ * Picks the fastest TensorFlow.js backend that is installed and initialises, in this order:
+ * tfjs-node-gpu, tfjs-node (native TensorFlow), wasm (XNNPACK), cpu (pure JS). `XFT_BACKEND` overrides.
+ * Everything else in xft imports `tf` from here, so that every module sees the same engine.
+ */
+import * as tf from "@tensorflow/tfjs";
+import { registerWasmFixes, wasmFailure } from "./wasm";
+
+export { tf };
+
+export type BackendName = "tensorflow-gpu" | "tensorflow" | "wasm" | "cpu";
+export const BACKEND_ORDER: readonly BackendName[] = ["tensorflow-gpu", "tensorflow", "wasm", "cpu"];
+
+export interface BackendInfo {
+  /** Our name for the choice (tfjs calls both native variants "tensorflow"). */
+  name: BackendName;
+  /** The name tfjs reports. */
+  tfjsBackend: string;
+  tfjsVersion: string;
+  /** TensorFlow C library version, native backends only. */
+  tensorflowVersion?: string;
+  /** Threads the backend computes with (native: TF's intra-op pool; wasm: its pthreads). */
+  threads: number;
+  /** Why the backends before the chosen one were passed over. */
+  skipped: Record<string, string>;
+}
+
+let current: BackendInfo | undefined;
+
+/** Loads a native tfjs package; it registers the "tensorflow" backend with the shared tfjs engine. */
+function loadNative(pkg: string): { TF_Version?: string } {
+  // Keep TensorFlow's info banner off stderr unless the user asked for it.
+  process.env.TF_CPP_MIN_LOG_LEVEL ??= "1";
+  // A small model is bound by per-op overhead, where one intra-op thread beats two (tfjs-native.md).
+  process.env.TF_NUM_INTEROP_THREADS ??= "1";
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  require(pkg);
+  const binding = (tf.findBackend("tensorflow") as unknown as { binding?: { TF_Version?: string } } | null)?.binding;
+  return binding ?? {};
+}
+
+async function tryBackend(name: BackendName): Promise<Omit<BackendInfo, "skipped" | "tfjsVersion">> {
+  switch (name) {
+    case "tensorflow-gpu":
+    case "tensorflow": {
+      const pkg = name === "tensorflow-gpu" ? "@tensorflow/tfjs-node-gpu" : "@tensorflow/tfjs-node";
+      const binding = loadNative(pkg);
+      if (!(await tf.setBackend("tensorflow"))) throw new Error(`${pkg} loaded but its backend did not initialise`);
+      const threads = Number(process.env.TF_NUM_INTRAOP_THREADS) || require("os").cpus().length;
+      return { name, tfjsBackend: "tensorflow", tensorflowVersion: binding.TF_Version, threads };
+    }
+    case "wasm": {
+      const wasm = await import("@tensorflow/tfjs-backend-wasm");
+      registerWasmFixes();
+      if (!(await tf.setBackend("wasm"))) throw new Error("the wasm backend did not initialise");
+      return { name, tfjsBackend: "wasm", threads: wasm.getThreadsCount() };
+    }
+    case "cpu":
+      if (!(await tf.setBackend("cpu"))) throw new Error("the cpu backend did not initialise");
+      return { name, tfjsBackend: "cpu", threads: 1 };
+  }
+}
+
+function requestedOrder(requested: string | undefined): BackendName[] {
+  if (!requested) return [...BACKEND_ORDER];
+  const name = requested === "native" ? "tensorflow" : requested;
+  if (!(BACKEND_ORDER as readonly string[]).includes(name)) {
+    throw new Error(`XFT_BACKEND=${requested} is not a backend; use one of ${BACKEND_ORDER.join(", ")} (or "native")`);
+  }
+  return [name as BackendName];
+}
+
+/**
+ * Initialises the backend once per process and returns what was chosen. `requested` (or XFT_BACKEND)
+ * forces one backend and fails loudly if it cannot start. `quiet` skips the one-line report on stderr.
+ */
+export async function initBackend(opts: { requested?: string; quiet?: boolean } = {}): Promise<BackendInfo> {
+  const requested = opts.requested ?? process.env.XFT_BACKEND;
+  if (current && (!requested || requestedOrder(requested).includes(current.name))) return current;
+  const skipped: Record<string, string> = {};
+  for (const name of requestedOrder(requested)) {
+    try {
+      const got = await tryBackend(name);
+      current = { ...got, tfjsVersion: tf.version.tfjs, skipped };
+      if (!opts.quiet) console.error(`xft: backend ${describeBackend(current)}`);
+      return current;
+    } catch (err) {
+      skipped[name] = (err as Error).message.split("\n")[0];
+    }
+  }
+  const why = Object.entries(skipped).map(([n, m]) => `  ${n}: ${m}`).join("\n");
+  throw new Error(`no TensorFlow.js backend could start:\n${why}\nRun \`npx xft doctor\` for what to install.`);
+}
+
+/** The backend chosen by initBackend, or an error if none was initialised yet. */
+export function backendInfo(): BackendInfo {
+  if (!current) throw new Error("initBackend() has not been called");
+  return current;
+}
+
+/** One line: "tensorflow (TensorFlow 2.21.0, 2 threads, tfjs 4.22.0)". */
+export function describeBackend(b: BackendInfo): string {
+  const tfv = b.tensorflowVersion ? `TensorFlow ${b.tensorflowVersion}, ` : "";
+  return `${b.name} (${tfv}${b.threads} thread${b.threads === 1 ? "" : "s"}, tfjs ${b.tfjsVersion})`;
+}
+
+/**
+ * Throws if the backend reported a silent failure since the last call (wasm: an XNNPACK allocation
+ * failure leaves outputs unwritten). Call it after anything whose numbers are kept.
+ */
+export function assertBackendHealthy(): void {
+  const failure = wasmFailure();
+  if (failure) throw failure;
+}

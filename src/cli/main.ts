@@ -1,0 +1,72 @@
+/**
+ * The `xft` command line: the same library the notebooks call.
+ *   xft train --dataset esnli --condition label+expl --seed 1 --profile quick
+ *   xft doctor
+ */
+import { parseArgs } from "util";
+import { runDoctor } from "./doctor";
+import { runTrain } from "./train";
+
+const USAGE = `usage: xft <command> [options]
+
+commands:
+  train    train one (dataset, condition, seed) run and print its metrics as JSON
+           --dataset NAME|PATH  (default esnli)   --condition label|label+expl (default label)
+           --seed N (default 1)   --profile ci|quick|full (default $XFT_PROFILE or quick)
+           --backend NAME   --runs-dir DIR   --fresh (retrain even if a finished run exists)
+  doctor   check the environment (backend, Jupyter, kernelspec, browser, data) and say how to fix gaps
+`;
+
+const COMMANDS: Record<string, (args: string[]) => Promise<number>> = {
+  train: async (args) => {
+    const { values } = parseArgs({
+      args,
+      options: {
+        dataset: { type: "string", default: "esnli" },
+        condition: { type: "string", default: "label" },
+        seed: { type: "string", default: "1" },
+        profile: { type: "string" },
+        backend: { type: "string" },
+        "runs-dir": { type: "string" },
+        fresh: { type: "boolean", default: false },
+      },
+    });
+    return runTrain({
+      dataset: values.dataset!, condition: values.condition!, seed: parseSeed(values.seed!), profile: values.profile,
+      backend: values.backend, runsDir: values["runs-dir"], fresh: values.fresh!,
+    });
+  },
+  doctor: async (args) => {
+    parseArgs({ args, options: {} });
+    return runDoctor();
+  },
+};
+
+function parseSeed(s: string): number {
+  const n = Number(s);
+  if (!Number.isInteger(n)) throw new Error(`--seed must be an integer, got "${s}"`);
+  return n;
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  if (!command || command === "help" || command === "--help" || command === "-h") {
+    process.stdout.write(USAGE);
+    return command ? 0 : 2;
+  }
+  const run = COMMANDS[command];
+  if (!run) {
+    process.stderr.write(`xft: unknown command "${command}"\n\n${USAGE}`);
+    return 2;
+  }
+  try {
+    return await run(rest);
+  } catch (err) {
+    process.stderr.write(`xft ${command}: ${(err as Error).message}\n`);
+    return 1;
+  }
+}
+
+if (require.main === module) {
+  main(process.argv.slice(2)).then((code) => process.exit(code));
+}

@@ -1,0 +1,58 @@
+/** `xft train`: one run, progress on stderr, metrics as JSON on stdout. Ctrl-C checkpoints and stops. */
+import { initBackend } from "../backend";
+import { runExperiment } from "../runs/experiment";
+
+export interface TrainArgs {
+  dataset: string;
+  condition: string;
+  seed: number;
+  profile?: string;
+  backend?: string;
+  runsDir?: string;
+  fresh: boolean;
+}
+
+export async function runTrain(args: TrainArgs): Promise<number> {
+  await initBackend({ requested: args.backend });
+  let stopRequested = false;
+  const onSigint = () => {
+    if (stopRequested) process.exit(130);
+    stopRequested = true;
+    process.stderr.write("\nxft: stopping after this step (checkpoint kept; run the same command to resume; Ctrl-C again to abort)\n");
+  };
+  process.on("SIGINT", onSigint);
+  const tty = process.stderr.isTTY;
+  let lastLine = 0;
+  try {
+    const record = await runExperiment(
+      { dataset: args.dataset, condition: args.condition, seed: args.seed, profile: args.profile },
+      {
+        runsDir: args.runsDir, fresh: args.fresh, shouldStop: () => stopRequested,
+        onProgress: (e) => {
+          // On a terminal, one line updated in place; in a log, a line every 5 s and at the end.
+          if (tty) process.stderr.write(`\r${e.phase} ${e.text}\x1b[K${e.done === e.total ? "\n" : ""}`);
+          else if (Date.now() - lastLine > 5000 || e.done === e.total) {
+            lastLine = Date.now();
+            process.stderr.write(`${e.phase} ${e.text}\n`);
+          }
+        },
+      },
+    );
+    if (record.reused) process.stderr.write(`xft: reused the finished run in ${record.dir} (--fresh retrains)\n`);
+    if (record.status === "stopped") {
+      process.stderr.write(`xft: stopped at step ${record.training.steps}; run the same command to resume\n`);
+      return 130;
+    }
+    const { metrics, training } = record;
+    process.stdout.write(JSON.stringify({
+      run: record.key, dir: record.dir, dataset: record.spec.dataset, condition: record.spec.condition,
+      seed: record.spec.seed, profile: record.spec.profile, backend: record.environment.backend,
+      accuracy: metrics?.accuracy, macroF1: metrics?.macroF1, n: metrics?.n, confusion: metrics?.confusion,
+      labelSet: record.data.labelSet, steps: training.steps, tokensPerSec: Math.round(training.tokensPerSec),
+      trainWallS: Number(training.wallS.toFixed(1)), wallS: Number(record.wallS.toFixed(1)),
+    }, null, 2) + "\n");
+    return 0;
+  } finally {
+    process.off("SIGINT", onSigint);
+  }
+}

@@ -1,0 +1,189 @@
+/**
+ * Reads Example JSONL files (plain or gzip) and assembles them into datasets: a shipped dataset by
+ * name (`<root>/data/<name>/{train,test}.jsonl[.gz]`), a folder holding such files, or a user's single
+ * JSONL file whose rows carry their own split.
+ */
+import { createHash } from "crypto";
+import { existsSync, readdirSync, readFileSync, statSync } from "fs";
+import { basename, dirname, join, relative, resolve, isAbsolute } from "path";
+import { gunzipSync } from "zlib";
+import { DataError, Example, FileValidator, Split } from "./schema";
+
+export interface ReadOptions {
+  /** Throw the first bad row (default), or skip bad rows and return them. */
+  strict?: boolean;
+}
+
+export interface ReadResult {
+  examples: Example[];
+  /** Rows left out in non-strict mode; the caller reports how many. */
+  skipped: DataError[];
+}
+
+export interface Dataset {
+  name: string;
+  /** Folder the files were read from. */
+  dir: string;
+  train: Example[];
+  test: Example[];
+  labelSet: string[];
+  /** sha256 hex over the uncompressed bytes of the train file, then the test file (same content, same hash, however compressed). */
+  hash: string;
+  skipped: DataError[];
+}
+
+export interface LoadOptions extends ReadOptions {
+  /** Project root whose data/ folder holds the named datasets; default XFT_ROOT or the working directory. */
+  root?: string;
+}
+
+const EXTENSIONS = [".jsonl", ".jsonl.gz"];
+
+export function projectRoot(): string {
+  return process.env.XFT_ROOT ?? process.cwd();
+}
+
+/** A path as messages show it: relative to the working directory when it lies inside it. */
+function displayPath(path: string): string {
+  const rel = relative(process.cwd(), path);
+  return rel !== "" && !rel.startsWith("..") && !isAbsolute(rel) ? rel : path;
+}
+
+/** File bytes, gunzipped when they start with the gzip magic number (whatever the file is called). */
+function readContent(path: string): Buffer {
+  const bytes = readFileSync(path);
+  return bytes[0] === 0x1f && bytes[1] === 0x8b ? gunzipSync(bytes) : bytes;
+}
+
+/** Parses and validates the rows of one file's content; `expectSplit` also requires every row's split. */
+function parseRows(content: Buffer, file: string, strict: boolean, expectSplit?: Split): ReadResult {
+  const validator = new FileValidator(file);
+  const examples: Example[] = [];
+  const skipped: DataError[] = [];
+  const lines = content.toString("utf8").replace(/^\uFEFF/, "").split(/\r?\n/);
+  lines.forEach((text, i) => {
+    if (text.trim() === "") return;
+    const line = i + 1;
+    try {
+      let obj: unknown;
+      try {
+        obj = JSON.parse(text);
+      } catch (e) {
+        throw new DataError(file, line, "(line)", `not valid JSON: ${(e as Error).message}`);
+      }
+      const example = validator.check(obj, line);
+      if (expectSplit !== undefined && example.split !== expectSplit) {
+        throw new DataError(file, line, "split", `"${example.split}" in the ${expectSplit} file`);
+      }
+      examples.push(example);
+    } catch (e) {
+      if (strict || !(e instanceof DataError)) throw e;
+      skipped.push(e);
+    }
+  });
+  return { examples, skipped };
+}
+
+/** Reads one JSONL file (`.jsonl` or `.jsonl.gz`); empty lines are ignored. */
+export function readExamples(path: string, opts: ReadOptions = {}): ReadResult {
+  return parseRows(readContent(path), path, opts.strict ?? true);
+}
+
+/** The train or test file of a dataset folder, or undefined when there is none. */
+export function splitFile(dir: string, split: Split): string | undefined {
+  const found = EXTENSIONS.map((ext) => join(dir, split + ext)).filter((p) => existsSync(p));
+  if (found.length > 1) throw new Error(`${dir} holds both ${found.map((p) => basename(p)).join(" and ")}; keep one`);
+  return found[0];
+}
+
+/** Names of the datasets under `<root>/data`: its folders that hold a train file. */
+export function datasetNames(root: string = projectRoot()): string[] {
+  const dataDir = join(root, "data");
+  if (!existsSync(dataDir)) return [];
+  return readdirSync(dataDir, { withFileTypes: true })
+    .filter((d) => d.isDirectory() && splitFile(join(dataDir, d.name), "train") !== undefined)
+    .map((d) => d.name)
+    .sort();
+}
+
+/** A name has no path separator and no JSONL extension; anything else is taken as a path. */
+function isPath(nameOrPath: string): boolean {
+  return /[\\/]/.test(nameOrPath) || nameOrPath === "." || nameOrPath === ".." ||
+    EXTENSIONS.some((ext) => nameOrPath.endsWith(ext));
+}
+
+function sameLabelSet(train: Example[], test: Example[], where: string): string[] {
+  if (train.length === 0) throw new Error(`${where}: no train rows`);
+  if (test.length === 0) throw new Error(`${where}: no test rows`);
+  const labelSet = train[0].labelSet;
+  if (JSON.stringify(labelSet) !== JSON.stringify(test[0].labelSet)) {
+    throw new Error(`${where}: train labelSet [${labelSet.join(", ")}] differs from test labelSet [${test[0].labelSet.join(", ")}]`);
+  }
+  return labelSet;
+}
+
+function loadFolder(dir: string, name: string, strict: boolean): Dataset {
+  const files = { train: splitFile(dir, "train"), test: splitFile(dir, "test") };
+  if (files.train === undefined || files.test === undefined) {
+    const missing = files.train === undefined ? "train" : "test";
+    throw new Error(`${displayPath(dir)} holds no ${missing}.jsonl or ${missing}.jsonl.gz`);
+  }
+  const hash = createHash("sha256");
+  const read = (split: Split, path: string): ReadResult => {
+    const content = readContent(path);
+    hash.update(content);
+    return parseRows(content, displayPath(path), strict, split);
+  };
+  const train = read("train", files.train);
+  const test = read("test", files.test);
+  return {
+    name,
+    dir,
+    train: train.examples,
+    test: test.examples,
+    labelSet: sameLabelSet(train.examples, test.examples, displayPath(dir)),
+    hash: hash.digest("hex"),
+    skipped: [...train.skipped, ...test.skipped],
+  };
+}
+
+function loadSingleFile(path: string, strict: boolean): Dataset {
+  const content = readContent(path);
+  const { examples, skipped } = parseRows(content, displayPath(path), strict);
+  const train = examples.filter((e) => e.split === "train");
+  const test = examples.filter((e) => e.split === "test");
+  return {
+    name: basename(path).replace(/\.jsonl(\.gz)?$/, ""),
+    dir: dirname(path),
+    train,
+    test,
+    labelSet: sameLabelSet(train, test, displayPath(path)),
+    hash: createHash("sha256").update(content).digest("hex"),
+    skipped,
+  };
+}
+
+/**
+ * Loads a dataset by name (`"esnli"` -> `<root>/data/esnli/`), or from a path: a folder with
+ * train/test files, or a single `.jsonl[.gz]` file whose rows are split by their `split` field.
+ * Train and test must share one labelSet.
+ */
+export function loadDataset(nameOrPath: string, opts: LoadOptions = {}): Dataset {
+  const strict = opts.strict ?? true;
+  if (isPath(nameOrPath)) {
+    const path = resolve(nameOrPath);
+    if (!existsSync(path)) throw new Error(`no such file or folder: ${nameOrPath}`);
+    return statSync(path).isDirectory() ? loadFolder(path, basename(path), strict) : loadSingleFile(path, strict);
+  }
+  const root = opts.root ?? projectRoot();
+  const dir = join(root, "data", nameOrPath);
+  if (!existsSync(dir) || splitFile(dir, "train") === undefined) {
+    const names = datasetNames(root);
+    throw new Error(
+      `unknown dataset "${nameOrPath}"; available in ${displayPath(join(root, "data"))}: ` +
+        (names.length > 0 ? names.join(", ") : "none") +
+        ` (or give a path to a folder or a .jsonl/.jsonl.gz file)`,
+    );
+  }
+  return loadFolder(dir, nameOrPath, strict);
+}

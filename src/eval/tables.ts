@@ -1,0 +1,38 @@
+/** Run results as arquero tables, for notebooks (kernel-ext's `table`) and CSV export. */
+import * as aq from "arquero";
+import type { RunRecord } from "../runs/experiment";
+
+type Table = ReturnType<typeof aq.table>;
+
+/** One row per run: dataset, condition, seed, accuracy, macro-F1, n, steps, tokens/s, wall time. */
+export function metricsTable(runs: readonly RunRecord[]): Table {
+  return aq.from(runs.map((r) => ({
+    dataset: r.spec.dataset,
+    condition: r.spec.condition,
+    seed: r.spec.seed,
+    accuracy: r.metrics?.accuracy ?? NaN,
+    macro_f1: r.metrics?.macroF1 ?? NaN,
+    n_test: r.metrics?.n ?? 0,
+    steps: r.training.steps,
+    tokens_per_s: Math.round(r.training.tokensPerSec),
+    train_s: Math.round(r.training.wallS),
+    backend: r.environment.backend,
+  })));
+}
+
+/** Long format: one row per (run, step) with the training loss. */
+export function lossTable(runs: readonly RunRecord[]): Table {
+  return aq.from(runs.flatMap((r) => r.training.losses.map((p) => ({
+    dataset: r.spec.dataset, condition: r.spec.condition, seed: r.spec.seed, step: p.step, loss: p.loss,
+  }))));
+}
+
+/** Confusion matrix of one run: rows are gold labels, columns predicted labels. */
+export function confusionTable(run: RunRecord): Table {
+  const labels = run.data.labelSet;
+  const confusion = run.metrics?.confusion;
+  if (!confusion) throw new Error(`run ${run.key} has no metrics (status ${run.status})`);
+  return aq.from(confusion.map((row, g) => ({
+    gold: labels[g], ...Object.fromEntries(labels.map((l, p) => [`pred_${l}`, row[p]])),
+  })));
+}

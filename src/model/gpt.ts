@@ -1,0 +1,260 @@
+/**
+ * A GPT-style decoder in one file: token + position embeddings, pre-LayerNorm blocks of causal
+ * multi-head self-attention and a GELU MLP, a final LayerNorm and a head tied to the token embedding.
+ * Parameters are plain tfjs variables in a flat, named record; the model is built from a plain config.
+ *
+ * Hook points (TransformerLens names) let probes read activations without touching the model:
+ *   hook_embed                    [B, T, d]     token + position embedding
+ *   blocks.{l}.hook_resid_pre     [B, T, d]     residual stream entering block l
+ *   blocks.{l}.attn.hook_pattern  [B, H, T, T]  attention probabilities
+ *   blocks.{l}.hook_resid_mid     [B, T, d]     after the attention sublayer
+ *   blocks.{l}.hook_resid_post    [B, T, d]     after the MLP sublayer (= resid_pre of block l+1)
+ *   ln_final.hook_normalized      [B, T, d]     after the final LayerNorm
+ */
+import { tf } from "../backend";
+import { Rng } from "../util/rng";
+
+export interface GptConfig {
+  vocabSize: number;
+  /** Longest sequence the position embedding covers. */
+  maxLen: number;
+  layers: number;
+  dModel: number;
+  heads: number;
+  /** MLP hidden width as a multiple of dModel. */
+  mlpRatio: number;
+  /** Standard deviation of the initial weights (GPT-2: 0.02). */
+  initStd: number;
+}
+
+export const DEFAULT_GPT: Omit<GptConfig, "vocabSize"> = {
+  maxLen: 128, layers: 4, dModel: 128, heads: 4, mlpRatio: 4, initStd: 0.02,
+};
+
+export type Params = Record<string, tf.Variable>;
+export type Cache = Map<string, tf.Tensor>;
+
+const LN_EPS = 1e-5;
+
+export function hookNames(config: GptConfig): string[] {
+  const names = ["hook_embed"];
+  for (let l = 0; l < config.layers; l++) {
+    names.push(`blocks.${l}.hook_resid_pre`, `blocks.${l}.attn.hook_pattern`,
+      `blocks.${l}.hook_resid_mid`, `blocks.${l}.hook_resid_post`);
+  }
+  names.push("ln_final.hook_normalized");
+  return names;
+}
+
+/** Parameter shapes by name; the order is the order of saving and of the optimizer state. */
+export function parameterShapes(c: GptConfig): Array<[string, number[]]> {
+  validateConfig(c);
+  const d = c.dModel;
+  const h = c.mlpRatio * d;
+  const shapes: Array<[string, number[]]> = [["wte", [c.vocabSize, d]], ["wpe", [c.maxLen, d]]];
+  for (let l = 0; l < c.layers; l++) {
+    const p = `blocks.${l}.`;
+    shapes.push(
+      [p + "ln1.g", [d]], [p + "ln1.b", [d]],
+      [p + "attn.wqkv", [d, 3 * d]], [p + "attn.bqkv", [3 * d]],
+      [p + "attn.wo", [d, d]], [p + "attn.bo", [d]],
+      [p + "ln2.g", [d]], [p + "ln2.b", [d]],
+      [p + "mlp.w1", [d, h]], [p + "mlp.b1", [h]],
+      [p + "mlp.w2", [h, d]], [p + "mlp.b2", [d]],
+    );
+  }
+  shapes.push(["ln_f.g", [d]], ["ln_f.b", [d]]);
+  return shapes;
+}
+
+export function countParameters(c: GptConfig): number {
+  return parameterShapes(c).reduce((n, [, s]) => n + s.reduce((a, b) => a * b, 1), 0);
+}
+
+export function validateConfig(c: GptConfig): void {
+  for (const key of ["vocabSize", "maxLen", "layers", "dModel", "heads", "mlpRatio"] as const) {
+    if (!Number.isInteger(c[key]) || c[key] <= 0) throw new Error(`model config: ${key} must be a positive integer, got ${c[key]}`);
+  }
+  if (c.dModel % c.heads !== 0) throw new Error(`model config: dModel ${c.dModel} is not divisible by heads ${c.heads}`);
+}
+
+/**
+ * Seeded initial values: N(0, initStd) for matrices, with the residual output projections scaled by
+ * 1/sqrt(2 * layers) as in GPT-2; LayerNorm gains 1, biases 0. Drawn in JS so that every backend
+ * starts from the same numbers.
+ */
+export function initialValues(c: GptConfig, seed: number): Map<string, Float32Array> {
+  const rng = new Rng(seed);
+  const out = new Map<string, Float32Array>();
+  for (const [name, shape] of parameterShapes(c)) {
+    const size = shape.reduce((a, b) => a * b, 1);
+    const v = new Float32Array(size);
+    if (name.endsWith(".g")) v.fill(1);
+    else if (shape.length === 2) {
+      const residual = name.endsWith("attn.wo") || name.endsWith("mlp.w2");
+      const std = residual ? c.initStd / Math.sqrt(2 * c.layers) : c.initStd;
+      for (let i = 0; i < size; i++) v[i] = rng.normal() * std;
+    }
+    out.set(name, v);
+  }
+  return out;
+}
+
+export function createParams(c: GptConfig, seed: number): Params {
+  return paramsFromValues(c, initialValues(c, seed));
+}
+
+export function paramsFromValues(c: GptConfig, values: Map<string, Float32Array>): Params {
+  const params: Params = {};
+  for (const [name, shape] of parameterShapes(c)) {
+    const v = values.get(name);
+    if (!v) throw new Error(`missing parameter ${name}`);
+    const size = shape.reduce((a, b) => a * b, 1);
+    if (v.length !== size) throw new Error(`parameter ${name}: expected ${size} values for shape [${shape}], got ${v.length}`);
+    params[name] = tf.variable(tf.tensor(v, shape, "float32"), true, name.replace(/\./g, "/") + "_" + uniqueSuffix());
+  }
+  return params;
+}
+
+let variableCounter = 0;
+/** tfjs variable names are global per engine; a counter keeps several models in one kernel apart. */
+function uniqueSuffix(): number {
+  return variableCounter++;
+}
+
+export function disposeParams(params: Params): void {
+  for (const v of Object.values(params)) v.dispose();
+}
+
+export async function paramsToValues(params: Params): Promise<Map<string, Float32Array>> {
+  const out = new Map<string, Float32Array>();
+  for (const [name, v] of Object.entries(params)) out.set(name, (await v.data()) as Float32Array);
+  return out;
+}
+
+/** LayerNorm over the last axis. With no gain and bias it is the parameter-free LN of the probes. */
+export function layerNorm(x: tf.Tensor, g?: tf.Tensor, b?: tf.Tensor): tf.Tensor {
+  const { mean, variance } = tf.moments(x, -1, true);
+  const normed = x.sub(mean).mul(tf.rsqrt(variance.add(LN_EPS)));
+  return g && b ? normed.mul(g).add(b) : normed;
+}
+
+/** GELU, tanh approximation (GPT-2). */
+function gelu(x: tf.Tensor): tf.Tensor {
+  const inner = x.add(x.pow(3).mul(0.044715)).mul(Math.sqrt(2 / Math.PI));
+  return x.mul(tf.tanh(inner).add(1)).mul(0.5);
+}
+
+/** x [N, k] @ w [k, m] + b, as one fused op where the backend has it. */
+function linear(x: tf.Tensor, w: tf.Tensor, b: tf.Tensor): tf.Tensor2D {
+  return tf.fused.matMul({ a: x as tf.Tensor2D, b: w as tf.Tensor2D, bias: b }) as tf.Tensor2D;
+}
+
+/** Additive causal mask [T, T]: 0 on and below the diagonal, -1e9 above. Cached per length. */
+const causalMasks = new Map<number, tf.Tensor2D>();
+function causalMask(T: number): tf.Tensor2D {
+  let m = causalMasks.get(T);
+  if (!m || m.isDisposed) {
+    m = tf.tidy(() => tf.linalg.bandPart(tf.ones([T, T]), -1, 0).sub(1).mul(1e9) as tf.Tensor2D);
+    tf.keep(m);
+    causalMasks.set(T, m);
+  }
+  return m;
+}
+
+export interface ForwardOptions {
+  /** Hook points to record; "all" records every one. Recorded tensors are kept: dispose the cache. */
+  hooks?: readonly string[] | "all";
+}
+
+/**
+ * Runs the decoder on token ids [B, T] and returns the final normalised hidden states [B, T, d].
+ * Call `logitsAt` for next-token logits of the positions you need.
+ */
+export function forward(
+  params: Params, config: GptConfig, tokens: tf.Tensor2D, opts: ForwardOptions = {},
+): { hidden: tf.Tensor3D; cache: Cache } {
+  const [B, T] = tokens.shape;
+  if (T > config.maxLen) throw new Error(`sequence length ${T} exceeds the model's maxLen ${config.maxLen}`);
+  const d = config.dModel;
+  const H = config.heads;
+  const hd = d / H;
+  const wanted = opts.hooks === "all" ? new Set(hookNames(config)) : new Set(opts.hooks ?? []);
+  const cache: Cache = new Map();
+  const hook = (name: string, x: tf.Tensor, shape?: number[]) => {
+    if (wanted.has(name)) cache.set(name, tf.keep(shape ? x.reshape(shape) : x.clone()));
+  };
+
+  const hidden = tf.tidy(() => {
+    const tokEmb = tf.gather(params.wte, tokens.reshape([B * T]));
+    const posEmb = params.wpe.slice([0, 0], [T, d]);
+    // The residual stream is kept flat, [B*T, d], so that every projection is one 2-D matmul.
+    let x = tokEmb.reshape([B, T, d]).add(posEmb).reshape([B * T, d]);
+    hook("hook_embed", x, [B, T, d]);
+    const mask = causalMask(T);
+    const scale = 1 / Math.sqrt(hd);
+    for (let l = 0; l < config.layers; l++) {
+      const p = `blocks.${l}.`;
+      hook(p + "hook_resid_pre", x, [B, T, d]);
+      // Attention: one fused QKV projection, heads split by a reshape and one transpose.
+      const h1 = layerNorm(x, params[p + "ln1.g"], params[p + "ln1.b"]);
+      const qkv = linear(h1, params[p + "attn.wqkv"], params[p + "attn.bqkv"])
+        .reshape([B, T, 3, H, hd]).transpose([2, 0, 3, 1, 4]); // [3, B, H, T, hd]
+      const [q, k, v] = tf.unstack(qkv, 0) as tf.Tensor4D[];
+      const scores = tf.matMul(q, k, false, true).mul(scale).add(mask);
+      const att = tf.softmax(scores, -1);
+      hook(p + "attn.hook_pattern", att);
+      const heads = tf.matMul(att, v).transpose([0, 2, 1, 3]).reshape([B * T, d]);
+      x = x.add(linear(heads, params[p + "attn.wo"], params[p + "attn.bo"]));
+      hook(p + "hook_resid_mid", x, [B, T, d]);
+      // MLP
+      const h2 = layerNorm(x, params[p + "ln2.g"], params[p + "ln2.b"]);
+      const up = gelu(linear(h2, params[p + "mlp.w1"], params[p + "mlp.b1"]));
+      x = x.add(linear(up, params[p + "mlp.w2"], params[p + "mlp.b2"]));
+      hook(p + "hook_resid_post", x, [B, T, d]);
+    }
+    const out = layerNorm(x, params["ln_f.g"], params["ln_f.b"]).reshape([B, T, d]);
+    hook("ln_final.hook_normalized", out);
+    return out as tf.Tensor3D;
+  });
+  return { hidden, cache };
+}
+
+/** Flat indices b*T + t of the given (row, position) pairs, for gathering from [B*T, ...]. */
+export function flatPositions(T: number, rows: readonly number[], positions: readonly number[]): tf.Tensor1D {
+  return tf.tensor1d(rows.map((b, i) => b * T + positions[i]), "int32");
+}
+
+/** Next-token logits [M, V] at flat positions of hidden [B, T, d], through the tied head. */
+export function logitsAt(params: Params, hidden: tf.Tensor3D, flatIdx: tf.Tensor1D): tf.Tensor2D {
+  return tf.tidy(() => {
+    const [B, T, d] = hidden.shape;
+    const picked = tf.gather(hidden.reshape([B * T, d]), flatIdx);
+    return tf.matMul(picked, params.wte, false, true) as tf.Tensor2D;
+  });
+}
+
+/**
+ * Mean cross-entropy of logits [M, V] against targets [M], with a hand-written gradient
+ * (softmax - onehot) / M so that the backward pass keeps only the logits and their logsumexp.
+ */
+const fusedCrossEntropy = tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => {
+  const [logits, targets, save] = args as [tf.Tensor2D, tf.Tensor1D, tf.GradSaveFunc];
+  const [M, V] = logits.shape;
+  const lse = tf.logSumExp(logits, 1);
+  const flat = tf.range(0, M, 1, "int32").mul(tf.scalar(V, "int32")).add(targets);
+  const value = lse.sub(tf.gather(logits.reshape([M * V]), flat)).mean() as tf.Scalar;
+  save([logits, targets, lse]);
+  return {
+    value,
+    gradFunc: (dy: tf.Scalar, saved: tf.Tensor[]) => {
+      const [lg, tg, ls] = saved;
+      const probs = tf.exp(lg.sub(ls.reshape([M, 1])));
+      return [probs.sub(tf.oneHot(tg as tf.Tensor1D, V)).mul(dy.div(M)), tf.zerosLike(tg)];
+    },
+  };
+});
+
+export function crossEntropy(logits: tf.Tensor2D, targets: tf.Tensor1D): tf.Scalar {
+  return fusedCrossEntropy(logits, targets);
+}

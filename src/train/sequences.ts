@@ -1,0 +1,111 @@
+/**
+ * From an example to the token sequence the model trains on (PROTOCOL.md, "The reproduction"):
+ *
+ *   prompt: <|bos|> <|task|> dimension  <|role|> turn ...  <|response|> response  <|score|>
+ *   target: `label`       <|label_k|> <|eos|>
+ *           `label+expl`  <|label_k|> <|expl|> explanation <|eos|>
+ *
+ * The loss covers the target tokens only. The label is read out at the <|score|> position.
+ */
+import type { Example } from "../data/schema";
+import type { XftTokenizer } from "../text/tokenizer";
+
+export const CONDITIONS = ["label", "label+expl"] as const;
+export type Condition = (typeof CONDITIONS)[number];
+
+export function parseCondition(name: string): Condition {
+  if (!(CONDITIONS as readonly string[]).includes(name)) {
+    throw new Error(`unknown condition "${name}"; known: ${CONDITIONS.join(", ")}`);
+  }
+  return name as Condition;
+}
+
+export interface SequenceOptions {
+  /** Longest whole sequence (prompt + target), in tokens. */
+  maxLen: number;
+  /** Explanations are cut to this many tokens. */
+  maxExplTokens: number;
+}
+
+export interface EncodedExample {
+  /** Prompt followed by target. */
+  tokens: number[];
+  /** Number of prompt tokens; tokens[promptLen] is the first target token (the label for label-first conditions). */
+  promptLen: number;
+  /** Index of the gold label in the label set. */
+  label: number;
+}
+
+/** The prompt tokens of an example: everything up to and including <|score|>. */
+export function encodePrompt(ex: Example, tok: XftTokenizer, budget: number): number[] {
+  const head = [tok.special("<|bos|>"), tok.special("<|task|>"), ...tok.encode(ex.dimension)];
+  const body: number[] = [];
+  for (const turn of ex.context) body.push(tok.roleToken(turn.role), ...tok.encode(turn.text));
+  body.push(tok.special("<|response|>"), ...tok.encode(ex.response));
+  const room = budget - head.length - 1;
+  if (room < 8) throw new Error(`example ${ex.id}: a sequence budget of ${budget} tokens leaves no room for the text`);
+  // Over budget: drop the start of the context first (the response and the score cue stay).
+  return [...head, ...body.slice(Math.max(0, body.length - room)), tok.special("<|score|>")];
+}
+
+export function encodeTarget(ex: Example, condition: Condition, tok: XftTokenizer, opts: SequenceOptions): number[] {
+  const labelIndex = ex.labelSet.indexOf(ex.label);
+  const label = tok.labelToken(labelIndex);
+  switch (condition) {
+    case "label":
+      return [label, tok.special("<|eos|>")];
+    case "label+expl": {
+      const explanation = ex.explanations[0];
+      if (explanation === undefined) throw new Error(`example ${ex.id}: condition label+expl needs an explanation, it has none`);
+      const expl = tok.encode(explanation).slice(0, opts.maxExplTokens);
+      return [label, tok.special("<|expl|>"), ...expl, tok.special("<|eos|>")];
+    }
+  }
+}
+
+export function encodeExample(ex: Example, condition: Condition, tok: XftTokenizer, opts: SequenceOptions): EncodedExample {
+  const target = encodeTarget(ex, condition, tok, opts);
+  const prompt = encodePrompt(ex, tok, opts.maxLen - target.length);
+  return { tokens: [...prompt, ...target], promptLen: prompt.length, label: ex.labelSet.indexOf(ex.label) };
+}
+
+/** A padded batch: model inputs and the positions whose next token carries loss. */
+export interface Batch {
+  /** [rows * length] input ids, right-padded. */
+  inputs: Int32Array;
+  rows: number;
+  length: number;
+  /** Flat positions (row * length + t) whose next-token prediction is trained, and those next tokens. */
+  lossPositions: number[];
+  lossTargets: number[];
+  /** Non-padding input tokens. */
+  realTokens: number;
+}
+
+/**
+ * Pads to the longest sequence of the batch, rounded up to a multiple of 8 so that the backend sees
+ * few distinct shapes. Inputs are tokens[0..n-2]; position t predicts tokens[t+1].
+ * Right padding is safe with a causal mask: no real position attends to a pad.
+ */
+export function makeBatch(examples: readonly EncodedExample[], padId: number, maxLen: number, withTargets = true): Batch {
+  const inputLens = examples.map((e) => (withTargets ? e.tokens.length - 1 : e.promptLen));
+  const longest = Math.max(...inputLens);
+  const length = Math.min(maxLen, Math.ceil(longest / 8) * 8);
+  if (longest > length) throw new Error(`a sequence of ${longest} tokens exceeds maxLen ${maxLen}`);
+  const inputs = new Int32Array(examples.length * length).fill(padId);
+  const lossPositions: number[] = [];
+  const lossTargets: number[] = [];
+  let realTokens = 0;
+  examples.forEach((e, row) => {
+    const n = inputLens[row];
+    for (let t = 0; t < n; t++) inputs[row * length + t] = e.tokens[t];
+    realTokens += n;
+    if (withTargets) {
+      for (let t = e.promptLen - 1; t < n; t++) {
+        lossPositions.push(row * length + t);
+        lossTargets.push(e.tokens[t + 1]);
+      }
+    }
+  });
+  return { inputs, rows: examples.length, length, lossPositions, lossTargets, realTokens };
+}

@@ -1,0 +1,174 @@
+/**
+ * The training loop, top to bottom: seeded data order, forward, loss on target tokens, backward,
+ * AdamW with clipping and the cosine schedule, progress reports, atomic checkpoints, and resume.
+ * Resuming from a checkpoint gives the same numbers as a run that was never interrupted.
+ */
+import * as fs from "fs";
+import { assertBackendHealthy, tf } from "../backend";
+import { forward, GptConfig, logitsAt, crossEntropy, Params } from "../model/gpt";
+import { paramsToTensorMap, valuesWithPrefix } from "../model/io";
+import { loadSafetensors, saveSafetensors, TensorMap } from "../model/safetensors";
+import { hashSeed, Rng } from "../util/rng";
+import { AdamW, learningRate, OptimizerConfig } from "./optimizer";
+import { EncodedExample, makeBatch, Batch } from "./sequences";
+
+export interface TrainConfig extends OptimizerConfig {
+  steps: number;
+  batchSize: number;
+  seed: number;
+  /** Write a checkpoint every this many steps (and at the end). */
+  checkpointEvery: number;
+}
+
+export interface TrainProgress {
+  step: number;
+  totalSteps: number;
+  loss: number;
+  lr: number;
+  /** Non-padding tokens per second since the first step (which includes warm-up). */
+  tokensPerSec: number;
+  elapsedS: number;
+  etaS: number;
+}
+
+export interface LossPoint { step: number; loss: number }
+
+export interface TrainResult {
+  losses: LossPoint[];
+  steps: number;
+  wallS: number;
+  tokensPerSec: number;
+  /** Step the run resumed from (0 for a fresh run). */
+  resumedFromStep: number;
+}
+
+export interface TrainOptions {
+  params: Params;
+  model: GptConfig;
+  config: TrainConfig;
+  examples: readonly EncodedExample[];
+  padId: number;
+  /** Where to write checkpoints; an existing one there is resumed. */
+  checkpointFile?: string;
+  onProgress?: (p: TrainProgress) => void;
+  /** Polled after every step; true stops the run after writing a checkpoint. */
+  shouldStop?: () => boolean;
+}
+
+/** The examples of training step `step` (0-based): epochs are reshuffled with a seed of (seed, epoch). */
+export class DataOrder {
+  private epoch = -1;
+  private order: number[] = [];
+  readonly stepsPerEpoch: number;
+
+  constructor(private readonly count: number, private readonly batchSize: number, private readonly seed: number) {
+    if (count < batchSize) throw new Error(`${count} training examples are fewer than one batch of ${batchSize}`);
+    this.stepsPerEpoch = Math.floor(count / batchSize);
+  }
+
+  batchIndices(step: number): number[] {
+    const epoch = Math.floor(step / this.stepsPerEpoch);
+    if (epoch !== this.epoch) {
+      this.epoch = epoch;
+      this.order = new Rng(hashSeed(this.seed, "data-order", epoch)).shuffle([...Array(this.count).keys()]);
+    }
+    const start = (step % this.stepsPerEpoch) * this.batchSize;
+    return this.order.slice(start, start + this.batchSize);
+  }
+}
+
+/** Mean cross-entropy over the target positions of a batch. */
+export function batchLoss(params: Params, model: GptConfig, batch: Batch): tf.Scalar {
+  return tf.tidy(() => {
+    const inputs = tf.tensor2d(batch.inputs, [batch.rows, batch.length], "int32");
+    const { hidden } = forward(params, model, inputs);
+    const logits = logitsAt(params, hidden, tf.tensor1d(batch.lossPositions, "int32"));
+    return crossEntropy(logits, tf.tensor1d(batch.lossTargets, "int32"));
+  });
+}
+
+interface CheckpointState { step: number; losses: LossPoint[]; wallS: number }
+
+function checkpointMeta(opts: TrainOptions): Record<string, string> {
+  return { model: JSON.stringify(opts.model), train: JSON.stringify(opts.config), examples: String(opts.examples.length) };
+}
+
+async function saveCheckpoint(file: string, opts: TrainOptions, opt: AdamW, state: CheckpointState): Promise<void> {
+  const tensors: TensorMap = new Map([
+    ...(await paramsToTensorMap(opts.params, "param.")),
+    ...(await paramsToTensorMap(opt.m, "adam_m.")),
+    ...(await paramsToTensorMap(opt.v, "adam_v.")),
+  ]);
+  saveSafetensors(file, tensors, { ...checkpointMeta(opts), state: JSON.stringify(state) });
+}
+
+/** Loads a checkpoint into the params and optimizer; refuses one written for another config. */
+function restoreCheckpoint(file: string, opts: TrainOptions, opt: AdamW): CheckpointState {
+  const { tensors, metadata } = loadSafetensors(file);
+  for (const [key, expected] of Object.entries(checkpointMeta(opts))) {
+    if (metadata[key] !== expected) {
+      throw new Error(`${file}: checkpoint was written with a different ${key} config; delete it to start over`);
+    }
+  }
+  for (const [prefix, vars] of [["param.", opts.params], ["adam_m.", opt.m], ["adam_v.", opt.v]] as const) {
+    for (const [name, values] of valuesWithPrefix(tensors, prefix)) vars[name].assign(tf.tensor(values, vars[name].shape));
+  }
+  const state = JSON.parse(metadata.state) as CheckpointState;
+  opt.step = state.step;
+  return state;
+}
+
+export async function train(opts: TrainOptions): Promise<TrainResult> {
+  const { params, model, config, examples, padId } = opts;
+  const order = new DataOrder(examples.length, config.batchSize, config.seed);
+  const opt = new AdamW(config, params);
+  const varList = Object.values(params);
+  let state: CheckpointState = { step: 0, losses: [], wallS: 0 };
+  try {
+    if (opts.checkpointFile && fs.existsSync(opts.checkpointFile)) state = restoreCheckpoint(opts.checkpointFile, opts, opt);
+    const resumedFromStep = state.step;
+    const started = Date.now();
+    let timedFrom = started;
+    let timedTokens = 0;
+    const elapsed = () => state.wallS + (Date.now() - started) / 1000;
+    const checkpoint = async () => {
+      if (opts.checkpointFile) await saveCheckpoint(opts.checkpointFile, opts, opt, { ...state, wallS: elapsed() });
+    };
+
+    while (state.step < config.steps) {
+      const batch = makeBatch(order.batchIndices(state.step).map((i) => examples[i]), padId, model.maxLen);
+      const lr = learningRate(config, state.step + 1, config.steps);
+      const { value, grads } = tf.variableGrads(() => batchLoss(params, model, batch), varList);
+      const namedGrads: Record<string, tf.Tensor> = {};
+      Object.keys(params).forEach((name) => { namedGrads[name] = grads[params[name].name]; });
+      const norm = opt.apply(namedGrads, lr);
+      const loss = (await value.data())[0];
+      tf.dispose([value, norm, ...Object.values(grads)]);
+      assertBackendHealthy();
+      if (!Number.isFinite(loss)) {
+        throw new Error(`training diverged: loss is ${loss} at step ${state.step + 1} (lr ${lr.toExponential(2)}); ` +
+          `the last checkpoint${opts.checkpointFile ? ` (${opts.checkpointFile})` : ""} is kept`);
+      }
+      state.step += 1;
+      state.losses.push({ step: state.step, loss });
+      // The first step of a process pays for kernel set-up; throughput counts from its end.
+      if (state.step === resumedFromStep + 1) timedFrom = Date.now();
+      else timedTokens += batch.realTokens;
+      const timedS = (Date.now() - timedFrom) / 1000;
+      const tokensPerSec = timedS > 0 ? timedTokens / timedS : 0;
+      const stepsDone = state.step - resumedFromStep;
+      const etaS = ((Date.now() - started) / 1000 / stepsDone) * (config.steps - state.step);
+      opts.onProgress?.({ step: state.step, totalSteps: config.steps, loss, lr, tokensPerSec, elapsedS: elapsed(), etaS });
+      const stop = opts.shouldStop?.() ?? false;
+      if (state.step % config.checkpointEvery === 0 || state.step === config.steps || stop) await checkpoint();
+      if (stop) break;
+    }
+    const timedS = (Date.now() - timedFrom) / 1000;
+    return {
+      losses: state.losses, steps: state.step, wallS: elapsed(), resumedFromStep,
+      tokensPerSec: timedS > 0 ? timedTokens / timedS : 0,
+    };
+  } finally {
+    opt.dispose();
+  }
+}

@@ -1,0 +1,177 @@
+import assert from "node:assert/strict";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { after, test } from "node:test";
+import { gzipSync } from "node:zlib";
+import { detokenize } from "../../scripts/convert-esnli";
+import { datasetNames, loadDataset, readExamples } from "../../src/data/load";
+import { DataError, Example } from "../../src/data/schema";
+
+const PROJECT_ROOT = resolve(__dirname, "../..");
+const LABELS = ["entailment", "neutral", "contradiction"];
+
+function row(id: string, overrides: Record<string, unknown> = {}): Record<string, unknown> {
+  const base: Example = {
+    id,
+    source: "test",
+    dimension: "entailment",
+    context: [{ role: "premise", text: "A dog runs." }],
+    response: "An animal moves.",
+    label: "entailment",
+    labelSet: LABELS,
+    explanations: ["a dog is an animal."],
+    split: "train",
+  };
+  return { ...base, ...overrides };
+}
+
+function jsonl(rows: unknown[]): string {
+  return rows.map((r) => (typeof r === "string" ? r : JSON.stringify(r))).join("\n") + "\n";
+}
+
+const tmp = mkdtempSync(join(tmpdir(), "xft-data-test-"));
+after(() => rmSync(tmp, { recursive: true, force: true }));
+let fileCount = 0;
+function writeTemp(content: string | Buffer, name = `f${fileCount++}.jsonl`): string {
+  const path = join(tmp, name);
+  writeFileSync(path, content);
+  return path;
+}
+
+test("a good file loads, ignoring empty lines", () => {
+  const path = writeTemp(jsonl([row("a"), "", row("b", { label: "neutral", explanations: [] })]));
+  const { examples, skipped } = readExamples(path);
+  assert.equal(skipped.length, 0);
+  assert.deepEqual(examples.map((e) => [e.id, e.label, e.explanations.length]), [["a", "entailment", 1], ["b", "neutral", 0]]);
+});
+
+test("each kind of bad row gives FILE:LINE: FIELD: problem", () => {
+  const missing = row("x");
+  delete missing.response;
+  const cases: [unknown, string][] = [
+    [missing, "response: missing"],
+    [row("x", { label: 3 }), "label: expected a string, got number"],
+    [row("x", { context: "premise" }), "context: expected an array, got string"],
+    [row("x", { label: "maybe" }), 'label: "maybe" is not in labelSet [entailment, neutral, contradiction]'],
+    [row("x", { response: "  " }), "response: must not be empty"],
+    [row("x", { id: "" }), "id: must not be empty"],
+    [row("x", { context: [{ role: "narrator", text: "hi" }] }), 'context[0].role: "narrator" is not one of [system, user, assistant, premise, knowledge]'],
+    [row("x", { context: [{ role: "user", text: "" }] }), "context[0].text: must not be empty"],
+    [row("x", { split: "dev" }), 'split: "dev" is not one of [train, test]'],
+    [row("x", { explanations: ["ok", ""] }), "explanations[1]: must not be empty"],
+    [row("x", { labelSet: [], label: "a" }), "labelSet: must not be empty"],
+    [row("x", { labelSet: ["a", "b", "a"], label: "a" }), 'labelSet: "a" occurs more than once'],
+    [row("x", { explanation: "typo" }), "explanation: unknown field (expected [id, source, dimension, context, response, label, labelSet, explanations, split])"],
+    [["not", "an", "object"], "(line): expected an object, got array"],
+  ];
+  for (const [bad, message] of cases) {
+    // The bad row sits on line 3, after a good row and an empty line.
+    const path = writeTemp(jsonl([row("a"), "", bad]));
+    assert.throws(() => readExamples(path), (e: unknown) => {
+      assert.ok(e instanceof DataError);
+      assert.equal(e.message, `${path}:3: ${message}`);
+      assert.equal(e.file, path);
+      assert.equal(e.line, 3);
+      return true;
+    });
+  }
+});
+
+test("a line that is not JSON", () => {
+  const path = writeTemp(jsonl([row("a"), "{not json"]));
+  assert.throws(() => readExamples(path), (e: unknown) => {
+    assert.ok(e instanceof DataError);
+    assert.ok(e.message.startsWith(`${path}:2: (line): not valid JSON: `), e.message);
+    return true;
+  });
+});
+
+test("checks across rows: duplicate id, changing labelSet", () => {
+  const dup = writeTemp(jsonl([row("a"), row("b"), row("a")]));
+  assert.throws(() => readExamples(dup), { message: `${dup}:3: id: "a" already used on line 1` });
+  const changed = writeTemp(jsonl([row("a"), row("b", { labelSet: ["entailment", "contradiction"] })]));
+  assert.throws(() => readExamples(changed), {
+    message: `${changed}:2: labelSet: [entailment, contradiction] differs from [entailment, neutral, contradiction] on line 1`,
+  });
+});
+
+test("strict: false skips bad rows and returns them", () => {
+  const path = writeTemp(jsonl([row("a"), "{", row("b", { label: "maybe" }), row("a"), row("c")]));
+  const { examples, skipped } = readExamples(path, { strict: false });
+  assert.deepEqual(examples.map((e) => e.id), ["a", "c"]);
+  assert.deepEqual(skipped.map((e) => [e.line, e.field]), [[2, "(line)"], [3, "label"], [4, "id"]]);
+});
+
+test("gzip and plain files load the same", () => {
+  const content = jsonl([row("a"), row("b", { label: "contradiction" })]);
+  const plain = readExamples(writeTemp(content, "same.jsonl")).examples;
+  const gz = readExamples(writeTemp(gzipSync(content), "same.jsonl.gz")).examples;
+  assert.equal(plain.length, 2);
+  assert.deepEqual(gz, plain);
+});
+
+test("a user's single JSONL file is split by its rows' split field", () => {
+  const path = writeTemp(jsonl([row("a"), row("b", { split: "test" }), row("c"), row("d", { split: "test", label: "neutral" })]), "mine.jsonl");
+  const ds = loadDataset(path);
+  assert.equal(ds.name, "mine");
+  assert.deepEqual(ds.train.map((e) => e.id), ["a", "c"]);
+  assert.deepEqual(ds.test.map((e) => e.id), ["b", "d"]);
+  assert.deepEqual(ds.labelSet, LABELS);
+  assert.match(ds.hash, /^[0-9a-f]{64}$/);
+});
+
+test("datasets by name and by folder; unknown names list the available ones", () => {
+  const root = join(tmp, "root");
+  mkdirSync(join(root, "data", "alpha"), { recursive: true });
+  mkdirSync(join(root, "data", "beta"), { recursive: true });
+  mkdirSync(join(root, "data", "no-train"), { recursive: true });
+  writeFileSync(join(root, "data", "alpha", "train.jsonl"), jsonl([row("a")]));
+  writeFileSync(join(root, "data", "alpha", "test.jsonl.gz"), gzipSync(jsonl([row("t", { split: "test" })])));
+  writeFileSync(join(root, "data", "beta", "train.jsonl.gz"), gzipSync(jsonl([row("a")])));
+  writeFileSync(join(root, "data", "beta", "test.jsonl"), jsonl([row("t", { split: "test", labelSet: ["yes", "no"], label: "no" })]));
+  writeFileSync(join(root, "data", "no-train", "test.jsonl"), jsonl([row("t", { split: "test" })]));
+
+  assert.deepEqual(datasetNames(root), ["alpha", "beta"]);
+  const alpha = loadDataset("alpha", { root });
+  assert.deepEqual([alpha.name, alpha.train.length, alpha.test.length], ["alpha", 1, 1]);
+  assert.equal(loadDataset(join(root, "data", "alpha")).hash, alpha.hash);
+  assert.throws(() => loadDataset("nope", { root }), /unknown dataset "nope"; available in .*: alpha, beta \(/);
+  assert.throws(() => loadDataset("beta", { root }), /train labelSet \[entailment, neutral, contradiction\] differs from test labelSet \[yes, no\]/);
+});
+
+test("a row whose split disagrees with its file is a bad row", () => {
+  const dir = join(tmp, "wrong-split");
+  mkdirSync(dir);
+  writeFileSync(join(dir, "train.jsonl"), jsonl([row("a"), row("b", { split: "test" })]));
+  writeFileSync(join(dir, "test.jsonl"), jsonl([row("t", { split: "test" })]));
+  assert.throws(() => loadDataset(dir), /train\.jsonl:2: split: "test" in the train file$/);
+  const ds = loadDataset(dir, { strict: false });
+  assert.deepEqual([ds.train.length, ds.skipped.length], [1, 1]);
+});
+
+test("the shipped e-SNLI loads with the documented counts", () => {
+  const ds = loadDataset("esnli", { root: PROJECT_ROOT });
+  assert.deepEqual(ds.labelSet, LABELS);
+  assert.deepEqual([ds.train.length, ds.test.length, ds.skipped.length], [9842, 9824, 0]);
+  const perLabel = (examples: Example[]) => LABELS.map((l) => examples.filter((e) => e.label === l).length);
+  assert.deepEqual(perLabel(ds.train), [3329, 3235, 3278]);
+  assert.deepEqual(perLabel(ds.test), [3368, 3219, 3237]);
+  assert.ok([...ds.train, ...ds.test].every((e) => e.explanations.length === 3 && e.context[0].role === "premise"));
+  assert.equal(ds.train[0].id, "esnli-dev-1");
+  assert.equal(ds.test[0].id, "esnli-test-1");
+});
+
+test("e-SNLI detokenisation", () => {
+  const cases: [string, string][] = [
+    ["Two women are embracing while holding to go packages . ", "Two women are embracing while holding to go packages."],
+    ["He does n't want hair , ca n't he ? ", "He doesn't want hair, can't he?"],
+    ["the woman 's description ;  a ( one ) uniform", "the woman's description; a (one) uniform"],
+    ["a banner reading `` Lotos . '' now", 'a banner reading "Lotos." now'],
+    ["in their parents ' basement", "in their parents' basement"],
+    ["it 'flies through the air ' he is", "it 'flies through the air' he is"],
+    ["a banner that say 'london 2012 ' , does", "a banner that say 'london 2012', does"],
+    ["costs $ 5", "costs $5"],
+  ];
+  for (const [raw, clean] of cases) assert.equal(detokenize(raw), clean);
+});
