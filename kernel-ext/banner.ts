@@ -47,7 +47,7 @@ function gitCommit(): string | undefined {
 }
 
 /** What the kernel process can find out about itself. */
-export function describeHost(): Partial<EnvironmentInfo> {
+function describeHost(): Partial<EnvironmentInfo> {
   const cpus = os.cpus();
   return {
     profile: process.env.XFT_PROFILE,

@@ -2,7 +2,7 @@
 import { execFileSync } from "child_process";
 import * as fs from "fs";
 import * as path from "path";
-import { BACKEND_ORDER, describeBackend, initBackend } from "../backend";
+import { BACKEND_ORDER, describeBackend, initBackend } from "../backend/engine";
 
 interface Check { name: string; ok: boolean; detail: string; fix?: string }
 

@@ -1,5 +1,5 @@
 /** `xft train`: one run, progress on stderr, metrics as JSON on stdout. Ctrl-C checkpoints and stops. */
-import { initBackend } from "../backend";
+import { initBackend } from "../backend/engine";
 import { runExperiment } from "../runs/experiment";
 
 export interface TrainArgs {

@@ -2,7 +2,7 @@
  * The constrained label readout of PROTOCOL.md: at the label position, keep only the K label tokens'
  * logits and renormalise. prediction = argmax, confidence = max, sharpness = entropy of that distribution.
  */
-import { assertBackendHealthy, tf } from "../backend";
+import { assertBackendHealthy, tf } from "../backend/engine";
 import { forward, GptConfig, Params } from "../model/gpt";
 import { EncodedExample, makeBatch } from "../train/sequences";
 

@@ -11,7 +11,7 @@
  *   blocks.{l}.hook_resid_post    [B, T, d]     after the MLP sublayer (= resid_pre of block l+1)
  *   ln_final.hook_normalized      [B, T, d]     after the final LayerNorm
  */
-import { tf } from "../backend";
+import { tf } from "../backend/engine";
 import { Rng } from "../util/rng";
 
 export interface GptConfig {
@@ -139,11 +139,26 @@ export function layerNorm(x: tf.Tensor, g?: tf.Tensor, b?: tf.Tensor): tf.Tensor
   return g && b ? normed.mul(g).add(b) : normed;
 }
 
-/** GELU, tanh approximation (GPT-2). */
-function gelu(x: tf.Tensor): tf.Tensor {
-  const inner = x.add(x.pow(3).mul(0.044715)).mul(Math.sqrt(2 / Math.PI));
-  return x.mul(tf.tanh(inner).add(1)).mul(0.5);
-}
+const GELU_C = Math.sqrt(2 / Math.PI);
+/**
+ * GELU, tanh approximation (GPT-2), with a hand-written gradient: autodiff through `pow` costs a
+ * log per element (for the exponent's gradient) and many small ops.
+ */
+const gelu = tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => {
+  const [x, save] = args as [tf.Tensor, tf.GradSaveFunc];
+  const x2 = x.square();
+  const t = tf.tanh(x.mul(x2.mul(0.044715).add(1)).mul(GELU_C));
+  save([x, x2, t]);
+  return {
+    value: x.mul(t.add(1)).mul(0.5),
+    gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+      const [sx, sx2, st] = saved;
+      // d/dx = 0.5 (1 + t) + 0.5 x (1 - t^2) c (1 + 3 * 0.044715 x^2)
+      const dt = st.square().neg().add(1).mul(sx2.mul(3 * 0.044715).add(1)).mul(sx).mul(0.5 * GELU_C);
+      return [dy.mul(st.add(1).mul(0.5).add(dt))];
+    },
+  };
+});
 
 /** x [N, k] @ w [k, m] + b, as one fused op where the backend has it. */
 function linear(x: tf.Tensor, w: tf.Tensor, b: tf.Tensor): tf.Tensor2D {

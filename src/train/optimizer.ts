@@ -2,7 +2,7 @@
  * AdamW (decoupled weight decay, Loshchilov & Hutter) with global-norm gradient clipping, and the
  * learning-rate schedule: linear warm-up, then cosine decay to `minLr`.
  */
-import { tf } from "../backend";
+import { tf } from "../backend/engine";
 import type { Params } from "../model/gpt";
 
 export interface OptimizerConfig {

@@ -4,7 +4,7 @@
  * Resuming from a checkpoint gives the same numbers as a run that was never interrupted.
  */
 import * as fs from "fs";
-import { assertBackendHealthy, tf } from "../backend";
+import { assertBackendHealthy, tf } from "../backend/engine";
 import { forward, GptConfig, logitsAt, crossEntropy, Params } from "../model/gpt";
 import { paramsToTensorMap, valuesWithPrefix } from "../model/io";
 import { loadSafetensors, saveSafetensors, TensorMap } from "../model/safetensors";

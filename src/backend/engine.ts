@@ -57,6 +57,8 @@ async function tryBackend(name: BackendName): Promise<Omit<BackendInfo, "skipped
     }
     case "cpu":
       if (!(await tf.setBackend("cpu"))) throw new Error("the cpu backend did not initialise");
+      // Its first op prints an "install our node backend" banner; `xft doctor` gives that advice instead.
+      (tf.backend() as unknown as { firstUse: boolean }).firstUse = false;
       return { name, tfjsBackend: "cpu", threads: 1 };
   }
 }

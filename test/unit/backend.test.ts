@@ -1,0 +1,62 @@
+/**
+ * The whole model's loss and gradients on every backend that starts here, against the pure-JS cpu
+ * backend. Tolerance: |a - b| <= 1e-4 * max|b| + 1e-6 per parameter tensor, since float32 sums in a
+ * different order differ in the last bits (measured here: about 1e-6 relative).
+ */
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { BACKEND_ORDER, initBackend, tf } from "../../src/backend/engine";
+import { unsortedSegmentSumValues } from "../../src/backend/wasm";
+import { GptConfig, initialValues, paramsFromValues, disposeParams } from "../../src/model/gpt";
+import { batchLoss } from "../../src/train/trainer";
+import { makeBatch } from "../../src/train/sequences";
+
+const CFG: GptConfig = { vocabSize: 64, maxLen: 16, layers: 2, dModel: 32, heads: 4, mlpRatio: 4, initStd: 0.02 };
+const REL_TOL = 1e-4;
+
+function lossAndGrads(): { loss: number; grads: Map<string, Float32Array> } {
+  const params = paramsFromValues(CFG, initialValues(CFG, 11));
+  const examples = [
+    { tokens: [1, 5, 9, 13, 2, 40, 41, 3], promptLen: 5, label: 0 },
+    { tokens: [1, 6, 10, 2, 42, 3], promptLen: 4, label: 1 },
+    { tokens: [1, 7, 11, 15, 19, 23, 2, 43, 44, 45, 3], promptLen: 7, label: 2 },
+  ];
+  const batch = makeBatch(examples, 0, CFG.maxLen);
+  const vars = Object.values(params);
+  const { value, grads } = tf.variableGrads(() => batchLoss(params, CFG, batch), vars);
+  const out = new Map<string, Float32Array>();
+  for (const [name, p] of Object.entries(params)) out.set(name, grads[p.name].dataSync() as Float32Array);
+  const loss = value.dataSync()[0];
+  tf.dispose([value, ...Object.values(grads)]);
+  disposeParams(params);
+  return { loss, grads: out };
+}
+
+test("UnsortedSegmentSum (wasm's missing kernel) sums rows into segments", () => {
+  const x = new Float32Array([1, 2, 3, 4, 5, 6, 7, 8]);
+  assert.deepEqual(Array.from(unsortedSegmentSumValues(x, new Int32Array([2, 0, 2, 9]), 3)), [3, 4, 0, 0, 6, 8]);
+});
+
+test("loss and gradients on every available backend match the cpu backend", async () => {
+  await initBackend({ requested: "cpu", quiet: true });
+  const reference = lossAndGrads();
+  const compared: string[] = [];
+  for (const name of BACKEND_ORDER.filter((b) => b !== "cpu")) {
+    try {
+      await initBackend({ requested: name, quiet: true });
+    } catch {
+      continue; // not installed here
+    }
+    const got = lossAndGrads();
+    assert.ok(Math.abs(got.loss - reference.loss) <= REL_TOL * Math.abs(reference.loss), `${name}: loss ${got.loss} vs ${reference.loss}`);
+    for (const [param, ref] of reference.grads) {
+      const g = got.grads.get(param)!;
+      const scale = ref.reduce((m, v) => Math.max(m, Math.abs(v)), 0);
+      const worst = ref.reduce((m, v, i) => Math.max(m, Math.abs(v - g[i])), 0);
+      assert.ok(worst <= REL_TOL * scale + 1e-6, `${name}: gradient of ${param} differs by ${worst} (scale ${scale})`);
+    }
+    compared.push(name);
+  }
+  assert.ok(compared.includes("wasm"), "the wasm backend ships with the project and must always be compared");
+  console.log(`compared with cpu: ${compared.join(", ")}`);
+});

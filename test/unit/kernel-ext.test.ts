@@ -1,0 +1,168 @@
+/** The pure parts of kernel-ext: the mime bundles the notebook helpers send, built outside a kernel. */
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import * as aq from "arquero";
+import { environmentMimeBundle, environmentText, type EnvironmentInfo } from "../../kernel-ext/banner";
+import { insideKernel } from "../../kernel-ext/output";
+import { createFigureBundler, plotlyMimeBundle, type PlotlyFigure } from "../../kernel-ext/plotly";
+import {
+  progressBar,
+  progressLine,
+  progressMimeBundle,
+  type ProgressState,
+  throttledProgressBar,
+} from "../../kernel-ext/progress";
+import { tableMimeBundle } from "../../kernel-ext/table";
+
+const figure: PlotlyFigure = {
+  data: [{ x: [1, 2, 3], y: [1, 4, 9], type: "scatter" }],
+  layout: { title: { text: "squares" }, height: 300 },
+};
+// A string from plotly.min.js's license header: present exactly when the library is inlined.
+const PLOTLY_LIBRARY_MARKER = "plotly.js v";
+
+function html(bundle: Record<string, unknown>): string {
+  const value = bundle["text/html"];
+  assert.equal(typeof value, "string");
+  return value as string;
+}
+
+describe("plotly bundle", () => {
+  it("carries the plotly JSON, HTML and plain text", () => {
+    const bundle = plotlyMimeBundle(figure, { includeLibrary: false, divId: "fig1" });
+    assert.deepEqual(Object.keys(bundle).sort(), ["application/vnd.plotly.v1+json", "text/html", "text/plain"]);
+    assert.deepEqual(bundle["application/vnd.plotly.v1+json"], { data: figure.data, layout: figure.layout, config: {} });
+    assert.match(html(bundle), /<div id="fig1" class="plotly-graph-div" style="width:100%;height:300px;">/);
+    assert.equal(bundle["text/plain"], '<Plotly figure "squares": 1 trace(s) scatter>');
+  });
+
+  it("inlines plotly.js in the first figure of a session only", () => {
+    const bundleFor = createFigureBundler();
+    const first = html(bundleFor(figure));
+    const second = html(bundleFor(figure));
+    assert.ok(first.includes(PLOTLY_LIBRARY_MARKER) && first.length > 1_000_000, "first figure carries plotly.js");
+    assert.ok(!second.includes(PLOTLY_LIBRARY_MARKER) && second.length < 10_000, "second figure does not");
+    assert.equal(first.split("<script").length - 1, 2, "library script + draw script");
+  });
+
+  it("keeps the page's HTML intact whatever the data holds", () => {
+    const hostile: PlotlyFigure = { data: [{ type: "bar", x: ["</script><b>x</b>"], y: [1] }] };
+    const page = html(plotlyMimeBundle(hostile, { includeLibrary: true }));
+    assert.equal(page.match(/<\/script/gi)?.length, 2, "only the two real closing tags");
+    assert.ok(!page.includes("<!--"));
+  });
+});
+
+describe("table bundle", () => {
+  const t = aq.table({ step: [1, 2, 10], loss: [2.718281828, 1.5, 0.000123], run: ["a<b", "c", "d"] });
+
+  it("renders the columns and numbers with the requested digits", () => {
+    const bundle = tableMimeBundle(t, { digits: 3, title: "losses" });
+    const page = html(bundle);
+    for (const column of ["step", "loss", "run"]) assert.ok(page.includes(`>${column}</th>`), column);
+    assert.ok(page.includes(">2.718</td>") && page.includes(">1.500</td>"), "3 decimals");
+    assert.ok(page.includes(">1.230e-4</td>"), "tiny values as exponents");
+    assert.ok(page.includes(">10</td>"), "integers stay integers");
+    assert.ok(page.includes(">a&lt;b</td>"), "text is escaped");
+    assert.ok(page.includes("losses (3 rows)"));
+    assert.match(String(bundle["text/plain"]), /^losses \(3 rows\)\n\n\|step\|loss\|run\|\n/);
+  });
+
+  it("limits rows and says how many it left out", () => {
+    const page = html(tableMimeBundle(t, { limit: 2 }));
+    assert.ok(page.includes("2 of 3 rows"));
+    assert.equal(page.split("<tr").length - 1, 3, "header + 2 rows");
+  });
+
+  it("rounds to integers with digits 0", () => {
+    const page = html(tableMimeBundle(t, { digits: 0 }));
+    assert.ok(page.includes(">3</td>") && page.includes(">2</td>") && page.includes(">10</td>"));
+    assert.ok(page.includes(">1e-4</td>"), "values below 1 still show as exponents");
+  });
+});
+
+describe("environment banner", () => {
+  const info: EnvironmentInfo = {
+    backend: "tensorflow",
+    threads: 2,
+    tfjsVersion: "4.22.0",
+    tensorflowVersion: "2.9.1",
+    profile: "quick",
+    nodeVersion: "v20.20.2",
+    tslabVersion: "1.0.22",
+    typescriptVersion: "5.0.4",
+    cpuModel: "Test CPU",
+    cpuCount: 2,
+    memoryBytes: 8 * 2 ** 30,
+    gitCommit: "0123456789ab",
+  };
+
+  it("lists every fact as an aligned line", () => {
+    assert.equal(
+      environmentText(info),
+      [
+        "backend  tensorflow (2 threads)",
+        "tfjs     4.22.0, TensorFlow 2.9.1",
+        "profile  quick",
+        "node     v20.20.2",
+        "tslab    1.0.22 (TypeScript 5.0.4)",
+        "cpu      2 × Test CPU",
+        "memory   8.0 GiB",
+        "commit   0123456789ab",
+      ].join("\n"),
+    );
+  });
+
+  it("leaves out facts it does not have", () => {
+    const text = environmentText({ backend: "cpu", threads: 1, tfjsVersion: "4.22.0" });
+    assert.equal(text, "backend  cpu (1 thread)\ntfjs     4.22.0");
+  });
+
+  it("renders an HTML table of the same facts", () => {
+    const page = html(environmentMimeBundle(info));
+    assert.equal(page.split("<tr>").length - 1, 8);
+    assert.ok(page.includes("4.22.0, TensorFlow 2.9.1"));
+  });
+});
+
+describe("progress bar", () => {
+  const state: ProgressState = { title: "train", done: 10, total: 40, text: "loss 2.31", elapsedMs: 4000, closed: false };
+
+  it("renders counts, time and an estimate of the time left", () => {
+    assert.equal(progressLine(state), "train [######------------------] 10/40 (25%) · 4.0 s · about 12.0 s left · loss 2.31");
+    const bundle = progressMimeBundle({ ...state, closed: true, done: 40 });
+    assert.ok(html(bundle).includes("width: 100.0%"));
+    assert.equal(bundle["text/plain"], "train [########################] 40/40 (100%) · 4.0 s · loss 2.31");
+  });
+
+  it("throttles redraws but always draws the latest state", async () => {
+    const drawn: ProgressState[] = [];
+    const bar = throttledProgressBar("t", (s) => drawn.push(s), 50);
+    for (let i = 1; i <= 100; i++) bar.update(i, 100);
+    assert.equal(drawn.length, 1, "only the initial draw so far");
+    await new Promise((resolve) => setTimeout(resolve, 120));
+    assert.equal(drawn.length, 2, "one trailing redraw");
+    assert.equal(drawn[1]?.done, 100);
+    bar.close("done");
+    bar.update(5, 100);
+    assert.equal(drawn.length, 3, "close draws; updates after close are ignored");
+    assert.deepEqual([drawn[2]?.closed, drawn[2]?.text], [true, "done"]);
+  });
+
+  it("falls back to one stderr line outside a kernel", () => {
+    assert.equal(insideKernel(), false);
+    const written: string[] = [];
+    const write = process.stderr.write;
+    process.stderr.write = ((chunk: string) => written.push(chunk) > 0) as typeof process.stderr.write;
+    try {
+      const bar = progressBar("files");
+      bar.update(3, 3);
+      bar.close("3 files");
+    } finally {
+      process.stderr.write = write;
+    }
+    assert.equal(written.length, 2, "the update came too soon to draw; close() drew the final state");
+    assert.ok(written.every((chunk) => chunk.startsWith("\rfiles [")));
+    assert.ok(written[1]?.endsWith("· 3 files\n"));
+  });
+});

@@ -1,0 +1,151 @@
+import assert from "node:assert/strict";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import { test } from "node:test";
+import { initBackend, tf } from "../../src/backend/engine";
+import type { Example } from "../../src/data/schema";
+import { createParams, disposeParams, GptConfig, paramsToValues } from "../../src/model/gpt";
+import { XftTokenizer } from "../../src/text/tokenizer";
+import { AdamW, learningRate, OptimizerConfig } from "../../src/train/optimizer";
+import { encodeExample, makeBatch, parseCondition, EncodedExample } from "../../src/train/sequences";
+import { DataOrder, train, TrainConfig } from "../../src/train/trainer";
+import { Rng } from "../../src/util/rng";
+
+const tok = XftTokenizer.load();
+const example: Example = {
+  id: "x1", source: "test", dimension: "entailment", context: [{ role: "premise", text: "A man plays a guitar on stage." }],
+  response: "A man is performing music.", label: "entailment", labelSet: ["entailment", "neutral", "contradiction"],
+  explanations: ["Playing a guitar on stage is performing music."], split: "train",
+};
+const SEQ = { maxLen: 64, maxExplTokens: 8 };
+
+test("label condition: the target is the label token and <|eos|>", () => {
+  const e = encodeExample(example, "label", tok, SEQ);
+  assert.deepEqual(e.tokens.slice(e.promptLen), [tok.labelToken(0), tok.special("<|eos|>")]);
+  assert.equal(e.tokens[e.promptLen - 1], tok.special("<|score|>"));
+  assert.equal(e.tokens[0], tok.special("<|bos|>"));
+  assert.ok(e.tokens.includes(tok.roleToken("premise")));
+});
+
+test("label+expl condition: label, <|expl|>, the explanation (capped), <|eos|>", () => {
+  const e = encodeExample(example, "label+expl", tok, SEQ);
+  const target = e.tokens.slice(e.promptLen);
+  assert.equal(target[0], tok.labelToken(0));
+  assert.equal(target[1], tok.special("<|expl|>"));
+  assert.deepEqual(target.slice(2, -1), tok.encode(example.explanations[0]).slice(0, 8));
+  assert.equal(target.at(-1), tok.special("<|eos|>"));
+  // The prompt does not depend on the condition.
+  assert.deepEqual(e.tokens.slice(0, e.promptLen), encodeExample(example, "label", tok, SEQ).tokens.slice(0, e.promptLen));
+});
+
+test("an over-long example loses the start of its context, never the response or the cue", () => {
+  const long = { ...example, context: [{ role: "premise" as const, text: "word ".repeat(200) }] };
+  const e = encodeExample(long, "label+expl", tok, SEQ);
+  assert.equal(e.tokens.length, SEQ.maxLen);
+  const responseIds = tok.encode(example.response);
+  assert.deepEqual(e.tokens.slice(e.promptLen - 1 - responseIds.length, e.promptLen - 1), responseIds);
+});
+
+test("missing explanation and unknown condition are clear errors", () => {
+  assert.throws(() => encodeExample({ ...example, explanations: [] }, "label+expl", tok, SEQ), /x1: condition label\+expl needs an explanation/);
+  assert.throws(() => parseCondition("label+magic"), /unknown condition "label\+magic"; known: label, label\+expl/);
+});
+
+test("a batch trains only the target positions and pads to a multiple of 8", () => {
+  const a = encodeExample(example, "label", tok, SEQ);
+  const b = encodeExample(example, "label+expl", tok, SEQ);
+  const batch = makeBatch([a, b], tok.special("<|pad|>"), SEQ.maxLen);
+  assert.equal(batch.length % 8, 0);
+  assert.equal(batch.lossPositions.length, (a.tokens.length - a.promptLen) + (b.tokens.length - b.promptLen));
+  assert.equal(batch.lossPositions[0], a.promptLen - 1);
+  assert.equal(batch.lossTargets[0], tok.labelToken(0));
+  assert.equal(batch.inputs[batch.length - 1], tok.special("<|pad|>"));
+});
+
+test("learning rate: linear warm-up, cosine decay to minLr", () => {
+  const c = { lr: 1, minLr: 0.1, warmupSteps: 10 } as OptimizerConfig;
+  assert.equal(learningRate(c, 5, 110), 0.5);
+  assert.equal(learningRate(c, 10, 110), 1);
+  assert.ok(Math.abs(learningRate(c, 60, 110) - 0.55) < 1e-12);
+  assert.ok(Math.abs(learningRate(c, 110, 110) - 0.1) < 1e-12);
+});
+
+test("AdamW: one step matches the formula, with decay on matrices only and clipping", async () => {
+  await initBackend({ quiet: true });
+  const params = { w: tf.variable(tf.tensor2d([[1, -2]])), b: tf.variable(tf.tensor1d([0.5])) };
+  const c: OptimizerConfig = { lr: 0.1, minLr: 0, warmupSteps: 0, weightDecay: 0.5, beta1: 0.9, beta2: 0.99, eps: 1e-8, gradClip: 1 };
+  const opt = new AdamW(c, params);
+  // Global norm of these gradients is 5, so they are scaled by 1/5 before the update.
+  const norm = opt.apply({ w: tf.tensor2d([[3, 0]]), b: tf.tensor1d([-4]) }, 0.1);
+  assert.ok(Math.abs(norm.dataSync()[0] - 5) < 1e-6);
+  // First Adam step: m_hat / sqrt(v_hat) = sign(g) (for g != 0).
+  const w = params.w.dataSync();
+  assert.ok(Math.abs(w[0] - (1 - 0.1 * (1 + 0.5 * 1))) < 1e-6);
+  assert.ok(Math.abs(w[1] - (-2 - 0.1 * (0 + 0.5 * -2))) < 1e-6);
+  assert.ok(Math.abs(params.b.dataSync()[0] - (0.5 + 0.1)) < 1e-6, "no decay on a bias");
+  opt.dispose();
+});
+
+test("data order: every example once per epoch, reshuffled per epoch, the same for the same seed", () => {
+  const order = new DataOrder(10, 3, 5);
+  const epoch0 = [0, 1, 2].flatMap((s) => order.batchIndices(s));
+  assert.equal(new Set(epoch0).size, 9);
+  const epoch1 = [3, 4, 5].flatMap((s) => order.batchIndices(s));
+  assert.notDeepEqual(epoch0, epoch1);
+  assert.deepEqual([0, 1, 2].flatMap((s) => new DataOrder(10, 3, 5).batchIndices(s)), epoch0);
+  assert.notDeepEqual([0, 1, 2].flatMap((s) => new DataOrder(10, 3, 6).batchIndices(s)), epoch0);
+});
+
+const MODEL: GptConfig = { vocabSize: tok.vocabSize, maxLen: 32, layers: 1, dModel: 16, heads: 2, mlpRatio: 2, initStd: 0.02 };
+function synthetic(n: number): EncodedExample[] {
+  const rng = new Rng(3);
+  return Array.from({ length: n }, () => {
+    const label = rng.int(3);
+    const prompt = [tok.special("<|bos|>"), ...Array.from({ length: 6 }, () => 100 + rng.int(50) + label * 50), tok.special("<|score|>")];
+    return { tokens: [...prompt, tok.labelToken(label), tok.special("<|eos|>")], promptLen: prompt.length, label };
+  });
+}
+const CONFIG: TrainConfig = {
+  lr: 3e-3, minLr: 3e-4, warmupSteps: 2, weightDecay: 0.1, beta1: 0.9, beta2: 0.99, eps: 1e-8, gradClip: 1,
+  steps: 12, batchSize: 8, seed: 1, checkpointEvery: 4,
+};
+
+async function trainOnce(opts: { checkpointFile?: string; stopAt?: number } = {}) {
+  const params = createParams(MODEL, 9);
+  const result = await train({
+    params, model: MODEL, config: CONFIG, examples: synthetic(40), padId: tok.special("<|pad|>"),
+    checkpointFile: opts.checkpointFile, shouldStop: () => false,
+    onProgress: (p) => { if (p.step === opts.stopAt) throw new Error("simulated crash"); },
+  }).catch((err) => (err as Error).message);
+  const values = await paramsToValues(params);
+  disposeParams(params);
+  return { result, values };
+}
+
+test("the same seed gives the same numbers, and the loss falls", async () => {
+  await initBackend({ quiet: true });
+  const a = await trainOnce();
+  const b = await trainOnce();
+  assert.ok(typeof a.result !== "string" && typeof b.result !== "string");
+  assert.deepEqual(a.result.losses, b.result.losses);
+  assert.deepEqual(a.values, b.values);
+  assert.ok(a.result.losses.at(-1)!.loss < a.result.losses[0].loss);
+});
+
+test("a run interrupted after a checkpoint resumes to the same numbers as an uninterrupted one", async () => {
+  await initBackend({ quiet: true });
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "xft-ckpt-"));
+  const file = path.join(dir, "checkpoint.safetensors");
+  const full = await trainOnce();
+  const crashed = await trainOnce({ checkpointFile: file, stopAt: 6 }); // last checkpoint: step 4
+  assert.equal(crashed.result, "simulated crash");
+  assert.ok(fs.existsSync(file));
+  const resumed = await trainOnce({ checkpointFile: file });
+  assert.ok(typeof resumed.result !== "string" && typeof full.result !== "string");
+  assert.equal(resumed.result.resumedFromStep, 4);
+  assert.deepEqual(resumed.result.losses, full.result.losses);
+  assert.deepEqual(resumed.values, full.values);
+  assert.deepEqual(fs.readdirSync(dir), ["checkpoint.safetensors"], "no temporary files left behind");
+  fs.rmSync(dir, { recursive: true });
+});
