@@ -3,62 +3,21 @@
  * Results are only comparable between runs when this is known, so every experiment notebook shows it first.
  * The caller passes what it set up (the tfjs backend); the banner finds the rest about the kernel process itself.
  */
-import { execFileSync } from "child_process";
-import * as os from "os";
 import { versions as tslabVersions } from "tslab";
+import { describeHost, type HostInfo } from "../src/runs/environment";
 import { escapeHtml } from "./html";
 import { type MimeBundle, writeDisplay } from "./output";
 
-export interface EnvironmentInfo {
+/** What the banner shows: the backend in use (given by the caller) and host facts (found when left out). */
+export interface EnvironmentInfo extends Partial<HostInfo> {
   /** The tfjs backend in use, e.g. "tensorflow", "wasm", "cpu". */
   backend: string;
   threads: number;
   tfjsVersion: string;
   /** The TensorFlow C library version (native backends only). */
   tensorflowVersion?: string;
-  /** The run profile (XFT_PROFILE), e.g. "quick" or "full". */
-  profile?: string;
-  // Found by banner() when left out:
-  nodeVersion?: string;
   tslabVersion?: string;
   typescriptVersion?: string;
-  cpuModel?: string;
-  cpuCount?: number;
-  memoryBytes?: number;
-  /** Short commit hash, with "+ uncommitted changes" when the work tree differs from it. */
-  gitCommit?: string;
-}
-
-const GIT_TIMEOUT_MS = 2000;
-
-function git(args: string[]): string {
-  return execFileSync("git", args, { encoding: "utf8", stdio: ["ignore", "pipe", "ignore"], timeout: GIT_TIMEOUT_MS }).trim();
-}
-
-/** The commit of the working directory (the project root in a kernel), or undefined outside a repository. */
-function gitCommit(): string | undefined {
-  try {
-    const commit = git(["rev-parse", "--short=12", "HEAD"]);
-    const modified = git(["status", "--porcelain", "--untracked-files=no"]) !== "";
-    return modified ? `${commit} + uncommitted changes` : commit;
-  } catch {
-    return undefined;
-  }
-}
-
-/** What the kernel process can find out about itself. */
-function describeHost(): Partial<EnvironmentInfo> {
-  const cpus = os.cpus();
-  return {
-    profile: process.env.XFT_PROFILE,
-    nodeVersion: process.version,
-    tslabVersion: tslabVersions.tslab,
-    typescriptVersion: tslabVersions.typescript,
-    cpuModel: cpus[0]?.model.trim(),
-    cpuCount: cpus.length,
-    memoryBytes: os.totalmem(),
-    gitCommit: gitCommit(),
-  };
 }
 
 function gibibytes(bytes: number): string {
@@ -72,6 +31,7 @@ function environmentRows(info: EnvironmentInfo): Array<[string, string]> {
     ["tfjs", info.tensorflowVersion ? `${info.tfjsVersion}, TensorFlow ${info.tensorflowVersion}` : info.tfjsVersion],
     ["profile", info.profile],
     ["node", info.nodeVersion],
+    ["xft", info.xftVersion],
     ["tslab", info.tslabVersion && `${info.tslabVersion} (TypeScript ${info.typescriptVersion ?? "?"})`],
     ["cpu", info.cpuCount !== undefined ? `${info.cpuCount} × ${info.cpuModel ?? "unknown model"}` : undefined],
     ["memory", info.memoryBytes !== undefined ? gibibytes(info.memoryBytes) : undefined],
@@ -104,5 +64,6 @@ export function environmentMimeBundle(info: EnvironmentInfo): MimeBundle {
 /** Shows the environment; facts the caller leaves out are filled in from the kernel process. */
 export function banner(info: EnvironmentInfo): void {
   const given = Object.fromEntries(Object.entries(info).filter(([, value]) => value !== undefined));
-  writeDisplay(environmentMimeBundle({ ...describeHost(), ...given } as EnvironmentInfo));
+  const host = { ...describeHost(), tslabVersion: tslabVersions.tslab, typescriptVersion: tslabVersions.typescript };
+  writeDisplay(environmentMimeBundle({ ...host, ...given } as EnvironmentInfo));
 }

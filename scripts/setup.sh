@@ -25,7 +25,7 @@ echo "setup: native TensorFlow backend"
 bash scripts/native-tf.sh
 
 source scripts/env.sh
-if ! jupyter kernelspec list 2>/dev/null | grep -q "kernel-ext/jupyter/kernels/tslab"; then
+if ! $PY scripts/kernelspecs.py 2>/dev/null | grep -q "kernel-ext/jupyter/kernels/tslab"; then
   echo "setup: Jupyter does not see the project's tslab kernelspec (kernel-ext/jupyter/kernels/tslab)" >&2
   exit 1
 fi

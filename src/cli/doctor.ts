@@ -42,8 +42,8 @@ function jupyterChecks(root: string): Check[] {
   const nbconvert = fs.existsSync("/usr/bin/jupyter-nbconvert");
   const kernelJson = path.join(root, "kernel-ext/jupyter/kernels/tslab/kernel.json");
   const env = { ...process.env, JUPYTER_PATH: path.join(root, "kernel-ext/jupyter"), PYDEVD_DISABLE_FILE_VALIDATION: "1" };
-  const specs = nbconvert ? run("jupyter", ["kernelspec", "list", "--json"], env) : undefined;
-  const registered = specs !== undefined && JSON.parse(specs).kernelspecs?.tslab?.resource_dir?.startsWith(root);
+  const specs = modules !== undefined ? run(py, [path.join(root, "scripts/kernelspecs.py")], env) : undefined;
+  const registered = specs !== undefined && (JSON.parse(specs) as Record<string, string>).tslab?.startsWith(root);
   const tslab = fs.existsSync(path.join(root, "node_modules/tslab/bin/tslab"));
   return [
     { name: "jupyter (nbclient)", ok: modules !== undefined, detail: modules ? `nbclient ${modules.trim()}` : "python3-nbclient / jupyter_kernel_test not importable by /usr/bin/python3", fix: apt },

@@ -1,0 +1,59 @@
+/**
+ * Writes the supplement's index page: links to every executed notebook's HTML, the environment, and the
+ * config of every run the notebooks used (copied beside the page, so the folder is self-contained).
+ *   node --import tsx scripts/write-supplement.ts build/supplement
+ */
+import * as fs from "fs";
+import * as path from "path";
+import { initBackend } from "../src/backend/engine";
+import { collectEnvironment } from "../src/runs/environment";
+import type { RunRecord } from "../src/runs/experiment";
+
+const escape = (s: unknown) => String(s).replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;");
+
+function runRecords(runsDir: string, profile: string): RunRecord[] {
+  if (!fs.existsSync(runsDir)) return [];
+  return fs.readdirSync(runsDir)
+    .map((key) => path.join(runsDir, key, "run.json"))
+    .filter((f) => fs.existsSync(f))
+    .map((f) => JSON.parse(fs.readFileSync(f, "utf8")) as RunRecord)
+    .filter((r) => r.spec.profile === profile && r.status === "done")
+    .sort((a, b) => `${a.spec.dataset}/${a.spec.condition}/${a.spec.seed}`.localeCompare(`${b.spec.dataset}/${b.spec.condition}/${b.spec.seed}`));
+}
+
+async function main(outDir: string): Promise<void> {
+  const root = process.env.XFT_ROOT ?? process.cwd();
+  const profile = process.env.XFT_PROFILE ?? "quick";
+  const env = collectEnvironment(await initBackend({ quiet: true }));
+  const pages = fs.readdirSync(outDir).filter((f) => f.endsWith(".html") && f !== "index.html").sort();
+  const runs = runRecords(process.env.XFT_RUNS_DIR ?? path.join(root, "runs"), profile);
+  fs.mkdirSync(path.join(outDir, "runs"), { recursive: true });
+  for (const r of runs) fs.writeFileSync(path.join(outDir, "runs", `${r.key}.json`), JSON.stringify(r, null, 1));
+  const runRows = runs.map((r) => `<tr><td>${escape(r.spec.dataset)}</td><td>${escape(r.spec.condition)}</td><td>${r.spec.seed}</td>` +
+    `<td>${r.metrics ? r.metrics.accuracy.toFixed(3) : "-"}</td><td>${r.training.steps}</td><td>${escape(r.environment.backend)}</td>` +
+    `<td><a href="runs/${r.key}.json">${r.key}</a></td></tr>`).join("\n");
+  const html = `<!doctype html>
+<html><head><meta charset="utf-8"><title>xft supplement (${escape(profile)})</title>
+<style>body{font-family:sans-serif;max-width:60em;margin:2em auto;line-height:1.4}table{border-collapse:collapse}
+td,th{border-bottom:1px solid #ddd;padding:.2em .6em;text-align:left}code{background:#f4f4f4}</style></head>
+<body><h1>xft supplement</h1>
+<p>Executed notebooks (profile <code>${escape(profile)}</code>), written ${escape(new Date().toISOString())}.
+Every chart draws offline; every number can be recomputed with <code>npx xft train</code> and the configs below.</p>
+<h2>Notebooks</h2><ul>
+${pages.map((p) => `<li><a href="${escape(p)}">${escape(p.replace(/\.html$/, ""))}</a></li>`).join("\n")}
+</ul>
+<h2>Environment</h2><table>
+${Object.entries(env).map(([k, v]) => `<tr><th>${escape(k)}</th><td>${escape(v ?? "")}</td></tr>`).join("\n")}
+</table>
+<h2>Runs</h2><table><tr><th>dataset</th><th>condition</th><th>seed</th><th>accuracy</th><th>steps</th><th>backend</th><th>config and results</th></tr>
+${runRows}
+</table></body></html>
+`;
+  fs.writeFileSync(path.join(outDir, "index.html"), html);
+  console.log(`supplement: ${path.join(outDir, "index.html")} (${pages.length} notebooks, ${runs.length} runs)`);
+}
+
+main(process.argv[2] ?? "build/supplement").catch((err) => {
+  console.error(`write-supplement: ${(err as Error).message}`);
+  process.exit(1);
+});
