@@ -44,5 +44,9 @@ ln -s "$TFDIR/include" "$PKG/deps/include"
   ln -s libtensorflow_cc.so.2 libtensorflow.so && ln -s libtensorflow_framework.so.2 libtensorflow_framework.so &&
   ln -s libtensorflow_cc.so.2 libtensorflow.so.2.9.1)
 # Without nodedir, node-gyp tries to download Node's headers.
-(cd "$PKG" && npm_config_nodedir=${npm_config_nodedir:-/usr} ../../.bin/node-pre-gyp install --build-from-source --loglevel=error >/dev/null)
+log=$(mktemp)
+if ! (cd "$PKG" && npm_config_nodedir=${npm_config_nodedir:-/usr} ../../.bin/node-pre-gyp install --build-from-source >"$log" 2>&1); then
+  cat "$log"; echo "native-tf: building the tfjs-node addon failed"; exit 1
+fi
+rm -f "$log"
 smoke || { echo "native-tf: the addon built but does not run"; exit 1; }

@@ -4,6 +4,8 @@
  *   xft doctor
  */
 import { parseArgs } from "util";
+import { DEFAULT_BENCH } from "../bench/bench";
+import { runBench } from "./bench";
 import { runDoctor } from "./doctor";
 import { runTrain } from "./train";
 
@@ -14,6 +16,9 @@ commands:
            --dataset NAME|PATH  (default esnli)   --condition label|label+expl (default label)
            --seed N (default 1)   --profile ci|quick|full (default $XFT_PROFILE or quick)
            --backend NAME   --runs-dir DIR   --fresh (retrain even if a finished run exists)
+  bench    training speed on synthetic tokens for the reference configs A-D (each in its own process)
+           --configs A,B,C,D  --custom layers,d,heads,seq,vocab,batch  --backend NAME  --json
+           --repeats N (default 3)  --seconds S per repeat (default 2)  --warmup N (default 3)  --in-process
   doctor   check the environment (backend, Jupyter, kernelspec, browser, data) and say how to fix gaps
 `;
 
@@ -36,11 +41,38 @@ const COMMANDS: Record<string, (args: string[]) => Promise<number>> = {
       backend: values.backend, runsDir: values["runs-dir"], fresh: values.fresh!,
     });
   },
+  bench: async (args) => {
+    const { values } = parseArgs({
+      args,
+      options: {
+        configs: { type: "string", default: "A,B,C,D" },
+        custom: { type: "string" },
+        backend: { type: "string" },
+        json: { type: "boolean", default: false },
+        repeats: { type: "string", default: String(DEFAULT_BENCH.repeats) },
+        seconds: { type: "string", default: String(DEFAULT_BENCH.secondsPerRepeat) },
+        warmup: { type: "string", default: String(DEFAULT_BENCH.warmupSteps) },
+        "in-process": { type: "boolean", default: false },
+        child: { type: "string" },
+      },
+    });
+    return runBench({
+      configs: values.configs!.split(","), custom: values.custom, backend: values.backend, json: values.json!,
+      inProcess: values["in-process"]!, child: values.child,
+      options: { repeats: positive(values.repeats!, "--repeats"), secondsPerRepeat: positive(values.seconds!, "--seconds"), warmupSteps: Number(values.warmup) },
+    });
+  },
   doctor: async (args) => {
     parseArgs({ args, options: {} });
     return runDoctor();
   },
 };
+
+function positive(s: string, flag: string): number {
+  const n = Number(s);
+  if (!(n > 0)) throw new Error(`${flag} must be a positive number, got "${s}"`);
+  return n;
+}
 
 function parseSeed(s: string): number {
   const n = Number(s);

@@ -29,6 +29,21 @@ export function labelLogits(
   });
 }
 
+/** Label probabilities [prompts * K] for prompts given as token ids, read at each prompt's last token. */
+export async function readLabelsBatch(
+  params: Params, model: GptConfig, prompts: readonly number[][], labelTokenIds: readonly number[], padId: number,
+): Promise<Float32Array> {
+  const batch = makeBatch(prompts.map((tokens) => ({ tokens, promptLen: tokens.length, label: 0 })), padId, model.maxLen, false);
+  const p = tf.tidy(() => {
+    const inputs = tf.tensor2d(batch.inputs, [batch.rows, batch.length], "int32");
+    return tf.softmax(labelLogits(params, model, inputs, prompts.map((t) => t.length - 1), labelTokenIds));
+  });
+  const probs = (await p.data()) as Float32Array;
+  p.dispose();
+  assertBackendHealthy();
+  return probs;
+}
+
 export async function readLabels(
   params: Params, model: GptConfig, examples: readonly EncodedExample[], labelTokenIds: readonly number[],
   opts: { padId: number; batchSize?: number; onProgress?: (done: number, total: number) => void },
@@ -37,15 +52,8 @@ export async function readLabels(
   const batchSize = opts.batchSize ?? 64;
   const probs = new Float32Array(examples.length * k);
   for (let start = 0; start < examples.length; start += batchSize) {
-    const chunk = examples.slice(start, start + batchSize);
-    const batch = makeBatch(chunk, opts.padId, model.maxLen, false);
-    const p = tf.tidy(() => {
-      const inputs = tf.tensor2d(batch.inputs, [batch.rows, batch.length], "int32");
-      return tf.softmax(labelLogits(params, model, inputs, chunk.map((e) => e.promptLen - 1), labelTokenIds));
-    });
-    probs.set(await p.data(), start * k);
-    p.dispose();
-    assertBackendHealthy();
+    const prompts = examples.slice(start, start + batchSize).map((e) => e.tokens.slice(0, e.promptLen));
+    probs.set(await readLabelsBatch(params, model, prompts, labelTokenIds, opts.padId), start * k);
     opts.onProgress?.(Math.min(start + batchSize, examples.length), examples.length);
   }
   const predicted = examples.map((_, i) => argmax(probs.subarray(i * k, (i + 1) * k)));

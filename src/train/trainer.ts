@@ -87,6 +87,18 @@ export function batchLoss(params: Params, model: GptConfig, batch: Batch): tf.Sc
   });
 }
 
+/** One optimisation step on a batch; returns the loss. The bench times exactly this. */
+export async function trainStep(params: Params, model: GptConfig, opt: AdamW, batch: Batch, lr: number): Promise<number> {
+  const { value, grads } = tf.variableGrads(() => batchLoss(params, model, batch), Object.values(params));
+  const named: Record<string, tf.Tensor> = {};
+  for (const [name, p] of Object.entries(params)) named[name] = grads[p.name];
+  const norm = opt.apply(named, lr);
+  const loss = (await value.data())[0];
+  tf.dispose([value, norm, ...Object.values(grads)]);
+  assertBackendHealthy();
+  return loss;
+}
+
 interface CheckpointState { step: number; losses: LossPoint[]; wallS: number }
 
 function checkpointMeta(opts: TrainOptions): Record<string, string> {
@@ -122,7 +134,6 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
   const { params, model, config, examples, padId } = opts;
   const order = new DataOrder(examples.length, config.batchSize, config.seed);
   const opt = new AdamW(config, params);
-  const varList = Object.values(params);
   let state: CheckpointState = { step: 0, losses: [], wallS: 0 };
   try {
     if (opts.checkpointFile && fs.existsSync(opts.checkpointFile)) state = restoreCheckpoint(opts.checkpointFile, opts, opt);
@@ -138,13 +149,7 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
     while (state.step < config.steps) {
       const batch = makeBatch(order.batchIndices(state.step).map((i) => examples[i]), padId, model.maxLen);
       const lr = learningRate(config, state.step + 1, config.steps);
-      const { value, grads } = tf.variableGrads(() => batchLoss(params, model, batch), varList);
-      const namedGrads: Record<string, tf.Tensor> = {};
-      Object.keys(params).forEach((name) => { namedGrads[name] = grads[params[name].name]; });
-      const norm = opt.apply(namedGrads, lr);
-      const loss = (await value.data())[0];
-      tf.dispose([value, norm, ...Object.values(grads)]);
-      assertBackendHealthy();
+      const loss = await trainStep(params, model, opt, batch, lr);
       if (!Number.isFinite(loss)) {
         throw new Error(`training diverged: loss is ${loss} at step ${state.step + 1} (lr ${lr.toExponential(2)}); ` +
           `the last checkpoint${opts.checkpointFile ? ` (${opts.checkpointFile})` : ""} is kept`);

@@ -1,0 +1,96 @@
+/**
+ * `xft bench`: training tokens/s, GFLOP/s, the backend's matmul GFLOP/s, peak RSS and the split of a step
+ * into forward, backward and optimizer, for the reference configs (A-D) or a custom one. Each config runs
+ * in a child process so that its peak RSS is its own.
+ */
+import { spawnSync } from "child_process";
+import * as path from "path";
+import { BenchConfig, benchConfig, BenchOptions, BenchResult, matmulGflops, REFERENCE_CONFIGS } from "../bench/bench";
+import { describeBackend, initBackend } from "../backend/engine";
+
+export interface BenchArgs {
+  configs: string[];
+  custom?: string;
+  backend?: string;
+  json: boolean;
+  options: BenchOptions;
+  /** Run in this process (no per-config RSS); for tests and the child side. */
+  inProcess: boolean;
+  child?: string;
+}
+
+interface ConfigReport extends BenchResult { peakRssMiB: number }
+
+function parseCustom(spec: string): BenchConfig {
+  const parts = spec.split(",").map(Number);
+  if (parts.length !== 6 || parts.some((n) => !Number.isInteger(n) || n <= 0)) {
+    throw new Error(`--custom takes layers,d,heads,seq,vocab,batch as positive integers, got "${spec}"`);
+  }
+  const [layers, dModel, heads, seq, vocab, batch] = parts;
+  return { name: "custom", layers, dModel, heads, seq, vocab, batch };
+}
+
+function selectedConfigs(args: BenchArgs): BenchConfig[] {
+  if (args.custom) return [parseCustom(args.custom)];
+  return args.configs.map((name) => {
+    const c = REFERENCE_CONFIGS.find((r) => r.name === name.toUpperCase());
+    if (!c) throw new Error(`unknown bench config "${name}"; use ${REFERENCE_CONFIGS.map((r) => r.name).join(", ")} or --custom`);
+    return c;
+  });
+}
+
+const peakRssMiB = () => process.resourceUsage().maxRSS / 1024;
+
+async function runOne(c: BenchConfig, options: BenchOptions): Promise<ConfigReport> {
+  const result = await benchConfig(c, options, c.name === "C" || c.name === "custom");
+  return { ...result, peakRssMiB: peakRssMiB() };
+}
+
+function runInChild(c: BenchConfig, args: BenchArgs): ConfigReport {
+  const o = args.options;
+  const childArgs = [path.join(__dirname, "../../bin/xft.cjs"), "bench", "--child", JSON.stringify(c),
+    "--repeats", String(o.repeats), "--seconds", String(o.secondsPerRepeat), "--warmup", String(o.warmupSteps)];
+  if (args.backend) childArgs.push("--backend", args.backend);
+  const r = spawnSync(process.execPath, childArgs, { encoding: "utf8", stdio: ["ignore", "pipe", "inherit"], maxBuffer: 64 * 2 ** 20 });
+  if (r.status !== 0) throw new Error(`config ${c.name}: the benchmark process failed (exit ${r.status})`);
+  return JSON.parse(r.stdout) as ConfigReport;
+}
+
+function formatTable(reports: ConfigReport[], matmul: number): string {
+  const header = ["config", "params", "tokens/s", "GFLOP/s", "% of matmul", "peak RSS MiB", "ms/step", "fwd", "bwd", "opt", "readout ex/s"];
+  const rows = reports.map((r) => [
+    r.config.name, r.parameters.toLocaleString("en-US"), Math.round(r.tokensPerSec).toLocaleString("en-US"),
+    r.gflops.toFixed(1), `${((100 * r.gflops) / matmul).toFixed(1)}%`, r.peakRssMiB.toFixed(0), r.ms.step.toFixed(1),
+    r.ms.forward.toFixed(1), r.ms.backward.toFixed(1), r.ms.optimizer.toFixed(1),
+    r.readoutExamplesPerSec === undefined ? "" : r.readoutExamplesPerSec.toFixed(0),
+  ]);
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i].length)));
+  const line = (cells: string[]) => cells.map((cell, i) => cell.padStart(widths[i])).join("  ");
+  return [line(header), ...rows.map(line)].join("\n");
+}
+
+export async function runBench(args: BenchArgs): Promise<number> {
+  if (args.child) {
+    await initBackend({ requested: args.backend, quiet: true });
+    process.stdout.write(JSON.stringify(await runOne(JSON.parse(args.child) as BenchConfig, args.options)) + "\n");
+    return 0;
+  }
+  const backend = await initBackend({ requested: args.backend });
+  const configs = selectedConfigs(args);
+  const matmul = await matmulGflops();
+  const reports: ConfigReport[] = [];
+  for (const c of configs) {
+    if (!args.json) process.stderr.write(`bench: config ${c.name} ...\n`);
+    reports.push(args.inProcess ? await runOne(c, args.options) : runInChild(c, args));
+  }
+  if (args.json) {
+    process.stdout.write(JSON.stringify({ backend, matmulGflops1024: matmul, options: args.options, configs: reports }, null, 2) + "\n");
+  } else {
+    process.stdout.write(`backend ${describeBackend(backend)}; float32 matmul 1024^3: ${matmul.toFixed(1)} GFLOP/s\n`);
+    process.stdout.write(`${formatTable(reports, matmul)}\n`);
+    process.stdout.write(`tokens/s: median of ${args.options.repeats} repeats after ${args.options.warmupSteps} warm-up steps; ` +
+      "GFLOP/s = tokens/s x (6 x params + 12 x layers x seq x d); loss on every position; readout: batch 64, 5 labels\n");
+  }
+  return 0;
+}
+
