@@ -134,10 +134,33 @@ export async function paramsToValues(params: Params): Promise<Map<string, Float3
 
 /** LayerNorm over the last axis. With no gain and bias it is the parameter-free LN of the probes. */
 export function layerNorm(x: tf.Tensor, g?: tf.Tensor, b?: tf.Tensor): tf.Tensor {
+  if (g && b) return affineLayerNorm(x, g, b);
   const { mean, variance } = tf.moments(x, -1, true);
-  const normed = x.sub(mean).mul(tf.rsqrt(variance.add(LN_EPS)));
-  return g && b ? normed.mul(g).add(b) : normed;
+  return x.sub(mean).mul(tf.rsqrt(variance.add(LN_EPS)));
 }
+
+/**
+ * LayerNorm with gain and bias and a hand-written gradient (about half the ops of autodiff through
+ * `moments`): dx = rstd * (dxhat - mean(dxhat) - xhat * mean(dxhat * xhat)), with dxhat = dy * g.
+ */
+const affineLayerNorm = tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => {
+  const [x, g, b, save] = args as [tf.Tensor, tf.Tensor, tf.Tensor, tf.GradSaveFunc];
+  const axis = x.rank - 1;
+  const xc = x.sub(x.mean(axis, true));
+  const rstd = tf.rsqrt(xc.square().mean(axis, true).add(LN_EPS));
+  const xhat = xc.mul(rstd);
+  save([xhat, rstd, g]);
+  return {
+    value: xhat.mul(g).add(b),
+    gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+      const [sxhat, srstd, sg] = saved;
+      const dxhat = dy.mul(sg);
+      const dx = dxhat.sub(dxhat.mean(axis, true)).sub(sxhat.mul(dxhat.mul(sxhat).mean(axis, true))).mul(srstd);
+      const batchAxes = [...Array(axis).keys()];
+      return [dx, dy.mul(sxhat).sum(batchAxes), dy.sum(batchAxes)];
+    },
+  };
+});
 
 const GELU_C = Math.sqrt(2 / Math.PI);
 /**
@@ -216,7 +239,8 @@ export function forward(
       const qkv = linear(h1, params[p + "attn.wqkv"], params[p + "attn.bqkv"])
         .reshape([B, T, 3, H, hd]).transpose([2, 0, 3, 1, 4]); // [3, B, H, T, hd]
       const [q, k, v] = tf.unstack(qkv, 0) as tf.Tensor4D[];
-      const scores = tf.matMul(q, k, false, true).mul(scale).add(mask);
+      // Scaling q (T x hd) is cheaper than scaling the scores (T x T).
+      const scores = tf.matMul(q.mul(scale), k, false, true).add(mask);
       const att = tf.softmax(scores, -1);
       hook(p + "attn.hook_pattern", att);
       const heads = tf.matMul(att, v).transpose([0, 2, 1, 3]).reshape([B * T, d]);

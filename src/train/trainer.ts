@@ -106,11 +106,9 @@ function checkpointMeta(opts: TrainOptions): Record<string, string> {
 }
 
 async function saveCheckpoint(file: string, opts: TrainOptions, opt: AdamW, state: CheckpointState): Promise<void> {
-  const tensors: TensorMap = new Map([
-    ...(await paramsToTensorMap(opts.params, "param.")),
-    ...(await paramsToTensorMap(opt.m, "adam_m.")),
-    ...(await paramsToTensorMap(opt.v, "adam_v.")),
-  ]);
+  const tensors: TensorMap = await paramsToTensorMap(opts.params, "param.");
+  tensors.set("adam.m", { shape: opt.m.shape, data: (await opt.m.data()) as Float32Array });
+  tensors.set("adam.v", { shape: opt.v.shape, data: (await opt.v.data()) as Float32Array });
   saveSafetensors(file, tensors, { ...checkpointMeta(opts), state: JSON.stringify(state) });
 }
 
@@ -122,8 +120,11 @@ function restoreCheckpoint(file: string, opts: TrainOptions, opt: AdamW): Checkp
       throw new Error(`${file}: checkpoint was written with a different ${key} config; delete it to start over`);
     }
   }
-  for (const [prefix, vars] of [["param.", opts.params], ["adam_m.", opt.m], ["adam_v.", opt.v]] as const) {
-    for (const [name, values] of valuesWithPrefix(tensors, prefix)) vars[name].assign(tf.tensor(values, vars[name].shape));
+  for (const [name, values] of valuesWithPrefix(tensors, "param.")) opts.params[name].assign(tf.tensor(values, opts.params[name].shape));
+  for (const [name, moment] of [["adam.m", opt.m], ["adam.v", opt.v]] as const) {
+    const saved = tensors.get(name);
+    if (!saved || saved.data.length !== moment.size) throw new Error(`${file}: ${name} is missing or has the wrong size`);
+    moment.assign(tf.tensor(saved.data, moment.shape));
   }
   const state = JSON.parse(metadata.state) as CheckpointState;
   opt.step = state.step;

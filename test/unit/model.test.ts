@@ -5,7 +5,7 @@ import * as path from "node:path";
 import { test } from "node:test";
 import { initBackend, tf } from "../../src/backend/engine";
 import {
-  countParameters, createParams, crossEntropy, disposeParams, forward, GptConfig, hookNames, logitsAt, flatPositions,
+  countParameters, createParams, crossEntropy, disposeParams, forward, GptConfig, hookNames, layerNorm, logitsAt, flatPositions,
 } from "../../src/model/gpt";
 import { loadModel, saveModel } from "../../src/model/io";
 import { decodeSafetensors, encodeSafetensors } from "../../src/model/safetensors";
@@ -61,6 +61,26 @@ test("the hand-written cross-entropy gradient matches autodiff of log-softmax", 
   assert.ok(Math.abs(ours(logits).dataSync()[0] - reference(logits).dataSync()[0]) < 1e-5);
   const diff = tf.grad(ours)(logits).sub(tf.grad(reference)(logits)).abs().max().dataSync()[0];
   assert.ok(diff < 1e-6, `gradient differs by ${diff}`);
+});
+
+test("LayerNorm's hand-written gradient matches autodiff of the textbook formula", async () => {
+  await initBackend({ quiet: true });
+  const x = tf.randomNormal([6, 8], 1, 3, "float32", 4);
+  const g = tf.randomNormal([8], 1, 0.5, "float32", 5);
+  const b = tf.randomNormal([8], 0, 0.5, "float32", 6);
+  const w = tf.randomNormal([6, 8], 0, 1, "float32", 7); // a random downstream weighting
+  const textbook = (xx: tf.Tensor, gg: tf.Tensor, bb: tf.Tensor) => {
+    const { mean, variance } = tf.moments(xx, -1, true);
+    return xx.sub(mean).div(variance.add(1e-5).sqrt()).mul(gg).add(bb).mul(w).sum() as tf.Scalar;
+  };
+  const ours = (xx: tf.Tensor, gg: tf.Tensor, bb: tf.Tensor) => layerNorm(xx, gg, bb).mul(w).sum() as tf.Scalar;
+  assert.ok(Math.abs(ours(x, g, b).dataSync()[0] - textbook(x, g, b).dataSync()[0]) < 1e-4);
+  const a = tf.grads(ours)([x, g, b]);
+  const e = tf.grads(textbook)([x, g, b]);
+  a.forEach((t, i) => {
+    const diff = t.sub(e[i]).abs().max().dataSync()[0];
+    assert.ok(diff < 1e-4, `gradient ${i} differs by ${diff}`);
+  });
 });
 
 test("the model's gradient matches a finite difference", async () => {
