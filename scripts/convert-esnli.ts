@@ -6,37 +6,18 @@
  * e-SNLI's train split is not available, so our train is its dev split and our test is its test split.
  * Only this script reads the raw folder; the project reads data/esnli/ at run time.
  */
-import { mkdirSync, readFileSync, writeFileSync } from "fs";
+import { readFileSync, writeFileSync } from "fs";
 import { join, relative, resolve } from "path";
-import { gzipSync } from "zlib";
-import { Example, FileValidator, Split } from "../src/data/schema";
+import { Example, Split } from "../src/data/schema";
+import {
+  detokenize, explanationCounts, labelTable, mean, PROJECT_ROOT, RAW_ROOT, regenerateCommand, tableRow, words, writeSplits,
+} from "./converter-shared";
 
-const PROJECT_ROOT = resolve(__dirname, "..");
-const DEFAULT_RAW_DIR = resolve(PROJECT_ROOT, "../shared/data/raw/esnli");
+const DEFAULT_RAW_DIR = join(RAW_ROOT, "esnli");
 const OUT_DIR = join(PROJECT_ROOT, "data", "esnli");
 const LABEL_SET = ["entailment", "neutral", "contradiction"];
 /** Our split name -> e-SNLI's file suffix. */
 const SPLIT_SOURCES: Record<Split, string> = { train: "dev", test: "test" };
-/** Fixed so that reruns produce identical bytes (Node's gzip writes no mtime). */
-const GZIP_LEVEL = 9;
-
-/**
- * Undoes the PTB-style tokenisation of e-SNLI: "packages ." -> "packages.", "does n't" -> "doesn't",
- * "`` car ''" -> "\"car\"", "parents ' basement" -> "parents' basement". Case is kept.
- * "can not" stays as it is: it may have been written that way, and both spellings are English.
- */
-export function detokenize(text: string): string {
-  return text
-    .replace(/\s+/g, " ")
-    .trim()
-    .replace(/`` ?/g, "\"")
-    .replace(/ ?''/g, "\"")
-    .replace(/ (n't|'s|'re|'ve|'d|'ll|'m)\b/gi, "$1")
-    .replace(/ ([.,;:!?%)\]}])/g, "$1")
-    .replace(/([(\[{$]) /g, "$1")
-    // A lone ' after a word closes a quote ('flies through the air ') or marks a plural possessive.
-    .replace(/ '(?=[ .,;:!?]|$)/g, "'");
-}
 
 /** Lines of a raw file; a missing final newline (the explanation files) is not a missing line. */
 function readLines(path: string): string[] {
@@ -70,7 +51,6 @@ function convertSplit(rawDir: string, split: Split): SplitResult {
     }
   }
 
-  const validator = new FileValidator(`${split}.jsonl.gz`);
   const result: SplitResult = { examples: [], rawRows: premises.length, skippedLabel: 0, skippedEmpty: 0 };
   premises.forEach((rawPremise, i) => {
     const lineNo = i + 1;
@@ -85,7 +65,7 @@ function convertSplit(rawDir: string, split: Split): SplitResult {
       result.skippedEmpty++;
       return;
     }
-    const row: Example = {
+    result.examples.push({
       id: `esnli-${suffix}-${lineNo}`,
       source: "esnli",
       dimension: "entailment",
@@ -95,26 +75,15 @@ function convertSplit(rawDir: string, split: Split): SplitResult {
       labelSet: LABEL_SET,
       explanations: explanationColumns.map((col) => detokenize(col[i])).filter((e) => e !== ""),
       split,
-    };
-    result.examples.push(validator.check(row, result.examples.length + 1));
+    });
   });
   return result;
 }
 
-function words(text: string): number {
-  return text.split(/\s+/).filter((w) => w !== "").length;
-}
-
-function mean(values: number[]): number {
-  return values.reduce((a, b) => a + b, 0) / Math.max(values.length, 1);
-}
-
 function splitStats(r: SplitResult) {
-  const perLabel = LABEL_SET.map((l) => r.examples.filter((e) => e.label === l).length);
-  const perCount = [0, 1, 2, 3].map((k) => r.examples.filter((e) => e.explanations.length === k).length);
+  const perCount = explanationCounts(r.examples, 3);
   const explanations = r.examples.flatMap((e) => e.explanations);
   return {
-    perLabel,
     perCount,
     explanations: explanations.length,
     meanExplanationWords: mean(explanations.map(words)),
@@ -127,8 +96,6 @@ function splitStats(r: SplitResult) {
 function card(results: Record<Split, SplitResult>, command: string): string {
   const stats = { train: splitStats(results.train), test: splitStats(results.test) };
   const splits: Split[] = ["train", "test"];
-  const pct = (n: number, total: number) => `${((100 * n) / total).toFixed(1)}%`;
-  const row = (cells: (string | number)[]) => `| ${cells.join(" | ")} |`;
   const n = (s: Split) => results[s].examples.length;
   return [
     "# e-SNLI (data/esnli)",
@@ -161,7 +128,7 @@ function card(results: Record<Split, SplitResult>, command: string): string {
     "| ours | e-SNLI file suffix | raw rows | kept | skipped: unknown label | skipped: empty text |",
     "|---|---|---|---|---|---|",
     ...splits.map((s) =>
-      row([s, SPLIT_SOURCES[s], results[s].rawRows, n(s), results[s].skippedLabel, results[s].skippedEmpty]),
+      tableRow([s, SPLIT_SOURCES[s], results[s].rawRows, n(s), results[s].skippedLabel, results[s].skippedEmpty]),
     ),
     "",
     "Premises repeat (one caption has several hypotheses): " +
@@ -169,16 +136,14 @@ function card(results: Record<Split, SplitResult>, command: string): string {
     "",
     "## Labels (labelSet order: " + LABEL_SET.join(", ") + ")",
     "",
-    "| split | " + LABEL_SET.join(" | ") + " |",
-    "|---|" + LABEL_SET.map(() => "---|").join(""),
-    ...splits.map((s) => row([s, ...stats[s].perLabel.map((c) => `${c} (${pct(c, n(s))})`)])),
+    ...labelTable(LABEL_SET, { train: results.train.examples, test: results.test.examples }),
     "",
     "## Explanations",
     "",
     "| split | examples with 0 / 1 / 2 / 3 explanations | explanations | mean words per explanation | mean words per premise | mean words per hypothesis |",
     "|---|---|---|---|---|---|",
     ...splits.map((s) =>
-      row([
+      tableRow([
         s,
         stats[s].perCount.join(" / "),
         stats[s].explanations,
@@ -196,7 +161,7 @@ function card(results: Record<Split, SplitResult>, command: string): string {
     "`label` in `labelSet` = [" + LABEL_SET.join(", ") + "], `explanations` = the non-empty ones of the three.",
     "",
     "## What was changed",
-    "- Detokenisation of premise, hypothesis and explanations (`detokenize` in `scripts/convert-esnli.ts`):",
+    "- Detokenisation of premise, hypothesis and explanations (`detokenize` in `scripts/converter-shared.ts`):",
     "  whitespace runs collapsed and trimmed; no space before `. , ; : ! ? % ) ] }` or the clitics",
     "  `n't 's 're 've 'd 'll 'm`; none after `( [ { $`; PTB quotes ``` `` ``` and `''` turned into `\"`; a lone `'`",
     "  after a word attached to it (closing quote or plural possessive). \"can not\" was left as written.",
@@ -217,18 +182,15 @@ function card(results: Record<Split, SplitResult>, command: string): string {
 function main(): void {
   const rawDir = resolve(process.argv[2] ?? DEFAULT_RAW_DIR);
   const results: Record<Split, SplitResult> = { train: convertSplit(rawDir, "train"), test: convertSplit(rawDir, "test") };
-  mkdirSync(OUT_DIR, { recursive: true });
+  writeSplits(OUT_DIR, { train: results.train.examples, test: results.test.examples });
   for (const split of ["train", "test"] as Split[]) {
     const r = results[split];
-    const jsonl = r.examples.map((e) => JSON.stringify(e) + "\n").join("");
-    writeFileSync(join(OUT_DIR, `${split}.jsonl.gz`), gzipSync(jsonl, { level: GZIP_LEVEL }));
     console.log(
       `${split} (e-SNLI ${SPLIT_SOURCES[split]}): ${r.rawRows} raw rows, wrote ${r.examples.length}, ` +
         `skipped ${r.skippedLabel} with an unknown label and ${r.skippedEmpty} with an empty premise/hypothesis`,
     );
   }
-  const rawArg = process.argv[2] === undefined ? "" : ` ${relative(PROJECT_ROOT, rawDir)}`;
-  writeFileSync(join(OUT_DIR, "CARD.md"), card(results, `node --import tsx scripts/convert-esnli.ts${rawArg}`));
+  writeFileSync(join(OUT_DIR, "CARD.md"), card(results, regenerateCommand("scripts/convert-esnli.ts", process.argv[2])));
   console.log(`wrote ${relative(process.cwd(), OUT_DIR)}/{train,test}.jsonl.gz and CARD.md`);
 }
 

@@ -21,6 +21,8 @@ fi
 # Install scripts stay off (.npmrc): tfjs-node's would download libtensorflow, which fails offline.
 echo "setup: npm ci"
 npm ci --no-audit --no-fund --loglevel=error
+# Our fixes to dependencies (patches/), applied here because install scripts are off.
+npx patch-package --error-on-fail >/dev/null
 echo "setup: native TensorFlow backend"
 bash scripts/native-tf.sh
 

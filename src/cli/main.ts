@@ -2,10 +2,12 @@
  * The `xft` command line: the same library the notebooks call.
  *   xft train --dataset esnli --condition label+expl --seed 1 --profile quick
  *   xft doctor
+ *   xft data list | show NAME|PATH | check FILE...
  */
 import { parseArgs } from "util";
 import { DEFAULT_BENCH } from "../bench/bench";
 import { runBench } from "./bench";
+import { runData } from "./data";
 import { runDoctor } from "./doctor";
 import { runTrain } from "./train";
 
@@ -20,6 +22,9 @@ commands:
            --configs A,B,C,D  --custom layers,d,heads,seq,vocab,batch  --backend NAME  --json
            --repeats N (default 3)  --seconds S per repeat (default 2)  --warmup N (default 3)  --in-process
   doctor   check the environment (backend, Jupyter, kernelspec, browser, data) and say how to fix gaps
+  data list                  every dataset under data/: dimensions, labels, train/test counts, explanations
+  data show NAME|PATH        print examples readably   --n N (default 3)   --split train|test
+  data check FILE...         list every bad row of a JSONL(.gz) file as file:line: field: problem; exit 1 if any
 `;
 
 const COMMANDS: Record<string, (args: string[]) => Promise<number>> = {
@@ -66,6 +71,7 @@ const COMMANDS: Record<string, (args: string[]) => Promise<number>> = {
     parseArgs({ args, options: {} });
     return runDoctor();
   },
+  data: async (args) => runData(args),
 };
 
 function positive(s: string, flag: string): number {

@@ -1,7 +1,8 @@
 /**
  * Reads Example JSONL files (plain or gzip) and assembles them into datasets: a shipped dataset by
  * name (`<root>/data/<name>/{train,test}.jsonl[.gz]`), a folder holding such files, or a user's single
- * JSONL file whose rows carry their own split.
+ * JSONL file whose rows carry their own split. A folder with a test file and no train file is an
+ * evaluation-only dataset (USR: human ratings to compare raters with, too few to train on).
  */
 import { createHash } from "crypto";
 import { existsSync, readdirSync, readFileSync, statSync } from "fs";
@@ -35,6 +36,8 @@ export interface Dataset {
 export interface LoadOptions extends ReadOptions {
   /** Project root whose data/ folder holds the named datasets; default XFT_ROOT or the working directory. */
   root?: string;
+  /** Accept an evaluation-only folder (a test file, no train file); its `train` is then empty. Off for training. */
+  allowTestOnly?: boolean;
 }
 
 const EXTENSIONS = [".jsonl", ".jsonl.gz"];
@@ -96,12 +99,17 @@ export function splitFile(dir: string, split: Split): string | undefined {
   return found[0];
 }
 
-/** Names of the datasets under `<root>/data`: its folders that hold a train file. */
+/** Whether a folder holds a train or a test file. */
+function isDatasetFolder(dir: string): boolean {
+  return splitFile(dir, "train") !== undefined || splitFile(dir, "test") !== undefined;
+}
+
+/** Names of the datasets under `<root>/data`: its folders that hold a train or a test file. */
 export function datasetNames(root: string = projectRoot()): string[] {
   const dataDir = join(root, "data");
   if (!existsSync(dataDir)) return [];
   return readdirSync(dataDir, { withFileTypes: true })
-    .filter((d) => d.isDirectory() && splitFile(join(dataDir, d.name), "train") !== undefined)
+    .filter((d) => d.isDirectory() && isDatasetFolder(join(dataDir, d.name)))
     .map((d) => d.name)
     .sort();
 }
@@ -112,21 +120,24 @@ function isPath(nameOrPath: string): boolean {
     EXTENSIONS.some((ext) => nameOrPath.endsWith(ext));
 }
 
-function sameLabelSet(train: Example[], test: Example[], where: string): string[] {
-  if (train.length === 0) throw new Error(`${where}: no train rows`);
+/** The labelSet train and test share; `train` undefined: an evaluation-only dataset, the test rows' labelSet. */
+function sameLabelSet(train: Example[] | undefined, test: Example[], where: string): string[] {
+  if (train !== undefined && train.length === 0) throw new Error(`${where}: no train rows`);
   if (test.length === 0) throw new Error(`${where}: no test rows`);
-  const labelSet = train[0].labelSet;
+  const labelSet = (train ?? test)[0].labelSet;
   if (JSON.stringify(labelSet) !== JSON.stringify(test[0].labelSet)) {
     throw new Error(`${where}: train labelSet [${labelSet.join(", ")}] differs from test labelSet [${test[0].labelSet.join(", ")}]`);
   }
   return labelSet;
 }
 
-function loadFolder(dir: string, name: string, strict: boolean): Dataset {
+function loadFolder(dir: string, name: string, strict: boolean, allowTestOnly: boolean): Dataset {
   const files = { train: splitFile(dir, "train"), test: splitFile(dir, "test") };
-  if (files.train === undefined || files.test === undefined) {
-    const missing = files.train === undefined ? "train" : "test";
-    throw new Error(`${displayPath(dir)} holds no ${missing}.jsonl or ${missing}.jsonl.gz`);
+  if (files.test === undefined) throw new Error(`${displayPath(dir)} holds no test.jsonl or test.jsonl.gz`);
+  if (files.train === undefined && !allowTestOnly) {
+    throw new Error(
+      `${displayPath(dir)} holds no train.jsonl or train.jsonl.gz: it is an evaluation-only dataset (a test split only) and cannot be trained on`,
+    );
   }
   const hash = createHash("sha256");
   const read = (split: Split, path: string): ReadResult => {
@@ -134,16 +145,16 @@ function loadFolder(dir: string, name: string, strict: boolean): Dataset {
     hash.update(content);
     return parseRows(content, displayPath(path), strict, split);
   };
-  const train = read("train", files.train);
+  const train = files.train === undefined ? undefined : read("train", files.train);
   const test = read("test", files.test);
   return {
     name,
     dir,
-    train: train.examples,
+    train: train?.examples ?? [],
     test: test.examples,
-    labelSet: sameLabelSet(train.examples, test.examples, displayPath(dir)),
+    labelSet: sameLabelSet(train?.examples, test.examples, displayPath(dir)),
     hash: hash.digest("hex"),
-    skipped: [...train.skipped, ...test.skipped],
+    skipped: [...(train?.skipped ?? []), ...test.skipped],
   };
 }
 
@@ -166,18 +177,19 @@ function loadSingleFile(path: string, strict: boolean): Dataset {
 /**
  * Loads a dataset by name (`"esnli"` -> `<root>/data/esnli/`), or from a path: a folder with
  * train/test files, or a single `.jsonl[.gz]` file whose rows are split by their `split` field.
- * Train and test must share one labelSet.
+ * Train and test must share one labelSet. A folder without a train file loads only with `allowTestOnly`.
  */
 export function loadDataset(nameOrPath: string, opts: LoadOptions = {}): Dataset {
   const strict = opts.strict ?? true;
+  const allowTestOnly = opts.allowTestOnly ?? false;
   if (isPath(nameOrPath)) {
     const path = resolve(nameOrPath);
     if (!existsSync(path)) throw new Error(`no such file or folder: ${nameOrPath}`);
-    return statSync(path).isDirectory() ? loadFolder(path, basename(path), strict) : loadSingleFile(path, strict);
+    return statSync(path).isDirectory() ? loadFolder(path, basename(path), strict, allowTestOnly) : loadSingleFile(path, strict);
   }
   const root = opts.root ?? projectRoot();
   const dir = join(root, "data", nameOrPath);
-  if (!existsSync(dir) || splitFile(dir, "train") === undefined) {
+  if (!existsSync(dir) || !isDatasetFolder(dir)) {
     const names = datasetNames(root);
     throw new Error(
       `unknown dataset "${nameOrPath}"; available in ${displayPath(join(root, "data"))}: ` +
@@ -185,5 +197,5 @@ export function loadDataset(nameOrPath: string, opts: LoadOptions = {}): Dataset
         ` (or give a path to a folder or a .jsonl/.jsonl.gz file)`,
     );
   }
-  return loadFolder(dir, nameOrPath, strict);
+  return loadFolder(dir, nameOrPath, strict, allowTestOnly);
 }

@@ -36,16 +36,22 @@ export interface EncodedExample {
   label: number;
 }
 
-/** The prompt tokens of an example: everything up to and including <|score|>. */
+/**
+ * The prompt tokens of an example: everything up to and including <|score|>, within `budget` tokens.
+ * Over budget, the context keeps its end (the most recent turns) and the response its start; the
+ * context gets at least half of the room when it needs it, so that a long answer never pushes out
+ * the question it answers.
+ */
 export function encodePrompt(ex: Example, tok: XftTokenizer, budget: number): number[] {
   const head = [tok.special("<|bos|>"), tok.special("<|task|>"), ...tok.encode(ex.dimension)];
-  const body: number[] = [];
-  for (const turn of ex.context) body.push(tok.roleToken(turn.role), ...tok.encode(turn.text));
-  body.push(tok.special("<|response|>"), ...tok.encode(ex.response));
+  const context: number[] = [];
+  for (const turn of ex.context) context.push(tok.roleToken(turn.role), ...tok.encode(turn.text));
+  const response = [tok.special("<|response|>"), ...tok.encode(ex.response)];
   const room = budget - head.length - 1;
   if (room < 8) throw new Error(`example ${ex.id}: a sequence budget of ${budget} tokens leaves no room for the text`);
-  // Over budget: drop the start of the context first (the response and the score cue stay).
-  return [...head, ...body.slice(Math.max(0, body.length - room)), tok.special("<|score|>")];
+  const contextRoom = Math.max(room - response.length, Math.min(context.length, Math.floor(room / 2)));
+  const keptContext = context.slice(Math.max(0, context.length - contextRoom));
+  return [...head, ...keptContext, ...response.slice(0, room - keptContext.length), tok.special("<|score|>")];
 }
 
 export function encodeTarget(ex: Example, condition: Condition, tok: XftTokenizer, opts: SequenceOptions): number[] {

@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { after, test } from "node:test";
 import { gzipSync } from "node:zlib";
-import { detokenize } from "../../scripts/convert-esnli";
+import { detokenize } from "../../scripts/converter-shared";
 import { datasetNames, loadDataset, readExamples } from "../../src/data/load";
 import { DataError, Example } from "../../src/data/schema";
 
@@ -132,12 +132,26 @@ test("datasets by name and by folder; unknown names list the available ones", ()
   writeFileSync(join(root, "data", "beta", "test.jsonl"), jsonl([row("t", { split: "test", labelSet: ["yes", "no"], label: "no" })]));
   writeFileSync(join(root, "data", "no-train", "test.jsonl"), jsonl([row("t", { split: "test" })]));
 
-  assert.deepEqual(datasetNames(root), ["alpha", "beta"]);
+  assert.deepEqual(datasetNames(root), ["alpha", "beta", "no-train"]);
   const alpha = loadDataset("alpha", { root });
   assert.deepEqual([alpha.name, alpha.train.length, alpha.test.length], ["alpha", 1, 1]);
   assert.equal(loadDataset(join(root, "data", "alpha")).hash, alpha.hash);
-  assert.throws(() => loadDataset("nope", { root }), /unknown dataset "nope"; available in .*: alpha, beta \(/);
+  assert.throws(() => loadDataset("nope", { root }), /unknown dataset "nope"; available in .*: alpha, beta, no-train \(/);
   assert.throws(() => loadDataset("beta", { root }), /train labelSet \[entailment, neutral, contradiction\] differs from test labelSet \[yes, no\]/);
+});
+
+test("a folder with only a test file is evaluation-only: loaded on request, refused for training", () => {
+  const dir = join(tmp, "eval-only");
+  mkdirSync(dir);
+  writeFileSync(join(dir, "test.jsonl.gz"), gzipSync(jsonl([row("t1", { split: "test" }), row("t2", { split: "test", label: "neutral" })])));
+  assert.throws(() => loadDataset(dir), /eval-only holds no train\.jsonl or train\.jsonl\.gz: it is an evaluation-only dataset/);
+  const ds = loadDataset(dir, { allowTestOnly: true });
+  assert.deepEqual([ds.name, ds.train.length, ds.test.length], ["eval-only", 0, 2]);
+  assert.deepEqual(ds.labelSet, LABELS);
+  assert.match(ds.hash, /^[0-9a-f]{64}$/);
+  const empty = join(tmp, "empty-folder");
+  mkdirSync(empty);
+  assert.throws(() => loadDataset(empty, { allowTestOnly: true }), /empty-folder holds no test\.jsonl or test\.jsonl\.gz/);
 });
 
 test("a row whose split disagrees with its file is a bad row", () => {

@@ -47,6 +47,18 @@ test("an over-long example loses the start of its context, never the response or
   assert.deepEqual(e.tokens.slice(e.promptLen - 1 - responseIds.length, e.promptLen - 1), responseIds);
 });
 
+test("an over-long response keeps its start and leaves the question at least half the room", () => {
+  const question = "Which vaccine should I get first?";
+  const long = { ...example, context: [{ role: "user" as const, text: question }], response: "The answer is long. ".repeat(100) };
+  const e = encodeExample(long, "label", tok, SEQ);
+  assert.equal(e.tokens.length, SEQ.maxLen);
+  const q = tok.encode(question);
+  const at = e.tokens.indexOf(tok.roleToken("user"));
+  assert.deepEqual(e.tokens.slice(at + 1, at + 1 + q.length), q, "the whole question is kept");
+  const r = e.tokens.indexOf(tok.special("<|response|>"));
+  assert.deepEqual(e.tokens.slice(r + 1, r + 6), tok.encode(long.response).slice(0, 5), "the response keeps its start");
+});
+
 test("missing explanation and unknown condition are clear errors", () => {
   assert.throws(() => encodeExample({ ...example, explanations: [] }, "label+expl", tok, SEQ), /x1: condition label\+expl needs an explanation/);
   assert.throws(() => parseCondition("label+magic"), /unknown condition "label\+magic"; known: label, label\+expl/);

@@ -1,0 +1,96 @@
+/**
+ * `xft data`: look at datasets before training on them.
+ *   xft data list                              every dataset under data/: dimensions, labels, counts, explanations
+ *   xft data show NAME|PATH [--n 3] [--split train|test]   a few examples, long texts cut
+ *   xft data check FILE...                     every bad row of JSONL(.gz) files; exit 1 if there is one
+ */
+import { existsSync, statSync } from "fs";
+import { parseArgs } from "util";
+import { datasetNames, loadDataset, projectRoot, readExamples } from "../data/load";
+import { Example, Split, SPLITS } from "../data/schema";
+import { XftTokenizer } from "../text/tokenizer";
+import { formatCheck, formatExample, formatSummaries, summarize } from "./data-format";
+
+/** Longest text `show` prints of one turn, response or explanation. */
+const SHOW_MAX_CHARS = 300;
+
+function list(args: string[]): number {
+  parseArgs({ args, options: {} });
+  const root = projectRoot();
+  const names = datasetNames(root);
+  if (names.length === 0) {
+    process.stdout.write(`no datasets in ${root}/data\n`);
+    return 0;
+  }
+  const tok = XftTokenizer.load();
+  const summaries = names.map((name) =>
+    summarize(loadDataset(name, { root, strict: false, allowTestOnly: true }), (text) => tok.encode(text).length));
+  process.stdout.write(formatSummaries(summaries));
+  return 0;
+}
+
+function parseSplit(value: string | undefined): Split | undefined {
+  if (value === undefined) return undefined;
+  if (!(SPLITS as readonly string[]).includes(value)) throw new Error(`--split must be one of ${SPLITS.join(", ")}, got "${value}"`);
+  return value as Split;
+}
+
+function parseCount(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1) throw new Error(`--n must be a positive integer, got "${value}"`);
+  return n;
+}
+
+/** The rows `show` draws from, and a header line: a single file's own rows, or a dataset's split. */
+function rowsToShow(target: string, split: Split | undefined): { header: string; rows: Example[] } {
+  const isFile = existsSync(target) && statSync(target).isFile();
+  if (isFile) {
+    const { examples, skipped } = readExamples(target, { strict: false });
+    const rows = split === undefined ? examples : examples.filter((e) => e.split === split);
+    const bad = skipped.length > 0 ? `, ${skipped.length} bad rows left out (xft data check ${target})` : "";
+    return { header: `${target}: ${examples.length} rows${bad}`, rows };
+  }
+  const ds = loadDataset(target, { strict: false, allowTestOnly: true });
+  // Train by default; an evaluation-only dataset has only test.
+  const chosen = split ?? (ds.train.length > 0 ? "train" : "test");
+  const bad = ds.skipped.length > 0 ? `, ${ds.skipped.length} bad rows left out` : "";
+  return {
+    header: `${ds.name}: ${ds.train.length} train, ${ds.test.length} test${bad}; showing ${chosen}`,
+    rows: ds[chosen],
+  };
+}
+
+function show(args: string[]): number {
+  const { values, positionals } = parseArgs({
+    args,
+    allowPositionals: true,
+    options: { n: { type: "string", default: "3" }, split: { type: "string" } },
+  });
+  if (positionals.length !== 1) throw new Error("usage: xft data show NAME|PATH [--n 3] [--split train|test]");
+  const n = parseCount(values.n!);
+  const { header, rows } = rowsToShow(positionals[0], parseSplit(values.split));
+  process.stdout.write(`${header}\n\n${rows.slice(0, n).map((ex) => formatExample(ex, SHOW_MAX_CHARS)).join("\n")}`);
+  return 0;
+}
+
+function check(args: string[]): number {
+  const { positionals } = parseArgs({ args, allowPositionals: true, options: {} });
+  if (positionals.length === 0) throw new Error("usage: xft data check FILE...");
+  let failed = false;
+  for (const file of positionals) {
+    if (!existsSync(file) || !statSync(file).isFile()) throw new Error(`no such file: ${file}`);
+    const { examples, skipped } = readExamples(file, { strict: false });
+    process.stdout.write(formatCheck(file, examples.length, skipped));
+    failed ||= skipped.length > 0 || examples.length === 0;
+  }
+  return failed ? 1 : 0;
+}
+
+const SUBCOMMANDS: Record<string, (args: string[]) => number> = { list, show, check };
+
+export function runData(args: string[]): number {
+  const [sub, ...rest] = args;
+  const run = sub === undefined ? undefined : SUBCOMMANDS[sub];
+  if (!run) throw new Error(`expected a subcommand: ${Object.keys(SUBCOMMANDS).join(", ")}${sub === undefined ? "" : ` (got "${sub}")`}`);
+  return run(rest);
+}
