@@ -4,13 +4,15 @@
  *   prompt: <|bos|> <|task|> dimension  <|role|> turn ...  <|response|> response  <|score|>
  *   target: `label`       <|label_k|> <|eos|>
  *           `label+expl`  <|label_k|> <|expl|> explanation <|eos|>
+ *           `label+X`     <|label_k|> <|expl|> pseudo-explanation X <|eos|>   (src/train/pseudo.ts)
  *
  * The loss covers the target tokens only. The label is read out at the <|score|> position.
  */
 import type { Example } from "../data/schema";
 import type { XftTokenizer } from "../text/tokenizer";
+import { PseudoCondition, PseudoExplanations, PSEUDO_CONDITIONS, realExplanation } from "./pseudo";
 
-export const CONDITIONS = ["label", "label+expl"] as const;
+export const CONDITIONS = ["label", "label+expl", ...PSEUDO_CONDITIONS] as const;
 export type Condition = (typeof CONDITIONS)[number];
 
 export function parseCondition(name: string): Condition {
@@ -54,23 +56,30 @@ export function encodePrompt(ex: Example, tok: XftTokenizer, budget: number): nu
   return [...head, ...keptContext, ...response.slice(0, room - keptContext.length), tok.special("<|score|>")];
 }
 
-export function encodeTarget(ex: Example, condition: Condition, tok: XftTokenizer, opts: SequenceOptions): number[] {
-  const labelIndex = ex.labelSet.indexOf(ex.label);
-  const label = tok.labelToken(labelIndex);
-  switch (condition) {
-    case "label":
-      return [label, tok.special("<|eos|>")];
-    case "label+expl": {
-      const explanation = ex.explanations[0];
-      if (explanation === undefined) throw new Error(`example ${ex.id}: condition label+expl needs an explanation, it has none`);
-      const expl = tok.encode(explanation).slice(0, opts.maxExplTokens);
-      return [label, tok.special("<|expl|>"), ...expl, tok.special("<|eos|>")];
-    }
-  }
+export function isPseudo(condition: Condition): condition is PseudoCondition {
+  return (PSEUDO_CONDITIONS as readonly string[]).includes(condition);
 }
 
-export function encodeExample(ex: Example, condition: Condition, tok: XftTokenizer, opts: SequenceOptions): EncodedExample {
-  const target = encodeTarget(ex, condition, tok, opts);
+/** `pseudo` is needed for the pseudo-explanation conditions (it holds the corpus and the seed). */
+export function encodeTarget(
+  ex: Example, condition: Condition, tok: XftTokenizer, opts: SequenceOptions, pseudo?: PseudoExplanations,
+): number[] {
+  const label = tok.labelToken(ex.labelSet.indexOf(ex.label));
+  if (condition === "label") return [label, tok.special("<|eos|>")];
+  let explanation: number[];
+  if (isPseudo(condition)) {
+    if (!pseudo) throw new Error(`condition ${condition} needs pseudo-explanations built from the training set`);
+    explanation = pseudo.tokens(ex, condition, opts.maxExplTokens);
+  } else {
+    explanation = tok.encode(realExplanation(ex)).slice(0, opts.maxExplTokens);
+  }
+  return [label, tok.special("<|expl|>"), ...explanation, tok.special("<|eos|>")];
+}
+
+export function encodeExample(
+  ex: Example, condition: Condition, tok: XftTokenizer, opts: SequenceOptions, pseudo?: PseudoExplanations,
+): EncodedExample {
+  const target = encodeTarget(ex, condition, tok, opts, pseudo);
   const prompt = encodePrompt(ex, tok, opts.maxLen - target.length);
   return { tokens: [...prompt, ...target], promptLen: prompt.length, label: ex.labelSet.indexOf(ex.label) };
 }

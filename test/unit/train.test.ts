@@ -60,7 +60,7 @@ test("an over-long response keeps its start and leaves the question at least hal
 });
 
 test("missing explanation and unknown condition are clear errors", () => {
-  assert.throws(() => encodeExample({ ...example, explanations: [] }, "label+expl", tok, SEQ), /x1: condition label\+expl needs an explanation/);
+  assert.throws(() => encodeExample({ ...example, explanations: [] }, "label+expl", tok, SEQ), /example x1: this condition needs an explanation/);
   assert.throws(() => parseCondition("label+magic"), /unknown condition "label\+magic"; known: label, label\+expl/);
 });
 

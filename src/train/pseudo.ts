@@ -1,0 +1,98 @@
+/**
+ * Pseudo-explanations (PROTOCOL.md's condition table): text in the explanation's place that keeps some
+ * of its properties and drops others, to tell apart what an explanation contributes (meaning, vocabulary,
+ * or just more target tokens). Every choice is a pure function of (seed, condition, example id), so a
+ * run is reproducible and the same example gets the same pseudo-explanation in every epoch.
+ *
+ *   label+shuffled    the example's own explanation words in random order     (same words)
+ *   label+bow         words drawn i.i.d. from the corpus's explanation words  (same word count)
+ *   label+random      tokens drawn uniformly from the BPE vocabulary          (same token count)
+ *   label+filler      <|filler|> repeated                                     (same token count)
+ *   label+mismatched  the real explanation of another training example
+ */
+import type { Example } from "../data/schema";
+import type { XftTokenizer } from "../text/tokenizer";
+import { hashSeed, Rng } from "../util/rng";
+
+export const PSEUDO_CONDITIONS = ["label+shuffled", "label+bow", "label+random", "label+filler", "label+mismatched"] as const;
+export type PseudoCondition = (typeof PSEUDO_CONDITIONS)[number];
+
+export function words(text: string): string[] {
+  return text.split(/\s+/).filter((w) => w !== "");
+}
+
+/** The explanation a condition trains on; the first one when an example has several. */
+export function realExplanation(ex: Example): string {
+  const e = ex.explanations[0];
+  if (e === undefined) throw new Error(`example ${ex.id}: this condition needs an explanation, it has none`);
+  return e;
+}
+
+export class PseudoExplanations {
+  /** Every word occurrence of the corpus's explanations: a uniform draw from it is a unigram draw. */
+  private readonly corpusWords: string[];
+  private readonly explained: Example[];
+  /** Ids below this are byte-level BPE tokens; the special tokens follow (see src/text/tokenizer.ts). */
+  private readonly bpeSize: number;
+
+  /** `corpus`: the training examples (never the test split, whose explanations must not leak). */
+  constructor(corpus: readonly Example[], private readonly tok: XftTokenizer, private readonly seed: number) {
+    this.explained = corpus.filter((ex) => ex.explanations.length > 0);
+    this.corpusWords = this.explained.flatMap((ex) => words(realExplanation(ex)));
+    if (this.corpusWords.length === 0) throw new Error("pseudo-explanations need a training set with explanations");
+    this.bpeSize = tok.special("<|pad|>");
+  }
+
+  private rng(condition: PseudoCondition, ex: Example): Rng {
+    return new Rng(hashSeed(this.seed, condition, ex.id));
+  }
+
+  shuffled(ex: Example): string {
+    return this.rng("label+shuffled", ex).shuffle(words(realExplanation(ex))).join(" ");
+  }
+
+  bagOfWords(ex: Example): string {
+    const rng = this.rng("label+bow", ex);
+    return words(realExplanation(ex)).map(() => this.corpusWords[rng.int(this.corpusWords.length)]).join(" ");
+  }
+
+  randomTokens(ex: Example, count: number): number[] {
+    const rng = this.rng("label+random", ex);
+    return Array.from({ length: count }, () => rng.int(this.bpeSize));
+  }
+
+  filler(count: number): number[] {
+    return new Array<number>(count).fill(this.tok.special("<|filler|>"));
+  }
+
+  /** Another example's explanation, never one equal to this example's own. */
+  mismatched(ex: Example): string {
+    const own = realExplanation(ex);
+    const rng = this.rng("label+mismatched", ex);
+    // Retry on a draw of itself or of an identical text; give up only if nothing else exists.
+    for (let attempt = 0; attempt < 64; attempt++) {
+      const other = this.explained[rng.int(this.explained.length)];
+      if (other.id !== ex.id && realExplanation(other) !== own) return realExplanation(other);
+    }
+    const other = this.explained.find((o) => o.id !== ex.id && realExplanation(o) !== own);
+    if (!other) throw new Error(`example ${ex.id}: no other example has a different explanation to mismatch with`);
+    return realExplanation(other);
+  }
+
+  /** The explanation tokens of a pseudo condition, at most `cap` of them (as the real explanation's are). */
+  tokens(ex: Example, condition: PseudoCondition, cap: number): number[] {
+    const realCount = () => Math.min(cap, this.tok.encode(realExplanation(ex)).length);
+    switch (condition) {
+      case "label+shuffled":
+        return this.tok.encode(this.shuffled(ex)).slice(0, cap);
+      case "label+bow":
+        return this.tok.encode(this.bagOfWords(ex)).slice(0, cap);
+      case "label+random":
+        return this.randomTokens(ex, realCount());
+      case "label+filler":
+        return this.filler(realCount());
+      case "label+mismatched":
+        return this.tok.encode(this.mismatched(ex)).slice(0, cap);
+    }
+  }
+}
