@@ -5,6 +5,7 @@
 import { assertBackendHealthy, tf } from "../backend/engine";
 import { forward, GptConfig, Params } from "../model/gpt";
 import { EncodedExample, makeBatch } from "../train/sequences";
+import { yieldToEventLoop } from "../util/event-loop";
 
 export interface Readout {
   /** [N * K] label probabilities, row-major. */
@@ -55,6 +56,7 @@ export async function readLabels(
     const prompts = examples.slice(start, start + batchSize).map((e) => e.tokens.slice(0, e.promptLen));
     probs.set(await readLabelsBatch(params, model, prompts, labelTokenIds, opts.padId), start * k);
     opts.onProgress?.(Math.min(start + batchSize, examples.length), examples.length);
+    await yieldToEventLoop();
   }
   const predicted = examples.map((_, i) => argmax(probs.subarray(i * k, (i + 1) * k)));
   return { probs, k, predicted, gold: examples.map((e) => e.label) };

@@ -8,6 +8,7 @@ import { assertBackendHealthy, tf } from "../backend/engine";
 import { forward, GptConfig, logitsAt, crossEntropy, Params } from "../model/gpt";
 import { paramsToTensorMap, valuesWithPrefix } from "../model/io";
 import { loadSafetensors, saveSafetensors, TensorMap } from "../model/safetensors";
+import { yieldToEventLoop } from "../util/event-loop";
 import { hashSeed, Rng } from "../util/rng";
 import { AdamW, learningRate, OptimizerConfig } from "./optimizer";
 import { EncodedExample, makeBatch, Batch } from "./sequences";
@@ -168,6 +169,7 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
       const stop = opts.shouldStop?.() ?? false;
       if (state.step % config.checkpointEvery === 0 || state.step === config.steps || stop) await checkpoint();
       if (stop) break;
+      await yieldToEventLoop();
     }
     const timedS = (Date.now() - timedFrom) / 1000;
     return {

@@ -99,3 +99,13 @@ describe("display helpers in an executed notebook", { skip }, () => {
     assert.ok(fs.existsSync(path.join(PROJECT_ROOT, html.replace(/\.html$/, ".png"))), "screenshot written");
   });
 });
+
+describe("tslab kernel under a flood of outputs", { skip }, () => {
+  it("finishes a cell that writes faster than the event loop turns, and runs the next cell", () => {
+    // Unpatched tslab 1.0.22 throws zeromq's "Socket is busy writing" here and never finishes the cell.
+    const executed = executeNotebook("test/fixtures/output-flood.ipynb", "build/test/output-flood", {}, 3 * 60_000);
+    const cells = readOutputs(executed);
+    assert.match(cellRunning(cells, "flood sent").outputs.map((o) => o.text ?? "").join(""), /flood sent/);
+    assert.match(cellRunning(cells, "next cell ran").outputs.map((o) => o.text ?? "").join(""), /next cell ran/);
+  });
+});
