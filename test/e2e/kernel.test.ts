@@ -105,7 +105,10 @@ describe("tslab kernel under a flood of outputs", { skip }, () => {
     // Unpatched tslab 1.0.22 throws zeromq's "Socket is busy writing" here and never finishes the cell.
     const executed = executeNotebook("test/fixtures/output-flood.ipynb", "build/test/output-flood", {}, 3 * 60_000);
     const cells = readOutputs(executed);
-    assert.match(cellRunning(cells, "flood sent").outputs.map((o) => o.text ?? "").join(""), /flood sent/);
+    // A PUB socket drops what exceeds its high-water mark, so not every line arrives; the cell must finish.
+    const flood = cellRunning(cells, "flood sent");
+    assert.notEqual(flood.executionCount, null);
+    assert.ok(flood.outputs.some((o) => o.name === "stdout"), "some of the flood arrives");
     assert.match(cellRunning(cells, "next cell ran").outputs.map((o) => o.text ?? "").join(""), /next cell ran/);
   });
 });
