@@ -22,7 +22,7 @@ import { RUBRIC_PROFILES, rubricRaters } from "../src/teacher/raters";
 import { SIGNALS, SignalName } from "../src/teacher/signals";
 import { STRATEGIES } from "../src/teacher/strategies";
 import { Rng, hashSeed } from "../src/util/rng";
-import { labelTable, mean, PROJECT_ROOT, RAW_ROOT, tableRow, words, writeSplits } from "./converter-shared";
+import { labelTable, mean, PROJECT_ROOT, RAW_ROOT, tableRow, words, writeSplits, madeWith } from "./converter-shared";
 import { TeacherVsPeople, teacherVsUsr, USR_RATINGS_FILE } from "./teacher-vs-usr";
 
 export const LABEL_SET = ["1", "2", "3", "4", "5"];
@@ -468,12 +468,7 @@ function card(result: SourceResult, command: string): string {
     "rated turn, `label` in `labelSet` = [1, 2, 3, 4, 5], `explanations` = [the merged teacher explanation].",
     "Rows are written conversation by conversation, the three dimensions together, in source order.",
     "",
-    "Made with:",
-    "",
-    "```",
-    command,
-    "```",
-    "",
+    ...madeWith(command),
   ].join("\n");
 }
 

@@ -12,8 +12,7 @@ import { readFileSync, writeFileSync } from "fs";
 import { join, relative, resolve } from "path";
 import { Example, Split, SPLITS } from "../src/data/schema";
 import {
-  labelTable, mean, percent, PROJECT_ROOT, RAW_ROOT, regenerateCommand, tableRow, words, writeSplits,
-} from "./converter-shared";
+  labelTable, mean, percent, PROJECT_ROOT, RAW_ROOT, regenerateCommand, tableRow, words, writeSplits, madeWith } from "./converter-shared";
 
 const DEFAULT_RAW_DIR = join(RAW_ROOT, "autoj");
 const OUT_DIR = join(PROJECT_ROOT, "data", "autoj");
@@ -289,12 +288,7 @@ function card(results: Record<Split, SplitResult>, command: string): string {
     "  critique says the response is absent); counts above. The `scenario` field is not kept.",
     "- Written as gzip-compressed JSONL, every row checked with `src/data/schema.ts`.",
     "",
-    "Made with:",
-    "",
-    "```",
-    command,
-    "```",
-    "",
+    ...madeWith(command),
   ].join("\n");
 }
 

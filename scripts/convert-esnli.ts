@@ -10,8 +10,7 @@ import { readFileSync, writeFileSync } from "fs";
 import { join, relative, resolve } from "path";
 import { Example, Split } from "../src/data/schema";
 import {
-  detokenize, explanationCounts, labelTable, mean, PROJECT_ROOT, RAW_ROOT, regenerateCommand, tableRow, words, writeSplits,
-} from "./converter-shared";
+  detokenize, explanationCounts, labelTable, mean, PROJECT_ROOT, RAW_ROOT, regenerateCommand, tableRow, words, writeSplits, madeWith } from "./converter-shared";
 
 const DEFAULT_RAW_DIR = join(RAW_ROOT, "esnli");
 const OUT_DIR = join(PROJECT_ROOT, "data", "esnli");
@@ -170,12 +169,7 @@ function card(results: Record<Split, SplitResult>, command: string): string {
     "  empty explanations are dropped.",
     "- Written as gzip-compressed JSONL, every row checked with `src/data/schema.ts`.",
     "",
-    "Made with:",
-    "",
-    "```",
-    command,
-    "```",
-    "",
+    ...madeWith(command),
   ].join("\n");
 }
 

@@ -13,8 +13,7 @@ import { existsSync, readFileSync, writeFileSync } from "fs";
 import { join, relative, resolve } from "path";
 import { Example, Split, SPLITS } from "../src/data/schema";
 import {
-  explanationCounts, labelTable, mean, percent, PROJECT_ROOT, RAW_ROOT, regenerateCommand, tableRow, words, writeSplits,
-} from "./converter-shared";
+  explanationCounts, labelTable, mean, percent, PROJECT_ROOT, RAW_ROOT, regenerateCommand, tableRow, words, writeSplits, madeWith } from "./converter-shared";
 
 const DEFAULT_RAW_DIR = join(RAW_ROOT, "feedbackqa");
 const OUT_DIR = join(PROJECT_ROOT, "data", "feedbackqa");
@@ -273,12 +272,7 @@ function card(c: Conversion, command: string): string {
     "- Ratings are kept exactly; any other rating string stops the conversion with the file and record.",
     "- Written as gzip-compressed JSONL, every row checked with `src/data/schema.ts`.",
     "",
-    "Made with:",
-    "",
-    "```",
-    command,
-    "```",
-    "",
+    ...madeWith(command),
   ].join("\n");
 }
 

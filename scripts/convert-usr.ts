@@ -12,8 +12,7 @@ import { writeFileSync, readFileSync } from "fs";
 import { join, relative, resolve } from "path";
 import { Example, Turn } from "../src/data/schema";
 import {
-  detokenize, groupLabelTable, mean, percent, PROJECT_ROOT, RAW_ROOT, regenerateCommand, tableRow, words, writeSplits,
-} from "./converter-shared";
+  detokenize, groupLabelTable, mean, percent, PROJECT_ROOT, RAW_ROOT, regenerateCommand, tableRow, words, writeSplits, madeWith } from "./converter-shared";
 
 const DEFAULT_RAW_DIR = join(RAW_ROOT, "usr");
 const OUT_DIR = join(PROJECT_ROOT, "data", "usr");
@@ -268,12 +267,7 @@ function card(c: Conversion, command: string): string {
     "- The raw context is one turn per line; empty lines are dropped.",
     "- Written as gzip-compressed JSONL (test only), every row checked with `src/data/schema.ts`; ratings.jsonl plain.",
     "",
-    "Made with:",
-    "",
-    "```",
-    command,
-    "```",
-    "",
+    ...madeWith(command),
   ].join("\n");
 }
 

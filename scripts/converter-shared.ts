@@ -100,3 +100,8 @@ export function labelTable(labelSet: readonly string[], rows: Partial<Record<Spl
 export function explanationCounts(examples: Example[], max: number): number[] {
   return Array.from({ length: max + 1 }, (_, k) => examples.filter((e) => e.explanations.length === k).length);
 }
+
+/** The closing lines of a card: the command that regenerates the dataset. */
+export function madeWith(command: string): string[] {
+  return ["Made with:", "", "```", command, "```", ""];
+}
