@@ -1,0 +1,172 @@
+/**
+ * One run: (dataset, condition, seed, profile) -> a trained model, its test predictions and metrics,
+ * stored in a run folder keyed by a hash of everything that determines the result. A finished run is
+ * reused; an interrupted one resumes from its last checkpoint. Notebooks and the CLI both call this.
+ */
+import * as crypto from "crypto";
+import * as fs from "fs";
+import * as path from "path";
+import { initBackend } from "../backend/engine";
+import { Dataset, loadDataset } from "../data/load";
+import type { Example } from "../data/schema";
+import { classificationMetrics, ClassificationMetrics } from "../eval/metrics";
+import { readLabels } from "../eval/readout";
+import { countParameters, createParams, disposeParams, GptConfig } from "../model/gpt";
+import { saveModel } from "../model/io";
+import { writeFileAtomic } from "../model/safetensors";
+import { XftTokenizer } from "../text/tokenizer";
+import { PseudoExplanations } from "../train/pseudo";
+import { Condition, encodeExample, EncodedExample, isPseudo, parseCondition } from "../train/sequences";
+import { LossPoint, train, TrainConfig, TrainProgress } from "../train/trainer";
+import { hashSeed, Rng } from "../util/rng";
+import { collectEnvironment, Environment } from "./environment";
+import { Profile, resolveProfile } from "./profiles";
+
+export interface RunSpec {
+  /** A dataset name under data/, or a path to a JSONL file or folder in the example schema. */
+  dataset: string;
+  condition: Condition | string;
+  seed: number;
+  /** A profile name (ci, quick, full) or a profile object; default XFT_PROFILE, then quick. */
+  profile?: string | Profile;
+}
+
+export type ProgressEvent =
+  | ({ phase: "train"; done: number; total: number; text: string } & TrainProgress)
+  | { phase: "eval"; done: number; total: number; text: string };
+
+export interface RunOptions {
+  /** Folder of run folders; default $XFT_RUNS_DIR, then <root>/runs. */
+  runsDir?: string;
+  /** Retrain even if a finished run exists (its folder is replaced). */
+  fresh?: boolean;
+  onProgress?: (e: ProgressEvent) => void;
+  shouldStop?: () => boolean;
+}
+
+export interface Prediction { id: string; gold: number; predicted: number; probs: number[] }
+
+export interface RunRecord {
+  key: string;
+  dir: string;
+  status: "done" | "stopped";
+  reused: boolean;
+  spec: { dataset: string; condition: Condition; seed: number; profile: string };
+  model: GptConfig & { parameters: number };
+  train: TrainConfig;
+  sequence: Profile["sequence"];
+  data: { name: string; hash: string; train: number; test: number; labelSet: string[] };
+  tokenizerHash: string;
+  environment: Environment;
+  wallS: number;
+  training: { steps: number; tokensPerSec: number; wallS: number; resumedFromStep: number; losses: LossPoint[] };
+  metrics?: ClassificationMetrics;
+}
+
+/** A fixed subset (independent of the run seed, so conditions and seeds see the same examples). */
+export function subset(examples: Example[], max: number | undefined, salt: string): Example[] {
+  if (max === undefined || examples.length <= max) return examples;
+  return new Rng(hashSeed("subset", salt)).shuffle(examples).slice(0, max);
+}
+
+function runsRoot(opts: RunOptions): string {
+  return opts.runsDir ?? process.env.XFT_RUNS_DIR ?? path.join(process.env.XFT_ROOT ?? process.cwd(), "runs");
+}
+
+export function runKey(parts: unknown): string {
+  return crypto.createHash("sha256").update(JSON.stringify(parts)).digest("hex").slice(0, 16);
+}
+
+const datasetCache = new Map<string, Dataset>();
+function cachedDataset(name: string): Dataset {
+  let ds = datasetCache.get(name);
+  if (!ds) {
+    ds = loadDataset(name);
+    datasetCache.set(name, ds);
+  }
+  return ds;
+}
+
+function encodeAll(
+  examples: Example[], condition: Condition, tok: XftTokenizer, seq: Profile["sequence"], pseudo?: PseudoExplanations,
+): EncodedExample[] {
+  return examples.map((ex) => encodeExample(ex, condition, tok, seq, pseudo));
+}
+
+export async function runExperiment(spec: RunSpec, opts: RunOptions = {}): Promise<RunRecord> {
+  const profile = typeof spec.profile === "object" ? spec.profile : resolveProfile(spec.profile);
+  const condition = parseCondition(spec.condition);
+  if (!Number.isInteger(spec.seed)) throw new Error(`seed must be an integer, got ${spec.seed}`);
+  const dataset = cachedDataset(spec.dataset);
+  const tok = XftTokenizer.load();
+  const trainExamples = subset(dataset.train, profile.maxTrain, `${dataset.name}/train`);
+  const testExamples = subset(dataset.test, profile.maxTest, `${dataset.name}/test`);
+  const model: GptConfig = { ...profile.model, vocabSize: tok.vocabSize, maxLen: profile.sequence.maxLen };
+  const steps = Math.ceil((profile.epochs * trainExamples.length) / profile.train.batchSize);
+  const trainConfig: TrainConfig = { ...profile.train, seed: spec.seed, steps };
+  const data = { name: dataset.name, hash: dataset.hash, train: trainExamples.length, test: testExamples.length, labelSet: dataset.labelSet };
+  const key = runKey({ data, condition, model, trainConfig, sequence: profile.sequence, tokenizer: tok.hash });
+  const dir = path.join(runsRoot(opts), key);
+  const recordFile = path.join(dir, "run.json");
+  if (fs.existsSync(recordFile) && !opts.fresh) {
+    const prev = JSON.parse(fs.readFileSync(recordFile, "utf8")) as RunRecord;
+    if (prev.status === "done") return { ...prev, dir, reused: true };
+  }
+  if (opts.fresh) fs.rmSync(dir, { recursive: true, force: true });
+  fs.mkdirSync(dir, { recursive: true });
+
+  const backend = await initBackend();
+  const started = Date.now();
+  // Pseudo-explanations draw from the training split only, with a seed of their own per run seed.
+  const pseudo = isPseudo(condition) ? new PseudoExplanations(trainExamples, tok, hashSeed(spec.seed, "pseudo")) : undefined;
+  const encodedTrain = encodeAll(trainExamples, condition, tok, profile.sequence, pseudo);
+  // The test prompts do not depend on the condition; only the label after them is read.
+  const encodedTest = encodeAll(testExamples, "label", tok, profile.sequence);
+  const params = createParams(model, hashSeed(spec.seed, "init"));
+  try {
+    const training = await train({
+      params, model, config: trainConfig, examples: encodedTrain, padId: tok.special("<|pad|>"),
+      checkpointFile: path.join(dir, "checkpoint.safetensors"),
+      shouldStop: opts.shouldStop,
+      onProgress: (p) => opts.onProgress?.({
+        phase: "train", ...p, done: p.step, total: p.totalSteps,
+        text: `step ${p.step}/${p.totalSteps}  loss ${p.loss.toFixed(4)}  ${Math.round(p.tokensPerSec)} tok/s  ` +
+          `${formatSeconds(p.elapsedS)} elapsed, ${formatSeconds(p.etaS)} left`,
+      }),
+    });
+    const record: RunRecord = {
+      key, dir, status: training.steps < steps ? "stopped" : "done", reused: false,
+      spec: { dataset: dataset.name, condition, seed: spec.seed, profile: profile.name },
+      model: { ...model, parameters: countParameters(model) }, train: trainConfig, sequence: profile.sequence, data,
+      tokenizerHash: tok.hash,
+      environment: collectEnvironment(backend),
+      wallS: 0,
+      training,
+    };
+    if (record.status === "done") {
+      const readout = await readLabels(params, model, encodedTest, dataset.labelSet.map((_, i) => tok.labelToken(i)), {
+        padId: tok.special("<|pad|>"),
+        onProgress: (done, total) => opts.onProgress?.({ phase: "eval", done, total, text: `evaluating ${done}/${total}` }),
+      });
+      record.metrics = classificationMetrics(readout.gold, readout.predicted, readout.k);
+      const predictions: Prediction[] = testExamples.map((ex, i) => ({
+        id: ex.id, gold: readout.gold[i], predicted: readout.predicted[i],
+        probs: Array.from(readout.probs.subarray(i * readout.k, (i + 1) * readout.k), (p) => Number(p.toFixed(6))),
+      }));
+      writeFileAtomic(path.join(dir, "predictions.json"), JSON.stringify(predictions) + "\n");
+      await saveModel(dir, params, model);
+      fs.rmSync(path.join(dir, "checkpoint.safetensors"), { force: true });
+    }
+    record.wallS = (Date.now() - started) / 1000;
+    writeFileAtomic(recordFile, JSON.stringify(record, null, 1) + "\n");
+    return record;
+  } finally {
+    disposeParams(params);
+  }
+}
+
+export function formatSeconds(s: number): string {
+  if (!Number.isFinite(s)) return "?";
+  const m = Math.floor(s / 60);
+  return m > 0 ? `${m}m${String(Math.round(s % 60)).padStart(2, "0")}s` : `${s.toFixed(1)}s`;
+}

@@ -1,0 +1,60 @@
+/**
+ * Size profiles: one switch (`XFT_PROFILE=ci|quick|full`, or `--profile`) sets model, data and
+ * training sizes. `ci` finishes a notebook in minutes for the tests, `quick` (the default for a person)
+ * in tens of minutes, `full` is the setting for results one reports.
+ */
+import type { GptConfig } from "../model/gpt";
+import type { TrainConfig } from "../train/trainer";
+import type { SequenceOptions } from "../train/sequences";
+
+export const PROFILE_NAMES = ["ci", "quick", "full"] as const;
+export type ProfileName = (typeof PROFILE_NAMES)[number];
+
+export interface Profile {
+  name: ProfileName;
+  model: Omit<GptConfig, "vocabSize" | "maxLen">;
+  sequence: SequenceOptions;
+  /** Everything but the seed and the step count, which follows from `epochs`. */
+  train: Omit<TrainConfig, "seed" | "steps">;
+  epochs: number;
+  /** Caps on the number of examples (a fixed, seed-independent subset); undefined: all. */
+  maxTrain?: number;
+  maxTest?: number;
+}
+
+const OPTIMIZER = { lr: 1e-3, minLr: 1e-4, weightDecay: 0.1, beta1: 0.9, beta2: 0.99, eps: 1e-8, gradClip: 1.0 };
+
+export const PROFILES: Record<ProfileName, Profile> = {
+  ci: {
+    name: "ci",
+    model: { layers: 2, dModel: 64, heads: 4, mlpRatio: 4, initStd: 0.02 },
+    sequence: { maxLen: 96, maxExplTokens: 32 },
+    train: { ...OPTIMIZER, lr: 2e-3, warmupSteps: 10, batchSize: 16, checkpointEvery: 50 },
+    epochs: 2,
+    maxTrain: 800,
+    maxTest: 300,
+  },
+  quick: {
+    name: "quick",
+    model: { layers: 4, dModel: 128, heads: 4, mlpRatio: 4, initStd: 0.02 },
+    sequence: { maxLen: 128, maxExplTokens: 48 },
+    train: { ...OPTIMIZER, warmupSteps: 100, batchSize: 32, checkpointEvery: 200 },
+    epochs: 4,
+  },
+  full: {
+    name: "full",
+    model: { layers: 6, dModel: 256, heads: 8, mlpRatio: 4, initStd: 0.02 },
+    sequence: { maxLen: 128, maxExplTokens: 48 },
+    train: { ...OPTIMIZER, lr: 6e-4, minLr: 6e-5, warmupSteps: 200, batchSize: 32, checkpointEvery: 200 },
+    epochs: 10,
+  },
+};
+
+/** The profile named by `name`, or by XFT_PROFILE, or `quick`. */
+export function resolveProfile(name?: string): Profile {
+  const chosen = name ?? process.env.XFT_PROFILE ?? "quick";
+  if (!(PROFILE_NAMES as readonly string[]).includes(chosen)) {
+    throw new Error(`unknown profile "${chosen}"; use one of ${PROFILE_NAMES.join(", ")}`);
+  }
+  return PROFILES[chosen as ProfileName];
+}
