@@ -15,22 +15,22 @@ import { parseArgs } from "util";
 import { gunzipSync } from "zlib";
 import { loadDataset } from "../src/data/load";
 import { Example, Split, SPLITS, Turn } from "../src/data/schema";
-import { krippendorffAlphaOrdinal, meanPairwiseSpearman } from "../src/teacher/agreement";
-import { ANCHOR_COUNT, EXPLANATION_MAX_WORDS, Teacher, TeacherRating } from "../src/teacher/ensemble";
+import { BENCHMARK_SEED, benchmarkTeacher, RaterAgreement, raterAgreement } from "../src/teacher/benchmark";
+import { ANCHOR_COUNT, EXPLANATION_MAX_WORDS, TeacherRating } from "../src/teacher/ensemble";
+import { readUsrRatings, TeacherVsHuman, teacherVsUsr, USR_RATINGS_FILE } from "../src/teacher/human-agreement";
 import { Conversation, DIMENSIONS, Dimension } from "../src/teacher/judgment";
-import { RUBRIC_PROFILES, rubricRaters } from "../src/teacher/raters";
+import { RUBRIC_PROFILES } from "../src/teacher/raters";
 import { SIGNALS, SignalName } from "../src/teacher/signals";
 import { STRATEGIES } from "../src/teacher/strategies";
 import { Rng, hashSeed } from "../src/util/rng";
-import { labelTable, mean, PROJECT_ROOT, RAW_ROOT, tableRow, words, writeSplits, madeWith } from "./converter-shared";
-import { TeacherVsPeople, teacherVsUsr, USR_RATINGS_FILE } from "./teacher-vs-usr";
+import { labelTable, PROJECT_ROOT, RAW_ROOT, tableRow, words, writeSplits, madeWith } from "./converter-shared";
+import { usrTable } from "./teacher-vs-usr";
+import { mean } from "../src/data/stats";
 
 export const LABEL_SET = ["1", "2", "3", "4", "5"];
 /** Conversations per source at most (each gives one example per dimension). */
 const MAX_CONVERSATIONS = 2500;
 const TRAIN_SHARE = 2 / 3;
-/** Seeds the conversation sample, the split and the teacher's anchors. */
-const BENCHMARK_SEED = 1;
 
 /** A response to rate, with where it came from and the conversation it belongs to. */
 interface Candidate extends Conversation {
@@ -241,23 +241,6 @@ export const SOURCES: readonly SourceSpec[] = [
 
 // ------------------------------------------------------------------------------------------------- build
 
-/** The teacher of one source, fitted on its training conversations (the order matters: it draws the anchors). */
-export function benchmarkTeacher(source: string, train: readonly Conversation[]): Teacher {
-  const teacher = new Teacher(rubricRaters(), hashSeed(BENCHMARK_SEED, "teacher", source));
-  teacher.fit(train);
-  return teacher;
-}
-
-/** The distinct conversations of benchmark rows, in order of first appearance (a split file gives its teacher's training list). */
-export function conversationsOf(rows: readonly Example[]): Conversation[] {
-  const seen = new Map<string, Conversation>();
-  for (const row of rows) {
-    const key = JSON.stringify([row.context, row.response]);
-    if (!seen.has(key)) seen.set(key, { context: row.context, response: row.response });
-  }
-  return [...seen.values()];
-}
-
 interface Selection {
   candidates: number;
   duplicates: number;
@@ -283,26 +266,12 @@ function select(source: string, all: Candidate[]): Selection {
 
 const isUsr = (source: string) => source.startsWith("usr-");
 
-interface DimensionStats {
-  /** Krippendorff's alpha (ordinal) over the 12 (rater, strategy) judgments of every conversation. */
-  alpha: number;
-  /** Mean pairwise Spearman of the three raters (each the mean of its four strategies). */
-  spearman: number;
-}
-
 interface SourceResult {
   spec: SourceSpec;
   selection: Selection;
   rows: Record<Split, Example[]>;
-  agreement: Record<Dimension, DimensionStats>;
-  humans: TeacherVsPeople | undefined;
-}
-
-function agreementOf(ratings: TeacherRating[]): DimensionStats {
-  const alpha = krippendorffAlphaOrdinal(ratings.map((r) => r.judgments.map((j) => j.score)));
-  const raters = [...new Set(ratings[0].judgments.map((j) => j.rater))];
-  const byRater = raters.map((name) => ratings.map((r) => mean(r.judgments.filter((j) => j.rater === name).map((j) => j.score))));
-  return { alpha, spearman: meanPairwiseSpearman(byRater) };
+  agreement: Record<Dimension, RaterAgreement>;
+  humans: TeacherVsHuman[] | undefined;
 }
 
 async function buildSource(spec: SourceSpec, rawDir: string): Promise<SourceResult> {
@@ -329,10 +298,10 @@ async function buildSource(spec: SourceSpec, rawDir: string): Promise<SourceResu
       }
     }
   }
-  const agreement = Object.fromEntries(DIMENSIONS.map((d) => [d, agreementOf(ratings.get(d)!)])) as Record<Dimension, DimensionStats>;
+  const agreement = Object.fromEntries(DIMENSIONS.map((d) => [d, raterAgreement(ratings.get(d)!)])) as Record<Dimension, RaterAgreement>;
   const usrRatings = join(PROJECT_ROOT, USR_RATINGS_FILE);
   const humans = isUsr(spec.name) && existsSync(usrRatings)
-    ? teacherVsUsr([...rows.train, ...rows.test], usrRatings)
+    ? teacherVsUsr([...rows.train, ...rows.test], readUsrRatings(usrRatings))
     : undefined;
   return { spec, selection, rows, agreement, humans };
 }
@@ -370,7 +339,7 @@ function humanSection(result: SourceResult): string[] {
     `responses matched in \`${USR_RATINGS_FILE}\` (both splits; \`scripts/teacher-vs-usr.ts\`). The teacher's signals`,
     "and weights were set by hand and not fitted to these ratings.",
     "",
-    ...result.humans.table,
+    ...usrTable(result.humans),
     "",
   ];
 }
@@ -488,7 +457,7 @@ async function main(): Promise<void> {
     const counts = SPLITS.map((s) => `${s} ${result.selection.conversations[s].length}`).join(", ");
     const alphas = DIMENSIONS.map((d) => `${d} ${fixed(result.agreement[d].alpha)}`).join(", ");
     console.log(`conv-${spec.name}: conversations ${counts}; alpha ${alphas} (${((Date.now() - started) / 1000).toFixed(1)} s)`);
-    if (result.humans !== undefined) console.log(result.humans.table.join("\n"));
+    if (result.humans !== undefined) console.log(usrTable(result.humans).join("\n"));
   }
 }
 

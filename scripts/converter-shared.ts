@@ -7,6 +7,8 @@ import { join, relative, resolve } from "path";
 import { gzipSync } from "zlib";
 import { DataError, Example, FileValidator, Split, SPLITS } from "../src/data/schema";
 
+export { mean } from "../src/data/stats";
+
 export const PROJECT_ROOT = resolve(__dirname, "..");
 /** The raw public copies (../shared/data/raw); only the converters read it. */
 export const RAW_ROOT = resolve(PROJECT_ROOT, "../shared/data/raw");
@@ -63,10 +65,6 @@ export function regenerateCommand(script: string, rawArg: string | undefined): s
 
 export function words(text: string): number {
   return text.split(/\s+/).filter((w) => w !== "").length;
-}
-
-export function mean(values: number[]): number {
-  return values.reduce((a, b) => a + b, 0) / Math.max(values.length, 1);
 }
 
 export function percent(n: number, total: number): string {

@@ -25,6 +25,7 @@ import { join, relative, resolve } from "path";
 import { BPE, byteLevelAlphabet, byteLevelPreTokenizer, Tokenizer } from "tokenizers";
 import { datasetNames, readExamples, splitFile } from "../src/data/load";
 import { Example } from "../src/data/schema";
+import { mean } from "../src/data/stats";
 import { SPECIAL_TOKENS, XftTokenizer } from "../src/text/tokenizer";
 
 const ROOT = resolve(__dirname, "..");
@@ -67,10 +68,6 @@ function truncateBpe(json: BpeJson, size: number): BpeJson {
     model: { ...json.model, vocab, merges: kept },
     decoder: { type: "ByteLevel", add_prefix_space: false, trim_offsets: true, use_regex: true },
   };
-}
-
-function mean(values: number[]): number {
-  return values.reduce((a, b) => a + b, 0) / Math.max(values.length, 1);
 }
 
 /** Mean tokens per text of each kind (context role, response, explanation), per dataset's train split. */

@@ -4,6 +4,7 @@
  */
 import type { Dataset } from "../data/load";
 import type { DataError, Example } from "../data/schema";
+import { dimensionsOf, explanationTokenCounts, mean } from "../data/stats";
 
 export interface DatasetSummary {
   name: string;
@@ -22,16 +23,15 @@ export interface DatasetSummary {
 
 export function summarize(ds: Dataset, countTokens: (text: string) => number): DatasetSummary {
   const examples = [...ds.train, ...ds.test];
-  const explanations = examples.flatMap((e) => e.explanations);
-  const tokens = explanations.reduce((sum, text) => sum + countTokens(text), 0);
+  const tokens = explanationTokenCounts(examples, countTokens);
   return {
     name: ds.name,
-    dimensions: [...new Set(examples.map((e) => e.dimension))],
+    dimensions: dimensionsOf(examples),
     labelSet: ds.labelSet,
     train: ds.train.length,
     test: ds.test.length,
     withExplanations: examples.length === 0 ? 0 : examples.filter((e) => e.explanations.length > 0).length / examples.length,
-    meanExplanationTokens: explanations.length === 0 ? undefined : tokens / explanations.length,
+    meanExplanationTokens: tokens.length === 0 ? undefined : mean(tokens),
     badRows: ds.skipped.length,
   };
 }

@@ -60,20 +60,47 @@ export function isPseudo(condition: Condition): condition is PseudoCondition {
   return (PSEUDO_CONDITIONS as readonly string[]).includes(condition);
 }
 
-/** `pseudo` is needed for the pseudo-explanation conditions (it holds the corpus and the seed). */
+/** A condition whose target has an explanation part (real or pseudo). */
+export type ExplainedCondition = Exclude<Condition, "label">;
+
+/**
+ * The tokens between <|expl|> and <|eos|> of a condition's target, at most `maxExplTokens`.
+ * `pseudo` is needed for the pseudo-explanation conditions (it holds the corpus and the seed).
+ */
+export function explanationTokens(
+  ex: Example, condition: ExplainedCondition, tok: XftTokenizer, maxExplTokens: number, pseudo?: PseudoExplanations,
+): number[] {
+  if (!isPseudo(condition)) return tok.encode(realExplanation(ex)).slice(0, maxExplTokens);
+  if (!pseudo) throw new Error(`condition ${condition} needs pseudo-explanations built from the training set`);
+  return pseudo.tokens(ex, condition, maxExplTokens);
+}
+
 export function encodeTarget(
   ex: Example, condition: Condition, tok: XftTokenizer, opts: SequenceOptions, pseudo?: PseudoExplanations,
 ): number[] {
   const label = tok.labelToken(ex.labelSet.indexOf(ex.label));
   if (condition === "label") return [label, tok.special("<|eos|>")];
-  let explanation: number[];
-  if (isPseudo(condition)) {
-    if (!pseudo) throw new Error(`condition ${condition} needs pseudo-explanations built from the training set`);
-    explanation = pseudo.tokens(ex, condition, opts.maxExplTokens);
-  } else {
-    explanation = tok.encode(realExplanation(ex)).slice(0, opts.maxExplTokens);
-  }
+  const explanation = explanationTokens(ex, condition, tok, opts.maxExplTokens, pseudo);
   return [label, tok.special("<|expl|>"), ...explanation, tok.special("<|eos|>")];
+}
+
+export interface ExplanationVariant {
+  condition: ExplainedCondition;
+  tokens: number;
+  /** The tokens decoded; a run of one special token (the filler) is written once with its count, to stay readable. */
+  text: string;
+}
+
+/** What the model reads after <|expl|> for one example under `label+expl` and every pseudo-explanation condition. */
+export function explanationVariants(
+  ex: Example, tok: XftTokenizer, maxExplTokens: number, pseudo: PseudoExplanations,
+): ExplanationVariant[] {
+  const conditions: ExplainedCondition[] = ["label+expl", ...PSEUDO_CONDITIONS];
+  return conditions.map((condition) => {
+    const ids = explanationTokens(ex, condition, tok, maxExplTokens, pseudo);
+    const text = tok.decode(ids).replace(/(<\|[a-z0-9_]+\|>)\1{2,}/g, (run, token: string) => `${token} ×${run.length / token.length}`);
+    return { condition, tokens: ids.length, text };
+  });
 }
 
 export function encodeExample(

@@ -7,24 +7,62 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { describe, test } from "node:test";
-import { checkHtml, executeNotebook, exportHtml, missingNotebookTools, NotebookCell, PROJECT_ROOT, readOutputs } from "./helpers";
+import { datasetNames } from "../../src/data/load";
+import { PSEUDO_CONDITIONS } from "../../src/train/pseudo";
+import { checkHtml, executeNotebook, exportHtml, missingNotebookTools, NotebookCell, NotebookOutput, PROJECT_ROOT, readOutputs } from "./helpers";
 
 const PLOTLY = "application/vnd.plotly.v1+json";
+
+/** The HTML of the table shown with this title (kernel-ext's `table` puts the title in front of the table). */
+function shownTable(outputs: NotebookOutput[], title: string): string {
+  const html = outputs.map((o) => String(o.data?.["text/html"] ?? "")).find((h) => h.includes(title));
+  assert.ok(html, `a table titled "${title}" is shown`);
+  return html;
+}
+
+function plotlyCount(outputs: NotebookOutput[]): number {
+  return outputs.filter((o) => o.data?.[PLOTLY]).length;
+}
+
+/** What every notebook ends with: its wall time, and no error on the way. */
+function assertTimedWithoutErrors(outputs: NotebookOutput[]): void {
+  const timing = outputs.find((o) => o.name === "stdout" && o.text?.includes("notebook wall time"));
+  assert.ok(timing, "the notebook says how long it took");
+  assert.ok(!outputs.some((o) => o.name === "stderr" && /Error/.test(o.text ?? "")), "no error on stderr");
+}
 
 /** What each notebook must show, beyond running and drawing its charts. */
 const EXPECTATIONS: Record<string, (cells: NotebookCell[]) => void> = {
   "00-quickstart.ipynb": (cells) => {
     const outputs = cells.flatMap((c) => c.outputs);
-    const html = outputs.map((o) => String(o.data?.["text/html"] ?? ""));
-    const metrics = html.find((h) => h.includes("test metrics by condition"));
-    assert.ok(metrics, "the accuracy table is shown");
+    const metrics = shownTable(outputs, "test metrics by condition");
     assert.match(metrics, />label</, "the accuracy table has the label condition");
     assert.match(metrics, />label\+expl</, "the accuracy table has the label+expl condition");
     assert.match(metrics, /accuracy/);
-    assert.ok(outputs.filter((o) => o.data?.[PLOTLY]).length >= 2, "loss curves and accuracy chart are Plotly outputs");
-    const timing = outputs.find((o) => o.name === "stdout" && o.text?.includes("notebook wall time"));
-    assert.ok(timing, "the notebook says how long it took");
-    assert.ok(!outputs.some((o) => o.name === "stderr" && /Error/.test(o.text ?? "")), "no error on stderr");
+    assert.ok(plotlyCount(outputs) >= 2, "loss curves and accuracy chart are Plotly outputs");
+    assertTimedWithoutErrors(outputs);
+  },
+  "01-data.ipynb": (cells) => {
+    const outputs = cells.flatMap((c) => c.outputs);
+    const sources = datasetNames(PROJECT_ROOT).filter((name) => name.startsWith("conv-"));
+    assert.equal(sources.length, 6, "six benchmark sources");
+    const labels = shownTable(outputs, "label distribution of the conversation benchmark");
+    const agreement = shownTable(outputs, "agreement of the teacher's raters per source and dimension");
+    for (const source of sources) {
+      assert.ok(labels.includes(`>${source}<`), `the label table has ${source}`);
+      assert.ok(agreement.includes(`>${source}<`), `the agreement table has ${source}`);
+    }
+    for (const dimension of ["naturalness", "comprehensiveness", "on-topic"]) assert.ok(agreement.includes(`>${dimension}<`), dimension);
+    const lengths = shownTable(outputs, "explanation length in tokens");
+    for (const dataset of ["esnli", "feedbackqa", "autoj"]) assert.ok(lengths.includes(`>${dataset}<`), `the length table has ${dataset}`);
+    const people = shownTable(outputs, "teacher label against USR's mean human rating");
+    assert.match(people, />Natural</);
+    assert.match(people, />Maintains Context</);
+    const pseudo = shownTable(outputs, "pseudo-explanation examples");
+    for (const condition of ["label+expl", ...PSEUDO_CONDITIONS]) assert.ok(pseudo.includes(`>${condition}<`), `the examples show ${condition}`);
+    assert.ok(plotlyCount(outputs) >= 5, "label shares (2), explanation lengths, agreement heatmap and teacher vs people are Plotly outputs");
+    assert.ok(outputs.some((o) => o.name === "stdout" && o.text?.startsWith("profile ci:")), "the notebook says which profile ran");
+    assertTimedWithoutErrors(outputs);
   },
 };
 

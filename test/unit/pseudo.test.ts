@@ -3,7 +3,7 @@ import { test } from "node:test";
 import { loadDataset } from "../../src/data/load";
 import { XftTokenizer } from "../../src/text/tokenizer";
 import { PseudoExplanations, PSEUDO_CONDITIONS, realExplanation, words } from "../../src/train/pseudo";
-import { encodeExample } from "../../src/train/sequences";
+import { encodeExample, explanationVariants } from "../../src/train/sequences";
 
 const tok = XftTokenizer.load();
 const corpus = loadDataset("esnli").train.slice(0, 400);
@@ -88,4 +88,17 @@ test("every pseudo condition builds a label-first target: label, <|expl|>, pseud
     assert.equal(target.at(-1), tok.special("<|eos|>"));
   }
   assert.throws(() => encodeExample(ex, "label+bow", tok, { maxLen: 128, maxExplTokens: 48 }), /needs pseudo-explanations/);
+});
+
+test("explanation variants: what each explanation condition trains on, decoded, the filler run written once with its count", () => {
+  const ex = corpus[0];
+  const variants = explanationVariants(ex, tok, 8, pseudo);
+  assert.deepEqual(variants.map((v) => v.condition), ["label+expl", ...PSEUDO_CONDITIONS]);
+  for (const v of variants) {
+    const e = encodeExample(ex, v.condition, tok, { maxLen: 128, maxExplTokens: 8 }, pseudo);
+    assert.equal(v.tokens, e.tokens.length - e.promptLen - 3, `${v.condition}: the target's tokens between <|expl|> and <|eos|>`);
+  }
+  assert.equal(variants[0].text, tok.decode(tok.encode(realExplanation(ex)).slice(0, 8)));
+  const filler = variants.find((v) => v.condition === "label+filler")!;
+  assert.equal(filler.text, `<|filler|> ×${filler.tokens}`);
 });
