@@ -6,9 +6,10 @@
  *
  *   label+shuffled    the example's own explanation words in random order     (same words)
  *   label+bow         words drawn i.i.d. from the corpus's explanation words  (same word count)
+ *                     (corpus: the training examples of the same dimension)
  *   label+random      tokens drawn uniformly from the BPE vocabulary          (same token count)
  *   label+filler      <|filler|> repeated                                     (same token count)
- *   label+mismatched  the real explanation of another training example
+ *   label+mismatched  the real explanation of another training example of the same dimension
  */
 import type { Example } from "../data/schema";
 import type { XftTokenizer } from "../text/tokenizer";
@@ -28,19 +29,35 @@ export function realExplanation(ex: Example): string {
   return e;
 }
 
+/** The explained examples of one dimension and every word occurrence of their explanations. */
+interface Pool { explained: Example[]; words: string[] }
+
 export class PseudoExplanations {
-  /** Every word occurrence of the corpus's explanations: a uniform draw from it is a unigram draw. */
-  private readonly corpusWords: string[];
-  private readonly explained: Example[];
+  /**
+   * By dimension: a dataset may rate several dimensions, whose explanations use different words, so bag-of-words
+   * and mismatched draw from the example's own dimension. A uniform draw from `words` is a unigram draw.
+   */
+  private readonly pools = new Map<string, Pool>();
   /** Ids below this are byte-level BPE tokens; the special tokens follow (see src/text/tokenizer.ts). */
   private readonly bpeSize: number;
 
   /** `corpus`: the training examples (never the test split, whose explanations must not leak). */
   constructor(corpus: readonly Example[], private readonly tok: XftTokenizer, private readonly seed: number) {
-    this.explained = corpus.filter((ex) => ex.explanations.length > 0);
-    this.corpusWords = this.explained.flatMap((ex) => words(realExplanation(ex)));
-    if (this.corpusWords.length === 0) throw new Error("pseudo-explanations need a training set with explanations");
+    for (const ex of corpus) {
+      if (ex.explanations.length === 0) continue;
+      let pool = this.pools.get(ex.dimension);
+      if (!pool) this.pools.set(ex.dimension, (pool = { explained: [], words: [] }));
+      pool.explained.push(ex);
+      pool.words.push(...words(realExplanation(ex)));
+    }
+    if (this.pools.size === 0) throw new Error("pseudo-explanations need a training set with explanations");
     this.bpeSize = tok.special("<|pad|>");
+  }
+
+  private pool(ex: Example): Pool {
+    const pool = this.pools.get(ex.dimension);
+    if (!pool || pool.words.length === 0) throw new Error(`example ${ex.id}: no training explanations for dimension "${ex.dimension}"`);
+    return pool;
   }
 
   private rng(condition: PseudoCondition, ex: Example): Rng {
@@ -53,7 +70,8 @@ export class PseudoExplanations {
 
   bagOfWords(ex: Example): string {
     const rng = this.rng("label+bow", ex);
-    return words(realExplanation(ex)).map(() => this.corpusWords[rng.int(this.corpusWords.length)]).join(" ");
+    const pool = this.pool(ex).words;
+    return words(realExplanation(ex)).map(() => pool[rng.int(pool.length)]).join(" ");
   }
 
   randomTokens(ex: Example, count: number): number[] {
@@ -65,16 +83,17 @@ export class PseudoExplanations {
     return new Array<number>(count).fill(this.tok.special("<|filler|>"));
   }
 
-  /** Another example's explanation, never one equal to this example's own. */
+  /** Another example's explanation (same dimension), never one equal to this example's own. */
   mismatched(ex: Example): string {
     const own = realExplanation(ex);
+    const explained = this.pool(ex).explained;
     const rng = this.rng("label+mismatched", ex);
     // Retry on a draw of itself or of an identical text; give up only if nothing else exists.
     for (let attempt = 0; attempt < 64; attempt++) {
-      const other = this.explained[rng.int(this.explained.length)];
+      const other = explained[rng.int(explained.length)];
       if (other.id !== ex.id && realExplanation(other) !== own) return realExplanation(other);
     }
-    const other = this.explained.find((o) => o.id !== ex.id && realExplanation(o) !== own);
+    const other = explained.find((o) => o.id !== ex.id && realExplanation(o) !== own);
     if (!other) throw new Error(`example ${ex.id}: no other example has a different explanation to mismatch with`);
     return realExplanation(other);
   }

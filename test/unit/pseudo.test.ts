@@ -102,3 +102,20 @@ test("explanation variants: what each explanation condition trains on, decoded, 
   const filler = variants.find((v) => v.condition === "label+filler")!;
   assert.equal(filler.text, `<|filler|> ×${filler.tokens}`);
 });
+
+test("bag-of-words and mismatched draw from the example's own dimension", () => {
+  const conv = loadDataset("conv-chatbot-arena").train.slice(0, 300);
+  const byDimension = new PseudoExplanations(conv, tok, 4);
+  const explanationsOf = new Map<string, Set<string>>();
+  const wordsOf = new Map<string, Set<string>>();
+  for (const ex of conv) {
+    if (!explanationsOf.has(ex.dimension)) { explanationsOf.set(ex.dimension, new Set()); wordsOf.set(ex.dimension, new Set()); }
+    explanationsOf.get(ex.dimension)!.add(realExplanation(ex));
+    for (const w of words(realExplanation(ex))) wordsOf.get(ex.dimension)!.add(w);
+  }
+  assert.ok(explanationsOf.size >= 2, "the fixture has several dimensions");
+  for (const ex of conv.slice(0, 60)) {
+    assert.ok(explanationsOf.get(ex.dimension)!.has(byDimension.mismatched(ex)), `${ex.id}: mismatched from another dimension`);
+    for (const w of words(byDimension.bagOfWords(ex))) assert.ok(wordsOf.get(ex.dimension)!.has(w), `${ex.id}: "${w}" from another dimension`);
+  }
+});
