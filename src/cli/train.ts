@@ -47,7 +47,8 @@ export async function runTrain(args: TrainArgs): Promise<number> {
     process.stdout.write(JSON.stringify({
       run: record.key, dir: record.dir, dataset: record.spec.dataset, condition: record.spec.condition,
       seed: record.spec.seed, profile: record.spec.profile, backend: record.environment.backend,
-      accuracy: metrics?.accuracy, macroF1: metrics?.macroF1, n: metrics?.n, confusion: metrics?.confusion,
+      accuracy: metrics?.accuracy, macroF1: metrics?.macroF1, mae: metrics?.mae, qwk: metrics?.qwk, ece: metrics?.ece,
+      brier: metrics?.brier, n: metrics?.n, confusion: metrics?.confusion,
       labelSet: record.data.labelSet, steps: training.steps, tokensPerSec: Math.round(training.tokensPerSec),
       trainWallS: Number(training.wallS.toFixed(1)), wallS: Number(record.wallS.toFixed(1)),
     }, null, 2) + "\n");

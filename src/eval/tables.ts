@@ -4,7 +4,7 @@ import type { RunRecord } from "../runs/experiment";
 
 type Table = ReturnType<typeof aq.table>;
 
-/** One row per run: dataset, condition, seed, accuracy, macro-F1, n, steps, tokens/s, wall time. */
+/** One row per run: dataset, condition, seed, accuracy, macro-F1, MAE, QWK, ECE, Brier, n, steps, tokens/s, wall time. */
 export function metricsTable(runs: readonly RunRecord[]): Table {
   return aq.from(runs.map((r) => ({
     dataset: r.spec.dataset,
@@ -12,6 +12,10 @@ export function metricsTable(runs: readonly RunRecord[]): Table {
     seed: r.spec.seed,
     accuracy: r.metrics?.accuracy ?? NaN,
     macro_f1: r.metrics?.macroF1 ?? NaN,
+    mae: r.metrics?.mae ?? NaN,
+    qwk: r.metrics?.qwk ?? NaN,
+    ece: r.metrics?.ece ?? NaN,
+    brier: r.metrics?.brier ?? NaN,
     n_test: r.metrics?.n ?? 0,
     steps: r.training.steps,
     tokens_per_s: Math.round(r.training.tokensPerSec),

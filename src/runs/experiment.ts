@@ -9,7 +9,7 @@ import * as path from "path";
 import { initBackend } from "../backend/engine";
 import { Dataset, loadDataset } from "../data/load";
 import type { Example } from "../data/schema";
-import { classificationMetrics, ClassificationMetrics } from "../eval/metrics";
+import { RunMetrics, runMetrics } from "../eval/metrics";
 import { readLabels } from "../eval/readout";
 import { countParameters, createParams, disposeParams, GptConfig } from "../model/gpt";
 import { saveModel } from "../model/io";
@@ -60,7 +60,7 @@ export interface RunRecord {
   environment: Environment;
   wallS: number;
   training: { steps: number; tokensPerSec: number; wallS: number; resumedFromStep: number; losses: LossPoint[] };
-  metrics?: ClassificationMetrics;
+  metrics?: RunMetrics;
 }
 
 /** A fixed subset (independent of the run seed, so conditions and seeds see the same examples). */
@@ -110,7 +110,7 @@ export async function runExperiment(spec: RunSpec, opts: RunOptions = {}): Promi
   const recordFile = path.join(dir, "run.json");
   if (fs.existsSync(recordFile) && !opts.fresh) {
     const prev = JSON.parse(fs.readFileSync(recordFile, "utf8")) as RunRecord;
-    if (prev.status === "done") return { ...prev, dir, reused: true };
+    if (prev.status === "done") return { ...withCurrentMetrics(prev, dir, recordFile), dir, reused: true };
   }
   if (opts.fresh) fs.rmSync(dir, { recursive: true, force: true });
   fs.mkdirSync(dir, { recursive: true });
@@ -148,7 +148,7 @@ export async function runExperiment(spec: RunSpec, opts: RunOptions = {}): Promi
         padId: tok.special("<|pad|>"),
         onProgress: (done, total) => opts.onProgress?.({ phase: "eval", done, total, text: `evaluating ${done}/${total}` }),
       });
-      record.metrics = classificationMetrics(readout.gold, readout.predicted, readout.k);
+      record.metrics = runMetrics(readout.gold, readout.predicted, readout.probs, readout.k);
       const predictions: Prediction[] = testExamples.map((ex, i) => ({
         id: ex.id, gold: readout.gold[i], predicted: readout.predicted[i],
         probs: Array.from(readout.probs.subarray(i * readout.k, (i + 1) * readout.k), (p) => Number(p.toFixed(6))),
@@ -163,6 +163,22 @@ export async function runExperiment(spec: RunSpec, opts: RunOptions = {}): Promi
   } finally {
     disposeParams(params);
   }
+}
+
+/**
+ * A run finished before MAE, QWK, ECE and Brier were recorded gets them from its predictions.json, and
+ * its run.json is rewritten, so that reusing it never means retraining or a record with metrics missing.
+ */
+function withCurrentMetrics(record: RunRecord, dir: string, recordFile: string): RunRecord {
+  const stored: Partial<RunMetrics> | undefined = record.metrics;
+  if (stored === undefined || stored.brier !== undefined) return record;
+  const predictions = JSON.parse(fs.readFileSync(path.join(dir, "predictions.json"), "utf8")) as Prediction[];
+  const metrics = runMetrics(
+    predictions.map((p) => p.gold), predictions.map((p) => p.predicted), predictions.flatMap((p) => p.probs), record.data.labelSet.length,
+  );
+  const upgraded = { ...record, metrics };
+  writeFileAtomic(recordFile, JSON.stringify(upgraded, null, 1) + "\n");
+  return upgraded;
 }
 
 export function formatSeconds(s: number): string {

@@ -38,11 +38,24 @@ test("xft train on a user's JSONL prints metrics as JSON, and a second call reus
   assert.deepEqual(out.labelSet, ["low", "high"]);
   assert.equal(out.n, 16);
   assert.ok(out.accuracy >= 0 && out.accuracy <= 1);
+  assert.ok(out.mae >= 0 && out.mae <= 1 && out.qwk >= -1 && out.qwk <= 1, `mae ${out.mae}, qwk ${out.qwk}`);
+  assert.ok(out.ece >= 0 && out.ece <= 1 && out.brier >= 0 && out.brier <= 2, `ece ${out.ece}, brier ${out.brier}`);
   assert.ok(fs.existsSync(path.join(out.dir, "run.json")) && fs.existsSync(path.join(out.dir, "model.safetensors")));
+  // Reusing a run recorded before MAE, QWK, ECE and Brier existed fills them in from predictions.json.
+  const recordFile = path.join(out.dir, "run.json");
+  const record = JSON.parse(fs.readFileSync(recordFile, "utf8"));
+  const { n, accuracy, macroF1, confusion, f1 } = record.metrics;
+  fs.writeFileSync(recordFile, JSON.stringify({ ...record, metrics: { n, accuracy, macroF1, confusion, f1 } }));
   const second = xft(...args);
   assert.equal(second.status, 0, second.stderr);
   assert.match(second.stderr, /reused the finished run/);
-  assert.equal(JSON.parse(second.stdout).accuracy, out.accuracy);
+  const reused = JSON.parse(second.stdout);
+  assert.equal(reused.accuracy, out.accuracy);
+  assert.equal(reused.mae, out.mae);
+  assert.equal(reused.qwk, out.qwk);
+  // predictions.json keeps 6 decimals of each probability.
+  assert.ok(Math.abs(reused.ece - out.ece) < 1e-5 && Math.abs(reused.brier - out.brier) < 1e-5);
+  assert.ok(JSON.parse(fs.readFileSync(recordFile, "utf8")).metrics.reliability.length > 0, "run.json is rewritten");
   fs.rmSync(dir, { recursive: true });
 });
 
