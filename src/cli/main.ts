@@ -15,7 +15,8 @@ const USAGE = `usage: xft <command> [options]
 
 commands:
   train    train one (dataset, condition, seed) run and print its metrics as JSON
-           --dataset NAME|PATH  (default esnli)   --condition label|label+expl (default label)
+           --dataset NAME|PATH  (default esnli)   --dimension NAME (default: every row)
+           --condition label|label+expl|label+shuffled|... (default label)
            --seed N (default 1)   --profile ci|quick|full (default $XFT_PROFILE or quick)
            --backend NAME   --runs-dir DIR   --fresh (retrain even if a finished run exists)
   bench    training speed on synthetic tokens for the reference configs A-D (each in its own process)
@@ -33,6 +34,7 @@ const COMMANDS: Record<string, (args: string[]) => Promise<number>> = {
       args,
       options: {
         dataset: { type: "string", default: "esnli" },
+        dimension: { type: "string" },
         condition: { type: "string", default: "label" },
         seed: { type: "string", default: "1" },
         profile: { type: "string" },
@@ -42,7 +44,7 @@ const COMMANDS: Record<string, (args: string[]) => Promise<number>> = {
       },
     });
     return runTrain({
-      dataset: values.dataset!, condition: values.condition!, seed: parseSeed(values.seed!), profile: values.profile,
+      dataset: values.dataset!, dimension: values.dimension, condition: values.condition!, seed: parseSeed(values.seed!), profile: values.profile,
       backend: values.backend, runsDir: values["runs-dir"], fresh: values.fresh!,
     });
   },

@@ -4,6 +4,7 @@ import { runExperiment } from "../runs/experiment";
 
 export interface TrainArgs {
   dataset: string;
+  dimension?: string;
   condition: string;
   seed: number;
   profile?: string;
@@ -25,7 +26,7 @@ export async function runTrain(args: TrainArgs): Promise<number> {
   let lastLine = 0;
   try {
     const record = await runExperiment(
-      { dataset: args.dataset, condition: args.condition, seed: args.seed, profile: args.profile },
+      { dataset: args.dataset, dimension: args.dimension, condition: args.condition, seed: args.seed, profile: args.profile },
       {
         runsDir: args.runsDir, fresh: args.fresh, shouldStop: () => stopRequested,
         onProgress: (e) => {
@@ -45,7 +46,7 @@ export async function runTrain(args: TrainArgs): Promise<number> {
     }
     const { metrics, training } = record;
     process.stdout.write(JSON.stringify({
-      run: record.key, dir: record.dir, dataset: record.spec.dataset, condition: record.spec.condition,
+      run: record.key, dir: record.dir, dataset: record.spec.dataset, dimension: record.spec.dimension, condition: record.spec.condition,
       seed: record.spec.seed, profile: record.spec.profile, backend: record.environment.backend,
       accuracy: metrics?.accuracy, macroF1: metrics?.macroF1, mae: metrics?.mae, qwk: metrics?.qwk, ece: metrics?.ece,
       brier: metrics?.brier, n: metrics?.n, confusion: metrics?.confusion,

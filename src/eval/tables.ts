@@ -8,6 +8,7 @@ type Table = ReturnType<typeof aq.table>;
 export function metricsTable(runs: readonly RunRecord[]): Table {
   return aq.from(runs.map((r) => ({
     dataset: r.spec.dataset,
+    dimension: r.spec.dimension ?? "all",
     condition: r.spec.condition,
     seed: r.spec.seed,
     accuracy: r.metrics?.accuracy ?? NaN,

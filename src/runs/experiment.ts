@@ -29,6 +29,10 @@ export interface RunSpec {
   seed: number;
   /** A profile name (ci, quick, full) or a profile object; default XFT_PROFILE, then quick. */
   profile?: string | Profile;
+  /** Train and test on this dimension's rows only (a benchmark source rates three); default: every row. */
+  dimension?: string;
+  /** Cut explanations to this many tokens instead of the profile's cap (the token-budget ablation). */
+  maxExplTokens?: number;
 }
 
 export type ProgressEvent =
@@ -51,16 +55,27 @@ export interface RunRecord {
   dir: string;
   status: "done" | "stopped";
   reused: boolean;
-  spec: { dataset: string; condition: Condition; seed: number; profile: string };
+  spec: { dataset: string; dimension: string | null; condition: Condition; seed: number; profile: string };
   model: GptConfig & { parameters: number };
   train: TrainConfig;
   sequence: Profile["sequence"];
-  data: { name: string; hash: string; train: number; test: number; labelSet: string[] };
+  data: { name: string; dimension: string | null; hash: string; train: number; test: number; labelSet: string[] };
   tokenizerHash: string;
   environment: Environment;
   wallS: number;
   training: { steps: number; tokensPerSec: number; wallS: number; resumedFromStep: number; losses: LossPoint[] };
   metrics?: RunMetrics;
+}
+
+/** The rows of one dimension; a dimension the dataset does not rate is an error that lists those it does. */
+export function ofDimension(examples: Example[], dimension: string | undefined, datasetName: string): Example[] {
+  if (dimension === undefined) return examples;
+  const rows = examples.filter((ex) => ex.dimension === dimension);
+  if (rows.length === 0) {
+    const known = [...new Set(examples.map((ex) => ex.dimension))];
+    throw new Error(`dataset ${datasetName} has no rows of dimension "${dimension}"; it has ${known.join(", ")}`);
+  }
+  return rows;
 }
 
 /** A fixed subset (independent of the run seed, so conditions and seeds see the same examples). */
@@ -99,13 +114,19 @@ export async function runExperiment(spec: RunSpec, opts: RunOptions = {}): Promi
   if (!Number.isInteger(spec.seed)) throw new Error(`seed must be an integer, got ${spec.seed}`);
   const dataset = cachedDataset(spec.dataset);
   const tok = XftTokenizer.load();
-  const trainExamples = subset(dataset.train, profile.maxTrain, `${dataset.name}/train`);
-  const testExamples = subset(dataset.test, profile.maxTest, `${dataset.name}/test`);
-  const model: GptConfig = { ...profile.model, vocabSize: tok.vocabSize, maxLen: profile.sequence.maxLen };
+  const dimension = spec.dimension ?? null;
+  const salt = dimension === null ? dataset.name : `${dataset.name}/${dimension}`;
+  const trainExamples = subset(ofDimension(dataset.train, spec.dimension, dataset.name), profile.maxTrain, `${salt}/train`);
+  const testExamples = subset(ofDimension(dataset.test, spec.dimension, dataset.name), profile.maxTest, `${salt}/test`);
+  if (spec.maxExplTokens !== undefined && !(Number.isInteger(spec.maxExplTokens) && spec.maxExplTokens >= 0)) {
+    throw new Error(`maxExplTokens must be a non-negative integer, got ${spec.maxExplTokens}`);
+  }
+  const sequence = { ...profile.sequence, maxExplTokens: spec.maxExplTokens ?? profile.sequence.maxExplTokens };
+  const model: GptConfig = { ...profile.model, vocabSize: tok.vocabSize, maxLen: sequence.maxLen };
   const steps = Math.ceil((profile.epochs * trainExamples.length) / profile.train.batchSize);
   const trainConfig: TrainConfig = { ...profile.train, seed: spec.seed, steps };
-  const data = { name: dataset.name, hash: dataset.hash, train: trainExamples.length, test: testExamples.length, labelSet: dataset.labelSet };
-  const key = runKey({ data, condition, model, trainConfig, sequence: profile.sequence, tokenizer: tok.hash });
+  const data = { name: dataset.name, dimension, hash: dataset.hash, train: trainExamples.length, test: testExamples.length, labelSet: dataset.labelSet };
+  const key = runKey({ data, condition, model, trainConfig, sequence, tokenizer: tok.hash });
   const dir = path.join(runsRoot(opts), key);
   const recordFile = path.join(dir, "run.json");
   if (fs.existsSync(recordFile) && !opts.fresh) {
@@ -119,9 +140,9 @@ export async function runExperiment(spec: RunSpec, opts: RunOptions = {}): Promi
   const started = Date.now();
   // Pseudo-explanations draw from the training split only, with a seed of their own per run seed.
   const pseudo = isPseudo(condition) ? new PseudoExplanations(trainExamples, tok, hashSeed(spec.seed, "pseudo")) : undefined;
-  const encodedTrain = encodeAll(trainExamples, condition, tok, profile.sequence, pseudo);
+  const encodedTrain = encodeAll(trainExamples, condition, tok, sequence, pseudo);
   // The test prompts do not depend on the condition; only the label after them is read.
-  const encodedTest = encodeAll(testExamples, "label", tok, profile.sequence);
+  const encodedTest = encodeAll(testExamples, "label", tok, sequence);
   const params = createParams(model, hashSeed(spec.seed, "init"));
   try {
     const training = await train({
@@ -136,8 +157,8 @@ export async function runExperiment(spec: RunSpec, opts: RunOptions = {}): Promi
     });
     const record: RunRecord = {
       key, dir, status: training.steps < steps ? "stopped" : "done", reused: false,
-      spec: { dataset: dataset.name, condition, seed: spec.seed, profile: profile.name },
-      model: { ...model, parameters: countParameters(model) }, train: trainConfig, sequence: profile.sequence, data,
+      spec: { dataset: dataset.name, dimension, condition, seed: spec.seed, profile: profile.name },
+      model: { ...model, parameters: countParameters(model) }, train: trainConfig, sequence, data,
       tokenizerHash: tok.hash,
       environment: collectEnvironment(backend),
       wallS: 0,
