@@ -55,7 +55,8 @@ export interface RunRecord {
   dir: string;
   status: "done" | "stopped";
   reused: boolean;
-  spec: { dataset: string; dimension: string | null; condition: Condition; seed: number; profile: string };
+  /** `explTokens`: the explanation-token budget when the run overrides the profile's (the ablation), else null. */
+  spec: { dataset: string; dimension: string | null; condition: Condition; explTokens: number | null; seed: number; profile: string };
   model: GptConfig & { parameters: number };
   train: TrainConfig;
   sequence: Profile["sequence"];
@@ -157,7 +158,7 @@ export async function runExperiment(spec: RunSpec, opts: RunOptions = {}): Promi
     });
     const record: RunRecord = {
       key, dir, status: training.steps < steps ? "stopped" : "done", reused: false,
-      spec: { dataset: dataset.name, dimension, condition, seed: spec.seed, profile: profile.name },
+      spec: { dataset: dataset.name, dimension, condition, explTokens: spec.maxExplTokens ?? null, seed: spec.seed, profile: profile.name },
       model: { ...model, parameters: countParameters(model) }, train: trainConfig, sequence, data,
       tokenizerHash: tok.hash,
       environment: collectEnvironment(backend),
