@@ -10,13 +10,15 @@ import { initBackend } from "../backend/engine";
 import { Dataset, loadDataset } from "../data/load";
 import type { Example } from "../data/schema";
 import { RunMetrics, runMetrics } from "../eval/metrics";
-import { readLabels } from "../eval/readout";
+import { readLabels, readLabelsRationaleFirst, Readout } from "../eval/readout";
 import { countParameters, createParams, disposeParams, GptConfig } from "../model/gpt";
 import { saveModel } from "../model/io";
 import { writeFileAtomic } from "../model/safetensors";
 import { XftTokenizer } from "../text/tokenizer";
 import { PseudoExplanations } from "../train/pseudo";
-import { Condition, encodeExample, EncodedExample, isPseudo, parseCondition } from "../train/sequences";
+import {
+  Condition, encodeExample, EncodedExample, encodeRationalePrompt, isPseudo, isRationaleFirst, parseCondition,
+} from "../train/sequences";
 import { LossPoint, train, TrainConfig, TrainProgress } from "../train/trainer";
 import { hashSeed, Rng } from "../util/rng";
 import { collectEnvironment, Environment } from "./environment";
@@ -48,7 +50,11 @@ export interface RunOptions {
   shouldStop?: () => boolean;
 }
 
-export interface Prediction { id: string; gold: number; predicted: number; probs: number[] }
+export interface Prediction {
+  id: string; gold: number; predicted: number; probs: number[];
+  /** `expl+label` only: the explanation the model generated before its label, decoded. */
+  rationale?: string;
+}
 
 export interface RunRecord {
   key: string;
@@ -142,8 +148,12 @@ export async function runExperiment(spec: RunSpec, opts: RunOptions = {}): Promi
   // Pseudo-explanations draw from the training split only, with a seed of their own per run seed.
   const pseudo = isPseudo(condition) ? new PseudoExplanations(trainExamples, tok, hashSeed(spec.seed, "pseudo")) : undefined;
   const encodedTrain = encodeAll(trainExamples, condition, tok, sequence, pseudo);
-  // The test prompts do not depend on the condition; only the label after them is read.
-  const encodedTest = encodeAll(testExamples, "label", tok, sequence);
+  // Label-first conditions share their test prompts; only the label after them is read. A rationale-first
+  // prompt leaves room for the explanation the model generates before its label.
+  const rationaleFirst = isRationaleFirst(condition);
+  const encodedTest = rationaleFirst
+    ? testExamples.map((ex) => encodeRationalePrompt(ex, tok, sequence))
+    : encodeAll(testExamples, "label", tok, sequence);
   const params = createParams(model, hashSeed(spec.seed, "init"));
   try {
     const training = await train({
@@ -166,14 +176,27 @@ export async function runExperiment(spec: RunSpec, opts: RunOptions = {}): Promi
       training,
     };
     if (record.status === "done") {
-      const readout = await readLabels(params, model, encodedTest, dataset.labelSet.map((_, i) => tok.labelToken(i)), {
+      const labelTokenIds = dataset.labelSet.map((_, i) => tok.labelToken(i));
+      const readOpts = {
         padId: tok.special("<|pad|>"),
-        onProgress: (done, total) => opts.onProgress?.({ phase: "eval", done, total, text: `evaluating ${done}/${total}` }),
-      });
+        onProgress: (done: number, total: number) => opts.onProgress?.({ phase: "eval", done, total, text: `evaluating ${done}/${total}` }),
+      };
+      let rationales: string[] | undefined;
+      let readout: Readout;
+      if (rationaleFirst) {
+        const r = await readLabelsRationaleFirst(params, model, encodedTest, labelTokenIds, {
+          ...readOpts, explId: tok.special("<|expl|>"), eosId: tok.special("<|eos|>"), maxExplTokens: sequence.maxExplTokens,
+        });
+        rationales = r.rationales.map((ids) => tok.decode(ids));
+        readout = r;
+      } else {
+        readout = await readLabels(params, model, encodedTest, labelTokenIds, readOpts);
+      }
       record.metrics = runMetrics(readout.gold, readout.predicted, readout.probs, readout.k);
       const predictions: Prediction[] = testExamples.map((ex, i) => ({
         id: ex.id, gold: readout.gold[i], predicted: readout.predicted[i],
         probs: Array.from(readout.probs.subarray(i * readout.k, (i + 1) * readout.k), (p) => Number(p.toFixed(6))),
+        ...(rationales ? { rationale: rationales[i] } : {}),
       }));
       writeFileAtomic(path.join(dir, "predictions.json"), JSON.stringify(predictions) + "\n");
       await saveModel(dir, params, model);

@@ -4,15 +4,20 @@
  *   prompt: <|bos|> <|task|> dimension  <|role|> turn ...  <|response|> response  <|score|>
  *   target: `label`       <|label_k|> <|eos|>
  *           `label+expl`  <|label_k|> <|expl|> explanation <|eos|>
+ *           `expl+label`  <|expl|> explanation <|label_k|> <|eos|>                (rationale first)
  *           `label+X`     <|label_k|> <|expl|> pseudo-explanation X <|eos|>   (src/train/pseudo.ts)
  *
- * The loss covers the target tokens only. The label is read out at the <|score|> position.
+ * The loss covers the target tokens only. Label-first conditions read the label out at the <|score|>
+ * position. `expl+label` reads it after the explanation: in training the label token follows the last
+ * explanation token; at test time the explanation is generated greedily after <|expl|> until the model
+ * emits a label token, <|eos|> or the cap (src/eval/readout.ts, `readLabelsRationaleFirst`), and the
+ * label is read at that position.
  */
 import type { Example } from "../data/schema";
 import type { XftTokenizer } from "../text/tokenizer";
 import { PseudoCondition, PseudoExplanations, PSEUDO_CONDITIONS, realExplanation } from "./pseudo";
 
-export const CONDITIONS = ["label", "label+expl", ...PSEUDO_CONDITIONS] as const;
+export const CONDITIONS = ["label", "label+expl", "expl+label", ...PSEUDO_CONDITIONS] as const;
 export type Condition = (typeof CONDITIONS)[number];
 
 export function parseCondition(name: string): Condition {
@@ -30,9 +35,15 @@ export interface SequenceOptions {
 }
 
 export interface EncodedExample {
-  /** Prompt followed by target. */
+  /** Prompt followed by target (a test prompt, for the readout: the prompt alone or followed by the target). */
   tokens: number[];
-  /** Number of prompt tokens; tokens[promptLen] is the first target token (the label for label-first conditions). */
+  /**
+   * Number of prompt tokens; tokens[promptLen - 1] is <|score|> and tokens[promptLen] the first target token.
+   * Where the label is (see `labelTokenIndex`): label-first conditions have it at tokens[promptLen], read out
+   * at position promptLen - 1 (<|score|>); `expl+label` has <|expl|> at tokens[promptLen] and the label at
+   * tokens[tokens.length - 2], after the explanation, read out at the last explanation token (or at <|expl|>
+   * when the explanation is empty).
+   */
   promptLen: number;
   /** Index of the gold label in the label set. */
   label: number;
@@ -60,12 +71,19 @@ export function isPseudo(condition: Condition): condition is PseudoCondition {
   return (PSEUDO_CONDITIONS as readonly string[]).includes(condition);
 }
 
+/** The rationale-first condition: explanation, then label; at test time the explanation is generated before the label is read. */
+export type RationaleFirstCondition = "expl+label";
+export function isRationaleFirst(condition: Condition): condition is RationaleFirstCondition {
+  return condition === "expl+label";
+}
+
 /** A condition whose target has an explanation part (real or pseudo). */
 export type ExplainedCondition = Exclude<Condition, "label">;
 
 /**
- * The tokens between <|expl|> and <|eos|> of a condition's target, at most `maxExplTokens`.
- * `pseudo` is needed for the pseudo-explanation conditions (it holds the corpus and the seed).
+ * The explanation tokens of a condition's target (between <|expl|> and <|eos|>, or for `expl+label`
+ * between <|expl|> and the label), at most `maxExplTokens`. `label+expl` and `expl+label` use the real
+ * explanation; `pseudo` is needed for the pseudo-explanation conditions (it holds the corpus and the seed).
  */
 export function explanationTokens(
   ex: Example, condition: ExplainedCondition, tok: XftTokenizer, maxExplTokens: number, pseudo?: PseudoExplanations,
@@ -81,7 +99,35 @@ export function encodeTarget(
   const label = tok.labelToken(ex.labelSet.indexOf(ex.label));
   if (condition === "label") return [label, tok.special("<|eos|>")];
   const explanation = explanationTokens(ex, condition, tok, opts.maxExplTokens, pseudo);
+  if (isRationaleFirst(condition)) return [tok.special("<|expl|>"), ...explanation, label, tok.special("<|eos|>")];
   return [label, tok.special("<|expl|>"), ...explanation, tok.special("<|eos|>")];
+}
+
+/**
+ * Index in `e.tokens` of the gold label token of an example encoded (with its target) under `condition`;
+ * the label is read from the next-token prediction one position earlier.
+ */
+export function labelTokenIndex(e: EncodedExample, condition: Condition): number {
+  return isRationaleFirst(condition) ? e.tokens.length - 2 : e.promptLen;
+}
+
+/**
+ * Tokens a rationale-first test prompt leaves free after itself: <|expl|>, up to `maxExplTokens` generated
+ * explanation tokens, the label and <|eos|> (the longest target `expl+label` trains on).
+ */
+export function rationaleRoom(opts: SequenceOptions): number {
+  return opts.maxExplTokens + 3;
+}
+
+/**
+ * The test input of `expl+label`: the prompt alone (tokens = the prompt, promptLen = its length), within
+ * maxLen - rationaleRoom tokens so that the generated explanation and the label fit after it. It needs no
+ * explanation, so unexplained test sets work. (Label-first conditions read test prompts encoded as under
+ * `label`, whose budget is maxLen - 2.)
+ */
+export function encodeRationalePrompt(ex: Example, tok: XftTokenizer, opts: SequenceOptions): EncodedExample {
+  const prompt = encodePrompt(ex, tok, opts.maxLen - rationaleRoom(opts));
+  return { tokens: prompt, promptLen: prompt.length, label: ex.labelSet.indexOf(ex.label) };
 }
 
 export interface ExplanationVariant {
@@ -91,7 +137,10 @@ export interface ExplanationVariant {
   text: string;
 }
 
-/** What the model reads after <|expl|> for one example under `label+expl` and every pseudo-explanation condition. */
+/**
+ * What the model reads after <|expl|> for one example under `label+expl` and every pseudo-explanation
+ * condition. `expl+label` is not listed: it trains on the same tokens as `label+expl` (before the label).
+ */
 export function explanationVariants(
   ex: Example, tok: XftTokenizer, maxExplTokens: number, pseudo: PseudoExplanations,
 ): ExplanationVariant[] {
