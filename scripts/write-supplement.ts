@@ -11,6 +11,10 @@ import type { RunRecord } from "../src/runs/experiment";
 
 const escape = (s: unknown) => String(s).replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;");
 
+/** dataset/dimension condition[@budget] seed: how the index sorts and shows a run. */
+const arm = (r: RunRecord) => r.spec.condition + (r.spec.explTokens === null || r.spec.explTokens === undefined ? "" : `@${r.spec.explTokens}`);
+const runLabel = (r: RunRecord) => `${r.spec.dataset}/${r.spec.dimension ?? "all"}/${arm(r)}/${String(r.spec.seed).padStart(4, "0")}`;
+
 function runRecords(runsDir: string, profile: string): RunRecord[] {
   if (!fs.existsSync(runsDir)) return [];
   return fs.readdirSync(runsDir)
@@ -18,7 +22,7 @@ function runRecords(runsDir: string, profile: string): RunRecord[] {
     .filter((f) => fs.existsSync(f))
     .map((f) => JSON.parse(fs.readFileSync(f, "utf8")) as RunRecord)
     .filter((r) => r.spec.profile === profile && r.status === "done")
-    .sort((a, b) => `${a.spec.dataset}/${a.spec.condition}/${a.spec.seed}`.localeCompare(`${b.spec.dataset}/${b.spec.condition}/${b.spec.seed}`));
+    .sort((a, b) => runLabel(a).localeCompare(runLabel(b)));
 }
 
 async function main(outDir: string): Promise<void> {
@@ -29,7 +33,8 @@ async function main(outDir: string): Promise<void> {
   const runs = runRecords(process.env.XFT_RUNS_DIR ?? path.join(root, "runs"), profile);
   fs.mkdirSync(path.join(outDir, "runs"), { recursive: true });
   for (const r of runs) fs.writeFileSync(path.join(outDir, "runs", `${r.key}.json`), JSON.stringify(r, null, 1));
-  const runRows = runs.map((r) => `<tr><td>${escape(r.spec.dataset)}</td><td>${escape(r.spec.condition)}</td><td>${r.spec.seed}</td>` +
+  const runRows = runs.map((r) => `<tr><td>${escape(r.spec.dataset)}</td><td>${escape(r.spec.dimension ?? "all")}</td>` +
+    `<td>${escape(arm(r))}</td><td>${r.spec.seed}</td>` +
     `<td>${r.metrics ? r.metrics.accuracy.toFixed(3) : "-"}</td><td>${r.training.steps}</td><td>${escape(r.environment.backend)}</td>` +
     `<td><a href="runs/${r.key}.json">${r.key}</a></td></tr>`).join("\n");
   const html = `<!doctype html>
@@ -38,14 +43,14 @@ async function main(outDir: string): Promise<void> {
 td,th{border-bottom:1px solid #ddd;padding:.2em .6em;text-align:left}code{background:#f4f4f4}</style></head>
 <body><h1>xft supplement</h1>
 <p>Executed notebooks (profile <code>${escape(profile)}</code>), written ${escape(new Date().toISOString())}.
-Every chart draws offline; every number can be recomputed with <code>npx xft train</code> and the configs below.</p>
+Every chart draws offline; every number can be recomputed with <code>npx xft train</code> (one run) or <code>npx xft reproduce --profile ${escape(profile)}</code> (the grids of notebooks 02 and 03) and the configs below.</p>
 <h2>Notebooks</h2><ul>
 ${pages.map((p) => `<li><a href="${escape(p)}">${escape(p.replace(/\.html$/, ""))}</a></li>`).join("\n")}
 </ul>
 <h2>Environment</h2><table>
 ${Object.entries(env).map(([k, v]) => `<tr><th>${escape(k)}</th><td>${escape(v ?? "")}</td></tr>`).join("\n")}
 </table>
-<h2>Runs</h2><table><tr><th>dataset</th><th>condition</th><th>seed</th><th>accuracy</th><th>steps</th><th>backend</th><th>config and results</th></tr>
+<h2>Runs</h2><table><tr><th>dataset</th><th>dimension</th><th>condition</th><th>seed</th><th>accuracy</th><th>steps</th><th>backend</th><th>config and results</th></tr>
 ${runRows}
 </table></body></html>
 `;

@@ -1,6 +1,7 @@
 /**
  * The `xft` command line: the same library the notebooks call.
  *   xft train --dataset esnli --condition label+expl --seed 1 --profile quick
+ *   xft reproduce --profile ci|quick|full [--part ...] [--shard k/n]
  *   xft doctor
  *   xft data list | show NAME|PATH | check FILE...
  */
@@ -9,6 +10,7 @@ import { DEFAULT_BENCH } from "../bench/bench";
 import { runBench } from "./bench";
 import { runData } from "./data";
 import { runDoctor } from "./doctor";
+import { runReproduce } from "./reproduce";
 import { runTrain } from "./train";
 
 const USAGE = `usage: xft <command> [options]
@@ -19,6 +21,10 @@ commands:
            --condition label|label+expl|label+shuffled|... (default label)
            --seed N (default 1)   --profile ci|quick|full (default $XFT_PROFILE or quick)
            --backend NAME   --runs-dir DIR   --fresh (retrain even if a finished run exists)
+  reproduce  the paper's grid (sources x dimensions x conditions x seeds, and the real-explanation datasets),
+           then its analysis; finished runs are reused, an interrupted grid resumes
+           --profile ci|quick|full   --part all|explanations|pseudo|budget[,...] (default all)   --shard k/n
+           --backend NAME   --runs-dir DIR   --out DIR (default results/<profile>)
   bench    training speed on synthetic tokens for the reference configs A-D (each in its own process)
            --configs A,B,C,D  --custom layers,d,heads,seq,vocab,batch  --backend NAME  --json
            --repeats N (default 3)  --seconds S per repeat (default 2)  --warmup N (default 3)  --in-process
@@ -67,6 +73,18 @@ const COMMANDS: Record<string, (args: string[]) => Promise<number>> = {
       configs: values.configs!.split(","), custom: values.custom, backend: values.backend, json: values.json!,
       inProcess: values["in-process"]!, child: values.child,
       options: { repeats: positive(values.repeats!, "--repeats"), secondsPerRepeat: positive(values.seconds!, "--seconds"), warmupSteps: Number(values.warmup) },
+    });
+  },
+  reproduce: async (args) => {
+    const { values } = parseArgs({
+      args,
+      options: {
+        profile: { type: "string" }, part: { type: "string", default: "all" }, shard: { type: "string" },
+        backend: { type: "string" }, "runs-dir": { type: "string" }, out: { type: "string" },
+      },
+    });
+    return runReproduce({
+      profile: values.profile, part: values.part!, shard: values.shard, backend: values.backend, runsDir: values["runs-dir"], out: values.out,
     });
   },
   doctor: async (args) => {

@@ -1,6 +1,7 @@
 /** `xft train`: one run, progress on stderr, metrics as JSON on stdout. Ctrl-C checkpoints and stops. */
 import { initBackend } from "../backend/engine";
 import { runExperiment } from "../runs/experiment";
+import { statusLine, stopOnInterrupt } from "./long-running";
 
 export interface TrainArgs {
   dataset: string;
@@ -15,28 +16,14 @@ export interface TrainArgs {
 
 export async function runTrain(args: TrainArgs): Promise<number> {
   await initBackend({ requested: args.backend });
-  let stopRequested = false;
-  const onSigint = () => {
-    if (stopRequested) process.exit(130);
-    stopRequested = true;
-    process.stderr.write("\nxft: stopping after this step (checkpoint kept; run the same command to resume; Ctrl-C again to abort)\n");
-  };
-  process.on("SIGINT", onSigint);
-  const tty = process.stderr.isTTY;
-  let lastLine = 0;
+  const interrupt = stopOnInterrupt();
+  const status = statusLine();
   try {
     const record = await runExperiment(
       { dataset: args.dataset, dimension: args.dimension, condition: args.condition, seed: args.seed, profile: args.profile },
       {
-        runsDir: args.runsDir, fresh: args.fresh, shouldStop: () => stopRequested,
-        onProgress: (e) => {
-          // On a terminal, one line updated in place; in a log, a line every 5 s and at the end.
-          if (tty) process.stderr.write(`\r${e.phase} ${e.text}\x1b[K${e.done === e.total ? "\n" : ""}`);
-          else if (Date.now() - lastLine > 5000 || e.done === e.total) {
-            lastLine = Date.now();
-            process.stderr.write(`${e.phase} ${e.text}\n`);
-          }
-        },
+        runsDir: args.runsDir, fresh: args.fresh, shouldStop: interrupt.requested,
+        onProgress: (e) => status(`${e.phase} ${e.text}`, e.done === e.total),
       },
     );
     if (record.reused) process.stderr.write(`xft: reused the finished run in ${record.dir} (--fresh retrains)\n`);
@@ -55,6 +42,6 @@ export async function runTrain(args: TrainArgs): Promise<number> {
     }, null, 2) + "\n");
     return 0;
   } finally {
-    process.off("SIGINT", onSigint);
+    interrupt.release();
   }
 }

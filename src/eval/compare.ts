@@ -361,12 +361,30 @@ function quantileSorted(sorted: Float64Array, p: number): number {
   return sorted[lo] + (h - lo) * (sorted[hi] - sorted[lo]);
 }
 
-interface DifferenceRow {
+/** A row of a pairedDifferences table. */
+export interface DifferenceRow {
+  dataset: string;
+  dimension: string;
   condition: string;
   expl_tokens: number | null;
+  n_seeds: number;
   diff_mean: number;
   diff_lo: number;
   diff_hi: number;
+  wins: number;
+  losses: number;
+  ties: number;
+}
+
+/** A row of a winsTable. */
+export interface WinsRow {
+  condition: string;
+  expl_tokens: number | null;
+  settings: number;
+  wins: number;
+  significant_wins: number;
+  losses: number;
+  significant_losses: number;
 }
 
 /**
@@ -387,7 +405,7 @@ export function winsTable(differences: Table): Table {
     if (!arm) arms.set(key, (arm = { condition: row.condition, explTokens: row.expl_tokens, rows: [] }));
     arm.rows.push(row);
   }
-  const rows = [...arms.values()].sort(compareArms).map(({ condition, explTokens, rows }) => ({
+  const rows = [...arms.values()].sort(compareArms).map(({ condition, explTokens, rows }): WinsRow => ({
     condition,
     expl_tokens: explTokens,
     settings: rows.length,

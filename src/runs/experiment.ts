@@ -100,7 +100,7 @@ export function runKey(parts: unknown): string {
 }
 
 const datasetCache = new Map<string, Dataset>();
-function cachedDataset(name: string): Dataset {
+export function cachedDataset(name: string): Dataset {
   let ds = datasetCache.get(name);
   if (!ds) {
     ds = loadDataset(name);

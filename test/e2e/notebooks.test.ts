@@ -8,6 +8,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { describe, test } from "node:test";
 import { datasetNames } from "../../src/data/load";
+import { GRID_PROFILES, REAL_EXPLANATION_DATASETS } from "../../src/runs/grid";
 import { PSEUDO_CONDITIONS } from "../../src/train/pseudo";
 import { checkHtml, executeNotebook, exportHtml, missingNotebookTools, NotebookCell, NotebookOutput, PROJECT_ROOT, readOutputs } from "./helpers";
 
@@ -62,6 +63,32 @@ const EXPECTATIONS: Record<string, (cells: NotebookCell[]) => void> = {
     for (const condition of ["label+expl", ...PSEUDO_CONDITIONS]) assert.ok(pseudo.includes(`>${condition}<`), `the examples show ${condition}`);
     assert.ok(plotlyCount(outputs) >= 5, "label shares (2), explanation lengths, agreement heatmap and teacher vs people are Plotly outputs");
     assert.ok(outputs.some((o) => o.name === "stdout" && o.text?.startsWith("profile ci:")), "the notebook says which profile ran");
+    assertTimedWithoutErrors(outputs);
+  },
+  "02-explanations-vs-labels.ipynb": (cells) => {
+    const outputs = cells.flatMap((c) => c.outputs);
+    const summary = shownTable(outputs, "test metrics per setting and condition");
+    for (const dataset of [...(GRID_PROFILES.ci.sources as string[]), ...REAL_EXPLANATION_DATASETS]) {
+      assert.ok(summary.includes(`>${dataset}<`), `the summary has ${dataset}`);
+    }
+    for (const column of ["accuracy_mean", "macro_f1_mean", "mae_mean", "qwk_mean", "ece_mean", "brier_mean"]) assert.ok(summary.includes(column), column);
+    const differences = shownTable(outputs, "label+expl minus label");
+    assert.match(differences, />label\+expl</);
+    assert.match(differences, /diff_lo/);
+    const wins = shownTable(outputs, "settings where label+expl beats label");
+    assert.match(wins, />label\+expl</);
+    assert.ok(outputs.some((o) => o.name === "stdout" && /label\+expl: higher mean accuracy than label in \d+ of \d+ settings/.test(o.text ?? "")), "the wins are said in words");
+    assert.ok(plotlyCount(outputs) >= 2, "accuracy per setting and the forest plot are Plotly outputs");
+    assertTimedWithoutErrors(outputs);
+  },
+  "03-pseudo-explanations.ipynb": (cells) => {
+    const outputs = cells.flatMap((c) => c.outputs);
+    const wins = shownTable(outputs, "settings where each condition beats label");
+    for (const condition of ["label+expl", "expl+label", ...PSEUDO_CONDITIONS]) assert.ok(wins.includes(`>${condition}<`), `the wins table has ${condition}`);
+    const budgets = shownTable(outputs, "label+expl against label, by explanation budget");
+    for (const budget of [0, 8, 16, 32]) assert.ok(budgets.includes(`>${budget}<`), `budget ${budget}`);
+    assert.ok(outputs.some((o) => o.name === "stdout" && /expl\+label: higher mean accuracy than label in \d+ of \d+ settings/.test(o.text ?? "")), "label first against explanation first is said in words");
+    assert.ok(plotlyCount(outputs) >= 3, "differences, the budget curve and the order comparison are Plotly outputs");
     assertTimedWithoutErrors(outputs);
   },
 };

@@ -1,0 +1,99 @@
+/**
+ * Plotly figures of an experiment grid's analysis (notebooks 02 and 03): accuracy per setting and arm with its
+ * interval over seeds, the paired difference to `label` per setting (a forest plot), and the token-budget
+ * ablation. They take the rows of the analysis tables (src/eval/compare.ts, `table.objects()`).
+ */
+import type { DifferenceRow } from "../eval/compare";
+import type { Figure } from "./figures";
+
+interface ArmRow { dataset: string; dimension: string; condition: string; expl_tokens: number | null }
+/** The columns of a summarize row that the figures read. */
+export interface SummaryRow extends ArmRow { accuracy_mean: number; accuracy_lo: number; accuracy_hi: number }
+type DifferencePoint = Pick<DifferenceRow, keyof ArmRow | "diff_mean" | "diff_lo" | "diff_hi">;
+
+const ARM_COLORS = ["#7f7f7f", "#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2", "#17becf", "#bcbd22"];
+
+export function armName(r: ArmRow): string {
+  return r.expl_tokens === null ? r.condition : `${r.condition} (${r.expl_tokens} tokens)`;
+}
+
+function distinct(values: readonly string[]): string[] {
+  return [...new Set(values)];
+}
+
+/** Plotly error bars from an interval; a NaN bound (one seed) draws no bar. */
+function errorBars(mean: readonly number[], lo: readonly number[], hi: readonly number[]): Record<string, unknown> {
+  const finite = (v: number) => (Number.isFinite(v) ? v : 0);
+  return { type: "data", symmetric: false, array: hi.map((h, i) => finite(h - mean[i])), arrayminus: lo.map((l, i) => finite(mean[i] - l)) };
+}
+
+/** Rows of one arm, in the order of the settings axis. */
+function byArm<T extends ArmRow>(rows: readonly T[]): Map<string, T[]> {
+  const arms = new Map<string, T[]>();
+  for (const r of rows) arms.set(armName(r), [...(arms.get(armName(r)) ?? []), r]);
+  return arms;
+}
+
+/** Grouped bars: per (dataset, dimension), each arm's mean test accuracy over seeds, with its 95% interval. */
+export function settingAccuracyFigure(rows: readonly SummaryRow[], title = "Test accuracy per setting (mean over seeds, 95% interval)"): Figure {
+  const data = [...byArm(rows)].map(([name, armRows], i) => ({
+    type: "bar", name,
+    x: [armRows.map((r) => r.dataset), armRows.map((r) => r.dimension)],
+    y: armRows.map((r) => r.accuracy_mean),
+    error_y: errorBars(armRows.map((r) => r.accuracy_mean), armRows.map((r) => r.accuracy_lo), armRows.map((r) => r.accuracy_hi)),
+    marker: { color: ARM_COLORS[i % ARM_COLORS.length] },
+  }));
+  return {
+    data,
+    layout: { title: { text: title }, height: 440, barmode: "group", yaxis: { title: { text: "accuracy" }, range: [0, 1] }, xaxis: { type: "multicategory" } },
+  };
+}
+
+/** Forest plot: per setting, each arm's paired accuracy difference to `label` with its bootstrap interval; 0 is marked. */
+export function differenceFigure(rows: readonly DifferencePoint[], title = "Accuracy minus label's, paired by seed (95% bootstrap interval)"): Figure {
+  const settings = distinct(rows.map((r) => `${r.dataset} / ${r.dimension}`));
+  const data = [...byArm(rows)].map(([name, armRows], i) => ({
+    type: "scatter", mode: "markers", name,
+    y: armRows.map((r) => `${r.dataset} / ${r.dimension}`),
+    x: armRows.map((r) => r.diff_mean),
+    error_x: errorBars(armRows.map((r) => r.diff_mean), armRows.map((r) => r.diff_lo), armRows.map((r) => r.diff_hi)),
+    marker: { color: ARM_COLORS[(i + 1) % ARM_COLORS.length], size: 8 },
+  }));
+  return {
+    data,
+    layout: {
+      title: { text: title }, height: Math.max(320, 40 + 26 * settings.length),
+      xaxis: { title: { text: "accuracy difference to label" }, zeroline: true, zerolinewidth: 2 },
+      yaxis: { type: "category", categoryorder: "array", categoryarray: [...settings].reverse(), automargin: true },
+    },
+  };
+}
+
+/**
+ * The token-budget ablation: the paired accuracy difference of label+expl to label against the explanation's
+ * token budget (the whole explanation last), one faint line per setting and the mean over settings.
+ */
+export function budgetFigure(rows: readonly DifferencePoint[], wholeLabel = "whole", title = "Explanation token budget: accuracy minus label's"): Figure {
+  const explained = rows.filter((r) => r.condition === "label+expl");
+  const budgets = [...new Set(explained.filter((r) => r.expl_tokens !== null).map((r) => r.expl_tokens as number))].sort((a, b) => a - b);
+  const axis = [...budgets.map(String), wholeLabel];
+  const position = (r: DifferencePoint) => (r.expl_tokens === null ? wholeLabel : String(r.expl_tokens));
+  const settings = distinct(explained.map((r) => `${r.dataset} / ${r.dimension}`));
+  const perSetting = settings.map((s) => {
+    const mine = explained.filter((r) => `${r.dataset} / ${r.dimension}` === s);
+    const y = axis.map((x) => mine.find((r) => position(r) === x)?.diff_mean ?? null);
+    return { type: "scatter", mode: "lines", name: s, x: axis, y, line: { width: 1, color: "#9ecae1" }, showlegend: false, hovertemplate: `${s}: %{y:.3f}<extra></extra>` };
+  });
+  const mean = axis.map((x) => {
+    const ds = explained.filter((r) => position(r) === x).map((r) => r.diff_mean).filter(Number.isFinite);
+    return ds.length > 0 ? ds.reduce((a, b) => a + b, 0) / ds.length : null;
+  });
+  return {
+    data: [...perSetting, { type: "scatter", mode: "lines+markers", name: "mean over settings", x: axis, y: mean, line: { width: 3, color: "#08519c" } }],
+    layout: {
+      title: { text: title }, height: 380,
+      xaxis: { title: { text: "explanation tokens in the target" }, type: "category" },
+      yaxis: { title: { text: "accuracy difference to label" }, zeroline: true, zerolinewidth: 2 },
+    },
+  };
+}
