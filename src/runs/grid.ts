@@ -55,7 +55,8 @@ export const GRID_PROFILES: Record<ProfileName, GridProfile> = {
     seeds: [1, 2],
     sources: ["conv-usr-topical", "conv-hh-chosen"],
   },
-  // About 5 s a run on this machine's native backend; every source, three seeds.
+  // Every source, three seeds: 756 runs of about 9 s each on this machine's native backend (expl+label about
+  // 20 s: it writes its rationale before the label is read), about two hours in all; `--shard` splits it.
   quick: {
     profile: {
       ...base("quick"),
