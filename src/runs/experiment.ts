@@ -217,13 +217,20 @@ export async function runExperiment(spec: RunSpec, opts: RunOptions = {}): Promi
 function withCurrentMetrics(record: RunRecord, dir: string, recordFile: string): RunRecord {
   const stored: Partial<RunMetrics> | undefined = record.metrics;
   if (stored === undefined || stored.brier !== undefined) return record;
-  const predictions = JSON.parse(fs.readFileSync(path.join(dir, "predictions.json"), "utf8")) as Prediction[];
+  const predictions = readPredictions({ ...record, dir });
   const metrics = runMetrics(
     predictions.map((p) => p.gold), predictions.map((p) => p.predicted), predictions.flatMap((p) => p.probs), record.data.labelSet.length,
   );
   const upgraded = { ...record, metrics };
   writeFileAtomic(recordFile, JSON.stringify(upgraded, null, 1) + "\n");
   return upgraded;
+}
+
+/** The per-example predictions a finished run stored beside its record. */
+export function readPredictions(record: Pick<RunRecord, "key" | "dir">): Prediction[] {
+  const file = path.join(record.dir, "predictions.json");
+  if (!fs.existsSync(file)) throw new Error(`run ${record.key} (${record.dir}) has no predictions.json; is it finished?`);
+  return JSON.parse(fs.readFileSync(file, "utf8")) as Prediction[];
 }
 
 export function formatSeconds(s: number): string {

@@ -9,12 +9,10 @@
  * real-explanation datasets, every condition, several seeds. The sizes of one run come from the grid
  * profile (`GRID_PROFILES`), smaller than the quickstart's: a grid is hundreds of runs.
  */
-import * as fs from "fs";
-import * as path from "path";
 import { datasetNames, projectRoot } from "../data/load";
 import { dimensionsOf } from "../data/stats";
 import { Condition, CONDITIONS } from "../train/sequences";
-import { cachedDataset, formatSeconds, Prediction, ProgressEvent, RunOptions, RunRecord, runExperiment, RunSpec } from "./experiment";
+import { cachedDataset, formatSeconds, ProgressEvent, RunOptions, RunRecord, runExperiment, RunSpec } from "./experiment";
 import { Profile, PROFILES, ProfileName, resolveProfile } from "./profiles";
 
 export interface Setting { dataset: string; dimension: string }
@@ -195,11 +193,4 @@ export async function runGrid(specs: readonly RunSpec[], opts: GridOptions = {})
     if (record.status === "stopped") break;
   }
   return records;
-}
-
-/** The per-example predictions a finished run stored beside its record. */
-export function readPredictions(record: RunRecord): Prediction[] {
-  const file = path.join(record.dir, "predictions.json");
-  if (!fs.existsSync(file)) throw new Error(`run ${record.key} (${record.dir}) has no predictions.json; is it finished?`);
-  return JSON.parse(fs.readFileSync(file, "utf8")) as Prediction[];
 }

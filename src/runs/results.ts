@@ -8,8 +8,7 @@ import * as path from "path";
 import { DifferenceRow, pairedDifferences, summarize, UnpairedArm, WinsRow, winsTable } from "../eval/compare";
 import { metricsTable } from "../eval/tables";
 import { writeFileAtomic } from "../model/safetensors";
-import type { RunRecord } from "./experiment";
-import { readPredictions } from "./grid";
+import { readPredictions, RunRecord } from "./experiment";
 
 type Table = ReturnType<typeof metricsTable>;
 

@@ -5,9 +5,9 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { test } from "node:test";
 import { initBackend } from "../../src/backend/engine";
-import type { RunSpec } from "../../src/runs/experiment";
+import { readPredictions, RunSpec } from "../../src/runs/experiment";
 import {
-  EXPLANATION_BUDGETS, expandGrid, GRID_PROFILES, GridSpec, parseShard, REAL_EXPLANATION_DATASETS, readPredictions, reproductionGrid,
+  EXPLANATION_BUDGETS, expandGrid, GRID_PROFILES, GridSpec, parseShard, REAL_EXPLANATION_DATASETS, reproductionGrid,
   runGrid, shardOf,
 } from "../../src/runs/grid";
 import { analyzeGrid, writeResults } from "../../src/runs/results";
