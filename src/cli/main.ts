@@ -2,6 +2,7 @@
  * The `xft` command line: the same library the notebooks call.
  *   xft train --dataset esnli --condition label+expl --seed 1 --profile quick
  *   xft reproduce --profile ci|quick|full [--part ...] [--shard k/n]
+ *   xft probe --run KEY | --profile ci|quick|full [--part ...]
  *   xft doctor
  *   xft data list | show NAME|PATH | check FILE...
  */
@@ -10,6 +11,7 @@ import { DEFAULT_BENCH } from "../bench/bench";
 import { runBench } from "./bench";
 import { runData } from "./data";
 import { runDoctor } from "./doctor";
+import { runProbe } from "./probe";
 import { runReproduce } from "./reproduce";
 import { runTrain } from "./train";
 
@@ -24,7 +26,13 @@ commands:
   reproduce  the paper's grid (sources x dimensions x conditions x seeds, and the real-explanation datasets),
            then its analysis; finished runs are reused, an interrupted grid resumes
            --profile ci|quick|full   --part all|explanations|pseudo|budget[,...] (default all)   --shard k/n
+           --jobs N (train in N processes, shards of this machine, then analyse; 2 on a 2-core machine)
            --backend NAME   --runs-dir DIR   --out DIR (default results/<profile>)
+  probe    what the explanations change inside the model: hidden-state and attention entropy, logit lens,
+           output sharpness at the label-decision position; stored beside each run (probe.json) and reused
+           --run KEY|DIR (one run's per-point table) | --profile ci|quick|full --part ... (the grid, trained
+           as reproduce trains it, then probed; tables into --out, default results/<profile>)
+           --memory-mb N (bound on one batch's activation cache, default 256)   --fresh   --backend NAME   --runs-dir DIR
   bench    training speed on synthetic tokens for the reference configs A-D (each in its own process)
            --configs A,B,C,D  --custom layers,d,heads,seq,vocab,batch  --backend NAME  --json
            --repeats N (default 3)  --seconds S per repeat (default 2)  --warmup N (default 3)  --in-process
@@ -81,10 +89,26 @@ const COMMANDS: Record<string, (args: string[]) => Promise<number>> = {
       options: {
         profile: { type: "string" }, part: { type: "string", default: "all" }, shard: { type: "string" },
         backend: { type: "string" }, "runs-dir": { type: "string" }, out: { type: "string" },
+        jobs: { type: "string" }, "train-only": { type: "boolean", default: false },
       },
     });
     return runReproduce({
       profile: values.profile, part: values.part!, shard: values.shard, backend: values.backend, runsDir: values["runs-dir"], out: values.out,
+      jobs: values.jobs === undefined ? undefined : Number(values.jobs), trainOnly: values["train-only"]!,
+    });
+  },
+  probe: async (args) => {
+    const { values } = parseArgs({
+      args,
+      options: {
+        run: { type: "string" }, profile: { type: "string" }, part: { type: "string", default: "all" },
+        backend: { type: "string" }, "runs-dir": { type: "string" }, out: { type: "string" },
+        fresh: { type: "boolean", default: false }, "memory-mb": { type: "string" },
+      },
+    });
+    return runProbe({
+      run: values.run, profile: values.profile, part: values.part!, backend: values.backend, runsDir: values["runs-dir"], out: values.out,
+      fresh: values.fresh!, memoryMb: values["memory-mb"] === undefined ? undefined : positive(values["memory-mb"], "--memory-mb"),
     });
   },
   doctor: async (args) => {

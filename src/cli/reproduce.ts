@@ -3,6 +3,8 @@
  * are reused, an interrupted grid resumes, `--shard k/n` runs one share; the results folder gets the tables as
  * CSV and the run configs, and the summary tables are printed.
  */
+import { spawn } from "child_process";
+import * as os from "os";
 import * as path from "path";
 import type { ColumnTable } from "arquero";
 import { initBackend } from "../backend/engine";
@@ -21,6 +23,10 @@ export interface ReproduceArgs {
   backend?: string;
   runsDir?: string;
   out?: string;
+  /** Train the grid in this many processes (shards 1/n .. n/n), each with cores / n threads, then analyse it here. */
+  jobs?: number;
+  /** Train only, no analysis: what each job of `--jobs` does. */
+  trainOnly?: boolean;
 }
 
 /** An arquero table as aligned text; numbers with 3 decimals. */
@@ -37,6 +43,13 @@ export async function runReproduce(args: ReproduceArgs): Promise<number> {
   const unknown = parts.filter((p) => !(GRID_PARTS as readonly string[]).includes(p));
   if (unknown.length > 0) throw new Error(`--part takes ${GRID_PARTS.join(", ")} (or several, comma-separated), got "${unknown.join(",")}"`);
   const grid = gridProfile(args.profile);
+  const jobs = args.jobs ?? 1;
+  if (!(Number.isInteger(jobs) && jobs >= 1)) throw new Error(`--jobs takes a positive integer, got ${args.jobs}`);
+  if (jobs > 1 && args.shard !== undefined) throw new Error("--jobs splits the grid into shards itself; give --jobs or --shard, not both");
+  if (jobs > 1) {
+    const code = await trainInJobs(args, grid.profile.name, jobs);
+    if (code !== 0) return code;
+  }
   const shard = args.shard === undefined ? undefined : parseShard(args.shard);
   const specs = shardOf(expandGrid(reproductionGrid(parts as GridPart[], grid)), shard);
   await initBackend({ requested: args.backend });
@@ -55,6 +68,7 @@ export async function runReproduce(args: ReproduceArgs): Promise<number> {
       process.stderr.write("xft reproduce: stopped; run the same command to resume\n");
       return 130;
     }
+    if (args.trainOnly) return 0;
     const results = analyzeGrid(records);
     const out = args.out ?? path.join(projectRoot(), "results", grid.profile.name + (shard ? `-shard${shard.index}of${shard.count}` : ""));
     const files = writeResults(out, results, records);
@@ -65,4 +79,44 @@ export async function runReproduce(args: ReproduceArgs): Promise<number> {
   } finally {
     interrupt.release();
   }
+}
+
+/**
+ * `--jobs n`: n child processes, each `xft reproduce --shard k/n --train-only` into the same runs folder, with
+ * cores / n TensorFlow threads each (unless TF_NUM_INTRAOP_THREADS is set). Small models spend much of a step
+ * in per-op overhead on one thread, so on 2 cores two 1-thread jobs train about 1.8x the runs of one 2-thread
+ * process. Their progress is shown as one line per job; Ctrl-C reaches every job, each stops after its step.
+ */
+async function trainInJobs(args: ReproduceArgs, profile: string, jobs: number): Promise<number> {
+  const threads = process.env.TF_NUM_INTRAOP_THREADS ?? String(Math.max(1, Math.floor(os.cpus().length / jobs)));
+  const status = statusLine();
+  const latest = new Array<string>(jobs).fill("starting");
+  const bin = path.join(projectRoot(), "bin", "xft.cjs");
+  process.stderr.write(`xft reproduce: ${jobs} jobs, ${threads} TensorFlow thread(s) each\n`);
+  const codes = await Promise.all(latest.map((_, j) => new Promise<number>((resolve) => {
+    const childArgs = [bin, "reproduce", "--profile", profile, "--part", args.part, "--shard", `${j + 1}/${jobs}`, "--train-only"];
+    if (args.backend) childArgs.push("--backend", args.backend);
+    if (args.runsDir) childArgs.push("--runs-dir", args.runsDir);
+    const child = spawn(process.execPath, childArgs, {
+      stdio: ["ignore", "ignore", "pipe"], env: { ...process.env, TF_NUM_INTRAOP_THREADS: threads, TF_NUM_INTEROP_THREADS: "1", TF_CPP_MIN_LOG_LEVEL: "2" },
+    });
+    let pending = "";
+    child.stderr.setEncoding("utf8");
+    child.stderr.on("data", (chunk: string) => {
+      const lines = (pending + chunk).split(/[\r\n]/);
+      pending = lines.pop() ?? "";
+      // The job's own progress lines; TensorFlow's start-up log lines are left out.
+      const last = lines.map((l) => l.replace(/\x1b\[K/g, "").trim()).filter((l) => /^(run |xft )/.test(l)).at(-1);
+      if (last) {
+        latest[j] = last;
+        status(latest.map((t, i) => `[${i + 1}/${jobs}] ${t}`).join("  |  "), false);
+      }
+    });
+    child.on("close", (code) => {
+      latest[j] = `done (exit ${code})`;
+      resolve(code ?? 1);
+    });
+  })));
+  status(`xft reproduce: jobs finished with exit codes ${codes.join(", ")}`, true);
+  return codes.find((c) => c !== 0) ?? 0;
 }

@@ -191,24 +191,71 @@ const SUMMARY_COLUMNS = [
  * is an error, so that a missing seed never passes unnoticed.
  */
 export function summarize(records: readonly RunRecord[]): Table {
-  const rows = groupRuns(records, (r) => r.spec, (r) => r.key).map((bySeed) => {
-    const runs = [...bySeed.values()];
-    const spec = runs[0].spec;
-    const row: Record<string, string | number | null> = {
-      dataset: spec.dataset, dimension: spec.dimension ?? "all", condition: spec.condition, expl_tokens: spec.explTokens, n_seeds: runs.length,
-    };
+  const rows = seedGroups(records).map((runs) => {
+    const row: Record<string, string | number | null> = { ...armColumns(runs[0].spec), n_seeds: runs.length };
     for (const [column, field] of Object.entries(METRICS)) {
       const values = runs.map((r) => {
         if (!r.metrics) throw new Error(`run ${r.key} (${describe(r.spec)}) has no metrics (status ${r.status}); summarize finished runs only`);
         return r.metrics[field];
       });
-      const kept = values.filter((v) => !Number.isNaN(v));
-      const { mean, lo, hi } = meanInterval(kept);
-      Object.assign(row, { [`${column}_mean`]: mean, [`${column}_lo`]: lo, [`${column}_hi`]: hi, [`${column}_nan`]: values.length - kept.length });
+      const { mean, lo, hi, nan } = seedInterval(values);
+      Object.assign(row, { [`${column}_mean`]: mean, [`${column}_lo`]: lo, [`${column}_hi`]: hi, [`${column}_nan`]: nan });
     }
     return row;
   });
   return aq.from(rows, SUMMARY_COLUMNS);
+}
+
+/** The columns that name a setting and arm in every table of the analysis. */
+export function armColumns(spec: Spec): { dataset: string; dimension: string; condition: string; expl_tokens: number | null } {
+  return { dataset: spec.dataset, dimension: spec.dimension ?? "all", condition: spec.condition, expl_tokens: spec.explTokens };
+}
+
+/** Finished runs (or anything carrying one's record) grouped by setting and arm in table order, one item per seed. */
+export function seedGroups<T extends { spec: Spec; key: string }>(items: readonly T[]): T[][] {
+  return groupRuns(items, (r) => r.spec, (r) => r.key).map((bySeed) => [...bySeed.values()]);
+}
+
+/** Mean and 95% t-interval over seeds of the non-NaN values (see the header), and how many were NaN. */
+export function seedInterval(values: readonly number[]): { mean: number; lo: number; hi: number; nan: number } {
+  const kept = values.filter((v) => !Number.isNaN(v));
+  return { ...meanInterval(kept), nan: values.length - kept.length };
+}
+
+/** A row of `seedPairedDifferences`. */
+export interface SeedDifferenceRow {
+  dataset: string; dimension: string; condition: string; expl_tokens: number | null;
+  n_seeds: number; diff_mean: number; diff_lo: number; diff_hi: number; higher: number; lower: number;
+}
+
+/**
+ * For a per-run number (a probe measure, over-confidence, ...): per setting and non-baseline arm, the mean
+ * over paired seeds of value(arm, seed) - value(baseline, seed) with its 95% t-interval over those seeds,
+ * and on how many seeds the arm's value is higher / lower. Seeds without a baseline run, and NaN values,
+ * are left out (n_seeds counts the rest); an arm with none left has no row.
+ */
+export function seedPairedDifferences<T extends { spec: Spec; key: string }>(
+  items: readonly T[], valueOf: (item: T) => number, baseline = "label",
+): SeedDifferenceRow[] {
+  const groups = groupRuns(items, (r) => r.spec, (r) => r.key);
+  const isBaseline = (spec: Spec) => spec.condition === baseline && spec.explTokens === null;
+  const rows: SeedDifferenceRow[] = [];
+  const specOf = (g: Map<number, T>) => g.values().next().value!.spec;
+  for (const group of groups) {
+    const spec = specOf(group);
+    if (isBaseline(spec)) continue;
+    const base = groups.find((g) => isBaseline(specOf(g)) && settingKey(specOf(g)) === settingKey(spec));
+    if (!base) continue;
+    const diffs = [...group.entries()].filter(([s]) => base.has(s))
+      .map(([s, item]) => valueOf(item) - valueOf(base.get(s)!)).filter((d) => !Number.isNaN(d));
+    if (diffs.length === 0) continue;
+    const { mean, lo, hi } = meanInterval(diffs);
+    rows.push({
+      ...armColumns(spec), n_seeds: diffs.length, diff_mean: mean, diff_lo: lo, diff_hi: hi,
+      higher: diffs.filter((d) => d > 0).length, lower: diffs.filter((d) => d < 0).length,
+    });
+  }
+  return rows;
 }
 
 export interface PairingOptions {

@@ -28,7 +28,7 @@ function hiddenAt(params: Params, model: GptConfig, inputs: tf.Tensor2D, positio
 }
 
 /** Label logits [rows, K] from hidden states [rows, d], through the tied head restricted to the label tokens. */
-function labelLogitsOf(params: Params, picked: tf.Tensor2D, labelTokenIds: readonly number[]): tf.Tensor2D {
+export function labelLogitsOf(params: Params, picked: tf.Tensor2D, labelTokenIds: readonly number[]): tf.Tensor2D {
   const labelEmb = tf.gather(params.wte, tf.tensor1d(labelTokenIds as number[], "int32"));
   return tf.matMul(picked, labelEmb, false, true) as tf.Tensor2D;
 }

@@ -111,7 +111,8 @@ export function paramsFromValues(c: GptConfig, values: Map<string, Float32Array>
     if (!v) throw new Error(`missing parameter ${name}`);
     const size = shape.reduce((a, b) => a * b, 1);
     if (v.length !== size) throw new Error(`parameter ${name}: expected ${size} values for shape [${shape}], got ${v.length}`);
-    params[name] = tf.variable(tf.tensor(v, shape, "float32"), true, name.replace(/\./g, "/") + "_" + uniqueSuffix());
+    // In a tidy, so that the initial tensor is released: the variable keeps its data, nothing else is left behind.
+    params[name] = tf.tidy(() => tf.variable(tf.tensor(v, shape, "float32"), true, name.replace(/\./g, "/") + "_" + uniqueSuffix()));
   }
   return params;
 }

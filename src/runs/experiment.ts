@@ -68,6 +68,8 @@ export interface RunRecord {
   sequence: Profile["sequence"];
   data: { name: string; dimension: string | null; hash: string; train: number; test: number; labelSet: string[] };
   tokenizerHash: string;
+  /** The dataset as the run was given it (a name under data/, or a path); absent in records from before it was kept. */
+  datasetSource?: string;
   environment: Environment;
   wallS: number;
   training: { steps: number; tokensPerSec: number; wallS: number; resumedFromStep: number; losses: LossPoint[] };
@@ -91,6 +93,11 @@ export function subset(examples: Example[], max: number | undefined, salt: strin
   return new Rng(hashSeed("subset", salt)).shuffle(examples).slice(0, max);
 }
 
+/** Subsets are drawn per dataset and dimension, so that every run of a setting sees the same examples. */
+function subsetSalt(datasetName: string, dimension: string | undefined): string {
+  return dimension === undefined ? datasetName : `${datasetName}/${dimension}`;
+}
+
 function runsRoot(opts: RunOptions): string {
   return opts.runsDir ?? process.env.XFT_RUNS_DIR ?? path.join(process.env.XFT_ROOT ?? process.cwd(), "runs");
 }
@@ -109,6 +116,44 @@ export function cachedDataset(name: string): Dataset {
   return ds;
 }
 
+/** A run's test set: the examples, their inputs as the run's readout sees them, and the label tokens. */
+export interface TestSet {
+  examples: Example[];
+  /**
+   * Label-first conditions share their test prompts (as under `label`: only the label after them is read); a
+   * rationale-first prompt leaves room for the explanation the model generates before its label.
+   */
+  encoded: EncodedExample[];
+  labelTokenIds: number[];
+}
+
+export function testSetOf(
+  dataset: Dataset, dimension: string | undefined, maxTest: number | undefined, condition: Condition, tok: XftTokenizer, sequence: Profile["sequence"],
+): TestSet {
+  const examples = subset(ofDimension(dataset.test, dimension, dataset.name), maxTest, `${subsetSalt(dataset.name, dimension)}/test`);
+  const encoded = isRationaleFirst(condition)
+    ? examples.map((ex) => encodeRationalePrompt(ex, tok, sequence))
+    : encodeAll(examples, "label", tok, sequence);
+  return { examples, encoded, labelTokenIds: dataset.labelSet.map((_, i) => tok.labelToken(i)) };
+}
+
+/**
+ * The test set of a finished run, rebuilt from its record: the subset is the run's because it is fixed by
+ * the dataset, dimension and size, and a dataset that changed since (another hash) is an error.
+ */
+export function recordTestSet(record: RunRecord, tok: XftTokenizer): TestSet {
+  const dataset = cachedDataset(record.datasetSource ?? record.data.name);
+  if (dataset.hash !== record.data.hash) {
+    throw new Error(`run ${record.key}: dataset ${record.data.name} has changed since the run (hash ${dataset.hash.slice(0, 12)}, the run's ${record.data.hash.slice(0, 12)}); retrain it`);
+  }
+  if (tok.hash !== record.tokenizerHash) throw new Error(`run ${record.key}: the tokenizer has changed since the run; retrain it`);
+  const test = testSetOf(dataset, record.data.dimension ?? undefined, record.data.test, record.spec.condition, tok, record.sequence);
+  if (test.examples.length !== record.data.test) {
+    throw new Error(`run ${record.key}: rebuilt ${test.examples.length} test examples, the run had ${record.data.test}`);
+  }
+  return test;
+}
+
 function encodeAll(
   examples: Example[], condition: Condition, tok: XftTokenizer, seq: Profile["sequence"], pseudo?: PseudoExplanations,
 ): EncodedExample[] {
@@ -122,13 +167,14 @@ export async function runExperiment(spec: RunSpec, opts: RunOptions = {}): Promi
   const dataset = cachedDataset(spec.dataset);
   const tok = XftTokenizer.load();
   const dimension = spec.dimension ?? null;
-  const salt = dimension === null ? dataset.name : `${dataset.name}/${dimension}`;
-  const trainExamples = subset(ofDimension(dataset.train, spec.dimension, dataset.name), profile.maxTrain, `${salt}/train`);
-  const testExamples = subset(ofDimension(dataset.test, spec.dimension, dataset.name), profile.maxTest, `${salt}/test`);
+  const trainExamples = subset(ofDimension(dataset.train, spec.dimension, dataset.name), profile.maxTrain, `${subsetSalt(dataset.name, spec.dimension)}/train`);
   if (spec.maxExplTokens !== undefined && !(Number.isInteger(spec.maxExplTokens) && spec.maxExplTokens >= 0)) {
     throw new Error(`maxExplTokens must be a non-negative integer, got ${spec.maxExplTokens}`);
   }
   const sequence = { ...profile.sequence, maxExplTokens: spec.maxExplTokens ?? profile.sequence.maxExplTokens };
+  const test = testSetOf(dataset, spec.dimension, profile.maxTest, condition, tok, sequence);
+  const testExamples = test.examples;
+  const encodedTest = test.encoded;
   const model: GptConfig = { ...profile.model, vocabSize: tok.vocabSize, maxLen: sequence.maxLen };
   const steps = Math.ceil((profile.epochs * trainExamples.length) / profile.train.batchSize);
   const trainConfig: TrainConfig = { ...profile.train, seed: spec.seed, steps };
@@ -148,12 +194,7 @@ export async function runExperiment(spec: RunSpec, opts: RunOptions = {}): Promi
   // Pseudo-explanations draw from the training split only, with a seed of their own per run seed.
   const pseudo = isPseudo(condition) ? new PseudoExplanations(trainExamples, tok, hashSeed(spec.seed, "pseudo")) : undefined;
   const encodedTrain = encodeAll(trainExamples, condition, tok, sequence, pseudo);
-  // Label-first conditions share their test prompts; only the label after them is read. A rationale-first
-  // prompt leaves room for the explanation the model generates before its label.
   const rationaleFirst = isRationaleFirst(condition);
-  const encodedTest = rationaleFirst
-    ? testExamples.map((ex) => encodeRationalePrompt(ex, tok, sequence))
-    : encodeAll(testExamples, "label", tok, sequence);
   const params = createParams(model, hashSeed(spec.seed, "init"));
   try {
     const training = await train({
@@ -171,12 +212,13 @@ export async function runExperiment(spec: RunSpec, opts: RunOptions = {}): Promi
       spec: { dataset: dataset.name, dimension, condition, explTokens: spec.maxExplTokens ?? null, seed: spec.seed, profile: profile.name },
       model: { ...model, parameters: countParameters(model) }, train: trainConfig, sequence, data,
       tokenizerHash: tok.hash,
+      datasetSource: dataset.name === spec.dataset ? spec.dataset : path.resolve(spec.dataset),
       environment: collectEnvironment(backend),
       wallS: 0,
       training,
     };
     if (record.status === "done") {
-      const labelTokenIds = dataset.labelSet.map((_, i) => tok.labelToken(i));
+      const labelTokenIds = test.labelTokenIds;
       const readOpts = {
         padId: tok.special("<|pad|>"),
         onProgress: (done: number, total: number) => opts.onProgress?.({ phase: "eval", done, total, text: `evaluating ${done}/${total}` }),
@@ -224,6 +266,14 @@ function withCurrentMetrics(record: RunRecord, dir: string, recordFile: string):
   const upgraded = { ...record, metrics };
   writeFileAtomic(recordFile, JSON.stringify(upgraded, null, 1) + "\n");
   return upgraded;
+}
+
+/** A stored run's record, by its key (a folder under the runs folder) or by the path of its folder. */
+export function readRunRecord(keyOrDir: string, opts: Pick<RunOptions, "runsDir"> = {}): RunRecord {
+  const dir = fs.existsSync(path.join(keyOrDir, "run.json")) ? keyOrDir : path.join(runsRoot(opts), keyOrDir);
+  const file = path.join(dir, "run.json");
+  if (!fs.existsSync(file)) throw new Error(`no run "${keyOrDir}": neither a run folder nor a key under ${runsRoot(opts)}`);
+  return { ...(JSON.parse(fs.readFileSync(file, "utf8")) as RunRecord), dir: path.resolve(dir) };
 }
 
 /** The per-example predictions a finished run stored beside its record. */

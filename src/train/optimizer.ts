@@ -47,8 +47,9 @@ export class AdamW {
     this.names = Object.keys(params);
     this.sizes = this.names.map((n) => params[n].size);
     const total = this.sizes.reduce((a, b) => a + b, 0);
-    this.m = tf.variable(tf.zeros([total]), false);
-    this.v = tf.variable(tf.zeros([total]), false);
+    // Built in a tidy so that the zeros they start from are released with the variables.
+    this.m = tf.tidy(() => tf.variable(tf.zeros([total]), false));
+    this.v = tf.tidy(() => tf.variable(tf.zeros([total]), false));
     const mask = new Float32Array(total);
     let at = 0;
     this.names.forEach((n, i) => {

@@ -11,7 +11,7 @@ interface ArmRow { dataset: string; dimension: string; condition: string; expl_t
 export interface SummaryRow extends ArmRow { accuracy_mean: number; accuracy_lo: number; accuracy_hi: number }
 type DifferencePoint = Pick<DifferenceRow, keyof ArmRow | "diff_mean" | "diff_lo" | "diff_hi">;
 
-const ARM_COLORS = ["#7f7f7f", "#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2", "#17becf", "#bcbd22"];
+export const ARM_COLORS = ["#7f7f7f", "#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2", "#17becf", "#bcbd22"];
 
 export function armName(r: ArmRow): string {
   return r.expl_tokens === null ? r.condition : `${r.condition} (${r.expl_tokens} tokens)`;
@@ -22,7 +22,7 @@ function distinct(values: readonly string[]): string[] {
 }
 
 /** Plotly error bars from an interval; a NaN bound (one seed) draws no bar. */
-function errorBars(mean: readonly number[], lo: readonly number[], hi: readonly number[]): Record<string, unknown> {
+export function errorBars(mean: readonly number[], lo: readonly number[], hi: readonly number[]): Record<string, unknown> {
   const finite = (v: number) => (Number.isFinite(v) ? v : 0);
   return { type: "data", symmetric: false, array: hi.map((h, i) => finite(h - mean[i])), arrayminus: lo.map((l, i) => finite(mean[i] - l)) };
 }

@@ -3,6 +3,7 @@
  * draws every chart in Chromium with the network blocked, and notebook-specific outputs are checked.
  */
 import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
@@ -91,6 +92,18 @@ const EXPECTATIONS: Record<string, (cells: NotebookCell[]) => void> = {
     assert.ok(plotlyCount(outputs) >= 3, "differences, the budget curve and the order comparison are Plotly outputs");
     assertTimedWithoutErrors(outputs);
   },
+  "04-inside-the-model.ipynb": (cells) => {
+    const outputs = cells.flatMap((c) => c.outputs);
+    const findings = shownTable(outputs, "the paper's internal findings");
+    for (const quantity of ["intermediate_hidden_entropy", "output_entropy", "overconfidence"]) assert.ok(findings.includes(`>${quantity}<`), quantity);
+    for (const condition of ["label+expl", "expl+label", ...PSEUDO_CONDITIONS]) assert.ok(findings.includes(`>${condition}<`), `the findings have ${condition}`);
+    const sharpness = shownTable(outputs, "output sharpness and the first top-1 point");
+    for (const measure of ["first_top1_point", "output_entropy", "output_max_prob"]) assert.ok(sharpness.includes(`>${measure}<`), measure);
+    assert.ok(outputs.some((o) => o.name === "stdout" && /label\+expl vs label, hidden-state entropy at the intermediate points: higher in \d+ of \d+ settings/.test(o.text ?? "")),
+      "the first finding is said in words");
+    assert.ok(plotlyCount(outputs) >= 8, "three layer curves, one setting's curve, three lens heatmaps and the reliability diagram are Plotly outputs");
+    assertTimedWithoutErrors(outputs);
+  },
 };
 
 const notebooks = fs.readdirSync(path.join(PROJECT_ROOT, "notebooks")).filter((f) => f.endsWith(".ipynb")).sort();
@@ -118,4 +131,17 @@ describe("notebooks run with the ci profile", { skip: missingNotebookTools() }, 
       checkHtml(exportHtml(executed), figures);
     });
   }
+  test("the supplement's index links every executed notebook and the config of every run they used, and opens offline", () => {
+    const r = spawnSync(process.execPath, ["--import", "tsx", "scripts/write-supplement.ts", outDir], {
+      cwd: PROJECT_ROOT, encoding: "utf8", env: { ...process.env, XFT_PROFILE: "ci", XFT_RUNS_DIR: runsDir, TF_CPP_MIN_LOG_LEVEL: "2" },
+    });
+    assert.equal(r.status, 0, r.stderr);
+    const index = fs.readFileSync(path.join(outDir, "index.html"), "utf8");
+    for (const name of notebooks) assert.ok(index.includes(`href="${name.replace(/\.ipynb$/, ".html")}"`), `the index links ${name}`);
+    const runs = fs.readdirSync(runsDir).filter((key) => fs.existsSync(path.join(runsDir, key, "run.json")));
+    assert.ok(runs.length > 0);
+    for (const key of runs) assert.ok(fs.existsSync(path.join(outDir, "runs", `${key}.json`)) && index.includes(`href="runs/${key}.json"`), `run ${key} is in the supplement`);
+    assert.match(index, /<h2>Environment<\/h2>/);
+    checkHtml(path.join(outDir, "index.html"));
+  });
 });

@@ -134,4 +134,7 @@ test("xft reproduce: a bad --part or --shard is a clear error", () => {
   const shard = xft("reproduce", "--profile", "ci", "--shard", "3/2");
   assert.equal(shard.status, 1);
   assert.match(shard.stderr, /--shard takes k\/n/);
+  const both = xft("reproduce", "--profile", "ci", "--jobs", "2", "--shard", "1/2");
+  assert.equal(both.status, 1);
+  assert.match(both.stderr, /give --jobs or --shard, not both/);
 });

@@ -1,0 +1,170 @@
+/**
+ * Probing a finished run: its model and test set are rebuilt from the run folder, each test example is
+ * run up to its label-decision position (the <|score|> token; for `expl+label`, the end of the rationale
+ * the model generates, regenerated greedily as the run's readout did), and the measures of
+ * src/probe/measures.ts are stored beside the run in probe.json, which later calls reuse.
+ *
+ * The probe checks itself against the run: the lens distribution at the last residual point is the readout,
+ * so it must match predictions.json; a mismatch (another decision position, a changed model) is an error.
+ */
+import * as fs from "fs";
+import * as path from "path";
+import { initBackend } from "../backend/engine";
+import { argmax, readLabelsRationaleFirst } from "../eval/readout";
+import { disposeParams } from "../model/gpt";
+import { loadModel } from "../model/io";
+import { writeFileAtomic } from "../model/safetensors";
+import { readPredictions, recordTestSet, RunRecord } from "../runs/experiment";
+import { XftTokenizer } from "../text/tokenizer";
+import { isRationaleFirst } from "../train/sequences";
+import type { ProbedRun } from "./compare";
+import { DecisionSnapshot, EXAMPLE_MEASURES, ExampleMeasureName, LAYER_MEASURES, LayerMeasureName } from "./measures";
+import { attentionHooks, DEFAULT_PROBE_MEMORY, probeBatchSize, probeSequences, residualPoints } from "./probe";
+
+export const PROBE_FILE = "probe.json";
+/** Bumped when a measure's definition changes, so that stored probes are recomputed rather than mixed. */
+export const PROBE_VERSION = 1;
+/** Largest |lens - readout| allowed: float32 differences between backends and predictions.json's 6 decimals. */
+const READOUT_TOLERANCE = 1e-3;
+
+export interface RunProbe {
+  version: number;
+  key: string;
+  /** Residual point labels (embed, 0.mid, 0.post, ...) and block labels (0, 1, ...). */
+  points: string[];
+  blocks: string[];
+  examples: number;
+  /** Per layer measure, its mean over the test examples at every point (or block). */
+  layers: Record<LayerMeasureName, number[]>;
+  /** Per example measure, its mean over the test examples. */
+  means: Record<ExampleMeasureName, number>;
+  /** Per point: the share of examples whose lens top-1 is already the final prediction, and is the gold label. */
+  lensAgreement: number[];
+  lensAccuracy: number[];
+  /** Per point, the mean lens distribution over the K labels (the logit-lens heatmap). */
+  lensMeanProbs: number[][];
+  /** How many examples first have the final prediction as top-1 at each point. */
+  firstTop1Counts: number[];
+  /** Per example, every measure: for ad hoc analysis. */
+  perExample: Array<{ id: string; gold: number; predicted: number } & Record<LayerMeasureName, number[]> & Record<ExampleMeasureName, number>>;
+  readoutMaxAbsDiff: number;
+  batchSize: number;
+  memoryBytes: number;
+  wallS: number;
+}
+
+export interface ProbeRunOptions {
+  /** Recompute even if probe.json exists. */
+  fresh?: boolean;
+  memoryBytes?: number;
+  onProgress?: (done: number, total: number) => void;
+}
+
+/** The stored probe of a run, if it has a current one. */
+export function storedProbe(record: Pick<RunRecord, "dir">): RunProbe | undefined {
+  const file = path.join(record.dir, PROBE_FILE);
+  if (!fs.existsSync(file)) return undefined;
+  const probe = JSON.parse(fs.readFileSync(file, "utf8")) as RunProbe;
+  return probe.version === PROBE_VERSION ? probe : undefined;
+}
+
+export async function probeRun(record: RunRecord, opts: ProbeRunOptions = {}): Promise<RunProbe> {
+  if (record.status !== "done") throw new Error(`run ${record.key} is not finished (status ${record.status}); train it before probing`);
+  const stored = opts.fresh ? undefined : storedProbe(record);
+  if (stored) return stored;
+  await initBackend();
+  const started = Date.now();
+  const tok = XftTokenizer.load();
+  const test = recordTestSet(record, tok);
+  const predictions = readPredictions(record);
+  const { params, config } = loadModel(record.dir);
+  try {
+    const padId = tok.special("<|pad|>");
+    let sequences = test.encoded.map((e) => e.tokens.slice(0, e.promptLen));
+    if (isRationaleFirst(record.spec.condition)) {
+      const r = await readLabelsRationaleFirst(params, config, test.encoded, test.labelTokenIds, {
+        padId, explId: tok.special("<|expl|>"), eosId: tok.special("<|eos|>"), maxExplTokens: record.sequence.maxExplTokens,
+      });
+      sequences = sequences.map((s, i) => [...s, tok.special("<|expl|>"), ...r.rationales[i]]);
+    }
+    const snapshots = await probeSequences(params, config, sequences, test.labelTokenIds, { padId, memoryBytes: opts.memoryBytes, onProgress: opts.onProgress });
+    const readoutMaxAbsDiff = maxReadoutDifference(snapshots, predictions.map((p) => p.probs), record.key);
+    const probe = summarizeSnapshots(snapshots, {
+      key: record.key,
+      points: residualPoints(config).map((p) => p.label),
+      blocks: attentionHooks(config).map((_, l) => String(l)),
+      ids: test.examples.map((e) => e.id),
+      gold: test.encoded.map((e) => e.label),
+    });
+    const result: RunProbe = {
+      ...probe, readoutMaxAbsDiff, batchSize: probeBatchSize(config, opts), memoryBytes: opts.memoryBytes ?? DEFAULT_PROBE_MEMORY, wallS: (Date.now() - started) / 1000,
+    };
+    writeFileAtomic(path.join(record.dir, PROBE_FILE), JSON.stringify(result) + "\n");
+    return result;
+  } finally {
+    disposeParams(params);
+  }
+}
+
+function maxReadoutDifference(snapshots: readonly DecisionSnapshot[], stored: readonly number[][], key: string): number {
+  if (snapshots.length !== stored.length) throw new Error(`run ${key}: probed ${snapshots.length} examples, predictions.json has ${stored.length}`);
+  let worst = 0;
+  snapshots.forEach((s, i) => {
+    const final = s.lens[s.lens.length - 1];
+    if (final.length !== stored[i].length) throw new Error(`run ${key}, example ${i}: ${final.length} labels probed, ${stored[i].length} stored`);
+    final.forEach((p, c) => (worst = Math.max(worst, Math.abs(p - stored[i][c]))));
+  });
+  if (worst > READOUT_TOLERANCE) {
+    throw new Error(`run ${key}: the probe's final label distribution differs from the run's predictions by ${worst.toExponential(2)} ` +
+      `(tolerance ${READOUT_TOLERANCE}); the decision position or the model is not the run's`);
+  }
+  return worst;
+}
+
+/** Probes every run (stored probes are reused), one after the other; `onProgress` gets the run's position. */
+export async function probeRuns(
+  records: readonly RunRecord[], opts: Omit<ProbeRunOptions, "onProgress"> & { onProgress?: (run: number, runs: number, record: RunRecord) => void } = {},
+): Promise<ProbedRun[]> {
+  const out: ProbedRun[] = [];
+  for (const [i, record] of records.entries()) {
+    opts.onProgress?.(i + 1, records.length, record);
+    out.push({ record, probe: await probeRun(record, { fresh: opts.fresh, memoryBytes: opts.memoryBytes }) });
+  }
+  return out;
+}
+
+const round = (x: number) => Number(x.toFixed(5));
+
+/** Means and per-example values of every measure over a run's snapshots. */
+export function summarizeSnapshots(
+  snapshots: readonly DecisionSnapshot[],
+  meta: { key: string; points: string[]; blocks: string[]; ids: string[]; gold: number[] },
+): Omit<RunProbe, "readoutMaxAbsDiff" | "batchSize" | "memoryBytes" | "wallS"> {
+  const n = snapshots.length;
+  if (n === 0) throw new Error(`run ${meta.key}: no test examples to probe`);
+  const P = meta.points.length;
+  const layerNames = Object.keys(LAYER_MEASURES) as LayerMeasureName[];
+  const exampleNames = Object.keys(EXAMPLE_MEASURES) as ExampleMeasureName[];
+  const perExample = snapshots.map((s, i) => {
+    const row: Record<string, unknown> = { id: meta.ids[i], gold: meta.gold[i], predicted: argmax(s.lens[P - 1]) };
+    for (const name of layerNames) row[name] = LAYER_MEASURES[name].of(s).map(round);
+    for (const name of exampleNames) row[name] = round(EXAMPLE_MEASURES[name](s));
+    return row as RunProbe["perExample"][number];
+  });
+  const meanOf = (values: number[]) => values.reduce((a, b) => a + b, 0) / values.length;
+  const layers = Object.fromEntries(layerNames.map((name) => {
+    const width = LAYER_MEASURES[name].over === "residual" ? P : meta.blocks.length;
+    return [name, Array.from({ length: width }, (_, j) => meanOf(perExample.map((e) => e[name][j])))];
+  })) as Record<LayerMeasureName, number[]>;
+  const means = Object.fromEntries(exampleNames.map((name) => [name, meanOf(perExample.map((e) => e[name]))])) as Record<ExampleMeasureName, number>;
+  const k = snapshots[0].lens[0].length;
+  const firstTop1Counts = new Array<number>(P).fill(0);
+  for (const e of perExample) firstTop1Counts[e.first_top1_point] += 1;
+  return {
+    version: PROBE_VERSION, key: meta.key, points: meta.points, blocks: meta.blocks, examples: n, layers, means,
+    lensAgreement: meta.points.map((_, j) => meanOf(snapshots.map((s, i) => (argmax(s.lens[j]) === perExample[i].predicted ? 1 : 0)))),
+    lensAccuracy: meta.points.map((_, j) => meanOf(snapshots.map((s, i) => (argmax(s.lens[j]) === meta.gold[i] ? 1 : 0)))),
+    lensMeanProbs: meta.points.map((_, j) => Array.from({ length: k }, (_, c) => meanOf(snapshots.map((s) => s.lens[j][c])))),
+    firstTop1Counts, perExample,
+  };
+}
