@@ -9,12 +9,13 @@ import * as aq from "arquero";
 import { initBackend } from "../backend/engine";
 import { projectRoot } from "../data/load";
 import { writeFileAtomic } from "../model/safetensors";
+import { describeRun } from "../eval/compare";
 import { findingDifferences, findingTallies, pointsOverSettings, pooledReliability, probeSummary } from "../probe/compare";
 import { probeRun, probeRuns, RunProbe } from "../probe/run-probe";
 import { readRunRecord } from "../runs/experiment";
-import { describeSpec, expandGrid, GridPart, gridProfile, reproductionGrid, runGrid } from "../runs/grid";
+import { expandGrid, gridProfile, reproductionGrid, runGrid } from "../runs/grid";
 import { statusLine, stopOnInterrupt } from "./long-running";
-import { GRID_PARTS, tableText } from "./reproduce";
+import { parseParts, tableText } from "./reproduce";
 
 export interface ProbeArgs {
   run?: string;
@@ -44,18 +45,15 @@ export async function runProbe(args: ProbeArgs): Promise<number> {
     const record = readRunRecord(args.run, { runsDir: args.runsDir });
     const status = statusLine();
     const p = await probeRun(record, { fresh: args.fresh, memoryBytes, onProgress: (done, total) => status(`probing ${done}/${total}`, false) });
-    status(`xft probe: run ${record.key} (${describeSpec({ ...record.spec, dimension: record.spec.dimension ?? undefined })}), ${p.examples} test examples`, true);
+    status(`xft probe: run ${record.key} (${describeRun(record.spec)}), ${p.examples} test examples`, true);
     const { points, blocks } = probeTables(p);
     process.stdout.write(`${tableText(points)}\n\n${tableText(blocks)}\n\n`);
     process.stdout.write(`output: entropy ${p.means.output_entropy.toFixed(4)} nats, max probability ${p.means.output_max_prob.toFixed(4)}, ` +
       `first top-1 point ${p.means.first_top1_point.toFixed(2)} (mean index into ${p.points.join(", ")})\n`);
     return 0;
   }
-  const parts = args.part.split(",");
-  const unknown = parts.filter((p) => !(GRID_PARTS as readonly string[]).includes(p));
-  if (unknown.length > 0) throw new Error(`--part takes ${GRID_PARTS.join(", ")} (or several, comma-separated), got "${unknown.join(",")}"`);
   const grid = gridProfile(args.profile);
-  const specs = expandGrid(reproductionGrid(parts as GridPart[], grid));
+  const specs = expandGrid(reproductionGrid(parseParts(args.part), grid));
   const interrupt = stopOnInterrupt();
   const status = statusLine();
   try {
@@ -67,7 +65,7 @@ export async function runProbe(args: ProbeArgs): Promise<number> {
     const started = Date.now();
     const probed = await probeRuns(records, {
       fresh: args.fresh, memoryBytes,
-      onProgress: (i, n, r) => status(`probing run ${i}/${n} ${describeSpec({ ...r.spec, dimension: r.spec.dimension ?? undefined })}`, false),
+      onProgress: (i, n, r) => status(`probing run ${i}/${n} ${describeRun(r.spec)}`, false),
     });
     status(`xft probe: ${probed.length} runs probed in ${((Date.now() - started) / 1000).toFixed(0)} s`, true);
     const summary = probeSummary(probed);

@@ -38,10 +38,16 @@ export function tableText(t: ColumnTable): string {
   return formatTable(columns, rows, numeric);
 }
 
-export async function runReproduce(args: ReproduceArgs): Promise<number> {
-  const parts = args.part.split(",");
+/** `--part a,b`: the named grid parts; an unknown one is an error that lists the known ones. */
+export function parseParts(text: string): GridPart[] {
+  const parts = text.split(",");
   const unknown = parts.filter((p) => !(GRID_PARTS as readonly string[]).includes(p));
   if (unknown.length > 0) throw new Error(`--part takes ${GRID_PARTS.join(", ")} (or several, comma-separated), got "${unknown.join(",")}"`);
+  return parts as GridPart[];
+}
+
+export async function runReproduce(args: ReproduceArgs): Promise<number> {
+  const parts = parseParts(args.part);
   const grid = gridProfile(args.profile);
   const jobs = args.jobs ?? 1;
   if (!(Number.isInteger(jobs) && jobs >= 1)) throw new Error(`--jobs takes a positive integer, got ${args.jobs}`);
@@ -51,7 +57,7 @@ export async function runReproduce(args: ReproduceArgs): Promise<number> {
     if (code !== 0) return code;
   }
   const shard = args.shard === undefined ? undefined : parseShard(args.shard);
-  const specs = shardOf(expandGrid(reproductionGrid(parts as GridPart[], grid)), shard);
+  const specs = shardOf(expandGrid(reproductionGrid(parts, grid)), shard);
   await initBackend({ requested: args.backend });
   const shardText = shard ? `, shard ${shard.index}/${shard.count}` : "";
   process.stderr.write(`xft reproduce: profile ${grid.profile.name}, part ${args.part}${shardText}: ${specs.length} runs, seeds ${grid.seeds.join(",")}\n`);

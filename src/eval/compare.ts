@@ -110,7 +110,7 @@ function meanInterval(values: readonly number[]): { mean: number; lo: number; hi
 type Spec = RunRecord["spec"];
 
 /** "dataset/dimension condition expl=N seed S", for error messages. */
-function describe(spec: Spec): string {
+export function describeRun(spec: Spec): string {
   const expl = spec.explTokens === null ? "" : ` expl=${spec.explTokens}`;
   return `${spec.dataset}/${spec.dimension ?? "all"} ${spec.condition}${expl} seed ${spec.seed}`;
 }
@@ -170,7 +170,7 @@ function groupRuns<T>(items: readonly T[], specOf: (item: T) => Spec, keyOf: (it
     if (!bySeed) groups.set(key, (bySeed = new Map()));
     const previous = bySeed.get(spec.seed);
     if (previous !== undefined) {
-      throw new Error(`runs ${keyOf(previous)} and ${keyOf(item)} are both ${describe(spec)}; a grid has one run per setting, arm and seed`);
+      throw new Error(`runs ${keyOf(previous)} and ${keyOf(item)} are both ${describeRun(spec)}; a grid has one run per setting, arm and seed`);
     }
     bySeed.set(spec.seed, item);
   }
@@ -195,7 +195,7 @@ export function summarize(records: readonly RunRecord[]): Table {
     const row: Record<string, string | number | null> = { ...armColumns(runs[0].spec), n_seeds: runs.length };
     for (const [column, field] of Object.entries(METRICS)) {
       const values = runs.map((r) => {
-        if (!r.metrics) throw new Error(`run ${r.key} (${describe(r.spec)}) has no metrics (status ${r.status}); summarize finished runs only`);
+        if (!r.metrics) throw new Error(`run ${r.key} (${describeRun(r.spec)}) has no metrics (status ${r.status}); summarize finished runs only`);
         return r.metrics[field];
       });
       const { mean, lo, hi, nan } = seedInterval(values);
@@ -371,22 +371,22 @@ function firstSpec(bySeed: Map<number, RunResult>): Spec {
 function exampleIndex(reference: RunResult): Map<string, number> {
   const index = new Map<string, number>();
   reference.predictions.forEach((p, i) => {
-    if (index.has(p.id)) throw new Error(`run ${reference.record.key} (${describe(reference.record.spec)}) has example id "${p.id}" twice`);
+    if (index.has(p.id)) throw new Error(`run ${reference.record.key} (${describeRun(reference.record.spec)}) has example id "${p.id}" twice`);
     index.set(p.id, i);
   });
-  if (index.size === 0) throw new Error(`run ${reference.record.key} (${describe(reference.record.spec)}) has no predictions`);
+  if (index.size === 0) throw new Error(`run ${reference.record.key} (${describeRun(reference.record.spec)}) has no predictions`);
   return index;
 }
 
 /** 1 where the run predicted the gold label, in the reference run's example order; the test sets must match. */
 function correctness(run: RunResult, reference: RunResult, index: Map<string, number>): Uint8Array {
-  const names = `runs ${reference.record.key} (${describe(reference.record.spec)}) and ${run.record.key} (${describe(run.record.spec)})`;
+  const names = `runs ${reference.record.key} (${describeRun(reference.record.spec)}) and ${run.record.key} (${describeRun(run.record.spec)})`;
   const correct = new Uint8Array(index.size);
   const seen = new Uint8Array(index.size);
   for (const p of run.predictions) {
     const i = index.get(p.id);
     if (i === undefined) throw new Error(`${names} have different test sets: example "${p.id}" is only in ${run.record.key}`);
-    if (seen[i]) throw new Error(`run ${run.record.key} (${describe(run.record.spec)}) has example id "${p.id}" twice`);
+    if (seen[i]) throw new Error(`run ${run.record.key} (${describeRun(run.record.spec)}) has example id "${p.id}" twice`);
     if (p.gold !== reference.predictions[i].gold) {
       throw new Error(`${names} disagree on the gold label of example "${p.id}" (${reference.predictions[i].gold} vs ${p.gold}): not the same test data`);
     }
