@@ -10,9 +10,15 @@ export XFT_PROFILE="${XFT_PROFILE:-quick}"
 out=build/supplement
 rm -rf "$out" && mkdir -p "$out"
 started=$(date +%s)
-# The grids of notebooks 02-04 first, in one job per core (two 1-thread jobs train about 1.8x the runs of one
+# The grids of notebooks 02-05 first, in one job per core (two 1-thread jobs train about 1.8x the runs of one
 # 2-thread process here); the notebooks then reuse those runs. XFT_JOBS overrides the number of jobs.
-npx xft reproduce --profile "$XFT_PROFILE" --jobs "${XFT_JOBS:-$(nproc)}" > "$out/reproduce.txt"
+jobs="${XFT_JOBS:-$(nproc)}"
+npx xft reproduce --profile "$XFT_PROFILE" --jobs "$jobs" > "$out/reproduce.txt"
+# Notebook 05's runs from the pretrained base (shipped for quick, pretrained here otherwise), fully and with LoRA.
+npx xft pretrain --profile "$XFT_PROFILE" > "$out/pretrain.txt"
+for adapter in none lora; do
+  npx xft reproduce --profile "$XFT_PROFILE" --part explanations --init base --adapter "$adapter" --jobs "$jobs" > "$out/reproduce-base-$adapter.txt"
+done
 $PY scripts/run-notebooks.py --out "$out" notebooks/*.ipynb
 bash scripts/export-html.sh "$out"/*.ipynb
 node --import tsx scripts/write-supplement.ts "$out"

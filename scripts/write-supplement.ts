@@ -43,7 +43,7 @@ async function main(outDir: string): Promise<void> {
 td,th{border-bottom:1px solid #ddd;padding:.2em .6em;text-align:left}code{background:#f4f4f4}</style></head>
 <body><h1>xft supplement</h1>
 <p>Executed notebooks (profile <code>${escape(profile)}</code>), written ${escape(new Date().toISOString())}.
-Every chart draws offline; every number can be recomputed with <code>npx xft train</code> (one run) or <code>npx xft reproduce --profile ${escape(profile)}</code> (the grids of notebooks 02 and 03), the probes of notebook 04 with <code>npx xft probe --profile ${escape(profile)} --part pseudo</code>, and the configs below.</p>
+Every chart draws offline; every number can be recomputed with <code>npx xft train</code> (one run) or <code>npx xft reproduce --profile ${escape(profile)}</code> (the grids of notebooks 02 and 03), the probes of notebook 04 with <code>npx xft probe --profile ${escape(profile)} --part pseudo</code>, the base model and runs of notebook 05 with <code>npx xft pretrain --profile ${escape(profile)}</code> and <code>npx xft reproduce --profile ${escape(profile)} --part explanations --init base [--adapter lora]</code>, and the configs below.</p>
 <h2>Notebooks</h2><ul>
 ${pages.map((p) => `<li><a href="${escape(p)}">${escape(p.replace(/\.html$/, ""))}</a></li>`).join("\n")}
 </ul>

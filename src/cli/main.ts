@@ -1,6 +1,7 @@
 /**
  * The `xft` command line: the same library the notebooks call.
- *   xft train --dataset esnli --condition label+expl --seed 1 --profile quick
+ *   xft train --dataset esnli --condition label+expl --seed 1 --profile quick [--init base --adapter lora]
+ *   xft pretrain --profile ci|quick|full
  *   xft reproduce --profile ci|quick|full [--part ...] [--shard k/n]
  *   xft probe --run KEY | --profile ci|quick|full [--part ...]
  *   xft doctor
@@ -11,8 +12,10 @@ import { DEFAULT_BENCH } from "../bench/bench";
 import { runBench } from "./bench";
 import { runData } from "./data";
 import { runDoctor } from "./doctor";
+import { runPretrain } from "./pretrain";
 import { runProbe } from "./probe";
 import { runReproduce } from "./reproduce";
+import { parseStart, START_OPTIONS, START_USAGE } from "./start-options";
 import { runTrain } from "./train";
 
 const USAGE = `usage: xft <command> [options]
@@ -23,19 +26,27 @@ commands:
            --condition label|label+expl|label+shuffled|... (default label)
            --seed N (default 1)   --profile ci|quick|full (default $XFT_PROFILE or quick)
            --backend NAME   --runs-dir DIR   --fresh (retrain even if a finished run exists)
+           ${START_USAGE}
   reproduce  the paper's grid (sources x dimensions x conditions x seeds, and the real-explanation datasets),
            then its analysis; finished runs are reused, an interrupted grid resumes
            --profile ci|quick|full   --part all|explanations|pseudo|budget[,...] (default all)   --shard k/n
            --jobs N (train in N processes, shards of this machine, then analyse; 2 on a 2-core machine)
-           --backend NAME   --runs-dir DIR   --out DIR (default results/<profile>)
+           --backend NAME   --runs-dir DIR   --out DIR (default results/<profile>, results/<profile>-base(-lora) from the base)
+           --init, --base, --adapter, --lora-*: as for train, for every run of the grid
   probe    what the explanations change inside the model: hidden-state and attention entropy, logit lens,
            output sharpness at the label-decision position; stored beside each run (probe.json) and reused
            --run KEY|DIR (one run's per-point table) | --profile ci|quick|full --part ... (the grid, trained
            as reproduce trains it, then probed; tables into --out, default results/<profile>)
            --memory-mb N (bound on one batch's activation cache, default 256)   --fresh   --backend NAME   --runs-dir DIR
+           --init, --base, --adapter, --lora-*: which grid (as for reproduce)
   bench    training speed on synthetic tokens for the reference configs A-D (each in its own process)
            --configs A,B,C,D  --custom layers,d,heads,seq,vocab,batch  --backend NAME  --json
            --repeats N (default 3)  --seconds S per repeat (default 2)  --warmup N (default 3)  --in-process
+  pretrain next-token pretraining of a base model on every text the project ships (train splits only, no test
+           text), resumable; writes the weights and a model card (CARD.md, base.json)
+           --profile ci|quick|full (the grid's architecture; default $XFT_PROFILE or quick)
+           --out DIR (default: data/base-<profile> where one is shipped (quick: reused), else runs/pretrain/<profile>)
+           --layers N --d-model N --heads N (another architecture)   --fresh   --backend NAME
   doctor   check the environment (backend, Jupyter, kernelspec, browser, data) and say how to fix gaps
   data list                  every dataset under data/: dimensions, labels, train/test counts, explanations
   data show NAME|PATH        print examples readably   --n N (default 3)   --split train|test
@@ -55,11 +66,12 @@ const COMMANDS: Record<string, (args: string[]) => Promise<number>> = {
         backend: { type: "string" },
         "runs-dir": { type: "string" },
         fresh: { type: "boolean", default: false },
+        ...START_OPTIONS,
       },
     });
     return runTrain({
       dataset: values.dataset!, dimension: values.dimension, condition: values.condition!, seed: parseSeed(values.seed!), profile: values.profile,
-      backend: values.backend, runsDir: values["runs-dir"], fresh: values.fresh!,
+      backend: values.backend, runsDir: values["runs-dir"], fresh: values.fresh!, start: parseStart(values),
     });
   },
   bench: async (args) => {
@@ -89,12 +101,12 @@ const COMMANDS: Record<string, (args: string[]) => Promise<number>> = {
       options: {
         profile: { type: "string" }, part: { type: "string", default: "all" }, shard: { type: "string" },
         backend: { type: "string" }, "runs-dir": { type: "string" }, out: { type: "string" },
-        jobs: { type: "string" }, "train-only": { type: "boolean", default: false },
+        jobs: { type: "string" }, "train-only": { type: "boolean", default: false }, ...START_OPTIONS,
       },
     });
     return runReproduce({
       profile: values.profile, part: values.part!, shard: values.shard, backend: values.backend, runsDir: values["runs-dir"], out: values.out,
-      jobs: values.jobs === undefined ? undefined : Number(values.jobs), trainOnly: values["train-only"]!,
+      jobs: values.jobs === undefined ? undefined : Number(values.jobs), trainOnly: values["train-only"]!, start: parseStart(values),
     });
   },
   probe: async (args) => {
@@ -103,12 +115,28 @@ const COMMANDS: Record<string, (args: string[]) => Promise<number>> = {
       options: {
         run: { type: "string" }, profile: { type: "string" }, part: { type: "string", default: "all" },
         backend: { type: "string" }, "runs-dir": { type: "string" }, out: { type: "string" },
-        fresh: { type: "boolean", default: false }, "memory-mb": { type: "string" },
+        fresh: { type: "boolean", default: false }, "memory-mb": { type: "string" }, ...START_OPTIONS,
       },
     });
     return runProbe({
       run: values.run, profile: values.profile, part: values.part!, backend: values.backend, runsDir: values["runs-dir"], out: values.out,
       fresh: values.fresh!, memoryMb: values["memory-mb"] === undefined ? undefined : positive(values["memory-mb"], "--memory-mb"),
+      start: parseStart(values),
+    });
+  },
+  pretrain: async (args) => {
+    const { values } = parseArgs({
+      args,
+      options: {
+        profile: { type: "string" }, out: { type: "string" }, layers: { type: "string" }, "d-model": { type: "string" },
+        heads: { type: "string" }, backend: { type: "string" }, fresh: { type: "boolean", default: false },
+      },
+    });
+    const int = (s: string | undefined, flag: string) => (s === undefined ? undefined : positiveInteger(s, flag));
+    return runPretrain({
+      profile: values.profile, out: values.out, layers: int(values.layers, "--layers"), dModel: int(values["d-model"], "--d-model"),
+      heads: int(values.heads, "--heads"), backend: values.backend, fresh: values.fresh!,
+      command: ["npx xft pretrain", ...args.filter((a) => a !== "--fresh")].join(" "),
     });
   },
   doctor: async (args) => {
@@ -121,6 +149,12 @@ const COMMANDS: Record<string, (args: string[]) => Promise<number>> = {
 function positive(s: string, flag: string): number {
   const n = Number(s);
   if (!(n > 0)) throw new Error(`${flag} must be a positive number, got "${s}"`);
+  return n;
+}
+
+function positiveInteger(s: string, flag: string): number {
+  const n = positive(s, flag);
+  if (!Number.isInteger(n)) throw new Error(`${flag} must be a positive integer, got "${s}"`);
   return n;
 }
 

@@ -7,13 +7,12 @@
 import * as path from "path";
 import * as aq from "arquero";
 import { initBackend } from "../backend/engine";
-import { projectRoot } from "../data/load";
 import { writeFileAtomic } from "../model/safetensors";
 import { describeRun } from "../eval/compare";
 import { findingDifferences, findingTallies, pointsOverSettings, pooledReliability, probeSummary } from "../probe/compare";
 import { probeRun, probeRuns, RunProbe } from "../probe/run-probe";
-import { readRunRecord } from "../runs/experiment";
-import { expandGrid, gridProfile, reproductionGrid, runGrid } from "../runs/grid";
+import { readRunRecord, RunStart } from "../runs/experiment";
+import { expandGrid, gridProfile, gridResultsDir, reproductionGrid, runGrid } from "../runs/grid";
 import { statusLine, stopOnInterrupt } from "./long-running";
 import { parseParts, tableText } from "./reproduce";
 
@@ -26,6 +25,8 @@ export interface ProbeArgs {
   out?: string;
   fresh: boolean;
   memoryMb?: number;
+  /** Which grid: runs from scratch (default), from the base, or with a LoRA adapter on it. */
+  start: RunStart;
 }
 
 /** One run's probe as two tables: per residual point, and per block (attention). */
@@ -53,7 +54,7 @@ export async function runProbe(args: ProbeArgs): Promise<number> {
     return 0;
   }
   const grid = gridProfile(args.profile);
-  const specs = expandGrid(reproductionGrid(parseParts(args.part), grid));
+  const specs = expandGrid(reproductionGrid(parseParts(args.part), grid, args.start));
   const interrupt = stopOnInterrupt();
   const status = statusLine();
   try {
@@ -72,7 +73,7 @@ export async function runProbe(args: ProbeArgs): Promise<number> {
     const differences = findingDifferences(probed);
     const tallies = aq.from(findingTallies(differences));
     const reliability = pooledReliability(records);
-    const out = args.out ?? path.join(projectRoot(), "results", grid.profile.name);
+    const out = args.out ?? gridResultsDir(grid.profile.name, args.start);
     const files: Record<string, ReturnType<typeof aq.from>> = {
       "probe-summary.csv": summary, "probe-differences.csv": differences, "probe-findings.csv": tallies, "reliability.csv": reliability,
     };

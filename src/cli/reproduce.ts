@@ -9,10 +9,12 @@ import * as path from "path";
 import type { ColumnTable } from "arquero";
 import { initBackend } from "../backend/engine";
 import { projectRoot } from "../data/load";
-import { expandGrid, GridPart, gridProfile, parseShard, reproductionGrid, runGrid, shardOf } from "../runs/grid";
+import type { RunStart } from "../runs/experiment";
+import { expandGrid, GridPart, gridProfile, gridResultsDir, parseShard, reproductionGrid, runGrid, shardOf } from "../runs/grid";
 import { analyzeGrid, writeResults } from "../runs/results";
 import { formatTable } from "./data-format";
 import { statusLine, stopOnInterrupt } from "./long-running";
+import { startArgs } from "./start-options";
 
 export const GRID_PARTS: readonly GridPart[] = ["all", "explanations", "pseudo", "budget"];
 
@@ -27,6 +29,8 @@ export interface ReproduceArgs {
   jobs?: number;
   /** Train only, no analysis: what each job of `--jobs` does. */
   trainOnly?: boolean;
+  /** Where every run's weights start (default: from scratch). */
+  start: RunStart;
 }
 
 /** An arquero table as aligned text; numbers with 3 decimals. */
@@ -57,7 +61,7 @@ export async function runReproduce(args: ReproduceArgs): Promise<number> {
     if (code !== 0) return code;
   }
   const shard = args.shard === undefined ? undefined : parseShard(args.shard);
-  const specs = shardOf(expandGrid(reproductionGrid(parts, grid)), shard);
+  const specs = shardOf(expandGrid(reproductionGrid(parts, grid, args.start)), shard);
   await initBackend({ requested: args.backend });
   const shardText = shard ? `, shard ${shard.index}/${shard.count}` : "";
   process.stderr.write(`xft reproduce: profile ${grid.profile.name}, part ${args.part}${shardText}: ${specs.length} runs, seeds ${grid.seeds.join(",")}\n`);
@@ -76,7 +80,7 @@ export async function runReproduce(args: ReproduceArgs): Promise<number> {
     }
     if (args.trainOnly) return 0;
     const results = analyzeGrid(records);
-    const out = args.out ?? path.join(projectRoot(), "results", grid.profile.name + (shard ? `-shard${shard.index}of${shard.count}` : ""));
+    const out = args.out ?? gridResultsDir(grid.profile.name, args.start) + (shard ? `-shard${shard.index}of${shard.count}` : "");
     const files = writeResults(out, results, records);
     process.stdout.write(`wins against label (settings where the arm's mean accuracy over seeds is higher)\n${tableText(results.wins)}\n`);
     process.stdout.write(`paired accuracy differences to label (mean over seeds, 95% bootstrap interval, sign count)\n${tableText(results.differences)}\n`);
@@ -100,7 +104,7 @@ async function trainInJobs(args: ReproduceArgs, profile: string, jobs: number): 
   const bin = path.join(projectRoot(), "bin", "xft.cjs");
   process.stderr.write(`xft reproduce: ${jobs} jobs, ${threads} TensorFlow thread(s) each\n`);
   const codes = await Promise.all(latest.map((_, j) => new Promise<number>((resolve) => {
-    const childArgs = [bin, "reproduce", "--profile", profile, "--part", args.part, "--shard", `${j + 1}/${jobs}`, "--train-only"];
+    const childArgs = [bin, "reproduce", "--profile", profile, "--part", args.part, "--shard", `${j + 1}/${jobs}`, "--train-only", ...startArgs(args.start)];
     if (args.backend) childArgs.push("--backend", args.backend);
     if (args.runsDir) childArgs.push("--runs-dir", args.runsDir);
     const child = spawn(process.execPath, childArgs, {

@@ -1,6 +1,6 @@
 /** `xft train`: one run, progress on stderr, metrics as JSON on stdout. Ctrl-C checkpoints and stops. */
 import { initBackend } from "../backend/engine";
-import { runExperiment } from "../runs/experiment";
+import { runExperiment, RunStart } from "../runs/experiment";
 import { statusLine, stopOnInterrupt } from "./long-running";
 
 export interface TrainArgs {
@@ -12,6 +12,7 @@ export interface TrainArgs {
   backend?: string;
   runsDir?: string;
   fresh: boolean;
+  start: RunStart;
 }
 
 export async function runTrain(args: TrainArgs): Promise<number> {
@@ -20,7 +21,7 @@ export async function runTrain(args: TrainArgs): Promise<number> {
   const status = statusLine();
   try {
     const record = await runExperiment(
-      { dataset: args.dataset, dimension: args.dimension, condition: args.condition, seed: args.seed, profile: args.profile },
+      { dataset: args.dataset, dimension: args.dimension, condition: args.condition, seed: args.seed, profile: args.profile, ...args.start },
       {
         runsDir: args.runsDir, fresh: args.fresh, shouldStop: interrupt.requested,
         onProgress: (e) => status(`${e.phase} ${e.text}`, e.done === e.total),
@@ -34,7 +35,8 @@ export async function runTrain(args: TrainArgs): Promise<number> {
     const { metrics, training } = record;
     process.stdout.write(JSON.stringify({
       run: record.key, dir: record.dir, dataset: record.spec.dataset, dimension: record.spec.dimension, condition: record.spec.condition,
-      seed: record.spec.seed, profile: record.spec.profile, backend: record.environment.backend,
+      seed: record.spec.seed, profile: record.spec.profile, init: record.init?.from ?? "scratch", base: record.init?.from === "base" ? record.init.dir : undefined,
+      adapter: record.adapter ?? "none", backend: record.environment.backend,
       accuracy: metrics?.accuracy, macroF1: metrics?.macroF1, mae: metrics?.mae, qwk: metrics?.qwk, ece: metrics?.ece,
       brier: metrics?.brier, n: metrics?.n, confusion: metrics?.confusion,
       labelSet: record.data.labelSet, steps: training.steps, tokensPerSec: Math.round(training.tokensPerSec),

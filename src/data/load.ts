@@ -5,9 +5,9 @@
  * evaluation-only dataset (USR: human ratings to compare raters with, too few to train on).
  */
 import { createHash } from "crypto";
-import { existsSync, readdirSync, readFileSync, statSync } from "fs";
+import { existsSync, readdirSync, statSync } from "fs";
 import { basename, dirname, join, relative, resolve, isAbsolute } from "path";
-import { gunzipSync } from "zlib";
+import { readMaybeGzipped } from "../util/gzip";
 import { DataError, Example, FileValidator, Split } from "./schema";
 
 export interface ReadOptions {
@@ -52,12 +52,6 @@ function displayPath(path: string): string {
   return rel !== "" && !rel.startsWith("..") && !isAbsolute(rel) ? rel : path;
 }
 
-/** File bytes, gunzipped when they start with the gzip magic number (whatever the file is called). */
-function readContent(path: string): Buffer {
-  const bytes = readFileSync(path);
-  return bytes[0] === 0x1f && bytes[1] === 0x8b ? gunzipSync(bytes) : bytes;
-}
-
 /** Parses and validates the rows of one file's content; `expectSplit` also requires every row's split. */
 function parseRows(content: Buffer, file: string, strict: boolean, expectSplit?: Split): ReadResult {
   const validator = new FileValidator(file);
@@ -89,7 +83,7 @@ function parseRows(content: Buffer, file: string, strict: boolean, expectSplit?:
 
 /** Reads one JSONL file (`.jsonl` or `.jsonl.gz`); empty lines are ignored. */
 export function readExamples(path: string, opts: ReadOptions = {}): ReadResult {
-  return parseRows(readContent(path), path, opts.strict ?? true);
+  return parseRows(readMaybeGzipped(path), path, opts.strict ?? true);
 }
 
 /** The train or test file of a dataset folder, or undefined when there is none. */
@@ -141,7 +135,7 @@ function loadFolder(dir: string, name: string, strict: boolean, allowTestOnly: b
   }
   const hash = createHash("sha256");
   const read = (split: Split, path: string): ReadResult => {
-    const content = readContent(path);
+    const content = readMaybeGzipped(path);
     hash.update(content);
     return parseRows(content, displayPath(path), strict, split);
   };
@@ -159,7 +153,7 @@ function loadFolder(dir: string, name: string, strict: boolean, allowTestOnly: b
 }
 
 function loadSingleFile(path: string, strict: boolean): Dataset {
-  const content = readContent(path);
+  const content = readMaybeGzipped(path);
   const { examples, skipped } = parseRows(content, displayPath(path), strict);
   const train = examples.filter((e) => e.split === "train");
   const test = examples.filter((e) => e.split === "test");

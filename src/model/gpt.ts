@@ -12,7 +12,7 @@
  *   ln_final.hook_normalized      [B, T, d]     after the final LayerNorm
  */
 import { tf } from "../backend/engine";
-import { Rng } from "../util/rng";
+import { hashSeed, Rng } from "../util/rng";
 
 export interface GptConfig {
   vocabSize: number;
@@ -105,8 +105,13 @@ export function createParams(c: GptConfig, seed: number): Params {
 }
 
 export function paramsFromValues(c: GptConfig, values: Map<string, Float32Array>): Params {
+  return variablesFromValues(parameterShapes(c), values);
+}
+
+/** Trainable variables of the given shapes from their values by name (the model's, or an adapter's). */
+export function variablesFromValues(shapes: Array<[string, number[]]>, values: Map<string, Float32Array>): Params {
   const params: Params = {};
-  for (const [name, shape] of parameterShapes(c)) {
+  for (const [name, shape] of shapes) {
     const v = values.get(name);
     if (!v) throw new Error(`missing parameter ${name}`);
     const size = shape.reduce((a, b) => a * b, 1);
@@ -201,9 +206,22 @@ function causalMask(T: number): tf.Tensor2D {
   return m;
 }
 
+/**
+ * An unmerged LoRA adapter (lora.ts) for training: `<matrix>.lora_a` [in, r] and `<matrix>.lora_b` [r, out] add
+ * scale * dropout(x) A B to the matrix's output. Inference uses the merged model instead.
+ */
+export interface LoraForward {
+  adapter: Params;
+  scale: number;
+  dropout: number;
+  /** Seeds this step's dropout masks (one per matrix, derived from it). */
+  dropoutSeed: number;
+}
+
 export interface ForwardOptions {
   /** Hook points to record; "all" records every one. Recorded tensors are kept: dispose the cache. */
   hooks?: readonly string[] | "all";
+  lora?: LoraForward;
 }
 
 /**
@@ -223,6 +241,15 @@ export function forward(
   const hook = (name: string, x: tf.Tensor, shape?: number[]) => {
     if (wanted.has(name)) cache.set(name, tf.keep(shape ? x.reshape(shape) : x.clone()));
   };
+  const lora = opts.lora;
+  // x @ W + b for the matrix named w, plus the adapter's low-rank update where it adapts that matrix.
+  const project = (x: tf.Tensor, w: string, b: string): tf.Tensor2D => {
+    const y = linear(x, params[w], params[b]);
+    const a = lora?.adapter[w + ".lora_a"];
+    if (!lora || !a) return y;
+    const dropped = lora.dropout > 0 ? tf.dropout(x, lora.dropout, undefined, hashSeed(lora.dropoutSeed, w)) : x;
+    return y.add(tf.matMul(dropped, a).mul(lora.scale).matMul(lora.adapter[w + ".lora_b"]));
+  };
 
   const hidden = tf.tidy(() => {
     const tokEmb = tf.gather(params.wte, tokens.reshape([B * T]));
@@ -237,7 +264,7 @@ export function forward(
       hook(p + "hook_resid_pre", x, [B, T, d]);
       // Attention: one fused QKV projection, heads split by a reshape and one transpose.
       const h1 = layerNorm(x, params[p + "ln1.g"], params[p + "ln1.b"]);
-      const qkv = linear(h1, params[p + "attn.wqkv"], params[p + "attn.bqkv"])
+      const qkv = project(h1, p + "attn.wqkv", p + "attn.bqkv")
         .reshape([B, T, 3, H, hd]).transpose([2, 0, 3, 1, 4]); // [3, B, H, T, hd]
       const [q, k, v] = tf.unstack(qkv, 0) as tf.Tensor4D[];
       // Scaling q (T x hd) is cheaper than scaling the scores (T x T).
@@ -245,12 +272,12 @@ export function forward(
       const att = tf.softmax(scores, -1);
       hook(p + "attn.hook_pattern", att);
       const heads = tf.matMul(att, v).transpose([0, 2, 1, 3]).reshape([B * T, d]);
-      x = x.add(linear(heads, params[p + "attn.wo"], params[p + "attn.bo"]));
+      x = x.add(project(heads, p + "attn.wo", p + "attn.bo"));
       hook(p + "hook_resid_mid", x, [B, T, d]);
       // MLP
       const h2 = layerNorm(x, params[p + "ln2.g"], params[p + "ln2.b"]);
-      const up = gelu(linear(h2, params[p + "mlp.w1"], params[p + "mlp.b1"]));
-      x = x.add(linear(up, params[p + "mlp.w2"], params[p + "mlp.b2"]));
+      const up = gelu(project(h2, p + "mlp.w1", p + "mlp.b1"));
+      x = x.add(project(up, p + "mlp.w2", p + "mlp.b2"));
       hook(p + "hook_resid_post", x, [B, T, d]);
     }
     const out = layerNorm(x, params["ln_f.g"], params["ln_f.b"]).reshape([B, T, d]);

@@ -2,7 +2,8 @@
 import * as fs from "fs";
 import * as path from "path";
 import { GptConfig, Params, paramsFromValues, paramsToValues, validateConfig } from "./gpt";
-import { loadSafetensors, saveSafetensors, TensorMap, writeFileAtomic } from "./safetensors";
+import * as zlib from "zlib";
+import { encodeSafetensors, loadSafetensors, TensorMap, writeFileAtomic } from "./safetensors";
 
 export const WEIGHTS_FILE = "model.safetensors";
 export const CONFIG_FILE = "config.json";
@@ -22,9 +23,24 @@ export function valuesWithPrefix(tensors: TensorMap, prefix = ""): Map<string, F
   return out;
 }
 
-export async function saveModel(dir: string, params: Params, config: GptConfig): Promise<void> {
-  saveSafetensors(path.join(dir, WEIGHTS_FILE), await paramsToTensorMap(params), { format: "xft-gpt" });
+export interface SaveOptions {
+  /** Write model.safetensors.gz (for checkpoints shipped in git) instead of model.safetensors. */
+  compress?: boolean;
+}
+
+export async function saveModel(dir: string, params: Params, config: GptConfig, opts: SaveOptions = {}): Promise<void> {
+  const bytes = encodeSafetensors(await paramsToTensorMap(params), { format: "xft-gpt" });
+  // level 9 and no timestamp in the gzip header: the same weights give the same file.
+  writeFileAtomic(path.join(dir, WEIGHTS_FILE + (opts.compress ? ".gz" : "")), opts.compress ? zlib.gzipSync(bytes, { level: 9 }) : bytes);
   writeFileAtomic(path.join(dir, CONFIG_FILE), JSON.stringify(config, null, 2) + "\n");
+}
+
+/** The model's weights file in `dir`: model.safetensors, or model.safetensors.gz. */
+export function weightsFile(dir: string): string {
+  const plain = path.join(dir, WEIGHTS_FILE);
+  if (fs.existsSync(plain)) return plain;
+  if (fs.existsSync(plain + ".gz")) return plain + ".gz";
+  throw new Error(`${dir}: no ${WEIGHTS_FILE} (or .gz) here`);
 }
 
 export function loadModel(dir: string): { params: Params; config: GptConfig } {
@@ -32,6 +48,6 @@ export function loadModel(dir: string): { params: Params; config: GptConfig } {
   if (!fs.existsSync(configFile)) throw new Error(`${configFile}: no model config here`);
   const config = JSON.parse(fs.readFileSync(configFile, "utf8")) as GptConfig;
   validateConfig(config);
-  const { tensors } = loadSafetensors(path.join(dir, WEIGHTS_FILE));
+  const { tensors } = loadSafetensors(weightsFile(dir));
   return { params: paramsFromValues(config, valuesWithPrefix(tensors)), config };
 }

@@ -6,6 +6,7 @@
  */
 import * as fs from "fs";
 import * as path from "path";
+import { readMaybeGzipped } from "../util/gzip";
 
 export interface NamedArray { shape: number[]; data: Float32Array | Int32Array }
 export type TensorMap = Map<string, NamedArray>;
@@ -89,5 +90,5 @@ export function saveSafetensors(file: string, tensors: TensorMap, metadata: Reco
 }
 
 export function loadSafetensors(file: string): { tensors: TensorMap; metadata: Record<string, string> } {
-  return decodeSafetensors(fs.readFileSync(file), file);
+  return decodeSafetensors(readMaybeGzipped(file), file);
 }

@@ -12,9 +12,8 @@ import * as path from "path";
 import { initBackend } from "../backend/engine";
 import { argmax, readLabelsRationaleFirst } from "../eval/readout";
 import { disposeParams } from "../model/gpt";
-import { loadModel } from "../model/io";
 import { writeFileAtomic } from "../model/safetensors";
-import { readPredictions, recordTestSet, RunRecord } from "../runs/experiment";
+import { loadRunModel, readPredictions, recordTestSet, RunRecord } from "../runs/experiment";
 import { XftTokenizer } from "../text/tokenizer";
 import { isRationaleFirst } from "../train/sequences";
 import type { ProbedRun } from "./compare";
@@ -77,7 +76,7 @@ export async function probeRun(record: RunRecord, opts: ProbeRunOptions = {}): P
   const tok = XftTokenizer.load();
   const test = recordTestSet(record, tok);
   const predictions = readPredictions(record);
-  const { params, config } = loadModel(record.dir);
+  const { params, config } = loadRunModel(record);
   try {
     const padId = tok.special("<|pad|>");
     let sequences = test.encoded.map((e) => e.tokens.slice(0, e.promptLen));

@@ -11,8 +11,9 @@ import { Dataset, loadDataset } from "../data/load";
 import type { Example } from "../data/schema";
 import { RunMetrics, runMetrics } from "../eval/metrics";
 import { readLabels, readLabelsRationaleFirst, Readout } from "../eval/readout";
-import { countParameters, createParams, disposeParams, GptConfig } from "../model/gpt";
-import { saveModel } from "../model/io";
+import { countParameters, createParams, disposeParams, GptConfig, Params } from "../model/gpt";
+import { loadModel, saveModel } from "../model/io";
+import { createAdapter, DEFAULT_LORA, loadAdapter, LoraConfig, mergeAdapter, saveAdapter, validateLoraConfig } from "../model/lora";
 import { writeFileAtomic } from "../model/safetensors";
 import { XftTokenizer } from "../text/tokenizer";
 import { PseudoExplanations } from "../train/pseudo";
@@ -21,7 +22,9 @@ import {
 } from "../train/sequences";
 import { LossPoint, train, TrainConfig, TrainProgress } from "../train/trainer";
 import { hashSeed, Rng } from "../util/rng";
+import { AdapterKind, BaseRef, baseParams, defaultBaseDir, Init } from "./base";
 import { collectEnvironment, Environment } from "./environment";
+import { runsRoot } from "./paths";
 import { Profile, resolveProfile } from "./profiles";
 
 export interface RunSpec {
@@ -35,6 +38,22 @@ export interface RunSpec {
   dimension?: string;
   /** Cut explanations to this many tokens instead of the profile's cap (the token-budget ablation). */
   maxExplTokens?: number;
+  /** Start from random weights (default) or from a pretrained base (src/runs/base.ts). */
+  init?: Init;
+  /** The base's folder; default the profile's (`defaultBaseDir`). */
+  base?: string;
+  /** Fine-tune every weight (default) or train a LoRA adapter on the frozen base. */
+  adapter?: AdapterKind;
+  /** LoRA settings over `DEFAULT_LORA`. */
+  lora?: Partial<LoraConfig>;
+}
+
+/** Where a run's weights start: the part of a RunSpec that `--init`, `--base`, `--adapter` and `--lora-*` set. */
+export type RunStart = Pick<RunSpec, "init" | "base" | "adapter" | "lora">;
+
+/** A start as a folder-name suffix and a label: "" (scratch), "-base", "-base-lora". */
+export function startSuffix(start: RunStart): string {
+  return (start.init === "base" ? "-base" : "") + (start.adapter === "lora" ? "-lora" : "");
 }
 
 export type ProgressEvent =
@@ -68,6 +87,10 @@ export interface RunRecord {
   sequence: Profile["sequence"];
   data: { name: string; dimension: string | null; hash: string; train: number; test: number; labelSet: string[] };
   tokenizerHash: string;
+  /** Where the weights started: absent or "scratch" for random weights; a base by folder and weights hash. */
+  init?: { from: "scratch" } | ({ from: "base" } & BaseRef);
+  /** The LoRA adapter's settings when only an adapter was trained (saved as adapter.safetensors), else absent or null. */
+  adapter?: LoraConfig | null;
   /** The dataset as the run was given it (a name under data/, or a path); absent in records from before it was kept. */
   datasetSource?: string;
   environment: Environment;
@@ -96,10 +119,6 @@ export function subset(examples: Example[], max: number | undefined, salt: strin
 /** Subsets are drawn per dataset and dimension, so that every run of a setting sees the same examples. */
 function subsetSalt(datasetName: string, dimension: string | undefined): string {
   return dimension === undefined ? datasetName : `${datasetName}/${dimension}`;
-}
-
-function runsRoot(opts: RunOptions): string {
-  return opts.runsDir ?? process.env.XFT_RUNS_DIR ?? path.join(process.env.XFT_ROOT ?? process.cwd(), "runs");
 }
 
 export function runKey(parts: unknown): string {
@@ -179,12 +198,20 @@ export async function runExperiment(spec: RunSpec, opts: RunOptions = {}): Promi
   const steps = Math.ceil((profile.epochs * trainExamples.length) / profile.train.batchSize);
   const trainConfig: TrainConfig = { ...profile.train, seed: spec.seed, steps };
   const data = { name: dataset.name, dimension, hash: dataset.hash, train: trainExamples.length, test: testExamples.length, labelSet: dataset.labelSet };
-  const key = runKey({ data, condition, model, trainConfig, sequence, tokenizer: tok.hash });
-  const dir = path.join(runsRoot(opts), key);
+  const start = resolveStart(spec, profile, model, tok.hash);
+  // Runs from scratch keep the keys they had before bases existed; a base (its hash) and an adapter are part of the key.
+  const key = runKey({
+    data, condition, model, trainConfig, sequence, tokenizer: tok.hash,
+    ...(start.base ? { base: start.base.ref.hash, adapter: start.lora } : {}),
+  });
+  const dir = path.join(runsRoot(opts.runsDir), key);
   const recordFile = path.join(dir, "run.json");
   if (fs.existsSync(recordFile) && !opts.fresh) {
     const prev = JSON.parse(fs.readFileSync(recordFile, "utf8")) as RunRecord;
-    if (prev.status === "done") return { ...withCurrentMetrics(prev, dir, recordFile), dir, reused: true };
+    if (prev.status === "done") {
+      start.dispose();
+      return { ...withCurrentMetrics(prev, dir, recordFile), dir, reused: true };
+    }
   }
   if (opts.fresh) fs.rmSync(dir, { recursive: true, force: true });
   fs.mkdirSync(dir, { recursive: true });
@@ -195,10 +222,13 @@ export async function runExperiment(spec: RunSpec, opts: RunOptions = {}): Promi
   const pseudo = isPseudo(condition) ? new PseudoExplanations(trainExamples, tok, hashSeed(spec.seed, "pseudo")) : undefined;
   const encodedTrain = encodeAll(trainExamples, condition, tok, sequence, pseudo);
   const rationaleFirst = isRationaleFirst(condition);
-  const params = createParams(model, hashSeed(spec.seed, "init"));
+  const params = start.base?.params ?? createParams(model, hashSeed(spec.seed, "init"));
+  const adapter = start.lora ? createAdapter(model, start.lora, hashSeed(spec.seed, "lora")) : undefined;
+  let merged: Params | undefined;
   try {
     const training = await train({
       params, model, config: trainConfig, examples: encodedTrain, padId: tok.special("<|pad|>"),
+      adapter: adapter && start.lora ? { params: adapter, config: start.lora } : undefined,
       checkpointFile: path.join(dir, "checkpoint.safetensors"),
       shouldStop: opts.shouldStop,
       onProgress: (p) => opts.onProgress?.({
@@ -212,12 +242,17 @@ export async function runExperiment(spec: RunSpec, opts: RunOptions = {}): Promi
       spec: { dataset: dataset.name, dimension, condition, explTokens: spec.maxExplTokens ?? null, seed: spec.seed, profile: profile.name },
       model: { ...model, parameters: countParameters(model) }, train: trainConfig, sequence, data,
       tokenizerHash: tok.hash,
+      init: start.base ? { from: "base", ...start.base.ref } : { from: "scratch" },
+      adapter: start.lora ?? null,
       datasetSource: dataset.name === spec.dataset ? spec.dataset : path.resolve(spec.dataset),
       environment: collectEnvironment(backend),
       wallS: 0,
       training,
     };
     if (record.status === "done") {
+      // LoRA: the readout runs on the merged model, as inference would.
+      merged = adapter && start.lora ? mergeAdapter(params, adapter, start.lora) : undefined;
+      const evalParams = merged ?? params;
       const labelTokenIds = test.labelTokenIds;
       const readOpts = {
         padId: tok.special("<|pad|>"),
@@ -226,13 +261,13 @@ export async function runExperiment(spec: RunSpec, opts: RunOptions = {}): Promi
       let rationales: string[] | undefined;
       let readout: Readout;
       if (rationaleFirst) {
-        const r = await readLabelsRationaleFirst(params, model, encodedTest, labelTokenIds, {
+        const r = await readLabelsRationaleFirst(evalParams, model, encodedTest, labelTokenIds, {
           ...readOpts, explId: tok.special("<|expl|>"), eosId: tok.special("<|eos|>"), maxExplTokens: sequence.maxExplTokens,
         });
         rationales = r.rationales.map((ids) => tok.decode(ids));
         readout = r;
       } else {
-        readout = await readLabels(params, model, encodedTest, labelTokenIds, readOpts);
+        readout = await readLabels(evalParams, model, encodedTest, labelTokenIds, readOpts);
       }
       record.metrics = runMetrics(readout.gold, readout.predicted, readout.probs, readout.k);
       const predictions: Prediction[] = testExamples.map((ex, i) => ({
@@ -241,14 +276,61 @@ export async function runExperiment(spec: RunSpec, opts: RunOptions = {}): Promi
         ...(rationales ? { rationale: rationales[i] } : {}),
       }));
       writeFileAtomic(path.join(dir, "predictions.json"), JSON.stringify(predictions) + "\n");
-      await saveModel(dir, params, model);
+      if (adapter && start.base && start.lora) await saveAdapter(dir, adapter, { lora: start.lora, base: start.base.ref });
+      else await saveModel(dir, params, model);
       fs.rmSync(path.join(dir, "checkpoint.safetensors"), { force: true });
     }
     record.wallS = (Date.now() - started) / 1000;
     writeFileAtomic(recordFile, JSON.stringify(record, null, 1) + "\n");
     return record;
   } finally {
-    disposeParams(params);
+    for (const p of [params, adapter, merged]) if (p) disposeParams(p);
+  }
+}
+
+/** Where a run's weights start, resolved and checked: the base's weights (loaded) and the LoRA settings, if any. */
+interface Start {
+  base?: { params: Params; ref: BaseRef };
+  lora?: LoraConfig;
+  /** Releases the base's weights when the run does not train (a finished run is reused). */
+  dispose(): void;
+}
+
+function resolveStart(spec: RunSpec, profile: Profile, model: GptConfig, tokenizerHash: string): Start {
+  const init = spec.init ?? "scratch";
+  const adapterKind = spec.adapter ?? "none";
+  if (init !== "scratch" && init !== "base") throw new Error(`init must be scratch or base, got "${init}"`);
+  if (adapterKind !== "none" && adapterKind !== "lora") throw new Error(`adapter must be none or lora, got "${adapterKind}"`);
+  if (init === "scratch") {
+    if (adapterKind === "lora") throw new Error("a LoRA adapter needs a pretrained base: use init base (--init base) with it");
+    if (spec.base !== undefined) throw new Error("a base folder is given but init is scratch: use init base (--init base)");
+    return { dispose: () => undefined };
+  }
+  const lora = adapterKind === "lora" ? { ...DEFAULT_LORA, ...spec.lora } : undefined;
+  if (lora) validateLoraConfig(lora);
+  const base = baseParams(spec.base ?? defaultBaseDir(profile.name), model, tokenizerHash);
+  return { base, lora, dispose: () => disposeParams(base.params) };
+}
+
+/**
+ * A finished run's model, ready for inference: its saved weights, or for a LoRA run the base it was trained
+ * on (checked by hash) with its adapter merged in. The caller disposes the parameters.
+ */
+export function loadRunModel(record: Pick<RunRecord, "key" | "dir" | "init" | "adapter" | "tokenizerHash" | "model">): { params: Params; config: GptConfig } {
+  if (!record.adapter) return loadModel(record.dir);
+  if (record.init?.from !== "base") throw new Error(`run ${record.key}: a LoRA run without a base in its record`);
+  const { parameters: _parameters, ...config } = record.model;
+  const base = baseParams(record.init.dir, config, record.tokenizerHash);
+  if (base.ref.hash !== record.init.hash) {
+    disposeParams(base.params);
+    throw new Error(`run ${record.key}: its base ${record.init.dir} has changed since the run (another weights hash); retrain it`);
+  }
+  const { adapter, info } = loadAdapter(record.dir, config);
+  try {
+    return { params: mergeAdapter(base.params, adapter, info.lora), config };
+  } finally {
+    disposeParams(base.params);
+    disposeParams(adapter);
   }
 }
 
@@ -270,9 +352,9 @@ function withCurrentMetrics(record: RunRecord, dir: string, recordFile: string):
 
 /** A stored run's record, by its key (a folder under the runs folder) or by the path of its folder. */
 export function readRunRecord(keyOrDir: string, opts: Pick<RunOptions, "runsDir"> = {}): RunRecord {
-  const dir = fs.existsSync(path.join(keyOrDir, "run.json")) ? keyOrDir : path.join(runsRoot(opts), keyOrDir);
+  const dir = fs.existsSync(path.join(keyOrDir, "run.json")) ? keyOrDir : path.join(runsRoot(opts.runsDir), keyOrDir);
   const file = path.join(dir, "run.json");
-  if (!fs.existsSync(file)) throw new Error(`no run "${keyOrDir}": neither a run folder nor a key under ${runsRoot(opts)}`);
+  if (!fs.existsSync(file)) throw new Error(`no run "${keyOrDir}": neither a run folder nor a key under ${runsRoot(opts.runsDir)}`);
   return { ...(JSON.parse(fs.readFileSync(file, "utf8")) as RunRecord), dir: path.resolve(dir) };
 }
 

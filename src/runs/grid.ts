@@ -9,10 +9,11 @@
  * real-explanation datasets, every condition, several seeds. The sizes of one run come from the grid
  * profile (`GRID_PROFILES`), smaller than the quickstart's: a grid is hundreds of runs.
  */
+import * as path from "path";
 import { datasetNames, projectRoot } from "../data/load";
 import { dimensionsOf } from "../data/stats";
 import { Condition, CONDITIONS } from "../train/sequences";
-import { cachedDataset, formatSeconds, ProgressEvent, RunOptions, RunRecord, runExperiment, RunSpec } from "./experiment";
+import { cachedDataset, formatSeconds, ProgressEvent, RunOptions, RunRecord, runExperiment, RunSpec, RunStart, startSuffix } from "./experiment";
 import { Profile, PROFILES, ProfileName, resolveProfile } from "./profiles";
 
 export interface Setting { dataset: string; dimension: string }
@@ -23,6 +24,8 @@ export interface GridSpec {
   arms: Arm[];
   seeds: number[];
   profile: Profile;
+  /** Where every run's weights start (default: from scratch). */
+  start?: RunStart;
 }
 
 /** The grid's sizes per profile: the run profile, the seeds, and which conversation sources take part. */
@@ -76,6 +79,11 @@ export const GRID_PROFILES: Record<ProfileName, GridProfile> = {
   },
 };
 
+/** Where a grid's tables go: results/<profile>, or results/<profile>-base(-lora) for runs from the base. */
+export function gridResultsDir(profile: ProfileName, start: RunStart = {}, root = projectRoot()): string {
+  return path.join(root, "results", profile + startSuffix(start));
+}
+
 export function gridProfile(name?: string): GridProfile {
   return GRID_PROFILES[resolveProfile(name).name];
 }
@@ -104,7 +112,7 @@ export type GridPart = "explanations" | "pseudo" | "budget" | "all";
  * on the benchmark's settings and the real-explanation datasets. Parts share runs (label is in all three): a run
  * that one notebook trained is reused by the next.
  */
-export function reproductionGrid(parts: GridPart | readonly GridPart[], grid: GridProfile): GridSpec {
+export function reproductionGrid(parts: GridPart | readonly GridPart[], grid: GridProfile, start: RunStart = {}): GridSpec {
   const settings = settingsOf([...benchmarkSources(grid.sources), ...REAL_EXPLANATION_DATASETS]);
   const byPart: Record<Exclude<GridPart, "all">, Arm[]> = {
     explanations: [{ condition: "label" }, { condition: "label+expl" }],
@@ -114,7 +122,7 @@ export function reproductionGrid(parts: GridPart | readonly GridPart[], grid: Gr
   const wanted = typeof parts === "string" ? [parts] : parts;
   const chosen = wanted.includes("all") ? Object.values(byPart) : wanted.map((p) => byPart[p as Exclude<GridPart, "all">]);
   const arms = uniqueArms(chosen.flat());
-  return { settings, arms, seeds: grid.seeds, profile: grid.profile };
+  return { settings, arms, seeds: grid.seeds, profile: grid.profile, start };
 }
 
 function armKey(a: Arm): string {
@@ -130,7 +138,7 @@ function uniqueArms(arms: Arm[]): Arm[] {
 /** The runs of a grid, in a fixed order (setting, arm, seed): shards and progress refer to positions in it. */
 export function expandGrid(g: GridSpec): RunSpec[] {
   return g.settings.flatMap((s) => g.arms.flatMap((a) => g.seeds.map((seed): RunSpec => ({
-    dataset: s.dataset, dimension: s.dimension, condition: a.condition, maxExplTokens: a.explTokens, seed, profile: g.profile,
+    dataset: s.dataset, dimension: s.dimension, condition: a.condition, maxExplTokens: a.explTokens, seed, profile: g.profile, ...g.start,
   }))));
 }
 
@@ -169,7 +177,7 @@ export interface GridOptions extends Omit<RunOptions, "onProgress"> {
 
 export function describeSpec(s: RunSpec): string {
   const budget = s.maxExplTokens === undefined ? "" : `@${s.maxExplTokens}`;
-  return `${s.dataset}/${s.dimension ?? "all"} ${s.condition}${budget} seed ${s.seed}`;
+  return `${s.dataset}/${s.dimension ?? "all"} ${s.condition}${budget} seed ${s.seed}${startSuffix(s).replace(/-/g, " ")}`;
 }
 
 /** Runs the specs one after the other; stops between steps (checkpointed) when `shouldStop` says so. */

@@ -5,7 +5,8 @@
  */
 import * as fs from "fs";
 import { assertBackendHealthy, tf } from "../backend/engine";
-import { forward, GptConfig, logitsAt, crossEntropy, Params } from "../model/gpt";
+import { forward, GptConfig, logitsAt, crossEntropy, LoraForward, Params } from "../model/gpt";
+import { LoraConfig, loraForward } from "../model/lora";
 import { paramsToTensorMap, valuesWithPrefix } from "../model/io";
 import { loadSafetensors, saveSafetensors, TensorMap } from "../model/safetensors";
 import { yieldToEventLoop } from "../util/event-loop";
@@ -49,6 +50,8 @@ export interface TrainOptions {
   config: TrainConfig;
   examples: readonly EncodedExample[];
   padId: number;
+  /** LoRA: train this adapter only, with `params` frozen (model/lora.ts); absent, every parameter is trained. */
+  adapter?: { params: Params; config: LoraConfig };
   /** Where to write checkpoints; an existing one there is resumed. */
   checkpointFile?: string;
   onProgress?: (p: TrainProgress) => void;
@@ -79,20 +82,24 @@ export class DataOrder {
 }
 
 /** Mean cross-entropy over the target positions of a batch. */
-export function batchLoss(params: Params, model: GptConfig, batch: Batch): tf.Scalar {
+export function batchLoss(params: Params, model: GptConfig, batch: Batch, lora?: LoraForward): tf.Scalar {
   return tf.tidy(() => {
     const inputs = tf.tensor2d(batch.inputs, [batch.rows, batch.length], "int32");
-    const { hidden } = forward(params, model, inputs);
+    const { hidden } = forward(params, model, inputs, { lora });
     const logits = logitsAt(params, hidden, tf.tensor1d(batch.lossPositions, "int32"));
     return crossEntropy(logits, tf.tensor1d(batch.lossTargets, "int32"));
   });
 }
 
-/** One optimisation step on a batch; returns the loss. The bench times exactly this. */
-export async function trainStep(params: Params, model: GptConfig, opt: AdamW, batch: Batch, lr: number): Promise<number> {
-  const { value, grads } = tf.variableGrads(() => batchLoss(params, model, batch), Object.values(params));
+/**
+ * One optimisation step on a batch; returns the loss. With a LoRA adapter only its weights get gradients and
+ * updates (`opt` is the adapter's); without, every parameter. The bench times exactly this.
+ */
+export async function trainStep(params: Params, model: GptConfig, opt: AdamW, batch: Batch, lr: number, lora?: LoraForward): Promise<number> {
+  const trained = lora ? lora.adapter : params;
+  const { value, grads } = tf.variableGrads(() => batchLoss(params, model, batch, lora), Object.values(trained));
   const named: Record<string, tf.Tensor> = {};
-  for (const [name, p] of Object.entries(params)) named[name] = grads[p.name];
+  for (const [name, p] of Object.entries(trained)) named[name] = grads[p.name];
   const norm = opt.apply(named, lr);
   const loss = (await value.data())[0];
   tf.dispose([value, norm, ...Object.values(grads)]);
@@ -103,11 +110,17 @@ export async function trainStep(params: Params, model: GptConfig, opt: AdamW, ba
 interface CheckpointState { step: number; losses: LossPoint[]; wallS: number }
 
 function checkpointMeta(opts: TrainOptions): Record<string, string> {
-  return { model: JSON.stringify(opts.model), train: JSON.stringify(opts.config), examples: String(opts.examples.length) };
+  const meta = { model: JSON.stringify(opts.model), train: JSON.stringify(opts.config), examples: String(opts.examples.length) };
+  return opts.adapter ? { ...meta, adapter: JSON.stringify(opts.adapter.config) } : meta;
+}
+
+/** The parameters that training changes: the adapter's under LoRA, else the model's. */
+function trainedParams(opts: TrainOptions): Params {
+  return opts.adapter?.params ?? opts.params;
 }
 
 async function saveCheckpoint(file: string, opts: TrainOptions, opt: AdamW, state: CheckpointState): Promise<void> {
-  const tensors: TensorMap = await paramsToTensorMap(opts.params, "param.");
+  const tensors: TensorMap = await paramsToTensorMap(trainedParams(opts), "param.");
   tensors.set("adam.m", { shape: opt.m.shape, data: (await opt.m.data()) as Float32Array });
   tensors.set("adam.v", { shape: opt.v.shape, data: (await opt.v.data()) as Float32Array });
   saveSafetensors(file, tensors, { ...checkpointMeta(opts), state: JSON.stringify(state) });
@@ -121,12 +134,16 @@ function restoreCheckpoint(file: string, opts: TrainOptions, opt: AdamW): Checkp
       throw new Error(`${file}: checkpoint was written with a different ${key} config; delete it to start over`);
     }
   }
-  for (const [name, values] of valuesWithPrefix(tensors, "param.")) opts.params[name].assign(tf.tensor(values, opts.params[name].shape));
-  for (const [name, moment] of [["adam.m", opt.m], ["adam.v", opt.v]] as const) {
-    const saved = tensors.get(name);
-    if (!saved || saved.data.length !== moment.size) throw new Error(`${file}: ${name} is missing or has the wrong size`);
-    moment.assign(tf.tensor(saved.data, moment.shape));
-  }
+  const trained = trainedParams(opts);
+  // In a tidy, so that the loaded tensors are released once assigned.
+  tf.tidy(() => {
+    for (const [name, values] of valuesWithPrefix(tensors, "param.")) trained[name].assign(tf.tensor(values, trained[name].shape));
+    for (const [name, moment] of [["adam.m", opt.m], ["adam.v", opt.v]] as const) {
+      const saved = tensors.get(name);
+      if (!saved || saved.data.length !== moment.size) throw new Error(`${file}: ${name} is missing or has the wrong size`);
+      moment.assign(tf.tensor(saved.data, moment.shape));
+    }
+  });
   const state = JSON.parse(metadata.state) as CheckpointState;
   opt.step = state.step;
   return state;
@@ -135,7 +152,7 @@ function restoreCheckpoint(file: string, opts: TrainOptions, opt: AdamW): Checkp
 export async function train(opts: TrainOptions): Promise<TrainResult> {
   const { params, model, config, examples, padId } = opts;
   const order = new DataOrder(examples.length, config.batchSize, config.seed);
-  const opt = new AdamW(config, params);
+  const opt = new AdamW(config, trainedParams(opts));
   let state: CheckpointState = { step: 0, losses: [], wallS: 0 };
   try {
     if (opts.checkpointFile && fs.existsSync(opts.checkpointFile)) state = restoreCheckpoint(opts.checkpointFile, opts, opt);
@@ -151,7 +168,9 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
     while (state.step < config.steps) {
       const batch = makeBatch(order.batchIndices(state.step).map((i) => examples[i]), padId, model.maxLen);
       const lr = learningRate(config, state.step + 1, config.steps);
-      const loss = await trainStep(params, model, opt, batch, lr);
+      // LoRA's dropout masks are a function of (seed, step), so that a resumed run draws the same ones.
+      const lora = opts.adapter && loraForward(opts.adapter.params, opts.adapter.config, hashSeed(config.seed, "lora-dropout", state.step));
+      const loss = await trainStep(params, model, opt, batch, lr, lora);
       if (!Number.isFinite(loss)) {
         throw new Error(`training diverged: loss is ${loss} at step ${state.step + 1} (lr ${lr.toExponential(2)}); ` +
           `the last checkpoint${opts.checkpointFile ? ` (${opts.checkpointFile})` : ""} is kept`);

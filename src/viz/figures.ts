@@ -2,7 +2,9 @@
  * Plotly figures as plain objects (data, layout), built from run records. Showing them is kernel-ext's
  * job (`show`); building them here keeps notebooks thin and the figures testable.
  */
+import type { BaseCard } from "../runs/base";
 import type { RunRecord } from "../runs/experiment";
+import type { LossPoint } from "../train/trainer";
 
 export interface Figure {
   data: Array<Record<string, unknown>>;
@@ -24,24 +26,37 @@ function runName(r: RunRecord): string {
   return `${r.spec.condition} (seed ${r.spec.seed})`;
 }
 
-/** Training loss per step for each run: raw (faint) and smoothed. */
-export function lossCurveFigure(runs: readonly RunRecord[], title = "Training loss (target tokens only)"): Figure {
-  const data = runs.flatMap((r, i) => {
+/** Loss per step for each named curve: raw (faint) and smoothed. */
+function lossCurves(curves: ReadonlyArray<{ name: string; losses: readonly LossPoint[] }>, title: string, yTitle: string): Figure {
+  const data = curves.flatMap((c, i) => {
     const color = PALETTE[i % PALETTE.length];
-    const steps = r.training.losses.map((p) => p.step);
-    const losses = r.training.losses.map((p) => p.loss);
+    const steps = c.losses.map((p) => p.step);
+    const losses = c.losses.map((p) => p.loss);
     return [
-      { type: "scatter", mode: "lines", x: steps, y: losses, name: `${runName(r)} raw`, line: { color, width: 1 }, opacity: 0.3, showlegend: false },
-      { type: "scatter", mode: "lines", x: steps, y: smooth(losses), name: runName(r), line: { color, width: 2 } },
+      { type: "scatter", mode: "lines", x: steps, y: losses, name: `${c.name} raw`, line: { color, width: 1 }, opacity: 0.3, showlegend: false },
+      { type: "scatter", mode: "lines", x: steps, y: smooth(losses), name: c.name, line: { color, width: 2 } },
     ];
   });
   return {
     data,
-    layout: {
-      title: { text: title }, height: 380,
-      xaxis: { title: { text: "step" } }, yaxis: { title: { text: "cross-entropy (nats per target token)" } },
-    },
+    layout: { title: { text: title }, height: 380, xaxis: { title: { text: "step" } }, yaxis: { title: { text: yTitle } } },
   };
+}
+
+/** Training loss per step for each run: raw (faint) and smoothed. */
+export function lossCurveFigure(runs: readonly RunRecord[], title = "Training loss (target tokens only)"): Figure {
+  return lossCurves(runs.map((r) => ({ name: runName(r), losses: r.training.losses })), title, "cross-entropy (nats per target token)");
+}
+
+/** A base model's pretraining loss (from its card), with its held-out loss as a dashed line. */
+export function pretrainLossFigure(card: BaseCard, title = "Pretraining loss (next token, every position)"): Figure {
+  const fig = lossCurves([{ name: "training loss", losses: card.losses }], title, "cross-entropy (nats per token)");
+  const last = card.losses.at(-1)?.step ?? 0;
+  fig.data.push({
+    type: "scatter", mode: "lines", name: `held-out (perplexity ${card.heldOut.perplexity.toFixed(1)})`,
+    x: [0, last], y: [card.heldOut.loss, card.heldOut.loss], line: { color: "#000000", width: 1, dash: "dash" },
+  });
+  return fig;
 }
 
 /** Test accuracy and macro-F1 per run, as grouped bars. */

@@ -27,16 +27,18 @@ export function errorBars(mean: readonly number[], lo: readonly number[], hi: re
   return { type: "data", symmetric: false, array: hi.map((h, i) => finite(h - mean[i])), arrayminus: lo.map((l, i) => finite(mean[i] - l)) };
 }
 
-/** Rows of one arm, in the order of the settings axis. */
-function byArm<T extends ArmRow>(rows: readonly T[]): Map<string, T[]> {
-  const arms = new Map<string, T[]>();
-  for (const r of rows) arms.set(armName(r), [...(arms.get(armName(r)) ?? []), r]);
-  return arms;
+/** Rows of one series (by default an arm), in the order of the settings axis. */
+function bySeries<T extends ArmRow>(rows: readonly T[], series: (r: T) => string): Map<string, T[]> {
+  const groups = new Map<string, T[]>();
+  for (const r of rows) groups.set(series(r), [...(groups.get(series(r)) ?? []), r]);
+  return groups;
 }
 
-/** Grouped bars: per (dataset, dimension), each arm's mean test accuracy over seeds, with its 95% interval. */
-export function settingAccuracyFigure(rows: readonly SummaryRow[], title = "Test accuracy per setting (mean over seeds, 95% interval)"): Figure {
-  const data = [...byArm(rows)].map(([name, armRows], i) => ({
+/** Grouped bars: per (dataset, dimension), each arm's (or `series`') mean test accuracy over seeds, with its 95% interval. */
+export function settingAccuracyFigure<T extends SummaryRow>(
+  rows: readonly T[], title = "Test accuracy per setting (mean over seeds, 95% interval)", series: (r: T) => string = armName,
+): Figure {
+  const data = [...bySeries(rows, series)].map(([name, armRows], i) => ({
     type: "bar", name,
     x: [armRows.map((r) => r.dataset), armRows.map((r) => r.dimension)],
     y: armRows.map((r) => r.accuracy_mean),
@@ -49,10 +51,12 @@ export function settingAccuracyFigure(rows: readonly SummaryRow[], title = "Test
   };
 }
 
-/** Forest plot: per setting, each arm's paired accuracy difference to `label` with its bootstrap interval; 0 is marked. */
-export function differenceFigure(rows: readonly DifferencePoint[], title = "Accuracy minus label's, paired by seed (95% bootstrap interval)"): Figure {
+/** Forest plot: per setting, each arm's (or `series`') paired accuracy difference to `label` with its bootstrap interval; 0 is marked. */
+export function differenceFigure<T extends DifferencePoint>(
+  rows: readonly T[], title = "Accuracy minus label's, paired by seed (95% bootstrap interval)", series: (r: T) => string = armName,
+): Figure {
   const settings = distinct(rows.map((r) => `${r.dataset} / ${r.dimension}`));
-  const data = [...byArm(rows)].map(([name, armRows], i) => ({
+  const data = [...bySeries(rows, series)].map(([name, armRows], i) => ({
     type: "scatter", mode: "markers", name,
     y: armRows.map((r) => `${r.dataset} / ${r.dimension}`),
     x: armRows.map((r) => r.diff_mean),

@@ -104,6 +104,18 @@ const EXPECTATIONS: Record<string, (cells: NotebookCell[]) => void> = {
     assert.ok(plotlyCount(outputs) >= 8, "three layer curves, one setting's curve, three lens heatmaps and the reliability diagram are Plotly outputs");
     assertTimedWithoutErrors(outputs);
   },
+  "05-base-and-lora.ipynb": (cells) => {
+    const outputs = cells.flatMap((c) => c.outputs);
+    const base = shownTable(outputs, "the base model");
+    for (const column of ["parameters", "corpus_tokens", "tokens_seen", "held_out_perplexity", "wall_s"]) assert.ok(base.includes(`>${column}<`), column);
+    const effect = shownTable(outputs, "label+expl against label, per start");
+    for (const start of ["scratch", "base", "base+lora"]) assert.ok(effect.includes(`>${start}<`), `the effect table has ${start}`);
+    for (const start of ["scratch", "base", "base\\+lora"]) {
+      assert.ok(outputs.some((o) => o.name === "stdout" && new RegExp(`^${start}: label\\+expl beats label in \\d+ of \\d+ settings`, "m").test(o.text ?? "")), `${start} is said in words`);
+    }
+    assert.ok(plotlyCount(outputs) >= 3, "the pretraining loss, label's accuracy by start and the differences by start are Plotly outputs");
+    assertTimedWithoutErrors(outputs);
+  },
 };
 
 const notebooks = fs.readdirSync(path.join(PROJECT_ROOT, "notebooks")).filter((f) => f.endsWith(".ipynb")).sort();

@@ -1,0 +1,62 @@
+/**
+ * The options that say where a run's weights start, shared by `xft train`, `xft reproduce` and `xft probe`:
+ *   --init scratch|base  --base DIR  --adapter none|lora  --lora-rank N  --lora-alpha A  --lora-dropout P  --lora-targets a,b
+ */
+import { LoraConfig, parseLoraTargets } from "../model/lora";
+import { ADAPTER_KINDS, AdapterKind, Init, INITS } from "../runs/base";
+import type { RunStart } from "../runs/experiment";
+
+export const START_OPTIONS = {
+  init: { type: "string" }, base: { type: "string" }, adapter: { type: "string" },
+  "lora-rank": { type: "string" }, "lora-alpha": { type: "string" }, "lora-dropout": { type: "string" }, "lora-targets": { type: "string" },
+} as const;
+
+export const START_USAGE = `--init scratch|base (default scratch: random weights; base: the pretrained base, see pretrain)
+           --base DIR (default data/base-<profile>, else runs/pretrain/<profile>)   --adapter none|lora (with --init base)
+           --lora-rank N (8)  --lora-alpha A (16)  --lora-dropout P (0.05)  --lora-targets attn.wqkv,attn.wo,mlp.w1,mlp.w2 (all)`;
+
+type StartValues = Partial<Record<keyof typeof START_OPTIONS, string>>;
+
+function oneOf<T extends string>(value: string | undefined, known: readonly T[], flag: string): T | undefined {
+  if (value === undefined) return undefined;
+  if (!(known as readonly string[]).includes(value)) throw new Error(`${flag} takes ${known.join(" or ")}, got "${value}"`);
+  return value as T;
+}
+
+function numberOf(value: string | undefined, flag: string): number | undefined {
+  if (value === undefined) return undefined;
+  const n = Number(value);
+  if (!Number.isFinite(n)) throw new Error(`${flag} must be a number, got "${value}"`);
+  return n;
+}
+
+export function parseStart(values: StartValues): RunStart {
+  const lora: Partial<LoraConfig> = {};
+  const rank = numberOf(values["lora-rank"], "--lora-rank");
+  const alpha = numberOf(values["lora-alpha"], "--lora-alpha");
+  const dropout = numberOf(values["lora-dropout"], "--lora-dropout");
+  if (rank !== undefined) lora.rank = rank;
+  if (alpha !== undefined) lora.alpha = alpha;
+  if (dropout !== undefined) lora.dropout = dropout;
+  if (values["lora-targets"] !== undefined) lora.targets = parseLoraTargets(values["lora-targets"]);
+  const adapter = oneOf<AdapterKind>(values.adapter, ADAPTER_KINDS, "--adapter");
+  if (Object.keys(lora).length > 0 && adapter !== "lora") throw new Error("--lora-* options need --adapter lora");
+  return {
+    init: oneOf<Init>(values.init, INITS, "--init"), base: values.base, adapter,
+    ...(Object.keys(lora).length > 0 ? { lora } : {}),
+  };
+}
+
+/** The same start as command-line flags, for the child processes of `--jobs`. */
+export function startArgs(start: RunStart): string[] {
+  const args: string[] = [];
+  if (start.init) args.push("--init", start.init);
+  if (start.base) args.push("--base", start.base);
+  if (start.adapter) args.push("--adapter", start.adapter);
+  const l = start.lora ?? {};
+  if (l.rank !== undefined) args.push("--lora-rank", String(l.rank));
+  if (l.alpha !== undefined) args.push("--lora-alpha", String(l.alpha));
+  if (l.dropout !== undefined) args.push("--lora-dropout", String(l.dropout));
+  if (l.targets) args.push("--lora-targets", l.targets.join(","));
+  return args;
+}

@@ -1,0 +1,97 @@
+/**
+ * Pretrained base models (`xft pretrain`, src/runs/pretrain.ts): a folder with the weights, config.json,
+ * base.json (the machine-readable model card) and CARD.md. A run that starts from a base records the
+ * base's folder and weights hash, and its run key includes the hash, so that another base is another run.
+ */
+import * as crypto from "crypto";
+import * as fs from "fs";
+import * as path from "path";
+import { projectRoot } from "../data/load";
+import { GptConfig, Params, paramsFromValues } from "../model/gpt";
+import { valuesWithPrefix, weightsFile } from "../model/io";
+import { decodeSafetensors } from "../model/safetensors";
+import { readMaybeGzipped } from "../util/gzip";
+import type { LossPoint, TrainConfig } from "../train/trainer";
+import type { CorpusStats } from "../text/corpus";
+import type { Environment } from "./environment";
+import { runsRoot } from "./paths";
+import type { ProfileName } from "./profiles";
+
+export const BASE_CARD_FILE = "base.json";
+
+export interface BaseCard {
+  format: "xft-base";
+  profile: ProfileName;
+  model: GptConfig & { parameters: number };
+  train: TrainConfig;
+  corpus: CorpusStats;
+  tokensSeen: number;
+  /** Training loss, every few steps. */
+  losses: LossPoint[];
+  heldOut: { loss: number; perplexity: number; tokens: number };
+  wallS: number;
+  tokensPerSec: number;
+  environment: Environment;
+  tokenizerHash: string;
+  /** sha256 of the uncompressed safetensors bytes. */
+  weightsHash: string;
+  /** The command that made it. */
+  command: string;
+}
+
+/** How a run starts: from random weights, or from a base (fully fine-tuned, or through a LoRA adapter). */
+export type Init = "scratch" | "base";
+export const INITS: readonly Init[] = ["scratch", "base"];
+export type AdapterKind = "none" | "lora";
+export const ADAPTER_KINDS: readonly AdapterKind[] = ["none", "lora"];
+
+export interface BaseRef { dir: string; hash: string }
+
+export function sha256(bytes: Buffer): string {
+  return crypto.createHash("sha256").update(bytes).digest("hex");
+}
+
+/** A profile's base: the one shipped in data/base-<profile>, else one pretrained here (`pretrainDir`). */
+export function defaultBaseDir(profile: ProfileName): string {
+  const shipped = path.join(projectRoot(), "data", `base-${profile}`);
+  return fs.existsSync(path.join(shipped, BASE_CARD_FILE)) ? shipped : pretrainDir(profile);
+}
+
+/** Where `xft pretrain` writes by default: pretrain/<profile> in the runs folder. */
+export function pretrainDir(profile: ProfileName): string {
+  return path.join(runsRoot(), "pretrain", profile);
+}
+
+export function readBaseCard(dir: string): BaseCard {
+  const file = path.join(dir, BASE_CARD_FILE);
+  if (!fs.existsSync(file)) throw new Error(`${dir}: no base model here (no ${BASE_CARD_FILE}); make one with \`xft pretrain\``);
+  return JSON.parse(fs.readFileSync(file, "utf8")) as BaseCard;
+}
+
+function describeArchitecture(c: Pick<GptConfig, "layers" | "dModel" | "heads" | "mlpRatio">): string {
+  return `${c.layers} layer(s), d ${c.dModel}, ${c.heads} heads, MLP x${c.mlpRatio}`;
+}
+
+/**
+ * A run's starting weights from the base in `dir`: the architecture and tokenizer must be the run's, and the
+ * base must cover the run's sequence length (its position embedding is cut to the run's maxLen). The weights
+ * are checked against the card's hash.
+ */
+export function baseParams(dir: string, model: GptConfig, tokenizerHash: string): { params: Params; ref: BaseRef } {
+  const card = readBaseCard(dir);
+  if (card.tokenizerHash !== tokenizerHash) throw new Error(`base ${dir} was pretrained with another tokenizer; pretrain it again`);
+  const arch = (["layers", "dModel", "heads", "mlpRatio", "vocabSize"] as const).filter((k) => card.model[k] !== model[k]);
+  if (arch.length > 0) {
+    throw new Error(`base ${dir} is ${describeArchitecture(card.model)}; this run's model is ${describeArchitecture(model)} ` +
+      `(${arch.join(", ")} differ): pretrain a base of this architecture (\`xft pretrain --layers ${model.layers} --d-model ${model.dModel} --heads ${model.heads} --out DIR\`) and pass --base DIR`);
+  }
+  if (card.model.maxLen < model.maxLen) throw new Error(`base ${dir} covers ${card.model.maxLen} positions; this run needs ${model.maxLen}`);
+  const file = weightsFile(dir);
+  const bytes = readMaybeGzipped(file);
+  const hash = sha256(bytes);
+  if (hash !== card.weightsHash) throw new Error(`${file}: weights do not match the hash in ${BASE_CARD_FILE}; the base is damaged or was changed`);
+  const values = valuesWithPrefix(decodeSafetensors(bytes, file).tensors);
+  const wpe = values.get("wpe");
+  if (wpe) values.set("wpe", wpe.subarray(0, model.maxLen * model.dModel));
+  return { params: paramsFromValues(model, values), ref: { dir: path.resolve(dir), hash } };
+}
