@@ -223,12 +223,13 @@ export async function runExperiment(spec: RunSpec, opts: RunOptions = {}): Promi
   const encodedTrain = encodeAll(trainExamples, condition, tok, sequence, pseudo);
   const rationaleFirst = isRationaleFirst(condition);
   const params = start.base?.params ?? createParams(model, hashSeed(spec.seed, "init"));
-  const adapter = start.lora ? createAdapter(model, start.lora, hashSeed(spec.seed, "lora")) : undefined;
+  // LoRA: only this adapter trains; the base's weights stay as they are.
+  const adapter = start.lora && { params: createAdapter(model, start.lora, hashSeed(spec.seed, "lora")), config: start.lora };
   let merged: Params | undefined;
   try {
     const training = await train({
       params, model, config: trainConfig, examples: encodedTrain, padId: tok.special("<|pad|>"),
-      adapter: adapter && start.lora ? { params: adapter, config: start.lora } : undefined,
+      adapter,
       checkpointFile: path.join(dir, "checkpoint.safetensors"),
       shouldStop: opts.shouldStop,
       onProgress: (p) => opts.onProgress?.({
@@ -251,7 +252,7 @@ export async function runExperiment(spec: RunSpec, opts: RunOptions = {}): Promi
     };
     if (record.status === "done") {
       // LoRA: the readout runs on the merged model, as inference would.
-      merged = adapter && start.lora ? mergeAdapter(params, adapter, start.lora) : undefined;
+      merged = adapter && mergeAdapter(params, adapter.params, adapter.config);
       const evalParams = merged ?? params;
       const labelTokenIds = test.labelTokenIds;
       const readOpts = {
@@ -276,7 +277,7 @@ export async function runExperiment(spec: RunSpec, opts: RunOptions = {}): Promi
         ...(rationales ? { rationale: rationales[i] } : {}),
       }));
       writeFileAtomic(path.join(dir, "predictions.json"), JSON.stringify(predictions) + "\n");
-      if (adapter && start.base && start.lora) await saveAdapter(dir, adapter, { lora: start.lora, base: start.base.ref });
+      if (adapter && start.base) await saveAdapter(dir, adapter.params, { lora: adapter.config, base: start.base.ref });
       else await saveModel(dir, params, model);
       fs.rmSync(path.join(dir, "checkpoint.safetensors"), { force: true });
     }
@@ -284,7 +285,7 @@ export async function runExperiment(spec: RunSpec, opts: RunOptions = {}): Promi
     writeFileAtomic(recordFile, JSON.stringify(record, null, 1) + "\n");
     return record;
   } finally {
-    for (const p of [params, adapter, merged]) if (p) disposeParams(p);
+    for (const p of [params, adapter?.params, merged]) if (p) disposeParams(p);
   }
 }
 

@@ -83,6 +83,26 @@ test("LoRA training changes the adapter only; merged, saved and loaded adapters 
   input.dispose();
 });
 
+test("an interrupted LoRA run resumes from its checkpoint to the same adapter as an uninterrupted one", async () => {
+  await initBackend();
+  const rng = new Rng(6);
+  const examples = Array.from({ length: 16 }, () => ({ tokens: Array.from({ length: 12 }, () => rng.int(MODEL.vocabSize)), promptLen: 1, label: 0 }));
+  const config = { lr: 1e-2, minLr: 1e-3, warmupSteps: 2, weightDecay: 0.1, beta1: 0.9, beta2: 0.99, eps: 1e-8, gradClip: 1, steps: 12, batchSize: 8, seed: 1, checkpointEvery: 100 };
+  const run = async (checkpointFile?: string, stopAt?: number) => {
+    const base = createParams(MODEL, 1);
+    const adapter = createAdapter(MODEL, LORA, 2);
+    let steps = 0;
+    await train({ params: base, model: MODEL, config, examples, padId: 0, adapter: { params: adapter, config: LORA }, checkpointFile, shouldStop: () => ++steps === stopAt });
+    const values = await paramsToValues(adapter);
+    disposeParams(base);
+    disposeParams(adapter);
+    return values;
+  };
+  const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "xft-lora-")), "checkpoint.safetensors");
+  await run(file, 5);
+  assert.deepEqual(await run(file), await run());
+});
+
 test("LoRA dropout is seeded by (seed, step): the same seed gives the same masks", async () => {
   await initBackend();
   const base = createParams(MODEL, 1);
