@@ -96,12 +96,12 @@ export function mergeAdapter(params: Params, adapter: Params, c: LoraConfig): Pa
     const a = adapter[name + ".lora_a"];
     merged[name] = tf.tidy(() => {
       const value = a ? p.add(tf.matMul(a, adapter[name + ".lora_b"]).mul(loraScale(c))) : p.clone();
-      return tf.variable(value, false, `${p.name}_merged_${mergeCounter++}`);
+      // Unnamed: tfjs gives each variable a unique name of its own.
+      return tf.variable(value, false);
     });
   }
   return merged;
 }
-let mergeCounter = 0;
 
 /** What an adapter was trained on top of: the base checkpoint, by folder and content hash. */
 export interface AdapterFile { lora: LoraConfig; base: { dir: string; hash: string } }

@@ -58,7 +58,7 @@ export function defaultBaseDir(profile: ProfileName): string {
 }
 
 /** Where `xft pretrain` writes by default: pretrain/<profile> in the runs folder. */
-export function pretrainDir(profile: ProfileName): string {
+function pretrainDir(profile: ProfileName): string {
   return path.join(runsRoot(), "pretrain", profile);
 }
 
@@ -73,11 +73,10 @@ function describeArchitecture(c: Pick<GptConfig, "layers" | "dModel" | "heads" |
 }
 
 /**
- * A run's starting weights from the base in `dir`: the architecture and tokenizer must be the run's, and the
- * base must cover the run's sequence length (its position embedding is cut to the run's maxLen). The weights
- * are checked against the card's hash.
+ * The base in `dir`, checked against a run from its card alone: the architecture and tokenizer must be the run's,
+ * and the base must cover the run's sequence length. Its hash (the card's) goes into the run's key.
  */
-export function baseParams(dir: string, model: GptConfig, tokenizerHash: string): { params: Params; ref: BaseRef } {
+export function checkBase(dir: string, model: GptConfig, tokenizerHash: string): BaseRef {
   const card = readBaseCard(dir);
   if (card.tokenizerHash !== tokenizerHash) throw new Error(`base ${dir} was pretrained with another tokenizer; pretrain it again`);
   const arch = (["layers", "dModel", "heads", "mlpRatio", "vocabSize"] as const).filter((k) => card.model[k] !== model[k]);
@@ -86,12 +85,19 @@ export function baseParams(dir: string, model: GptConfig, tokenizerHash: string)
       `(${arch.join(", ")} differ): pretrain a base of this architecture (\`xft pretrain --layers ${model.layers} --d-model ${model.dModel} --heads ${model.heads} --out DIR\`) and pass --base DIR`);
   }
   if (card.model.maxLen < model.maxLen) throw new Error(`base ${dir} covers ${card.model.maxLen} positions; this run needs ${model.maxLen}`);
-  const file = weightsFile(dir);
+  return { dir: path.resolve(dir), hash: card.weightsHash };
+}
+
+/**
+ * A run's starting weights from a checked base (`checkBase`): the weights must match the hash, and the position
+ * embedding is cut to the run's maxLen. Read only when the run trains or is loaded, never for a reused run.
+ */
+export function baseParams(ref: BaseRef, model: GptConfig): Params {
+  const file = weightsFile(ref.dir);
   const bytes = readMaybeGzipped(file);
-  const hash = sha256(bytes);
-  if (hash !== card.weightsHash) throw new Error(`${file}: weights do not match the hash in ${BASE_CARD_FILE}; the base is damaged or was changed`);
+  if (sha256(bytes) !== ref.hash) throw new Error(`${file}: weights do not match the hash in ${BASE_CARD_FILE}; the base is damaged or was changed`);
   const values = valuesWithPrefix(decodeSafetensors(bytes, file).tensors);
   const wpe = values.get("wpe");
   if (wpe) values.set("wpe", wpe.subarray(0, model.maxLen * model.dModel));
-  return { params: paramsFromValues(model, values), ref: { dir: path.resolve(dir), hash } };
+  return paramsFromValues(model, values);
 }

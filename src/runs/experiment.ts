@@ -22,7 +22,7 @@ import {
 } from "../train/sequences";
 import { LossPoint, train, TrainConfig, TrainProgress } from "../train/trainer";
 import { hashSeed, Rng } from "../util/rng";
-import { AdapterKind, BaseRef, baseParams, defaultBaseDir, Init } from "./base";
+import { AdapterKind, BaseRef, baseParams, checkBase, defaultBaseDir, Init } from "./base";
 import { collectEnvironment, Environment } from "./environment";
 import { runsRoot } from "./paths";
 import { Profile, resolveProfile } from "./profiles";
@@ -202,16 +202,13 @@ export async function runExperiment(spec: RunSpec, opts: RunOptions = {}): Promi
   // Runs from scratch keep the keys they had before bases existed; a base (its hash) and an adapter are part of the key.
   const key = runKey({
     data, condition, model, trainConfig, sequence, tokenizer: tok.hash,
-    ...(start.base ? { base: start.base.ref.hash, adapter: start.lora } : {}),
+    ...(start.base ? { base: start.base.hash, adapter: start.lora } : {}),
   });
   const dir = path.join(runsRoot(opts.runsDir), key);
   const recordFile = path.join(dir, "run.json");
   if (fs.existsSync(recordFile) && !opts.fresh) {
     const prev = JSON.parse(fs.readFileSync(recordFile, "utf8")) as RunRecord;
-    if (prev.status === "done") {
-      start.dispose();
-      return { ...withCurrentMetrics(prev, dir, recordFile), dir, reused: true };
-    }
+    if (prev.status === "done") return { ...withCurrentMetrics(prev, dir, recordFile), dir, reused: true };
   }
   if (opts.fresh) fs.rmSync(dir, { recursive: true, force: true });
   fs.mkdirSync(dir, { recursive: true });
@@ -222,7 +219,7 @@ export async function runExperiment(spec: RunSpec, opts: RunOptions = {}): Promi
   const pseudo = isPseudo(condition) ? new PseudoExplanations(trainExamples, tok, hashSeed(spec.seed, "pseudo")) : undefined;
   const encodedTrain = encodeAll(trainExamples, condition, tok, sequence, pseudo);
   const rationaleFirst = isRationaleFirst(condition);
-  const params = start.base?.params ?? createParams(model, hashSeed(spec.seed, "init"));
+  const params = start.base ? baseParams(start.base, model) : createParams(model, hashSeed(spec.seed, "init"));
   // LoRA: only this adapter trains; the base's weights stay as they are.
   const adapter = start.lora && { params: createAdapter(model, start.lora, hashSeed(spec.seed, "lora")), config: start.lora };
   let merged: Params | undefined;
@@ -243,7 +240,7 @@ export async function runExperiment(spec: RunSpec, opts: RunOptions = {}): Promi
       spec: { dataset: dataset.name, dimension, condition, explTokens: spec.maxExplTokens ?? null, seed: spec.seed, profile: profile.name },
       model: { ...model, parameters: countParameters(model) }, train: trainConfig, sequence, data,
       tokenizerHash: tok.hash,
-      init: start.base ? { from: "base", ...start.base.ref } : { from: "scratch" },
+      init: start.base ? { from: "base", ...start.base } : { from: "scratch" },
       adapter: start.lora ?? null,
       datasetSource: dataset.name === spec.dataset ? spec.dataset : path.resolve(spec.dataset),
       environment: collectEnvironment(backend),
@@ -277,7 +274,7 @@ export async function runExperiment(spec: RunSpec, opts: RunOptions = {}): Promi
         ...(rationales ? { rationale: rationales[i] } : {}),
       }));
       writeFileAtomic(path.join(dir, "predictions.json"), JSON.stringify(predictions) + "\n");
-      if (adapter && start.base) await saveAdapter(dir, adapter.params, { lora: adapter.config, base: start.base.ref });
+      if (adapter && start.base) await saveAdapter(dir, adapter.params, { lora: adapter.config, base: start.base });
       else await saveModel(dir, params, model);
       fs.rmSync(path.join(dir, "checkpoint.safetensors"), { force: true });
     }
@@ -289,12 +286,10 @@ export async function runExperiment(spec: RunSpec, opts: RunOptions = {}): Promi
   }
 }
 
-/** Where a run's weights start, resolved and checked: the base's weights (loaded) and the LoRA settings, if any. */
+/** Where a run's weights start, resolved and checked: the base (checked by its card) and the LoRA settings, if any. */
 interface Start {
-  base?: { params: Params; ref: BaseRef };
+  base?: BaseRef;
   lora?: LoraConfig;
-  /** Releases the base's weights when the run does not train (a finished run is reused). */
-  dispose(): void;
 }
 
 function resolveStart(spec: RunSpec, profile: Profile, model: GptConfig, tokenizerHash: string): Start {
@@ -305,12 +300,11 @@ function resolveStart(spec: RunSpec, profile: Profile, model: GptConfig, tokeniz
   if (init === "scratch") {
     if (adapterKind === "lora") throw new Error("a LoRA adapter needs a pretrained base: use init base (--init base) with it");
     if (spec.base !== undefined) throw new Error("a base folder is given but init is scratch: use init base (--init base)");
-    return { dispose: () => undefined };
+    return {};
   }
   const lora = adapterKind === "lora" ? { ...DEFAULT_LORA, ...spec.lora } : undefined;
   if (lora) validateLoraConfig(lora);
-  const base = baseParams(spec.base ?? defaultBaseDir(profile.name), model, tokenizerHash);
-  return { base, lora, dispose: () => disposeParams(base.params) };
+  return { base: checkBase(spec.base ?? defaultBaseDir(profile.name), model, tokenizerHash), lora };
 }
 
 /**
@@ -321,16 +315,15 @@ export function loadRunModel(record: Pick<RunRecord, "key" | "dir" | "init" | "a
   if (!record.adapter) return loadModel(record.dir);
   if (record.init?.from !== "base") throw new Error(`run ${record.key}: a LoRA run without a base in its record`);
   const { parameters: _parameters, ...config } = record.model;
-  const base = baseParams(record.init.dir, config, record.tokenizerHash);
-  if (base.ref.hash !== record.init.hash) {
-    disposeParams(base.params);
+  if (checkBase(record.init.dir, config, record.tokenizerHash).hash !== record.init.hash) {
     throw new Error(`run ${record.key}: its base ${record.init.dir} has changed since the run (another weights hash); retrain it`);
   }
+  const base = baseParams(record.init, config);
   const { adapter, info } = loadAdapter(record.dir, config);
   try {
-    return { params: mergeAdapter(base.params, adapter, info.lora), config };
+    return { params: mergeAdapter(base, adapter, info.lora), config };
   } finally {
-    disposeParams(base.params);
+    disposeParams(base);
     disposeParams(adapter);
   }
 }
