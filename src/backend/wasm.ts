@@ -1,6 +1,11 @@
 /**
  * What the wasm backend lacks or gets wrong, mended at registration time:
  * - it has no `UnsortedSegmentSum` kernel, which the gradient of `tf.gather` (embedding lookup) needs;
+ * - its `BatchMatMul` reaches XNNPACK only for one non-transposed 2-D product; transposed operands
+ *   (every matmul gradient) and batches (attention) fall to a plain loop about 10x slower. The mended
+ *   kernel materialises the cheaper transpose and splits a batch into 2-D products;
+ * - its `Transpose` of rank 4 and 5 (attention's head split and merge) moves one element at a time; a
+ *   permutation that keeps the last axis in place is done here as copies of whole rows;
  * - when XNNPACK cannot allocate inside the 4 GiB wasm heap it only prints
  *   "XNN status for ... is not successful" and leaves the output unwritten: silent wrong numbers.
  *   We turn that message into an error that `assertBackendHealthy()` throws.
@@ -10,7 +15,13 @@ import * as tf from "@tensorflow/tfjs";
 interface WasmLikeBackend {
   readSync(dataId: object): tf.backend_util.BackendValues;
   makeOutput(shape: number[], dtype: tf.DataType, memoryOffset?: number, values?: tf.backend_util.BackendValues): tf.TensorInfo;
+  /** A view of a tensor's values on the heap; a later allocation may grow the heap and detach it. */
+  typedArrayFromHeap(t: tf.TensorInfo): Float32Array;
+  disposeData(dataId: object): boolean;
 }
+
+type KernelArgs = Parameters<tf.KernelFunc>[0];
+type KernelOut = tf.TensorInfo;
 
 let failure: Error | undefined;
 let registered = false;
@@ -64,7 +75,138 @@ export function registerWasmFixes(): void {
       return be.makeOutput([numSegments, ...x.shape.slice(segmentIds.shape.length)], x.dtype, undefined, values);
     },
   });
+  mendTranspose();
+  mendBatchMatMul();
   watchForXnnFailures();
+}
+
+/** Replaces wasm's Transpose, for permutations that keep the last axis last, by row copies (transposeRows). */
+function mendTranspose(): void {
+  const original = tf.getKernel("Transpose", "wasm");
+  if (!original) throw new Error("the wasm backend has no Transpose kernel to mend");
+  const slow = original.kernelFunc as (args: KernelArgs) => KernelOut;
+  tf.unregisterKernel("Transpose", "wasm");
+  tf.registerKernel({
+    ...original,
+    kernelFunc: (args) => {
+      const { x } = args.inputs as { x: tf.TensorInfo };
+      const { perm } = args.attrs as unknown as { perm: number[] };
+      const last = perm.length - 1;
+      if (perm.length < 3 || perm[last] !== last || x.dtype !== "float32") return slow(args);
+      const be = args.backend as unknown as WasmLikeBackend;
+      const out = be.makeOutput(perm.map((p) => x.shape[p]), "float32");
+      transposeRows(be.typedArrayFromHeap(x), x.shape, perm, be.typedArrayFromHeap(out));
+      return out;
+    },
+  });
+}
+
+/** Writes x (of `shape`) permuted by `perm`, which keeps the last axis last, into `out`: one copy per row. */
+export function transposeRows(x: Float32Array, shape: readonly number[], perm: readonly number[], out: Float32Array): void {
+  const rank = shape.length;
+  const row = shape[rank - 1];
+  const inStrides = new Array<number>(rank).fill(row);
+  for (let i = rank - 2; i >= 0; i--) inStrides[i] = i === rank - 2 ? row : inStrides[i + 1] * shape[i + 1];
+  const outShape = perm.slice(0, -1).map((p) => shape[p]);
+  // Input stride of each output axis; an odometer walks the output rows in order.
+  const strides = perm.slice(0, -1).map((p) => inStrides[p]);
+  const index = new Array<number>(outShape.length).fill(0);
+  const rows = outShape.reduce((a, b) => a * b, 1);
+  let src = 0;
+  for (let r = 0; r < rows; r++) {
+    out.set(x.subarray(src, src + row), r * row);
+    for (let axis = outShape.length - 1; axis >= 0; axis--) {
+      index[axis]++;
+      src += strides[axis];
+      if (index[axis] < outShape[axis]) break;
+      src -= strides[axis] * outShape[axis];
+      index[axis] = 0;
+    }
+  }
+}
+
+/**
+ * Replaces wasm's BatchMatMul by one that only ever asks it for non-transposed 2-D products (its XNNPACK
+ * path). A^T B is computed as A^T materialised, or as (B^T A)^T, whichever transposes fewer elements;
+ * A B^T likewise; a batch is split into 2-D products written into one output.
+ */
+function mendBatchMatMul(): void {
+  const original = tf.getKernel("BatchMatMul", "wasm");
+  if (!original) throw new Error("the wasm backend has no BatchMatMul kernel to mend");
+  const transposeKernel = tf.getKernel("Transpose", "wasm")!.kernelFunc;
+  const fast = original.kernelFunc as (args: KernelArgs) => KernelOut;
+  tf.unregisterKernel("BatchMatMul", "wasm");
+  tf.registerKernel({ ...original, kernelFunc: (args) => mendedBatchMatMul(args, fast, transposeKernel as (args: KernelArgs) => KernelOut) });
+}
+
+function mendedBatchMatMul(args: KernelArgs, fast: (args: KernelArgs) => KernelOut, transposeKernel: (args: KernelArgs) => KernelOut): KernelOut {
+  const be = args.backend as unknown as WasmLikeBackend;
+  const { a, b } = args.inputs as { a: tf.TensorInfo; b: tf.TensorInfo };
+  const { transposeA, transposeB } = args.attrs as unknown as { transposeA: boolean; transposeB: boolean };
+  const batchA = a.shape.slice(0, -2).reduce((x, y) => x * y, 1);
+  const batchB = b.shape.slice(0, -2).reduce((x, y) => x * y, 1);
+  const plain = (x: tf.TensorInfo, y: tf.TensorInfo) => fast({ ...args, inputs: { a: x, b: y }, attrs: { transposeA: false, transposeB: false } });
+  const swapLast = (x: tf.TensorInfo) => {
+    const perm = [...x.shape.keys()];
+    [perm[perm.length - 2], perm[perm.length - 1]] = [perm[perm.length - 1], perm[perm.length - 2]];
+    return transposeKernel({ inputs: { x }, backend: args.backend, attrs: { perm } });
+  };
+  // Broadcasting a batch other than 1 keeps the original kernel.
+  if (batchA !== batchB && batchA !== 1 && batchB !== 1) return fast(args);
+  const temporaries: tf.TensorInfo[] = [];
+  const temp = (t: tf.TensorInfo) => (temporaries.push(t), t);
+  try {
+    if (!transposeA && !transposeB) return batchA === 1 && batchB === 1 ? plain(a, b) : batched(a, b);
+    // Which transpose costs less: the operand's, or the other operand's plus the output's.
+    const m = transposeA ? a.shape[a.shape.length - 1] : a.shape[a.shape.length - 2];
+    const n = transposeB ? b.shape[b.shape.length - 2] : b.shape[b.shape.length - 1];
+    const transposed = (transposeA ? a : b);
+    const other = (transposeA ? b : a);
+    const direct = transposed.shape.reduce((x, y) => x * y, 1) + (transposeA && transposeB ? other.shape.reduce((x, y) => x * y, 1) : 0);
+    const viaOutput = (transposeA && transposeB ? 0 : other.shape.reduce((x, y) => x * y, 1)) + Math.max(batchA, batchB) * m * n;
+    if (transposeA && transposeB) {
+      // A^T B^T = (B A)^T: one output transpose instead of two operand transposes.
+      return viaOutput < direct ? swapLast(temp(batchedOrPlain(b, a))) : batchedOrPlain(temp(swapLast(a)), temp(swapLast(b)));
+    }
+    if (viaOutput < direct) {
+      // A^T B = (B^T A)^T and A B^T = (B A^T)^T.
+      return swapLast(temp(transposeA ? batchedOrPlain(temp(swapLast(b)), a) : batchedOrPlain(b, temp(swapLast(a)))));
+    }
+    return transposeA ? batchedOrPlain(temp(swapLast(a)), b) : batchedOrPlain(a, temp(swapLast(b)));
+  } finally {
+    for (const t of temporaries) be.disposeData(t.dataId);
+  }
+
+  function batchedOrPlain(x: tf.TensorInfo, y: tf.TensorInfo): tf.TensorInfo {
+    const bx = x.shape.slice(0, -2).reduce((p, q) => p * q, 1);
+    const by = y.shape.slice(0, -2).reduce((p, q) => p * q, 1);
+    return bx === 1 && by === 1 ? plain(x, y) : batched(x, y);
+  }
+
+  /** x [...bx, m, k] @ y [...by, k, n] as max(bx, by) 2-D products (a batch of 1 is broadcast). */
+  function batched(x: tf.TensorInfo, y: tf.TensorInfo): tf.TensorInfo {
+    const [m, k] = x.shape.slice(-2);
+    const n = y.shape[y.shape.length - 1];
+    const bx = x.shape.slice(0, -2).reduce((p, q) => p * q, 1);
+    const by = y.shape.slice(0, -2).reduce((p, q) => p * q, 1);
+    const count = Math.max(bx, by);
+    const outShape = [...(bx >= by ? x : y).shape.slice(0, -2), m, n];
+    const out = be.makeOutput(outShape, "float32");
+    const part = (t: tf.TensorInfo, i: number, rows: number, cols: number) => {
+      const p = be.makeOutput([rows, cols], "float32");
+      // Views are taken after the allocation, which may have moved the heap.
+      be.typedArrayFromHeap(p).set(be.typedArrayFromHeap(t).subarray(i * rows * cols, (i + 1) * rows * cols));
+      return p;
+    };
+    for (let i = 0; i < count; i++) {
+      const xi = part(x, bx === 1 ? 0 : i, m, k);
+      const yi = part(y, by === 1 ? 0 : i, k, n);
+      const oi = plain(xi, yi);
+      be.typedArrayFromHeap(out).set(be.typedArrayFromHeap(oi), i * m * n);
+      for (const t of [xi, yi, oi]) be.disposeData(t.dataId);
+    }
+    return out;
+  }
 }
 
 /** The first XNNPACK failure seen since the last call, cleared by reading it. */

@@ -148,6 +148,9 @@ export function layerNorm(x: tf.Tensor, g?: tf.Tensor, b?: tf.Tensor): tf.Tensor
 /**
  * LayerNorm with gain and bias and a hand-written gradient (about half the ops of autodiff through
  * `moments`): dx = rstd * (dxhat - mean(dxhat) - xhat * mean(dxhat * xhat)), with dxhat = dy * g.
+ *
+ * Every hand-written gradient here runs in a tidy: tfjs calls a custom gradient outside one, so its
+ * temporaries would otherwise stay alive until the whole backward pass ends.
  */
 const affineLayerNorm = tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => {
   const [x, g, b, save] = args as [tf.Tensor, tf.Tensor, tf.Tensor, tf.GradSaveFunc];
@@ -158,34 +161,36 @@ const affineLayerNorm = tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFun
   save([xhat, rstd, g]);
   return {
     value: xhat.mul(g).add(b),
-    gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+    gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => tf.tidy(() => {
       const [sxhat, srstd, sg] = saved;
       const dxhat = dy.mul(sg);
       const dx = dxhat.sub(dxhat.mean(axis, true)).sub(sxhat.mul(dxhat.mul(sxhat).mean(axis, true))).mul(srstd);
       const batchAxes = [...Array(axis).keys()];
       return [dx, dy.mul(sxhat).sum(batchAxes), dy.sum(batchAxes)];
-    },
+    }),
   };
 });
 
-const GELU_C = Math.sqrt(2 / Math.PI);
+// GELU, tanh approximation (GPT-2): 0.5 x (1 + tanh(u)) = x * sigmoid(2u), u = sqrt(2/pi) (x + 0.044715 x^3).
+const GELU_B = 2 * Math.sqrt(2 / Math.PI);
+const GELU_A = GELU_B * 0.044715;
 /**
- * GELU, tanh approximation (GPT-2), with a hand-written gradient: autodiff through `pow` costs a
- * log per element (for the exponent's gradient) and many small ops.
+ * GELU in its sigmoid form (six ops, against nine for the tanh form), with a hand-written gradient:
+ * autodiff through `pow` costs a log per element. With z = a x^3 + b x and s = sigmoid(z),
+ * d/dx x s = s + x s (1 - s) (3 a x^2 + b).
  */
 const gelu = tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => {
   const [x, save] = args as [tf.Tensor, tf.GradSaveFunc];
-  const x2 = x.square();
-  const t = tf.tanh(x.mul(x2.mul(0.044715).add(1)).mul(GELU_C));
-  save([x, x2, t]);
+  const s = tf.sigmoid(x.square().mul(GELU_A).add(GELU_B).mul(x));
+  // x^2 is recomputed in the backward pass rather than kept: one op against a tensor of [tokens, 4d] per layer.
+  save([x, s]);
   return {
-    value: x.mul(t.add(1)).mul(0.5),
-    gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
-      const [sx, sx2, st] = saved;
-      // d/dx = 0.5 (1 + t) + 0.5 x (1 - t^2) c (1 + 3 * 0.044715 x^2)
-      const dt = st.square().neg().add(1).mul(sx2.mul(3 * 0.044715).add(1)).mul(sx).mul(0.5 * GELU_C);
-      return [dy.mul(st.add(1).mul(0.5).add(dt))];
-    },
+    value: x.mul(s),
+    gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => tf.tidy(() => {
+      const [sx, ss] = saved;
+      const dz = sx.square().mul(3 * GELU_A).add(GELU_B);
+      return [dy.mul(ss.add(sx.mul(ss.mul(tf.sub(1, ss))).mul(dz)))];
+    }),
   };
 });
 
@@ -205,6 +210,38 @@ function causalMask(T: number): tf.Tensor2D {
   }
   return m;
 }
+
+/** Attention probabilities softmax(q k^T / sqrt(hd) + mask) [B, H, T, T] of q, k [B, H, T, hd]. */
+function attentionPattern(q: tf.Tensor, k: tf.Tensor, mask: tf.Tensor): tf.Tensor4D {
+  // Scaling q (T x hd) is cheaper than scaling the scores (T x T).
+  const scale = 1 / Math.sqrt(q.shape[q.rank - 1]);
+  return tf.softmax(tf.matMul(q.mul(scale), k, false, true).add(mask), -1) as tf.Tensor4D;
+}
+
+/**
+ * Causal attention softmax(q k^T / sqrt(hd) + mask) v with a hand-written gradient that keeps only the
+ * probabilities: autodiff would keep the scores, the masked scores and its own temporaries, each
+ * [B, H, T, T], the largest tensors of a layer. With P the probabilities and dO the output's gradient:
+ * dV = P^T dO, dS = P * (dO V^T - rowsum(dO V^T * P)), dQ = dS K / sqrt(hd), dK = dS^T Q / sqrt(hd).
+ */
+const causalAttention = tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => {
+  const [q, k, v, mask, save] = args as [tf.Tensor4D, tf.Tensor4D, tf.Tensor4D, tf.Tensor2D, tf.GradSaveFunc];
+  const att = attentionPattern(q, k, mask);
+  save([q, k, v, att]);
+  return {
+    value: tf.matMul(att, v),
+    gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => tf.tidy(() => {
+      const [sq, sk, sv, satt] = saved;
+      const scale = 1 / Math.sqrt(sq.shape[sq.rank - 1]);
+      const dAtt = tf.matMul(dy, sv, false, true);
+      const dScores = satt.mul(dAtt.sub(dAtt.mul(satt).sum(-1, true)));
+      return [
+        tf.matMul(dScores, sk).mul(scale), tf.matMul(dScores, sq, true, false).mul(scale),
+        tf.matMul(satt, dy, true, false), tf.zeros(mask.shape), // the mask is a constant
+      ];
+    }),
+  };
+});
 
 /**
  * An unmerged LoRA adapter (lora.ts) for training: `<matrix>.lora_a` [in, r] and `<matrix>.lora_b` [r, out] add
@@ -258,26 +295,33 @@ export function forward(
     let x = tokEmb.reshape([B, T, d]).add(posEmb).reshape([B * T, d]);
     hook("hook_embed", x, [B, T, d]);
     const mask = causalMask(T);
-    const scale = 1 / Math.sqrt(hd);
+    // Attention: one fused QKV projection, heads split by a reshape and one transpose.
+    const attention = (p: string, h: tf.Tensor): tf.Tensor => {
+      const qkv = project(h, p + "attn.wqkv", p + "attn.bqkv")
+        .reshape([B, T, 3, H, hd]).transpose([2, 0, 3, 1, 4]); // [3, B, H, T, hd]
+      const [q, k, v] = tf.unstack(qkv, 0) as tf.Tensor4D[];
+      let mixed: tf.Tensor4D;
+      if (wanted.has(p + "attn.hook_pattern")) {
+        const att = attentionPattern(q, k, mask);
+        hook(p + "attn.hook_pattern", att);
+        mixed = tf.matMul(att, v);
+      } else {
+        mixed = causalAttention(q, k, v, mask) as tf.Tensor4D;
+      }
+      return project(mixed.transpose([0, 2, 1, 3]).reshape([B * T, d]), p + "attn.wo", p + "attn.bo");
+    };
+    const mlp = (p: string, h: tf.Tensor): tf.Tensor => project(gelu(project(h, p + "mlp.w1", p + "mlp.b1")), p + "mlp.w2", p + "mlp.b2");
+    // x + sublayer(LN(x)), in a tidy of its own so that its temporaries go when it ends, not with the whole
+    // pass (probes and the readout run large batches without gradients; under gradients the tape holds
+    // its own references to what the backward pass needs).
+    const residual = (x: tf.Tensor, p: string, ln: string, sublayer: (p: string, h: tf.Tensor) => tf.Tensor) =>
+      tf.tidy(() => x.add(sublayer(p, layerNorm(x, params[p + ln + ".g"], params[p + ln + ".b"]))));
     for (let l = 0; l < config.layers; l++) {
       const p = `blocks.${l}.`;
       hook(p + "hook_resid_pre", x, [B, T, d]);
-      // Attention: one fused QKV projection, heads split by a reshape and one transpose.
-      const h1 = layerNorm(x, params[p + "ln1.g"], params[p + "ln1.b"]);
-      const qkv = project(h1, p + "attn.wqkv", p + "attn.bqkv")
-        .reshape([B, T, 3, H, hd]).transpose([2, 0, 3, 1, 4]); // [3, B, H, T, hd]
-      const [q, k, v] = tf.unstack(qkv, 0) as tf.Tensor4D[];
-      // Scaling q (T x hd) is cheaper than scaling the scores (T x T).
-      const scores = tf.matMul(q.mul(scale), k, false, true).add(mask);
-      const att = tf.softmax(scores, -1);
-      hook(p + "attn.hook_pattern", att);
-      const heads = tf.matMul(att, v).transpose([0, 2, 1, 3]).reshape([B * T, d]);
-      x = x.add(project(heads, p + "attn.wo", p + "attn.bo"));
+      x = residual(x, p, "ln1", attention);
       hook(p + "hook_resid_mid", x, [B, T, d]);
-      // MLP
-      const h2 = layerNorm(x, params[p + "ln2.g"], params[p + "ln2.b"]);
-      const up = gelu(project(h2, p + "mlp.w1", p + "mlp.b1"));
-      x = x.add(project(up, p + "mlp.w2", p + "mlp.b2"));
+      x = residual(x, p, "ln2", mlp);
       hook(p + "hook_resid_post", x, [B, T, d]);
     }
     const out = layerNorm(x, params["ln_f.g"], params["ln_f.b"]).reshape([B, T, d]);
@@ -302,26 +346,39 @@ export function logitsAt(params: Params, hidden: tf.Tensor3D, flatIdx: tf.Tensor
 }
 
 /**
- * Mean cross-entropy of logits [M, V] against targets [M], with a hand-written gradient
- * (softmax - onehot) / M so that the backward pass keeps only the logits and their logsumexp.
+ * Mean next-token cross-entropy of hidden states h [M, d] through the tied head wte [V, d], against
+ * targets [M], with a hand-written gradient that keeps one [M, V] tensor, the probabilities P, and
+ * never forms P - onehot: with Y the one-hot targets, dh = (P - Y) wte / M = (P wte - wte[targets]) / M
+ * and dwte = (P - Y)^T h / M = (P^T h - segment sums of h by target) / M. Autodiff would keep the logits,
+ * P and Y, and pass over [M, V] about eight times; this is one softmax and two row maxima.
+ *
+ * The loss is lse - logit[target] with lse = max(logits) - log(max(P)): the largest probability is at
+ * least 1/V, so its log is exact where the target's own probability could underflow.
  */
-const fusedCrossEntropy = tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => {
-  const [logits, targets, save] = args as [tf.Tensor2D, tf.Tensor1D, tf.GradSaveFunc];
-  const [M, V] = logits.shape;
-  const lse = tf.logSumExp(logits, 1);
+const tiedHeadCrossEntropy = tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => {
+  const [h, wte, targets, save] = args as [tf.Tensor2D, tf.Tensor2D, tf.Tensor1D, tf.GradSaveFunc];
+  const [M, V] = [h.shape[0], wte.shape[0]];
+  const logits = tf.matMul(h, wte, false, true);
+  const probs = tf.softmax(logits);
+  const lse = tf.max(logits, 1).sub(tf.log(tf.max(probs, 1)));
   const flat = tf.range(0, M, 1, "int32").mul(tf.scalar(V, "int32")).add(targets);
-  const value = lse.sub(tf.gather(logits.reshape([M * V]), flat)).mean() as tf.Scalar;
-  save([logits, targets, lse]);
+  save([h, wte, targets, probs]);
   return {
-    value,
-    gradFunc: (dy: tf.Scalar, saved: tf.Tensor[]) => {
-      const [lg, tg, ls] = saved;
-      const probs = tf.exp(lg.sub(ls.reshape([M, 1])));
-      return [probs.sub(tf.oneHot(tg as tf.Tensor1D, V)).mul(dy.div(M)), tf.zerosLike(tg)];
-    },
+    value: lse.sub(tf.gather(logits.reshape([M * V]), flat)).mean(),
+    gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => tf.tidy(() => {
+      const [sh, swte, stargets, sprobs] = saved;
+      const scale = dy.div(M);
+      const dh = tf.matMul(sprobs, swte).sub(tf.gather(swte, stargets)).mul(scale);
+      const dwte = tf.matMul(sprobs, sh, true, false).sub(tf.unsortedSegmentSum(sh, stargets as tf.Tensor1D, V)).mul(scale);
+      return [dh, dwte, tf.zeros(stargets.shape)]; // (targets are ids: no gradient)
+    }),
   };
 });
 
-export function crossEntropy(logits: tf.Tensor2D, targets: tf.Tensor1D): tf.Scalar {
-  return fusedCrossEntropy(logits, targets);
+/** Mean next-token cross-entropy at flat positions of hidden [B, T, d] against targets [M]. */
+export function lossAt(params: Params, hidden: tf.Tensor3D, flatIdx: tf.Tensor1D, targets: tf.Tensor1D): tf.Scalar {
+  return tf.tidy(() => {
+    const [B, T, d] = hidden.shape;
+    return tiedHeadCrossEntropy(tf.gather(hidden.reshape([B * T, d]), flatIdx), params.wte, targets) as tf.Scalar;
+  });
 }

@@ -5,7 +5,7 @@
  */
 import * as fs from "fs";
 import { assertBackendHealthy, tf } from "../backend/engine";
-import { forward, GptConfig, logitsAt, crossEntropy, LoraForward, Params } from "../model/gpt";
+import { forward, GptConfig, lossAt, LoraForward, Params } from "../model/gpt";
 import { LoraConfig, loraForward } from "../model/lora";
 import { paramsToTensorMap, valuesWithPrefix } from "../model/io";
 import { loadSafetensors, saveSafetensors, TensorMap } from "../model/safetensors";
@@ -86,8 +86,7 @@ export function batchLoss(params: Params, model: GptConfig, batch: Batch, lora?:
   return tf.tidy(() => {
     const inputs = tf.tensor2d(batch.inputs, [batch.rows, batch.length], "int32");
     const { hidden } = forward(params, model, inputs, { lora });
-    const logits = logitsAt(params, hidden, tf.tensor1d(batch.lossPositions, "int32"));
-    return crossEntropy(logits, tf.tensor1d(batch.lossTargets, "int32"));
+    return lossAt(params, hidden, tf.tensor1d(batch.lossPositions, "int32"), tf.tensor1d(batch.lossTargets, "int32"));
   });
 }
 

@@ -37,6 +37,40 @@ test("UnsortedSegmentSum (wasm's missing kernel) sums rows into segments", () =>
   assert.deepEqual(Array.from(unsortedSegmentSumValues(x, new Int32Array([2, 0, 2, 9]), 3)), [3, 4, 0, 0, 6, 8]);
 });
 
+test("wasm's mended matMul and Transpose give the cpu backend's results for every transpose and batch shape", async () => {
+  // [a shape, b shape, transposeA, transposeB]: both ways round of the cheaper-transpose choice, batches, a broadcast batch.
+  const cases: Array<[number[], number[], boolean, boolean]> = [
+    [[5, 3], [3, 4], false, false], [[3, 5], [3, 4], true, false], [[3, 50], [3, 2], true, false],
+    [[5, 3], [4, 3], false, true], [[50, 3], [2, 3], false, true], [[3, 5], [4, 3], true, true],
+    [[2, 5, 3], [2, 3, 4], false, false], [[2, 3, 5], [2, 3, 4], true, false], [[2, 5, 3], [2, 4, 3], false, true],
+    [[2, 3, 5], [2, 4, 3], true, true], [[2, 5, 3], [3, 4], false, false], [[5, 3], [2, 4, 3], false, true],
+  ];
+  const products = () => cases.map(([sa, sb, ta, tb], i) => {
+    const a = tf.randomUniform(sa, -1, 1, "float32", 2 * i + 1);
+    const b = tf.randomUniform(sb, -1, 1, "float32", 2 * i + 2);
+    const c = tf.matMul(a, b, ta, tb);
+    const out = { shape: c.shape, values: Array.from(c.dataSync()) };
+    tf.dispose([a, b, c]);
+    return out;
+  });
+  // Transposes that keep the last axis (the mended kernel) and one that does not (the original one).
+  const perms: Array<[number[], number[]]> = [[[2, 3, 4, 5], [0, 2, 1, 3]], [[2, 3, 2, 2, 4], [2, 0, 3, 1, 4]], [[3, 2, 4], [1, 0, 2]], [[3, 2, 4], [0, 2, 1]]];
+  const results = () => [...products(), ...perms.map(([shape, perm], i) => {
+    const x = tf.randomUniform(shape, -1, 1, "float32", 100 + i);
+    const y = x.transpose(perm);
+    const out = { shape: y.shape, values: Array.from(y.dataSync()) };
+    tf.dispose([x, y]);
+    return out;
+  })];
+  await initBackend({ requested: "cpu", quiet: true });
+  const expected = results();
+  await initBackend({ requested: "wasm", quiet: true });
+  results().forEach((got, i) => {
+    assert.deepEqual(got.shape, expected[i].shape, `case ${i}: shape`);
+    got.values.forEach((v, j) => assert.ok(Math.abs(v - expected[i].values[j]) < 1e-5, `case ${i}: element ${j} is ${v}, expected ${expected[i].values[j]}`));
+  });
+});
+
 test("loss and gradients on every available backend match the cpu backend", async () => {
   await initBackend({ requested: "cpu", quiet: true });
   const reference = lossAndGrads();

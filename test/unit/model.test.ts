@@ -5,7 +5,7 @@ import * as path from "node:path";
 import { test } from "node:test";
 import { initBackend, tf } from "../../src/backend/engine";
 import {
-  countParameters, createParams, crossEntropy, disposeParams, forward, GptConfig, hookNames, layerNorm, logitsAt, flatPositions,
+  countParameters, createParams, disposeParams, forward, GptConfig, hookNames, layerNorm, lossAt, flatPositions, Params,
 } from "../../src/model/gpt";
 import { loadModel, saveModel } from "../../src/model/io";
 import { decodeSafetensors, encodeSafetensors } from "../../src/model/safetensors";
@@ -52,15 +52,49 @@ test("hooks do not change the outputs, and the same seed gives the same model", 
   disposeParams(b);
 });
 
-test("the hand-written cross-entropy gradient matches autodiff of log-softmax", async () => {
+test("the tied head's cross-entropy and its hand-written gradient match autodiff of log-softmax", async () => {
   await initBackend({ quiet: true });
-  const logits = tf.randomNormal([5, 7], 0, 2, "float32", 3);
-  const targets = tf.tensor1d([0, 3, 6, 2, 2], "int32");
-  const reference = (l: tf.Tensor) => tf.logSoftmax(l).mul(tf.oneHot(targets, 7)).sum().neg().div(5) as tf.Scalar;
-  const ours = (l: tf.Tensor) => crossEntropy(l as tf.Tensor2D, targets);
-  assert.ok(Math.abs(ours(logits).dataSync()[0] - reference(logits).dataSync()[0]) < 1e-5);
-  const diff = tf.grad(ours)(logits).sub(tf.grad(reference)(logits)).abs().max().dataSync()[0];
-  assert.ok(diff < 1e-6, `gradient differs by ${diff}`);
+  const params = createParams(CFG, 2);
+  const hidden = tf.randomNormal([2, 3, 16], 0, 1, "float32", 3) as tf.Tensor3D;
+  const idx = flatPositions(3, [0, 0, 1, 1, 1], [0, 2, 0, 1, 2]);
+  const targets = tf.tensor1d([0, 3, 49, 2, 2], "int32");
+  const reference = (h: tf.Tensor, wte: tf.Tensor) => {
+    const logits = tf.matMul(tf.gather(h.reshape([6, 16]), idx), wte, false, true);
+    return tf.logSoftmax(logits).mul(tf.oneHot(targets, 50)).sum().neg().div(5) as tf.Scalar;
+  };
+  const ours = (h: tf.Tensor, wte: tf.Tensor) => lossAt({ ...params, wte: wte as tf.Variable }, h as tf.Tensor3D, idx, targets);
+  assert.ok(Math.abs(ours(hidden, params.wte).dataSync()[0] - reference(hidden, params.wte).dataSync()[0]) < 1e-5);
+  const a = tf.grads(ours)([hidden, params.wte]);
+  const e = tf.grads(reference)([hidden, params.wte]);
+  a.forEach((t, i) => {
+    const diff = t.sub(e[i]).abs().max().dataSync()[0];
+    assert.ok(diff < 1e-6, `gradient ${i} differs by ${diff}`);
+  });
+  disposeParams(params);
+});
+
+test("causal attention's hand-written gradient matches autodiff (the hooked forward pass takes plain ops)", async () => {
+  await initBackend({ quiet: true });
+  const params = createParams({ ...CFG, initStd: 0.5 }, 4);
+  const idx = flatPositions(6, [0, 1, 1], [5, 2, 5]);
+  const targets = tf.tensor1d([3, 9, 1], "int32");
+  const gradsOf = (hooks: "all" | undefined) => {
+    const { value, grads } = tf.variableGrads(() => {
+      const { hidden, cache } = forward(params, CFG, tokens(), { hooks });
+      tf.dispose([...cache.values()]);
+      return lossAt(params, hidden, idx, targets);
+    }, Object.values(params));
+    value.dispose();
+    return grads;
+  };
+  const custom = gradsOf(undefined);
+  const autodiff = gradsOf("all");
+  for (const [name, p] of Object.entries(params as Params)) {
+    const diff = custom[p.name].sub(autodiff[p.name]).abs().max().dataSync()[0];
+    const scale = autodiff[p.name].abs().max().dataSync()[0];
+    assert.ok(diff <= 1e-5 * scale + 1e-7, `${name}: gradients differ by ${diff} (max |g| ${scale})`);
+  }
+  disposeParams(params);
 });
 
 test("LayerNorm's hand-written gradient matches autodiff of the textbook formula", async () => {
@@ -88,7 +122,7 @@ test("the model's gradient matches a finite difference", async () => {
   const params = createParams(CFG, 3);
   const idx = flatPositions(6, [0, 1], [4, 5]);
   const targets = tf.tensor1d([3, 9], "int32");
-  const lossOf = () => crossEntropy(logitsAt(params, forward(params, CFG, tokens()).hidden, idx), targets);
+  const lossOf = () => lossAt(params, forward(params, CFG, tokens()).hidden, idx, targets);
   const w = params["blocks.0.mlp.w1"];
   const grad = tf.variableGrads(lossOf, [w]).grads[w.name].dataSync();
   const values = w.dataSync().slice();
