@@ -51,6 +51,8 @@ async function tryBackend(name: BackendName): Promise<Omit<BackendInfo, "skipped
     }
     case "wasm": {
       const wasm = await import("@tensorflow/tfjs-backend-wasm");
+      // tfjs's default is half the cores (one thread here); XNNPACK's matmuls scale to all of them.
+      wasm.setThreadsCount(Number(process.env.XFT_WASM_THREADS) || require("os").cpus().length);
       registerWasmFixes();
       if (!(await tf.setBackend("wasm"))) throw new Error("the wasm backend did not initialise");
       return { name, tfjsBackend: "wasm", threads: wasm.getThreadsCount() };

@@ -3,12 +3,18 @@
  * - it has no `UnsortedSegmentSum` kernel, which the gradient of `tf.gather` (embedding lookup) needs;
  * - its `BatchMatMul` reaches XNNPACK only for one non-transposed 2-D product; transposed operands
  *   (every matmul gradient) and batches (attention) fall to a plain loop about 10x slower. The mended
- *   kernel materialises the cheaper transpose and splits a batch into 2-D products;
- * - its `Transpose` of rank 4 and 5 (attention's head split and merge) moves one element at a time; a
- *   permutation that keeps the last axis in place is done here as copies of whole rows;
+ *   kernel materialises the cheaper transpose and splits a batch into 2-D products that are views of the
+ *   batch's memory (no copies);
+ * - its `Transpose` moves one element at a time through index arithmetic; a permutation that keeps the
+ *   last axis in place (attention's head split and merge) is done here as copies of whole rows, one that
+ *   swaps the last two axes (matmul operands) as cache-sized tiles;
+ * - its `Sum` over leading axes (bias and LayerNorm gradients) transposes the input first; here it is one
+ *   pass of column sums;
  * - when XNNPACK cannot allocate inside the 4 GiB wasm heap it only prints
  *   "XNN status for ... is not successful" and leaves the output unwritten: silent wrong numbers.
  *   We turn that message into an error that `assertBackendHealthy()` throws.
+ * Its slice (no whole-input copy) and its threads in Node are mended in the bundle itself, by
+ * patches/@tensorflow+tfjs-backend-wasm+4.22.0.patch.
  */
 import * as tf from "@tensorflow/tfjs";
 
@@ -18,6 +24,8 @@ interface WasmLikeBackend {
   /** A view of a tensor's values on the heap; a later allocation may grow the heap and detach it. */
   typedArrayFromHeap(t: tf.TensorInfo): Float32Array;
   disposeData(dataId: object): boolean;
+  dataIdMap: { get(dataId: object): { id: number; memoryOffset: number }; delete(dataId: object): void };
+  wasm: { tfjs: { disposeData(id: number): void } };
 }
 
 type KernelArgs = Parameters<tf.KernelFunc>[0];
@@ -77,28 +85,55 @@ export function registerWasmFixes(): void {
   });
   mendTranspose();
   mendBatchMatMul();
+  mendSum();
   watchForXnnFailures();
 }
 
-/** Replaces wasm's Transpose, for permutations that keep the last axis last, by row copies (transposeRows). */
+/** Replaces a wasm kernel by `mended`, which gets the original to fall back on. */
+function mendKernel(name: string, mended: (args: KernelArgs, original: (args: KernelArgs) => KernelOut) => KernelOut): void {
+  const config = tf.getKernel(name, "wasm");
+  if (!config) throw new Error(`the wasm backend has no ${name} kernel to mend`);
+  const original = config.kernelFunc as (args: KernelArgs) => KernelOut;
+  tf.unregisterKernel(name, "wasm");
+  tf.registerKernel({ ...config, kernelFunc: (args) => mended(args, original) });
+}
+
+/**
+ * Replaces wasm's Transpose, for permutations that keep the last axis last (row copies, transposeRows) and
+ * for those that swap the last two axes (blocked copies, transposeLastTwo); it moves one element at a time
+ * through index arithmetic, about 0.07 G elements/s.
+ */
 function mendTranspose(): void {
-  const original = tf.getKernel("Transpose", "wasm");
-  if (!original) throw new Error("the wasm backend has no Transpose kernel to mend");
-  const slow = original.kernelFunc as (args: KernelArgs) => KernelOut;
-  tf.unregisterKernel("Transpose", "wasm");
-  tf.registerKernel({
-    ...original,
-    kernelFunc: (args) => {
-      const { x } = args.inputs as { x: tf.TensorInfo };
-      const { perm } = args.attrs as unknown as { perm: number[] };
-      const last = perm.length - 1;
-      if (perm.length < 3 || perm[last] !== last || x.dtype !== "float32") return slow(args);
-      const be = args.backend as unknown as WasmLikeBackend;
-      const out = be.makeOutput(perm.map((p) => x.shape[p]), "float32");
-      transposeRows(be.typedArrayFromHeap(x), x.shape, perm, be.typedArrayFromHeap(out));
-      return out;
-    },
+  mendKernel("Transpose", (args, original) => {
+    const { x } = args.inputs as { x: tf.TensorInfo };
+    const { perm } = args.attrs as unknown as { perm: number[] };
+    const rank = perm.length;
+    const keepsLast = rank >= 3 && perm[rank - 1] === rank - 1;
+    const swapsLastTwo = rank >= 2 && perm[rank - 1] === rank - 2 && perm[rank - 2] === rank - 1 && perm.slice(0, -2).every((p, i) => p === i);
+    if (x.dtype !== "float32" || !(keepsLast || swapsLastTwo)) return original(args);
+    const be = args.backend as unknown as WasmLikeBackend;
+    const out = be.makeOutput(perm.map((p) => x.shape[p]), "float32");
+    const [xs, outs] = [be.typedArrayFromHeap(x), be.typedArrayFromHeap(out)];
+    if (keepsLast) transposeRows(xs, x.shape, perm, outs);
+    else transposeLastTwo(xs, x.shape[rank - 2], x.shape[rank - 1], outs);
+    return out;
   });
+}
+
+/** Writes x ([batch, rows, cols], batch = its length / (rows x cols)) as [batch, cols, rows] into `out`, in tiles that stay in cache. */
+export function transposeLastTwo(x: Float32Array, rows: number, cols: number, out: Float32Array): void {
+  const tile = 32;
+  for (let base = 0; base < x.length; base += rows * cols) {
+    for (let i0 = 0; i0 < rows; i0 += tile) {
+      const i1 = Math.min(i0 + tile, rows);
+      for (let j0 = 0; j0 < cols; j0 += tile) {
+        const j1 = Math.min(j0 + tile, cols);
+        for (let i = i0; i < i1; i++) {
+          for (let j = j0, src = base + i * cols + j0; j < j1; j++, src++) out[base + j * rows + i] = x[src];
+        }
+      }
+    }
+  }
 }
 
 /** Writes x (of `shape`) permuted by `perm`, which keeps the last axis last, into `out`: one copy per row. */
@@ -131,12 +166,8 @@ export function transposeRows(x: Float32Array, shape: readonly number[], perm: r
  * A B^T likewise; a batch is split into 2-D products written into one output.
  */
 function mendBatchMatMul(): void {
-  const original = tf.getKernel("BatchMatMul", "wasm");
-  if (!original) throw new Error("the wasm backend has no BatchMatMul kernel to mend");
-  const transposeKernel = tf.getKernel("Transpose", "wasm")!.kernelFunc;
-  const fast = original.kernelFunc as (args: KernelArgs) => KernelOut;
-  tf.unregisterKernel("BatchMatMul", "wasm");
-  tf.registerKernel({ ...original, kernelFunc: (args) => mendedBatchMatMul(args, fast, transposeKernel as (args: KernelArgs) => KernelOut) });
+  const transposeKernel = tf.getKernel("Transpose", "wasm")!.kernelFunc as (args: KernelArgs) => KernelOut;
+  mendKernel("BatchMatMul", (args, fast) => mendedBatchMatMul(args, fast, transposeKernel));
 }
 
 function mendedBatchMatMul(args: KernelArgs, fast: (args: KernelArgs) => KernelOut, transposeKernel: (args: KernelArgs) => KernelOut): KernelOut {
@@ -192,21 +223,61 @@ function mendedBatchMatMul(args: KernelArgs, fast: (args: KernelArgs) => KernelO
     const count = Math.max(bx, by);
     const outShape = [...(bx >= by ? x : y).shape.slice(0, -2), m, n];
     const out = be.makeOutput(outShape, "float32");
-    const part = (t: tf.TensorInfo, i: number, rows: number, cols: number) => {
-      const p = be.makeOutput([rows, cols], "float32");
-      // Views are taken after the allocation, which may have moved the heap.
-      be.typedArrayFromHeap(p).set(be.typedArrayFromHeap(t).subarray(i * rows * cols, (i + 1) * rows * cols));
-      return p;
-    };
     for (let i = 0; i < count; i++) {
-      const xi = part(x, bx === 1 ? 0 : i, m, k);
-      const yi = part(y, by === 1 ? 0 : i, k, n);
+      const xi = heapView(be, x, bx === 1 ? 0 : i, [m, k]);
+      const yi = heapView(be, y, by === 1 ? 0 : i, [k, n]);
       const oi = plain(xi, yi);
       be.typedArrayFromHeap(out).set(be.typedArrayFromHeap(oi), i * m * n);
-      for (const t of [xi, yi, oi]) be.disposeData(t.dataId);
+      releaseView(be, xi);
+      releaseView(be, yi);
+      be.disposeData(oi.dataId);
     }
     return out;
   }
+}
+
+/**
+ * The `index`-th block of `shape` inside t's memory, as a tensor of its own that shares that memory (no
+ * copy). Release it with releaseView, never disposeData, which would free memory the view does not own.
+ */
+function heapView(be: WasmLikeBackend, t: tf.TensorInfo, index: number, shape: number[]): tf.TensorInfo {
+  const size = shape.reduce((a, b) => a * b, 1);
+  return be.makeOutput(shape, t.dtype, be.dataIdMap.get(t.dataId).memoryOffset + index * size * 4);
+}
+
+/** Forgets a heapView (and what the C++ side cached for it, such as XNNPACK operators) without freeing memory. */
+function releaseView(be: WasmLikeBackend, view: tf.TensorInfo): void {
+  be.wasm.tfjs.disposeData(be.dataIdMap.get(view.dataId).id);
+  be.dataIdMap.delete(view.dataId);
+}
+
+/**
+ * Replaces wasm's Sum over leading axes (bias and LayerNorm gradients: [rows, d] summed over rows), which
+ * it does by transposing the input element by element first, by one pass of column sums.
+ */
+function mendSum(): void {
+  mendKernel("Sum", (args, original) => {
+    const { x } = args.inputs as { x: tf.TensorInfo };
+    const { axis, keepDims } = args.attrs as unknown as { axis: number | number[]; keepDims: boolean };
+    const axes = tf.util.parseAxisParam(axis, x.shape).sort((p, q) => p - q);
+    const leading = axes.length > 0 && axes.length < x.shape.length && axes.every((a, i) => a === i);
+    if (x.dtype !== "float32" || !leading) return original(args);
+    const be = args.backend as unknown as WasmLikeBackend;
+    const kept = x.shape.slice(axes.length);
+    const out = be.makeOutput(keepDims ? [...axes.map(() => 1), ...kept] : kept, "float32");
+    columnSums(be.typedArrayFromHeap(x), be.typedArrayFromHeap(out));
+    return out;
+  });
+}
+
+/** out[j] = sum over rows i of x[i * out.length + j], accumulated in float64. */
+export function columnSums(x: Float32Array, out: Float32Array): void {
+  const cols = out.length;
+  const acc = new Float64Array(cols);
+  for (let base = 0; base < x.length; base += cols) {
+    for (let j = 0; j < cols; j++) acc[j] += x[base + j];
+  }
+  out.set(acc);
 }
 
 /** The first XNNPACK failure seen since the last call, cleared by reading it. */

@@ -6,7 +6,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { BACKEND_ORDER, initBackend, tf } from "../../src/backend/engine";
-import { unsortedSegmentSumValues } from "../../src/backend/wasm";
+import { columnSums, transposeLastTwo, unsortedSegmentSumValues } from "../../src/backend/wasm";
 import { GptConfig, initialValues, paramsFromValues, disposeParams } from "../../src/model/gpt";
 import { batchLoss } from "../../src/train/trainer";
 import { makeBatch } from "../../src/train/sequences";
@@ -37,7 +37,19 @@ test("UnsortedSegmentSum (wasm's missing kernel) sums rows into segments", () =>
   assert.deepEqual(Array.from(unsortedSegmentSumValues(x, new Int32Array([2, 0, 2, 9]), 3)), [3, 4, 0, 0, 6, 8]);
 });
 
-test("wasm's mended matMul and Transpose give the cpu backend's results for every transpose and batch shape", async () => {
+test("transposeLastTwo swaps rows and columns of each matrix in a batch", () => {
+  const out = new Float32Array(12);
+  transposeLastTwo(new Float32Array([1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12]), 2, 3, out);
+  assert.deepEqual(Array.from(out), [1, 4, 2, 5, 3, 6, 7, 10, 8, 11, 9, 12]);
+});
+
+test("columnSums adds rows in float64, so a large sum keeps small terms", () => {
+  const out = new Float32Array(2);
+  columnSums(new Float32Array([1e8, 1, 1, 2, 1, 3, -1e8, 4]), out);
+  assert.deepEqual(Array.from(out), [2, 10]);
+});
+
+test("wasm's mended matMul, Transpose and Sum give the cpu backend's results for every transpose, batch and axis", async () => {
   // [a shape, b shape, transposeA, transposeB]: both ways round of the cheaper-transpose choice, batches, a broadcast batch.
   const cases: Array<[number[], number[], boolean, boolean]> = [
     [[5, 3], [3, 4], false, false], [[3, 5], [3, 4], true, false], [[3, 50], [3, 2], true, false],
@@ -53,15 +65,23 @@ test("wasm's mended matMul and Transpose give the cpu backend's results for ever
     tf.dispose([a, b, c]);
     return out;
   });
-  // Transposes that keep the last axis (the mended kernel) and one that does not (the original one).
-  const perms: Array<[number[], number[]]> = [[[2, 3, 4, 5], [0, 2, 1, 3]], [[2, 3, 2, 2, 4], [2, 0, 3, 1, 4]], [[3, 2, 4], [1, 0, 2]], [[3, 2, 4], [0, 2, 1]]];
-  const results = () => [...products(), ...perms.map(([shape, perm], i) => {
-    const x = tf.randomUniform(shape, -1, 1, "float32", 100 + i);
-    const y = x.transpose(perm);
-    const out = { shape: y.shape, values: Array.from(y.dataSync()) };
-    tf.dispose([x, y]);
-    return out;
-  })];
+  // Transposes that keep the last axis or swap the last two (the mended kernel; sizes across its 32-tiles),
+  // and one that does neither (the original kernel).
+  const perms: Array<[number[], number[]]> = [
+    [[2, 3, 4, 5], [0, 2, 1, 3]], [[2, 3, 2, 2, 4], [2, 0, 3, 1, 4]], [[3, 2, 4], [1, 0, 2]], [[3, 2, 4], [0, 2, 1]],
+    [[40, 70], [1, 0]], [[2, 33, 65], [0, 2, 1]], [[3, 2, 4], [2, 1, 0]],
+  ];
+  // Sums over leading axes (mended, with and without keepDims, axes in any order) and over an inner one (original).
+  const sums: Array<[number[], number | number[], boolean]> = [[[50, 7], 0, false], [[4, 5, 6], [0, 1], true], [[4, 5, 6], [1, 0], false], [[4, 5, 6], 1, false]];
+  const valuesOf = (make: () => tf.Tensor) => tf.tidy(() => {
+    const y = make();
+    return { shape: y.shape, values: Array.from(y.dataSync()) };
+  });
+  const results = () => [
+    ...products(),
+    ...perms.map(([shape, perm], i) => valuesOf(() => tf.randomUniform(shape, -1, 1, "float32", 100 + i).transpose(perm))),
+    ...sums.map(([shape, axis, keepDims], i) => valuesOf(() => tf.randomUniform(shape, -1, 1, "float32", 200 + i).sum(axis, keepDims))),
+  ];
   await initBackend({ requested: "cpu", quiet: true });
   const expected = results();
   await initBackend({ requested: "wasm", quiet: true });
