@@ -39,6 +39,13 @@ function loadNative(pkg: string): { TF_Version?: string } {
   return binding ?? {};
 }
 
+function wasmThreads(requested: string | undefined): number {
+  if (requested === undefined || requested === "") return require("os").cpus().length;
+  const n = Number(requested);
+  if (!Number.isInteger(n) || n < 1) throw new Error(`XFT_WASM_THREADS=${requested} is not a thread count; give a whole number of at least 1`);
+  return n;
+}
+
 async function tryBackend(name: BackendName): Promise<Omit<BackendInfo, "skipped" | "tfjsVersion">> {
   switch (name) {
     case "tensorflow-gpu":
@@ -51,8 +58,9 @@ async function tryBackend(name: BackendName): Promise<Omit<BackendInfo, "skipped
     }
     case "wasm": {
       const wasm = await import("@tensorflow/tfjs-backend-wasm");
-      // tfjs's default is half the cores (one thread here); XNNPACK's matmuls scale to all of them.
-      wasm.setThreadsCount(Number(process.env.XFT_WASM_THREADS) || require("os").cpus().length);
+      // All cores unless XFT_WASM_THREADS says otherwise: XNNPACK's matmuls scale to them (the bundle patch
+      // lifts backend.cc's cap at half the cores).
+      wasm.setThreadsCount(wasmThreads(process.env.XFT_WASM_THREADS));
       registerWasmFixes();
       if (!(await tf.setBackend("wasm"))) throw new Error("the wasm backend did not initialise");
       return { name, tfjsBackend: "wasm", threads: wasm.getThreadsCount() };

@@ -11,7 +11,7 @@ import { readLabelsBatch } from "../eval/readout";
 import { countParameters, createParams, disposeParams, GptConfig } from "../model/gpt";
 import { AdamW } from "../train/optimizer";
 import type { Batch } from "../train/sequences";
-import { batchLoss, trainStep } from "../train/trainer";
+import { batchLoss, gradsByName, trainStep } from "../train/trainer";
 import { Rng } from "../util/rng";
 
 export interface BenchConfig {
@@ -144,7 +144,7 @@ export async function benchConfig(c: BenchConfig, opts: BenchOptions = DEFAULT_B
     // The optimizer is timed on its own, on one set of gradients, since a difference of two noisy
     // medians (step minus forward-backward) can come out negative.
     const { value, grads } = tf.variableGrads(() => batchLoss(params, model, batch), Object.values(params));
-    const named = Object.fromEntries(Object.entries(params).map(([name, p]) => [name, grads[p.name]]));
+    const named = gradsByName(params, grads);
     const optimizer = await timeMs(async () => {
       const norm = opt.apply(named, 1e-4);
       await norm.data();

@@ -57,14 +57,6 @@ test("wasm's mended matMul, Transpose and Sum give the cpu backend's results for
     [[2, 5, 3], [2, 3, 4], false, false], [[2, 3, 5], [2, 3, 4], true, false], [[2, 5, 3], [2, 4, 3], false, true],
     [[2, 3, 5], [2, 4, 3], true, true], [[2, 5, 3], [3, 4], false, false], [[5, 3], [2, 4, 3], false, true],
   ];
-  const products = () => cases.map(([sa, sb, ta, tb], i) => {
-    const a = tf.randomUniform(sa, -1, 1, "float32", 2 * i + 1);
-    const b = tf.randomUniform(sb, -1, 1, "float32", 2 * i + 2);
-    const c = tf.matMul(a, b, ta, tb);
-    const out = { shape: c.shape, values: Array.from(c.dataSync()) };
-    tf.dispose([a, b, c]);
-    return out;
-  });
   // Transposes that keep the last axis or swap the last two (the mended kernel; sizes across its 32-tiles),
   // and one that does neither (the original kernel).
   const perms: Array<[number[], number[]]> = [
@@ -78,7 +70,8 @@ test("wasm's mended matMul, Transpose and Sum give the cpu backend's results for
     return { shape: y.shape, values: Array.from(y.dataSync()) };
   });
   const results = () => [
-    ...products(),
+    ...cases.map(([sa, sb, ta, tb], i) => valuesOf(() =>
+      tf.matMul(tf.randomUniform(sa, -1, 1, "float32", 2 * i + 1), tf.randomUniform(sb, -1, 1, "float32", 2 * i + 2), ta, tb))),
     ...perms.map(([shape, perm], i) => valuesOf(() => tf.randomUniform(shape, -1, 1, "float32", 100 + i).transpose(perm))),
     ...sums.map(([shape, axis, keepDims], i) => valuesOf(() => tf.randomUniform(shape, -1, 1, "float32", 200 + i).sum(axis, keepDims))),
   ];
