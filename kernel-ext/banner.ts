@@ -16,6 +16,8 @@ export interface EnvironmentInfo extends Partial<HostInfo> {
   tfjsVersion: string;
   /** The TensorFlow C library version (native backends only). */
   tensorflowVersion?: string;
+  /** Causal attention: "kernel" (xft's native kernel) or "tfjs" (tfjs ops). */
+  attention?: string;
   tslabVersion?: string;
   typescriptVersion?: string;
 }
@@ -29,6 +31,7 @@ function environmentRows(info: EnvironmentInfo): Array<[string, string]> {
   const rows: Array<[string, string | undefined]> = [
     ["backend", `${info.backend} (${info.threads} thread${info.threads === 1 ? "" : "s"})`],
     ["tfjs", info.tensorflowVersion ? `${info.tfjsVersion}, TensorFlow ${info.tensorflowVersion}` : info.tfjsVersion],
+    ["attention", info.attention && (info.attention === "kernel" ? "xft's native kernel" : "tfjs ops")],
     ["profile", info.profile],
     ["node", info.nodeVersion],
     ["xft", info.xftVersion],

@@ -25,6 +25,8 @@ npm ci --no-audit --no-fund --loglevel=error
 npx patch-package --error-on-fail >/dev/null
 echo "setup: native TensorFlow backend"
 bash scripts/native-tf.sh
+echo "setup: xft's native kernels"
+bash scripts/native-kernels.sh
 
 source scripts/env.sh
 if ! $PY scripts/kernelspecs.py 2>/dev/null | grep -q "kernel-ext/jupyter/kernels/tslab"; then

@@ -4,6 +4,7 @@
  * Everything else in xft imports `tf` from here, so that every module sees the same engine.
  */
 import * as tf from "@tensorflow/tfjs";
+import { AttentionImpl, loadAttentionKernel } from "./attention-kernel";
 import { registerWasmFixes, wasmFailure } from "./wasm";
 
 export { tf };
@@ -23,6 +24,9 @@ export interface BackendInfo {
   threads: number;
   /** Why the backends before the chosen one were passed over. */
   skipped: Record<string, string>;
+  /** Causal attention: xft's kernel (attention-kernel.ts) or tfjs ops, and why not the kernel. */
+  attention: AttentionImpl;
+  attentionNote?: string;
 }
 
 let current: BackendInfo | undefined;
@@ -46,7 +50,7 @@ function wasmThreads(requested: string | undefined): number {
   return n;
 }
 
-async function tryBackend(name: BackendName): Promise<Omit<BackendInfo, "skipped" | "tfjsVersion">> {
+async function tryBackend(name: BackendName): Promise<Omit<BackendInfo, "skipped" | "tfjsVersion" | "attention" | "attentionNote">> {
   switch (name) {
     case "tensorflow-gpu":
     case "tensorflow": {
@@ -93,7 +97,8 @@ export async function initBackend(opts: { requested?: string; quiet?: boolean } 
   for (const name of requestedOrder(requested)) {
     try {
       const got = await tryBackend(name);
-      current = { ...got, tfjsVersion: tf.version.tfjs, skipped };
+      const attention = loadAttentionKernel(got.threads);
+      current = { ...got, tfjsVersion: tf.version.tfjs, skipped, attention: attention.impl, attentionNote: attention.why };
       if (!opts.quiet) console.error(`xft: backend ${describeBackend(current)}`);
       return current;
     } catch (err) {
@@ -110,10 +115,10 @@ export function backendInfo(): BackendInfo {
   return current;
 }
 
-/** One line: "tensorflow (TensorFlow 2.21.0, 2 threads, tfjs 4.22.0)". */
+/** One line: "tensorflow (TensorFlow 2.21.0, 2 threads, tfjs 4.22.0, attention kernel)". */
 export function describeBackend(b: BackendInfo): string {
   const tfv = b.tensorflowVersion ? `TensorFlow ${b.tensorflowVersion}, ` : "";
-  return `${b.name} (${tfv}${b.threads} thread${b.threads === 1 ? "" : "s"}, tfjs ${b.tfjsVersion})`;
+  return `${b.name} (${tfv}${b.threads} thread${b.threads === 1 ? "" : "s"}, tfjs ${b.tfjsVersion}, attention ${b.attention === "kernel" ? "kernel" : "as tfjs ops"})`;
 }
 
 /**

@@ -32,6 +32,10 @@ async function backendChecks(): Promise<Check[]> {
       fix: `${SETUP} (builds @tensorflow/tfjs-node against the tensorflow-cpu wheel; about 8x faster than wasm)`,
     });
   }
+  checks.push({
+    name: "attention kernel", ok: info.attention === "kernel", detail: info.attention === "kernel" ? "xft's native kernel" : `tfjs ops (${info.attentionNote})`,
+    fix: "bash scripts/native-kernels.sh (needs g++; about 5x faster attention, on every backend)",
+  });
   return checks;
 }
 

@@ -11,6 +11,7 @@
  *   blocks.{l}.hook_resid_post    [B, T, d]     after the MLP sublayer (= resid_pre of block l+1)
  *   ln_final.hook_normalized      [B, T, d]     after the final LayerNorm
  */
+import { kernelAttends, kernelAttention } from "../backend/attention-kernel";
 import { tf } from "../backend/engine";
 import { hashSeed, Rng } from "../util/rng";
 
@@ -295,20 +296,27 @@ export function forward(
     let x = tokEmb.reshape([B, T, d]).add(posEmb).reshape([B * T, d]);
     hook("hook_embed", x, [B, T, d]);
     const mask = causalMask(T);
-    // Attention: one fused QKV projection, heads split by a reshape and one transpose.
+    // Attention: one fused QKV projection, then xft's kernel where it is built, else tfjs ops with the heads
+    // split by a reshape and one transpose. A wanted pattern is computed by tfjs ops; the output stays the
+    // kernel's, so that recording the pattern leaves every number as it is.
+    const splitHeads = (qkv: tf.Tensor) => tf.unstack(qkv.reshape([B, T, 3, H, hd]).transpose([2, 0, 3, 1, 4]), 0) as tf.Tensor4D[];
+    const mergeHeads = (x: tf.Tensor4D) => x.transpose([0, 2, 1, 3]).reshape([B * T, d]);
     const attention = (p: string, h: tf.Tensor): tf.Tensor => {
-      const qkv = project(h, p + "attn.wqkv", p + "attn.bqkv")
-        .reshape([B, T, 3, H, hd]).transpose([2, 0, 3, 1, 4]); // [3, B, H, T, hd]
-      const [q, k, v] = tf.unstack(qkv, 0) as tf.Tensor4D[];
-      let mixed: tf.Tensor4D;
+      const qkv = project(h, p + "attn.wqkv", p + "attn.bqkv");
+      const kernel = kernelAttends(hd);
+      let mixed: tf.Tensor;
       if (wanted.has(p + "attn.hook_pattern")) {
+        const [q, k, v] = splitHeads(qkv);
         const att = attentionPattern(q, k, mask);
         hook(p + "attn.hook_pattern", att);
-        mixed = tf.matMul(att, v);
+        mixed = kernel ? kernelAttention(qkv, B, H) : mergeHeads(tf.matMul(att, v));
+      } else if (kernel) {
+        mixed = kernelAttention(qkv, B, H);
       } else {
-        mixed = causalAttention(q, k, v, mask) as tf.Tensor4D;
+        const [q, k, v] = splitHeads(qkv);
+        mixed = mergeHeads(causalAttention(q, k, v, mask) as tf.Tensor4D);
       }
-      return project(mixed.transpose([0, 2, 1, 3]).reshape([B * T, d]), p + "attn.wo", p + "attn.bo");
+      return project(mixed, p + "attn.wo", p + "attn.bo");
     };
     const mlp = (p: string, h: tf.Tensor): tf.Tensor => project(gelu(project(h, p + "mlp.w1", p + "mlp.b1")), p + "mlp.w2", p + "mlp.b2");
     // x + sublayer(LN(x)), in a tidy of its own so that its temporaries go when it ends, not with the whole
@@ -346,11 +354,22 @@ export function logitsAt(params: Params, hidden: tf.Tensor3D, flatIdx: tf.Tensor
 }
 
 /**
+ * Rows of the head's [rows, V] blocks: at most 16 MiB each. glibc serves an allocation of 32 MiB or more by a
+ * fresh mmap whose every page faults on first touch (measured on native: one elementwise op on [4096, 4000],
+ * 62.5 MiB, takes 32 ms; on a quarter of it 1.8 ms), and the head's logits and probabilities are the only
+ * tensors of a step that large.
+ */
+export function headChunkRows(vocab: number): number {
+  return Math.max(1, Math.floor((16 * 2 ** 20) / (4 * vocab)));
+}
+
+/**
  * Mean next-token cross-entropy of hidden states h [M, d] through the tied head wte [V, d], against
- * targets [M], with a hand-written gradient that keeps one [M, V] tensor, the probabilities P, and
- * never forms P - onehot: with Y the one-hot targets, dh = (P - Y) wte / M = (P wte - wte[targets]) / M
- * and dwte = (P - Y)^T h / M = (P^T h - segment sums of h by target) / M. Autodiff would keep the logits,
- * P and Y, and pass over [M, V] about eight times; this is one softmax and two row maxima.
+ * targets [M], with a hand-written gradient that keeps the probabilities P and never forms P - onehot:
+ * with Y the one-hot targets, dh = (P - Y) wte / M = (P wte - wte[targets]) / M and
+ * dwte = (P - Y)^T h / M = (P^T h - segment sums of h by target) / M. Autodiff would keep the logits,
+ * P and Y, and pass over [M, V] about eight times; this is one softmax and two row maxima. The rows go in
+ * blocks of headChunkRows (P is kept block by block), so that no [M, V] tensor is ever allocated whole.
  *
  * The loss is lse - logit[target] with lse = max(logits) - log(max(P)): the largest probability is at
  * least 1/V, so its log is exact where the target's own probability could underflow.
@@ -358,18 +377,31 @@ export function logitsAt(params: Params, hidden: tf.Tensor3D, flatIdx: tf.Tensor
 const tiedHeadCrossEntropy = tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => {
   const [h, wte, targets, save] = args as [tf.Tensor2D, tf.Tensor2D, tf.Tensor1D, tf.GradSaveFunc];
   const [M, V] = [h.shape[0], wte.shape[0]];
-  const logits = tf.matMul(h, wte, false, true);
-  const probs = tf.softmax(logits);
-  const lse = tf.max(logits, 1).sub(tf.log(tf.max(probs, 1)));
-  const flat = tf.range(0, M, 1, "int32").mul(tf.scalar(V, "int32")).add(targets);
-  save([h, wte, targets, probs]);
+  const rows = headChunkRows(V);
+  const sizes = Array.from({ length: Math.ceil(M / rows) }, (_, i) => Math.min(rows, M - i * rows));
+  const hs = sizes.length > 1 ? tf.split(h, sizes) : [h];
+  const ts = sizes.length > 1 ? tf.split(targets, sizes) : [targets];
+  const probs: tf.Tensor2D[] = [];
+  const losses = hs.map((hc, c) => {
+    const m = sizes[c];
+    const logits = tf.matMul(hc, wte, false, true);
+    const p = tf.softmax(logits);
+    probs.push(p as tf.Tensor2D);
+    const lse = tf.max(logits, 1).sub(tf.log(tf.max(p, 1)));
+    const flat = tf.range(0, m, 1, "int32").mul(tf.scalar(V, "int32")).add(ts[c]);
+    return lse.sub(tf.gather(logits.reshape([m * V]), flat)).sum();
+  });
+  save([h, wte, targets, ...probs]);
   return {
-    value: lse.sub(tf.gather(logits.reshape([M * V]), flat)).mean(),
+    value: tf.addN(losses).div(M),
     gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => tf.tidy(() => {
-      const [sh, swte, stargets, sprobs] = saved;
+      const [sh, swte, stargets, ...sprobs] = saved;
       const scale = dy.div(M);
-      const dh = tf.matMul(sprobs, swte).sub(tf.gather(swte, stargets)).mul(scale);
-      const dwte = tf.matMul(sprobs, sh, true, false).sub(tf.unsortedSegmentSum(sh, stargets as tf.Tensor1D, V)).mul(scale);
+      const shs = sprobs.length > 1 ? tf.split(sh, sizes) : [sh];
+      const pWte = sprobs.map((p) => tf.matMul(p, swte));
+      const dh = (pWte.length > 1 ? tf.concat(pWte) : pWte[0]).sub(tf.gather(swte, stargets)).mul(scale);
+      const pTh = sprobs.map((p, c) => tf.matMul(p, shs[c], true, false));
+      const dwte = (pTh.length > 1 ? tf.addN(pTh) : pTh[0]).sub(tf.unsortedSegmentSum(sh, stargets as tf.Tensor1D, V)).mul(scale);
       return [dh, dwte, tf.zeros(stargets.shape)]; // (targets are ids: no gradient)
     }),
   };

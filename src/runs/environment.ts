@@ -21,6 +21,8 @@ export interface Environment extends HostInfo {
   threads: number;
   tfjsVersion: string;
   tensorflowVersion?: string;
+  /** Causal attention as xft's kernel or as tfjs ops: the two differ in the last bits of float32. */
+  attention: string;
 }
 
 function git(args: string[]): string {
@@ -54,6 +56,6 @@ export function describeHost(): HostInfo {
 export function collectEnvironment(backend: BackendInfo): Environment {
   return {
     backend: backend.name, threads: backend.threads, tfjsVersion: backend.tfjsVersion,
-    tensorflowVersion: backend.tensorflowVersion, ...describeHost(),
+    tensorflowVersion: backend.tensorflowVersion, attention: backend.attention, ...describeHost(),
   };
 }

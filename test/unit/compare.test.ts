@@ -29,7 +29,7 @@ function record(parts: SpecParts, metrics: Partial<RunMetrics> = {}): RunRecord 
     sequence: { maxLen: 96, maxExplTokens: 32 },
     data: { name: spec.dataset, dimension: spec.dimension, hash: "d0", train: 400, test: 100, labelSet: ["entailment", "neutral", "contradiction"] },
     tokenizerHash: "t0",
-    environment: { nodeVersion: "v20.19.0", xftVersion: "0.1.0", cpuModel: "test", cpuCount: 2, memoryBytes: 2 ** 33, backend: "cpu", threads: 2, tfjsVersion: "4.22.0" },
+    environment: { nodeVersion: "v20.19.0", xftVersion: "0.1.0", cpuModel: "test", cpuCount: 2, memoryBytes: 2 ** 33, backend: "cpu", threads: 2, tfjsVersion: "4.22.0", attention: "tfjs" },
     wallS: 10,
     training: { steps: 100, tokensPerSec: 1000, wallS: 9, resumedFromStep: 0, losses: [{ step: 100, loss: 0.5 }] },
     metrics: {

@@ -87,6 +87,7 @@ describe("environment banner", () => {
     threads: 2,
     tfjsVersion: "4.22.0",
     tensorflowVersion: "2.9.1",
+    attention: "kernel",
     profile: "quick",
     nodeVersion: "v20.20.2",
     tslabVersion: "1.0.22",
@@ -101,14 +102,15 @@ describe("environment banner", () => {
     assert.equal(
       environmentText(info),
       [
-        "backend  tensorflow (2 threads)",
-        "tfjs     4.22.0, TensorFlow 2.9.1",
-        "profile  quick",
-        "node     v20.20.2",
-        "tslab    1.0.22 (TypeScript 5.0.4)",
-        "cpu      2 × Test CPU",
-        "memory   8.0 GiB",
-        "commit   0123456789ab",
+        "backend    tensorflow (2 threads)",
+        "tfjs       4.22.0, TensorFlow 2.9.1",
+        "attention  xft's native kernel",
+        "profile    quick",
+        "node       v20.20.2",
+        "tslab      1.0.22 (TypeScript 5.0.4)",
+        "cpu        2 × Test CPU",
+        "memory     8.0 GiB",
+        "commit     0123456789ab",
       ].join("\n"),
     );
   });
@@ -120,7 +122,7 @@ describe("environment banner", () => {
 
   it("renders an HTML table of the same facts", () => {
     const page = html(environmentMimeBundle(info));
-    assert.equal(page.split("<tr>").length - 1, 8);
+    assert.equal(page.split("<tr>").length - 1, 9);
     assert.ok(page.includes("4.22.0, TensorFlow 2.9.1"));
   });
 });

@@ -1,0 +1,80 @@
+/**
+ * xft's own causal-attention kernel (src/backend/native/causal_attention.cc, a Node-API addon built by
+ * scripts/native-kernels.sh into build/native/): forward and backward of softmax(q k^T / sqrt(hd) + causal) v
+ * as one call each, on the fused QKV projection. It works with every tfjs backend, since it reads and writes
+ * plain Float32Arrays; where it is not built (no C++ compiler) the model runs attention as tfjs ops.
+ *
+ * XFT_ATTENTION=tfjs turns it off (to compare, or to reproduce a run made without it); XFT_ATTENTION=kernel
+ * insists on it and fails when it is missing.
+ */
+import * as fs from "fs";
+import * as path from "path";
+import * as tf from "@tensorflow/tfjs";
+
+interface Addon {
+  forward(batch: number, len: number, heads: number, headDim: number, threads: number, qkv: Float32Array): [Float32Array, Float32Array];
+  backward(batch: number, len: number, heads: number, headDim: number, threads: number,
+    qkv: Float32Array, out: Float32Array, lse: Float32Array, dOut: Float32Array): Float32Array;
+}
+
+export type AttentionImpl = "kernel" | "tfjs";
+
+/** Where scripts/native-kernels.sh puts the addon. */
+export const KERNEL_FILE = path.resolve(__dirname, "../../build/native/xft_kernels.node");
+
+let addon: Addon | undefined;
+let threads = 1;
+
+/**
+ * Loads the kernel unless XFT_ATTENTION says otherwise; returns which attention the model will use and, when
+ * it is tfjs, why. `threadCount` is the backend's, so that the kernel and the backend share the cores alike.
+ */
+export function loadAttentionKernel(threadCount: number, wanted = process.env.XFT_ATTENTION ?? ""): { impl: AttentionImpl; why?: string } {
+  if (!["", "kernel", "tfjs"].includes(wanted)) {
+    throw new Error(`XFT_ATTENTION=${wanted} is not an attention implementation; use "kernel" or "tfjs"`);
+  }
+  threads = Math.max(1, threadCount);
+  addon = undefined;
+  if (wanted === "tfjs") return { impl: "tfjs", why: "XFT_ATTENTION=tfjs" };
+  if (!fs.existsSync(KERNEL_FILE)) {
+    if (wanted === "kernel") throw new Error(`XFT_ATTENTION=kernel but ${KERNEL_FILE} is not built; run bash scripts/native-kernels.sh`);
+    return { impl: "tfjs", why: `${path.relative(process.cwd(), KERNEL_FILE)} is not built` };
+  }
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  addon = require(KERNEL_FILE) as Addon;
+  return { impl: "kernel" };
+}
+
+/** Whether the model's attention runs on the kernel: it is loaded and takes heads of this size (multiples of 8). */
+export function kernelAttends(headDim: number): boolean {
+  return addon !== undefined && headDim % 8 === 0;
+}
+
+/**
+ * Causal self-attention of the fused projection qkv [B*T, 3d] (row b*T+t = [q | k | v], heads side by side
+ * in each) to the heads' outputs [B*T, d], head h in columns h*hd..(h+1)*hd. The backward pass recomputes
+ * the probabilities from what the forward kept (q, k, v, the output and each row's log-sum-exp), so nothing
+ * of size [B, H, T, T] is ever stored.
+ */
+export function kernelAttention(qkv: tf.Tensor2D, batch: number, heads: number): tf.Tensor2D {
+  const kernel = addon;
+  if (!kernel) throw new Error("the attention kernel is not loaded (loadAttentionKernel)");
+  const [rows, width3] = qkv.shape;
+  const d = width3 / 3;
+  const len = rows / batch;
+  const headDim = d / heads;
+  if (!Number.isInteger(len) || !Number.isInteger(d) || !Number.isInteger(headDim)) {
+    throw new Error(`attention kernel: qkv [${qkv.shape}] does not split into batch ${batch}, 3 x heads ${heads}`);
+  }
+  const attend = tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => {
+    const input = args[0] as tf.Tensor2D;
+    const data = input.dataSync() as Float32Array;
+    const [out, lse] = kernel.forward(batch, len, heads, headDim, threads, data);
+    return {
+      value: tf.tensor2d(out, [rows, d]),
+      gradFunc: (dy: tf.Tensor) =>
+        tf.tensor2d(kernel.backward(batch, len, heads, headDim, threads, data, out, lse, dy.dataSync() as Float32Array), [rows, width3]),
+    };
+  });
+  return attend(qkv) as tf.Tensor2D;
+}

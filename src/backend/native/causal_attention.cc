@@ -1,0 +1,422 @@
+// Causal multi-head self-attention, forward and backward, as one kernel each (a Node-API addon).
+//
+// Why: tfjs runs attention as batched matmuls over [B, H, T, T] products with a 32-wide inner or outer
+// dimension (TensorFlow reaches 20-35 GFLOP/s on them here, against 120+ on the model's 2-D matmuls) and
+// six more passes over [B, H, T, T] tensors; at T 256 that is nearly half of a training step. This kernel
+// works one query row at a time, so the scores of a row stay in L1, skips the masked half, and never
+// stores the probabilities: the backward pass recomputes them from q, k and the row's log-sum-exp
+// (as FlashAttention does).
+//
+// Layout: qkv is the fused projection [B*T, 3*H*hd], row b*T+t = [q heads | k heads | v heads]; the
+// output is [B*T, H*hd] with head h in columns h*hd..(h+1)*hd, which is what the output projection
+// takes. Every (batch row, head) pair is computed by one thread, in a fixed order, so the numbers do not
+// depend on the thread count.
+#include <node_api.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace {
+
+struct Dims {
+  int64_t batch, len, heads, headDim;
+  int64_t width() const { return heads * headDim; }        // d, the model width
+  int64_t qkvStride() const { return 3 * width(); }         // floats per row of qkv
+  int64_t pairs() const { return batch * heads; }
+};
+
+constexpr int kRows = 4;   // query rows per block: each key row loaded once serves four query rows
+constexpr int kCols = 16;  // key columns per register tile of the score products (two vectors)
+constexpr int64_t roundUp(int64_t n, int64_t m) { return (n + m - 1) / m * m; }
+
+// Eight floats: GCC's vector extension, which -march=native turns into AVX registers. Register tiles are
+// written out with it because the compiler does not vectorise these small loop nests by itself.
+typedef float v8 __attribute__((vector_size(32)));
+inline v8 load8(const float* p) {
+  v8 v;
+  std::memcpy(&v, p, sizeof v);
+  return v;
+}
+inline void store8(float* p, v8 v) { std::memcpy(p, &v, sizeof v); }
+
+// The head dimension is a template parameter for the common sizes, so that the loops over it have
+// constant trip counts; HD = 0 reads it at run time (any multiple of 8).
+template <int HD>
+struct Head {
+  static constexpr int kStatic = HD;
+  // Vectors per register tile over the head dimension: 16 floats where it divides, else 8.
+  static constexpr int kVectors = HD % 16 == 0 && HD > 0 ? 2 : 1;
+  int64_t n;
+  explicit Head(int64_t runtime) : n(HD ? HD : runtime) {}
+  int64_t size() const { return HD ? HD : n; }
+};
+
+// s[r][j] = sum_c a[r][c] mt[c][j] for r < kRows, j < n (n a multiple of kCols); mt is [hd][ld].
+template <int HD>
+void rowsTimesColumns(const float* const* a, const float* mt, int64_t ld, int64_t n, Head<HD> h, float* s) {
+  static_assert(kCols == 16, "two vectors of columns per tile");
+  for (int64_t j0 = 0; j0 < n; j0 += kCols) {
+    v8 acc[kRows][2] = {};
+    for (int64_t c = 0; c < h.size(); c++) {
+      const v8 m0 = load8(mt + c * ld + j0), m1 = load8(mt + c * ld + j0 + 8);
+      for (int r = 0; r < kRows; r++) {
+        const float ar = a[r][c];
+        acc[r][0] += ar * m0;
+        acc[r][1] += ar * m1;
+      }
+    }
+    for (int r = 0; r < kRows; r++) {
+      store8(s + r * ld + j0, acc[r][0]);
+      store8(s + r * ld + j0 + 8, acc[r][1]);
+    }
+  }
+}
+
+// out[r] = sum_{j<n} w[r][j] m_j for r < kRows, with m_j = m + j * stride (rows of q, k or v in qkv).
+template <int HD>
+void rowsTimesMatrix(const float* w, int64_t ld, const float* m, int64_t stride, int64_t n, Head<HD> h, float* const* out) {
+  constexpr int V = Head<HD>::kVectors;
+  for (int64_t c0 = 0; c0 < h.size(); c0 += 8 * V) {
+    v8 acc[kRows][V] = {};
+    for (int64_t j = 0; j < n; j++) {
+      v8 mj[V];
+      for (int u = 0; u < V; u++) mj[u] = load8(m + j * stride + c0 + 8 * u);
+      for (int r = 0; r < kRows; r++) {
+        const float wr = w[r * ld + j];
+        for (int u = 0; u < V; u++) acc[r][u] += wr * mj[u];
+      }
+    }
+    for (int r = 0; r < kRows; r++)
+      if (out[r])
+        for (int u = 0; u < V; u++) store8(out[r] + c0 + 8 * u, acc[r][u]);
+  }
+}
+
+// m_j += sum_r w[r][j] x[r] for j < n: the keys' and values' gradients, one block of query rows at a time.
+template <int HD>
+void accumulateOuter(float* m, int64_t stride, int64_t n, const float* w, int64_t ld, const float* const* x, Head<HD> h) {
+  constexpr int V = Head<HD>::kVectors;
+  for (int64_t c0 = 0; c0 < h.size(); c0 += 8 * V) {
+    v8 xr[kRows][V];
+    for (int r = 0; r < kRows; r++)
+      for (int u = 0; u < V; u++) xr[r][u] = load8(x[r] + c0 + 8 * u);
+    for (int64_t j = 0; j < n; j++) {
+      float* mj = m + j * stride + c0;
+      v8 acc[V];
+      for (int u = 0; u < V; u++) acc[u] = load8(mj + 8 * u);
+      for (int r = 0; r < kRows; r++) {
+        const float wr = w[r * ld + j];
+        for (int u = 0; u < V; u++) acc[u] += wr * xr[r][u];
+      }
+      for (int u = 0; u < V; u++) store8(mj + 8 * u, acc[u]);
+    }
+  }
+}
+
+// exp(x) for x <= 0, in a form the compiler vectorises (glibc's expf is a scalar call): x = k ln2 + r with
+// |r| <= ln2 / 2, Cephes' degree-6 polynomial for exp(r) (about 1 ulp), 2^k from the exponent bits. Below -87
+// the result is clamped at about 1.6e-38 instead of underflowing; such a probability adds nothing to a sum of
+// at least 1 (the row maximum's own term).
+inline float expNonPositive(float x) {
+  x = std::max(x, -87.0f);
+  const float k = std::floor(x * 1.44269504088896341f + 0.5f);
+  const float r = x - k * 0.693359375f + k * 2.12194440e-4f;
+  float p = 1.9875691500e-4f;
+  p = p * r + 1.3981999507e-3f;
+  p = p * r + 8.3334519073e-3f;
+  p = p * r + 4.1665795894e-2f;
+  p = p * r + 1.6666665459e-1f;
+  p = p * r + 5.0000001201e-1f;
+  p = p * r * r + r + 1.0f;
+  const int32_t bits = (static_cast<int32_t>(k) + 127) << 23;
+  float scale;
+  std::memcpy(&scale, &bits, sizeof scale);
+  return p * scale;
+}
+
+// Per-thread working memory for one (batch row, head) pair.
+struct Scratch {
+  int64_t ld;                    // padded length: a multiple of kCols
+  std::vector<float> kt, vt;     // keys and values transposed, [hd][ld], zero-padded
+  std::vector<float> s, p;       // one block of scores / probabilities, [kRows][ld]
+  std::vector<float> zero;       // the rows past the end of the sequence
+  Scratch(const Dims& d) : ld(roundUp(d.len, kCols)), kt(d.headDim * ld), vt(d.headDim * ld),
+                           s(kRows * ld), p(kRows * ld), zero(d.headDim) {}
+};
+
+void transposeRows(const float* x, int64_t stride, int64_t len, int64_t hd, int64_t ld, float* xt) {
+  for (int64_t j = 0; j < len; j++)
+    for (int64_t c = 0; c < hd; c++) xt[c * ld + j] = x[j * stride + c];
+}
+
+// Runs body(pair, scratch) for every pair on `threads` threads; pairs are dealt out in fixed blocks.
+template <typename Body>
+void forEachPair(const Dims& d, int threads, Body body) {
+  const int64_t n = d.pairs();
+  const int workers = static_cast<int>(std::max<int64_t>(1, std::min<int64_t>(threads, n)));
+  auto run = [&](int w) {
+    Scratch scratch(d);
+    for (int64_t p = w * n / workers; p < (w + 1) * n / workers; p++) body(p, scratch);
+  };
+  std::vector<std::thread> pool;
+  for (int w = 1; w < workers; w++) pool.emplace_back(run, w);
+  run(0);
+  for (auto& t : pool) t.join();
+}
+
+// One pair's pointers into qkv (and into dqkv, which has the same layout).
+struct PairView {
+  int64_t rowOffset;  // offset of (b, t = 0, head) in a [B*T, 3d] array
+  int64_t outOffset;  // offset of (b, t = 0, head) in a [B*T, d] array
+  PairView(const Dims& d, int64_t pair)
+      : rowOffset((pair / d.heads) * d.len * d.qkvStride() + (pair % d.heads) * d.headDim),
+        outOffset((pair / d.heads) * d.len * d.width() + (pair % d.heads) * d.headDim) {}
+};
+
+// Probabilities of a block of query rows i0.. in place of their scores: exp(scale * s - lse), zero past
+// the diagonal (and on rows past the end). With lse == nullptr the rows are normalised here and their
+// log-sum-exp is written to lseOut.
+void blockProbabilities(float* s, int64_t ld, int64_t i0, int64_t len, int64_t n, float scale, const float* lse, float* lseOut) {
+  for (int r = 0; r < kRows; r++) {
+    float* row = s + r * ld;
+    const int64_t i = i0 + r;
+    const int64_t valid = i < len ? i + 1 : 0;
+    if (valid > 0) {
+      float m;
+      if (lse) {
+        m = lse[r];
+      } else {
+        m = row[0] * scale;
+        for (int64_t j = 1; j < valid; j++) m = std::max(m, row[j] * scale);
+      }
+      for (int64_t j = 0; j < valid; j++) row[j] = expNonPositive(row[j] * scale - m);
+      if (!lse) {
+        float sum = 0;
+        for (int64_t j = 0; j < valid; j++) sum += row[j];
+        const float inv = 1.0f / sum;
+        for (int64_t j = 0; j < valid; j++) row[j] *= inv;
+        lseOut[r] = m + std::log(sum);
+      }
+    }
+    std::fill(row + valid, row + n, 0.0f);
+  }
+}
+
+template <int HD>
+void forwardPairs(const Dims& d, int threads, const float* qkv, float* out, float* lse) {
+  const Head<HD> h(d.headDim);
+  const int64_t stride = d.qkvStride();
+  const float scale = 1.0f / std::sqrt(static_cast<float>(d.headDim));
+  forEachPair(d, threads, [&](int64_t pair, Scratch& w) {
+    const PairView at(d, pair);
+    const float* q = qkv + at.rowOffset;
+    const float* k = q + d.width();
+    const float* v = k + d.width();
+    transposeRows(k, stride, d.len, d.headDim, w.ld, w.kt.data());
+    for (int64_t i0 = 0; i0 < d.len; i0 += kRows) {
+      const float* rows[kRows];
+      float* outRows[kRows];
+      float rowLse[kRows];
+      for (int r = 0; r < kRows; r++) {
+        const bool inside = i0 + r < d.len;
+        rows[r] = inside ? q + (i0 + r) * stride : w.zero.data();
+        outRows[r] = inside ? out + at.outOffset + (i0 + r) * d.width() : nullptr;
+      }
+      const int64_t keys = std::min(i0 + kRows, d.len);  // keys 0..keys-1 are visible to some row of the block
+      const int64_t n = roundUp(keys, kCols);
+      rowsTimesColumns(rows, w.kt.data(), w.ld, n, h, w.s.data());
+      blockProbabilities(w.s.data(), w.ld, i0, d.len, n, scale, nullptr, rowLse);
+      rowsTimesMatrix(w.s.data(), w.ld, v, stride, keys, h, outRows);
+      for (int r = 0; r < kRows && i0 + r < d.len; r++) lse[pair * d.len + i0 + r] = rowLse[r];
+    }
+  });
+}
+
+// With P the probabilities, dO the output's gradient and D_i = dO_i . O_i:
+// dV_j = sum_i P_ij dO_i, dS_ij = P_ij (dO_i . v_j - D_i), dq_i = scale sum_j dS_ij k_j, dk_j = scale sum_i dS_ij q_i.
+// The scale is folded into dS.
+template <int HD>
+void backwardPairs(const Dims& d, int threads, const float* qkv, const float* out, const float* lse,
+                   const float* dOut, float* dqkv) {
+  const Head<HD> h(d.headDim);
+  const int64_t stride = d.qkvStride();
+  const float scale = 1.0f / std::sqrt(static_cast<float>(d.headDim));
+  forEachPair(d, threads, [&](int64_t pair, Scratch& w) {
+    const PairView at(d, pair);
+    const float* q = qkv + at.rowOffset;
+    const float* k = q + d.width();
+    const float* v = k + d.width();
+    float* dq = dqkv + at.rowOffset;
+    float* dk = dq + d.width();
+    float* dv = dk + d.width();
+    transposeRows(k, stride, d.len, d.headDim, w.ld, w.kt.data());
+    transposeRows(v, stride, d.len, d.headDim, w.ld, w.vt.data());
+    for (int64_t j = 0; j < d.len; j++) {
+      std::fill(dk + j * stride, dk + j * stride + h.size(), 0.0f);
+      std::fill(dv + j * stride, dv + j * stride + h.size(), 0.0f);
+    }
+    for (int64_t i0 = 0; i0 < d.len; i0 += kRows) {
+      const float *qRows[kRows], *dORows[kRows];
+      float* dqRows[kRows];
+      float rowLse[kRows], rowD[kRows];
+      for (int r = 0; r < kRows; r++) {
+        const int64_t i = i0 + r;
+        const bool inside = i < d.len;
+        qRows[r] = inside ? q + i * stride : w.zero.data();
+        dORows[r] = inside ? dOut + at.outOffset + i * d.width() : w.zero.data();
+        dqRows[r] = inside ? dq + i * stride : nullptr;
+        rowLse[r] = inside ? lse[pair * d.len + i] : 0.0f;
+        float di = 0;
+        if (inside) {
+          const float* oi = out + at.outOffset + i * d.width();
+          for (int64_t c = 0; c < h.size(); c++) di += dORows[r][c] * oi[c];
+        }
+        rowD[r] = di;
+      }
+      const int64_t keys = std::min(i0 + kRows, d.len);
+      const int64_t n = roundUp(keys, kCols);
+      float* p = w.s.data();
+      float* ds = w.p.data();
+      rowsTimesColumns(qRows, w.kt.data(), w.ld, n, h, p);
+      blockProbabilities(p, w.ld, i0, d.len, n, scale, rowLse, nullptr);
+      rowsTimesColumns(dORows, w.vt.data(), w.ld, n, h, ds);  // dP = dO V^T
+      for (int r = 0; r < kRows; r++)
+        for (int64_t j = 0; j < n; j++) ds[r * w.ld + j] = p[r * w.ld + j] * (ds[r * w.ld + j] - rowD[r]) * scale;
+      rowsTimesMatrix(ds, w.ld, k, stride, keys, h, dqRows);
+      accumulateOuter(dk, stride, keys, ds, w.ld, qRows, h);
+      accumulateOuter(dv, stride, keys, p, w.ld, dORows, h);
+    }
+  });
+}
+
+template <typename Fn>
+void dispatchHeadDim(int64_t hd, Fn fn) {
+  switch (hd) {
+    case 16: fn(Head<16>(hd)); break;
+    case 32: fn(Head<32>(hd)); break;
+    case 64: fn(Head<64>(hd)); break;
+    default: fn(Head<0>(hd)); break;
+  }
+}
+
+// ---- Node-API glue ----
+
+struct JsError {
+  std::string message;
+};
+
+void check(napi_env env, napi_status status, const char* what) {
+  if (status != napi_ok) throw JsError{std::string("causal attention kernel: ") + what};
+}
+
+float* floatArray(napi_env env, napi_value value, size_t expected, const char* name) {
+  bool is = false;
+  check(env, napi_is_typedarray(env, value, &is), name);
+  if (!is) throw JsError{std::string("causal attention kernel: ") + name + " must be a Float32Array"};
+  napi_typedarray_type type;
+  size_t length = 0;
+  void* data = nullptr;
+  check(env, napi_get_typedarray_info(env, value, &type, &length, &data, nullptr, nullptr), name);
+  if (type != napi_float32_array) throw JsError{std::string("causal attention kernel: ") + name + " must be a Float32Array"};
+  if (length != expected) {
+    throw JsError{std::string("causal attention kernel: ") + name + " has " + std::to_string(length) +
+                  " values, expected " + std::to_string(expected)};
+  }
+  return static_cast<float*>(data);
+}
+
+int64_t integer(napi_env env, napi_value value, const char* name) {
+  int64_t v = 0;
+  check(env, napi_get_value_int64(env, value, &v), name);
+  if (v < 1) throw JsError{std::string("causal attention kernel: ") + name + " must be a positive integer"};
+  return v;
+}
+
+napi_value newFloatArray(napi_env env, size_t length, float** data) {
+  napi_value buffer, array;
+  void* raw = nullptr;
+  check(env, napi_create_arraybuffer(env, length * sizeof(float), &raw, &buffer), "allocating a result");
+  check(env, napi_create_typedarray(env, napi_float32_array, length, buffer, 0, &array), "allocating a result");
+  *data = static_cast<float*>(raw);
+  return array;
+}
+
+// Arguments shared by both entry points: (batch, len, heads, headDim, threads, ...arrays).
+template <size_t N>
+Dims readDims(napi_env env, napi_callback_info info, napi_value (&args)[N], int& threads) {
+  size_t argc = N;
+  check(env, napi_get_cb_info(env, info, &argc, args, nullptr, nullptr), "reading arguments");
+  if (argc != N) throw JsError{"causal attention kernel: expected " + std::to_string(N) + " arguments"};
+  Dims d{integer(env, args[0], "batch"), integer(env, args[1], "len"), integer(env, args[2], "heads"),
+         integer(env, args[3], "headDim")};
+  if (d.headDim % 8 != 0) throw JsError{"causal attention kernel: headDim must be a multiple of 8, got " + std::to_string(d.headDim)};
+  threads = static_cast<int>(integer(env, args[4], "threads"));
+  return d;
+}
+
+template <typename Fn>
+napi_value guarded(napi_env env, Fn fn) {
+  try {
+    return fn();
+  } catch (const JsError& e) {
+    napi_throw_error(env, nullptr, e.message.c_str());
+  } catch (const std::exception& e) {
+    napi_throw_error(env, nullptr, (std::string("causal attention kernel: ") + e.what()).c_str());
+  }
+  return nullptr;
+}
+
+// forward(batch, len, heads, headDim, threads, qkv) -> [out [B*T, d], lse [B*H*T]]
+napi_value Forward(napi_env env, napi_callback_info info) {
+  return guarded(env, [&]() -> napi_value {
+    napi_value args[6];
+    int threads = 1;
+    const Dims d = readDims(env, info, args, threads);
+    const float* qkv = floatArray(env, args[5], d.batch * d.len * d.qkvStride(), "qkv");
+    float *out = nullptr, *lse = nullptr;
+    napi_value outArray = newFloatArray(env, d.batch * d.len * d.width(), &out);
+    napi_value lseArray = newFloatArray(env, d.pairs() * d.len, &lse);
+    dispatchHeadDim(d.headDim, [&](auto h) { forwardPairs<decltype(h)::kStatic>(d, threads, qkv, out, lse); });
+    napi_value result;
+    check(env, napi_create_array_with_length(env, 2, &result), "returning");
+    check(env, napi_set_element(env, result, 0, outArray), "returning");
+    check(env, napi_set_element(env, result, 1, lseArray), "returning");
+    return result;
+  });
+}
+
+// backward(batch, len, heads, headDim, threads, qkv, out, lse, dOut) -> dqkv [B*T, 3d]
+napi_value Backward(napi_env env, napi_callback_info info) {
+  return guarded(env, [&]() -> napi_value {
+    napi_value args[9];
+    int threads = 1;
+    const Dims d = readDims(env, info, args, threads);
+    const size_t rows = d.batch * d.len;
+    const float* qkv = floatArray(env, args[5], rows * d.qkvStride(), "qkv");
+    const float* out = floatArray(env, args[6], rows * d.width(), "out");
+    const float* lse = floatArray(env, args[7], d.pairs() * d.len, "lse");
+    const float* dOut = floatArray(env, args[8], rows * d.width(), "dOut");
+    float* dqkv = nullptr;
+    napi_value result = newFloatArray(env, rows * d.qkvStride(), &dqkv);
+    dispatchHeadDim(d.headDim, [&](auto h) { backwardPairs<decltype(h)::kStatic>(d, threads, qkv, out, lse, dOut, dqkv); });
+    return result;
+  });
+}
+
+napi_value Init(napi_env env, napi_value exports) {
+  napi_property_descriptor props[] = {
+      {"forward", nullptr, Forward, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"backward", nullptr, Backward, nullptr, nullptr, nullptr, napi_default, nullptr},
+  };
+  napi_define_properties(env, exports, 2, props);
+  return exports;
+}
+
+}  // namespace
+
+NAPI_MODULE(NODE_GYP_MODULE_NAME, Init)
