@@ -5,6 +5,7 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import { AttentionImpl, loadAttentionKernel } from "./attention-kernel";
+import { registerNativeFixes } from "./native";
 import { registerWasmFixes, wasmFailure } from "./wasm";
 
 export { tf };
@@ -57,6 +58,8 @@ async function tryBackend(name: BackendName): Promise<Omit<BackendInfo, "skipped
       const pkg = name === "tensorflow-gpu" ? "@tensorflow/tfjs-node-gpu" : "@tensorflow/tfjs-node";
       const binding = loadNative(pkg);
       if (!(await tf.setBackend("tensorflow"))) throw new Error(`${pkg} loaded but its backend did not initialise`);
+      // Measured on the CPU build only; the GPU build keeps tfjs-node's own kernels.
+      if (name === "tensorflow") registerNativeFixes();
       const threads = Number(process.env.TF_NUM_INTRAOP_THREADS) || require("os").cpus().length;
       return { name, tfjsBackend: "tensorflow", tensorflowVersion: binding.TF_Version, threads };
     }

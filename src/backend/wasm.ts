@@ -17,6 +17,7 @@
  * patches/@tensorflow+tfjs-backend-wasm+4.22.0.patch.
  */
 import * as tf from "@tensorflow/tfjs";
+import { KernelArgs, KernelOut, mendKernel } from "./mend-kernel";
 
 interface WasmLikeBackend {
   readSync(dataId: object): tf.backend_util.BackendValues;
@@ -27,9 +28,6 @@ interface WasmLikeBackend {
   dataIdMap: { get(dataId: object): { id: number; memoryOffset: number }; delete(dataId: object): void };
   wasm: { tfjs: { disposeData(id: number): void } };
 }
-
-type KernelArgs = Parameters<tf.KernelFunc>[0];
-type KernelOut = tf.TensorInfo;
 
 let failure: Error | undefined;
 let registered = false;
@@ -89,22 +87,13 @@ export function registerWasmFixes(): void {
   watchForXnnFailures();
 }
 
-/** Replaces a wasm kernel by `mended`, which gets the original to fall back on. */
-function mendKernel(name: string, mended: (args: KernelArgs, original: (args: KernelArgs) => KernelOut) => KernelOut): void {
-  const config = tf.getKernel(name, "wasm");
-  if (!config) throw new Error(`the wasm backend has no ${name} kernel to mend`);
-  const original = config.kernelFunc as (args: KernelArgs) => KernelOut;
-  tf.unregisterKernel(name, "wasm");
-  tf.registerKernel({ ...config, kernelFunc: (args) => mended(args, original) });
-}
-
 /**
  * Replaces wasm's Transpose, for permutations that keep the last axis last (row copies, transposeRows) and
  * for those that swap the last two axes (blocked copies, transposeLastTwo); it moves one element at a time
  * through index arithmetic, about 0.07 G elements/s.
  */
 function mendTranspose(): void {
-  mendKernel("Transpose", (args, original) => {
+  mendKernel("wasm", "Transpose", (args, original) => {
     const { x } = args.inputs as { x: tf.TensorInfo };
     const { perm } = args.attrs as unknown as { perm: number[] };
     const rank = perm.length;
@@ -167,7 +156,7 @@ export function transposeRows(x: Float32Array, shape: readonly number[], perm: r
  */
 function mendBatchMatMul(): void {
   const transposeKernel = tf.getKernel("Transpose", "wasm")!.kernelFunc as (args: KernelArgs) => KernelOut;
-  mendKernel("BatchMatMul", (args, fast) => mendedBatchMatMul(args, fast, transposeKernel));
+  mendKernel("wasm", "BatchMatMul", (args, fast) => mendedBatchMatMul(args, fast, transposeKernel));
 }
 
 function mendedBatchMatMul(args: KernelArgs, fast: (args: KernelArgs) => KernelOut, transposeKernel: (args: KernelArgs) => KernelOut): KernelOut {
@@ -256,7 +245,7 @@ function releaseView(be: WasmLikeBackend, view: tf.TensorInfo): void {
  * it does by transposing the input element by element first, by one pass of column sums.
  */
 function mendSum(): void {
-  mendKernel("Sum", (args, original) => {
+  mendKernel("wasm", "Sum", (args, original) => {
     const { x } = args.inputs as { x: tf.TensorInfo };
     const { axis, keepDims } = args.attrs as unknown as { axis: number | number[]; keepDims: boolean };
     const axes = tf.util.parseAxisParam(axis, x.shape).sort((p, q) => p - q);

@@ -6,6 +6,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { BACKEND_ORDER, initBackend, tf } from "../../src/backend/engine";
+import { nativeFusedMatMul } from "../../src/backend/native";
 import { columnSums, transposeLastTwo, unsortedSegmentSumValues } from "../../src/backend/wasm";
 import { GptConfig, initialValues, paramsFromValues, disposeParams } from "../../src/model/gpt";
 import { batchLoss } from "../../src/train/trainer";
@@ -106,4 +107,40 @@ test("loss and gradients on every available backend match the cpu backend", asyn
   }
   assert.ok(compared.includes("wasm"), "the wasm backend ships with the project and must always be compared");
   console.log(`compared with cpu: ${compared.join(", ")}`);
+});
+
+test("native: linear layers on TensorFlow's fused MatMul+BiasAdd equal matMul + add bit for bit; what it does not fuse keeps tfjs-node's kernel", async () => {
+  await initBackend({ requested: "tensorflow", quiet: true });
+  assert.ok(nativeFusedMatMul(), "the mended kernel is registered (needs the patched binding: npx patch-package, then scripts/native-tf.sh)");
+  const a = tf.randomUniform([37, 20], -1, 1, "float32", 1) as tf.Tensor2D;
+  const b = tf.randomUniform([20, 29], -1, 1, "float32", 2) as tf.Tensor2D;
+  const bt = b.transpose() as tf.Tensor2D;
+  const bias = tf.randomUniform([29], -1, 1, "float32", 3);
+  const same = (x: tf.Tensor, y: tf.Tensor, what: string) => {
+    assert.deepEqual(x.shape, y.shape, `${what}: shape`);
+    assert.deepEqual(Array.from(x.dataSync()), Array.from(y.dataSync()), what);
+  };
+  same(tf.fused.matMul({ a, b, bias }), tf.matMul(a, b).add(bias), "linear");
+  same(tf.fused.matMul({ a, b: bt, bias, transposeB: true }), tf.matMul(a, b).add(bias), "transposed weight");
+  same(tf.fused.matMul({ a, b, bias, activation: "relu" }), tf.relu(tf.matMul(a, b).add(bias)), "relu");
+  same(tf.fused.matMul({ a, b, bias, activation: "elu" }), tf.elu(tf.matMul(a, b).add(bias)), "elu (not fused: tfjs-node's kernel)");
+  const batched = tf.randomUniform([3, 37, 20], -1, 1, "float32", 4) as tf.Tensor3D;
+  same(tf.fused.matMul({ a: batched, b: tf.stack([b, b, b]) as tf.Tensor3D, bias }), tf.matMul(batched, b).add(bias), "batched (tfjs-node's kernel)");
+  const grads = (f: (x: tf.Tensor, w: tf.Tensor, c: tf.Tensor) => tf.Tensor) => tf.grads((x: tf.Tensor, w: tf.Tensor, c: tf.Tensor) => f(x, w, c).square().sum())([a, b, bias]);
+  grads((x, w, c) => tf.fused.matMul({ a: x as tf.Tensor2D, b: w as tf.Tensor2D, bias: c }))
+    .forEach((g, i) => same(g, grads((x, w, c) => tf.matMul(x, w).add(c))[i], `gradient ${i}`));
+});
+
+test("native: Reshape with kept shape tensors gives the same tensors, and a reshape leaves no tensor behind", async () => {
+  await initBackend({ requested: "tensorflow", quiet: true });
+  const x = tf.randomUniform([4, 6], -1, 1, "float32", 5);
+  const ids = tf.tensor1d([1, 2, 3, 4, 5, 6], "int32");
+  x.reshape([2, 12]).dispose(); // first use of these shapes keeps their shape tensors
+  ids.reshape([2, 3]).dispose();
+  const before = tf.memory().numTensors;
+  const y = x.reshape([2, 12]);
+  assert.deepEqual(y.shape, [2, 12]);
+  assert.deepEqual(Array.from(y.dataSync()), Array.from(x.dataSync()));
+  assert.deepEqual(ids.reshape([2, 3]).arraySync(), [[1, 2, 3], [4, 5, 6]]);
+  assert.equal(tf.memory().numTensors, before + 2, "only the two results");
 });
