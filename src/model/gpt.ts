@@ -295,7 +295,6 @@ export function forward(
     // The residual stream is kept flat, [B*T, d], so that every projection is one 2-D matmul.
     let x = tokEmb.reshape([B, T, d]).add(posEmb).reshape([B * T, d]);
     hook("hook_embed", x, [B, T, d]);
-    const mask = causalMask(T);
     // Attention: one fused QKV projection, then xft's kernel where it is built, else tfjs ops with the heads
     // split by a reshape and one transpose. A wanted pattern is computed by tfjs ops; the output stays the
     // kernel's, so that recording the pattern leaves every number as it is.
@@ -307,14 +306,14 @@ export function forward(
       let mixed: tf.Tensor;
       if (wanted.has(p + "attn.hook_pattern")) {
         const [q, k, v] = splitHeads(qkv);
-        const att = attentionPattern(q, k, mask);
+        const att = attentionPattern(q, k, causalMask(T));
         hook(p + "attn.hook_pattern", att);
         mixed = kernel ? kernelAttention(qkv, B, H) : mergeHeads(tf.matMul(att, v));
       } else if (kernel) {
         mixed = kernelAttention(qkv, B, H);
       } else {
         const [q, k, v] = splitHeads(qkv);
-        mixed = mergeHeads(causalAttention(q, k, v, mask) as tf.Tensor4D);
+        mixed = mergeHeads(causalAttention(q, k, v, causalMask(T)) as tf.Tensor4D);
       }
       return project(mixed, p + "attn.wo", p + "attn.bo");
     };
@@ -379,8 +378,9 @@ const tiedHeadCrossEntropy = tf.customGrad((...args: Array<tf.Tensor | tf.GradSa
   const [M, V] = [h.shape[0], wte.shape[0]];
   const rows = headChunkRows(V);
   const sizes = Array.from({ length: Math.ceil(M / rows) }, (_, i) => Math.min(rows, M - i * rows));
-  const hs = sizes.length > 1 ? tf.split(h, sizes) : [h];
-  const ts = sizes.length > 1 ? tf.split(targets, sizes) : [targets];
+  const blocks = <R extends tf.Rank>(x: tf.Tensor<R>) => (sizes.length > 1 ? tf.split(x, sizes) : [x]);
+  const hs = blocks(h);
+  const ts = blocks(targets);
   const probs: tf.Tensor2D[] = [];
   const losses = hs.map((hc, c) => {
     const m = sizes[c];
@@ -397,7 +397,7 @@ const tiedHeadCrossEntropy = tf.customGrad((...args: Array<tf.Tensor | tf.GradSa
     gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => tf.tidy(() => {
       const [sh, swte, stargets, ...sprobs] = saved;
       const scale = dy.div(M);
-      const shs = sprobs.length > 1 ? tf.split(sh, sizes) : [sh];
+      const shs = blocks(sh);
       const pWte = sprobs.map((p) => tf.matMul(p, swte));
       const dh = (pWte.length > 1 ? tf.concat(pWte) : pWte[0]).sub(tf.gather(swte, stargets)).mul(scale);
       const pTh = sprobs.map((p, c) => tf.matMul(p, shs[c], true, false));

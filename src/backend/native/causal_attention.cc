@@ -25,6 +25,7 @@ namespace {
 
 struct Dims {
   int64_t batch, len, heads, headDim;
+  int threads;  // threads to compute with (the backend's count)
   int64_t width() const { return heads * headDim; }        // d, the model width
   int64_t qkvStride() const { return 3 * width(); }         // floats per row of qkv
   int64_t pairs() const { return batch * heads; }
@@ -143,10 +144,11 @@ inline float expNonPositive(float x) {
 struct Scratch {
   int64_t ld;                    // padded length: a multiple of kCols
   std::vector<float> kt, vt;     // keys and values transposed, [hd][ld], zero-padded
-  std::vector<float> s, p;       // one block of scores / probabilities, [kRows][ld]
+  std::vector<float> probs;      // one block of scores, turned into probabilities in place, [kRows][ld]
+  std::vector<float> dScores;    // the backward pass's dS of that block, [kRows][ld]
   std::vector<float> zero;       // the rows past the end of the sequence
   Scratch(const Dims& d) : ld(roundUp(d.len, kCols)), kt(d.headDim * ld), vt(d.headDim * ld),
-                           s(kRows * ld), p(kRows * ld), zero(d.headDim) {}
+                           probs(kRows * ld), dScores(kRows * ld), zero(d.headDim) {}
 };
 
 void transposeRows(const float* x, int64_t stride, int64_t len, int64_t hd, int64_t ld, float* xt) {
@@ -154,11 +156,11 @@ void transposeRows(const float* x, int64_t stride, int64_t len, int64_t hd, int6
     for (int64_t c = 0; c < hd; c++) xt[c * ld + j] = x[j * stride + c];
 }
 
-// Runs body(pair, scratch) for every pair on `threads` threads; pairs are dealt out in fixed blocks.
+// Runs body(pair, scratch) for every pair on d.threads threads; pairs are dealt out in fixed blocks.
 template <typename Body>
-void forEachPair(const Dims& d, int threads, Body body) {
+void forEachPair(const Dims& d, Body body) {
   const int64_t n = d.pairs();
-  const int workers = static_cast<int>(std::max<int64_t>(1, std::min<int64_t>(threads, n)));
+  const int workers = static_cast<int>(std::max<int64_t>(1, std::min<int64_t>(d.threads, n)));
   auto run = [&](int w) {
     Scratch scratch(d);
     for (int64_t p = w * n / workers; p < (w + 1) * n / workers; p++) body(p, scratch);
@@ -169,13 +171,20 @@ void forEachPair(const Dims& d, int threads, Body body) {
   for (auto& t : pool) t.join();
 }
 
-// One pair's pointers into qkv (and into dqkv, which has the same layout).
+// Where one (batch row, head) pair lives in qkv (and dqkv, which has the same layout) and in [B*T, d] arrays.
 struct PairView {
   int64_t rowOffset;  // offset of (b, t = 0, head) in a [B*T, 3d] array
   int64_t outOffset;  // offset of (b, t = 0, head) in a [B*T, d] array
+  int64_t width;      // d: from q to k, and from k to v, within a row
   PairView(const Dims& d, int64_t pair)
       : rowOffset((pair / d.heads) * d.len * d.qkvStride() + (pair % d.heads) * d.headDim),
-        outOffset((pair / d.heads) * d.len * d.width() + (pair % d.heads) * d.headDim) {}
+        outOffset((pair / d.heads) * d.len * d.width() + (pair % d.heads) * d.headDim), width(d.width()) {}
+  template <typename F>
+  F* q(F* qkv) const { return qkv + rowOffset; }
+  template <typename F>
+  F* k(F* qkv) const { return qkv + rowOffset + width; }
+  template <typename F>
+  F* v(F* qkv) const { return qkv + rowOffset + 2 * width; }
 };
 
 // Probabilities of a block of query rows i0.. in place of their scores: exp(scale * s - lse), zero past
@@ -208,15 +217,13 @@ void blockProbabilities(float* s, int64_t ld, int64_t i0, int64_t len, int64_t n
 }
 
 template <int HD>
-void forwardPairs(const Dims& d, int threads, const float* qkv, float* out, float* lse) {
+void forwardPairs(const Dims& d, const float* qkv, float* out, float* lse) {
   const Head<HD> h(d.headDim);
   const int64_t stride = d.qkvStride();
   const float scale = 1.0f / std::sqrt(static_cast<float>(d.headDim));
-  forEachPair(d, threads, [&](int64_t pair, Scratch& w) {
+  forEachPair(d, [&](int64_t pair, Scratch& w) {
     const PairView at(d, pair);
-    const float* q = qkv + at.rowOffset;
-    const float* k = q + d.width();
-    const float* v = k + d.width();
+    const float *q = at.q(qkv), *k = at.k(qkv), *v = at.v(qkv);
     transposeRows(k, stride, d.len, d.headDim, w.ld, w.kt.data());
     for (int64_t i0 = 0; i0 < d.len; i0 += kRows) {
       const float* rows[kRows];
@@ -229,9 +236,9 @@ void forwardPairs(const Dims& d, int threads, const float* qkv, float* out, floa
       }
       const int64_t keys = std::min(i0 + kRows, d.len);  // keys 0..keys-1 are visible to some row of the block
       const int64_t n = roundUp(keys, kCols);
-      rowsTimesColumns(rows, w.kt.data(), w.ld, n, h, w.s.data());
-      blockProbabilities(w.s.data(), w.ld, i0, d.len, n, scale, nullptr, rowLse);
-      rowsTimesMatrix(w.s.data(), w.ld, v, stride, keys, h, outRows);
+      rowsTimesColumns(rows, w.kt.data(), w.ld, n, h, w.probs.data());
+      blockProbabilities(w.probs.data(), w.ld, i0, d.len, n, scale, nullptr, rowLse);
+      rowsTimesMatrix(w.probs.data(), w.ld, v, stride, keys, h, outRows);
       for (int r = 0; r < kRows && i0 + r < d.len; r++) lse[pair * d.len + i0 + r] = rowLse[r];
     }
   });
@@ -241,19 +248,15 @@ void forwardPairs(const Dims& d, int threads, const float* qkv, float* out, floa
 // dV_j = sum_i P_ij dO_i, dS_ij = P_ij (dO_i . v_j - D_i), dq_i = scale sum_j dS_ij k_j, dk_j = scale sum_i dS_ij q_i.
 // The scale is folded into dS.
 template <int HD>
-void backwardPairs(const Dims& d, int threads, const float* qkv, const float* out, const float* lse,
+void backwardPairs(const Dims& d, const float* qkv, const float* out, const float* lse,
                    const float* dOut, float* dqkv) {
   const Head<HD> h(d.headDim);
   const int64_t stride = d.qkvStride();
   const float scale = 1.0f / std::sqrt(static_cast<float>(d.headDim));
-  forEachPair(d, threads, [&](int64_t pair, Scratch& w) {
+  forEachPair(d, [&](int64_t pair, Scratch& w) {
     const PairView at(d, pair);
-    const float* q = qkv + at.rowOffset;
-    const float* k = q + d.width();
-    const float* v = k + d.width();
-    float* dq = dqkv + at.rowOffset;
-    float* dk = dq + d.width();
-    float* dv = dk + d.width();
+    const float *q = at.q(qkv), *k = at.k(qkv), *v = at.v(qkv);
+    float *dq = at.q(dqkv), *dk = at.k(dqkv), *dv = at.v(dqkv);
     transposeRows(k, stride, d.len, d.headDim, w.ld, w.kt.data());
     transposeRows(v, stride, d.len, d.headDim, w.ld, w.vt.data());
     for (int64_t j = 0; j < d.len; j++) {
@@ -280,8 +283,8 @@ void backwardPairs(const Dims& d, int threads, const float* qkv, const float* ou
       }
       const int64_t keys = std::min(i0 + kRows, d.len);
       const int64_t n = roundUp(keys, kCols);
-      float* p = w.s.data();
-      float* ds = w.p.data();
+      float* p = w.probs.data();
+      float* ds = w.dScores.data();
       rowsTimesColumns(qRows, w.kt.data(), w.ld, n, h, p);
       blockProbabilities(p, w.ld, i0, d.len, n, scale, rowLse, nullptr);
       rowsTimesColumns(dORows, w.vt.data(), w.ld, n, h, ds);  // dP = dO V^T
@@ -348,14 +351,13 @@ napi_value newFloatArray(napi_env env, size_t length, float** data) {
 
 // Arguments shared by both entry points: (batch, len, heads, headDim, threads, ...arrays).
 template <size_t N>
-Dims readDims(napi_env env, napi_callback_info info, napi_value (&args)[N], int& threads) {
+Dims readDims(napi_env env, napi_callback_info info, napi_value (&args)[N]) {
   size_t argc = N;
   check(env, napi_get_cb_info(env, info, &argc, args, nullptr, nullptr), "reading arguments");
   if (argc != N) throw JsError{"causal attention kernel: expected " + std::to_string(N) + " arguments"};
   Dims d{integer(env, args[0], "batch"), integer(env, args[1], "len"), integer(env, args[2], "heads"),
-         integer(env, args[3], "headDim")};
+         integer(env, args[3], "headDim"), static_cast<int>(integer(env, args[4], "threads"))};
   if (d.headDim % 8 != 0) throw JsError{"causal attention kernel: headDim must be a multiple of 8, got " + std::to_string(d.headDim)};
-  threads = static_cast<int>(integer(env, args[4], "threads"));
   return d;
 }
 
@@ -375,13 +377,12 @@ napi_value guarded(napi_env env, Fn fn) {
 napi_value Forward(napi_env env, napi_callback_info info) {
   return guarded(env, [&]() -> napi_value {
     napi_value args[6];
-    int threads = 1;
-    const Dims d = readDims(env, info, args, threads);
+    const Dims d = readDims(env, info, args);
     const float* qkv = floatArray(env, args[5], d.batch * d.len * d.qkvStride(), "qkv");
     float *out = nullptr, *lse = nullptr;
     napi_value outArray = newFloatArray(env, d.batch * d.len * d.width(), &out);
     napi_value lseArray = newFloatArray(env, d.pairs() * d.len, &lse);
-    dispatchHeadDim(d.headDim, [&](auto h) { forwardPairs<decltype(h)::kStatic>(d, threads, qkv, out, lse); });
+    dispatchHeadDim(d.headDim, [&](auto h) { forwardPairs<decltype(h)::kStatic>(d, qkv, out, lse); });
     napi_value result;
     check(env, napi_create_array_with_length(env, 2, &result), "returning");
     check(env, napi_set_element(env, result, 0, outArray), "returning");
@@ -394,8 +395,7 @@ napi_value Forward(napi_env env, napi_callback_info info) {
 napi_value Backward(napi_env env, napi_callback_info info) {
   return guarded(env, [&]() -> napi_value {
     napi_value args[9];
-    int threads = 1;
-    const Dims d = readDims(env, info, args, threads);
+    const Dims d = readDims(env, info, args);
     const size_t rows = d.batch * d.len;
     const float* qkv = floatArray(env, args[5], rows * d.qkvStride(), "qkv");
     const float* out = floatArray(env, args[6], rows * d.width(), "out");
@@ -403,7 +403,7 @@ napi_value Backward(napi_env env, napi_callback_info info) {
     const float* dOut = floatArray(env, args[8], rows * d.width(), "dOut");
     float* dqkv = nullptr;
     napi_value result = newFloatArray(env, rows * d.qkvStride(), &dqkv);
-    dispatchHeadDim(d.headDim, [&](auto h) { backwardPairs<decltype(h)::kStatic>(d, threads, qkv, out, lse, dOut, dqkv); });
+    dispatchHeadDim(d.headDim, [&](auto h) { backwardPairs<decltype(h)::kStatic>(d, qkv, out, lse, dOut, dqkv); });
     return result;
   });
 }
