@@ -17,10 +17,12 @@ if (tf.getBackend() !== 'tensorflow' || v.join() !== '19,22,43,50') process.exit
 console.log('tfjs-node OK: TensorFlow', tf.backend().binding.TF_Version);" 2>/dev/null
 }
 [ -d "$PKG" ] || { echo "native-tf: $PKG is not installed (run npm ci first)"; exit 1; }
-if smoke; then exit 0; fi
+# The kernel API's headers (for xft's own TensorFlow ops, scripts/native-kernels.sh) came with later versions of this script.
+KERNEL_HEADER=tensorflow/core/common_runtime/next_pluggable_device/c/tf_rendezvous_c_api.h
+if smoke && { [ ! -L "$PKG/deps/include" ] || [ -f "$TFDIR/include/$KERNEL_HEADER" ]; }; then exit 0; fi
 # A machine with internet: tfjs-node's own installer works and is preferred.
 if [ -z "${XFT_NATIVE_FROM_WHEEL:-}" ] && (cd "$PKG" && timeout 120 node scripts/install.js >/dev/null 2>&1) && smoke; then exit 0; fi
-if [ ! -f "$TFDIR/lib/libtensorflow_cc.so.2" ]; then
+if [ ! -f "$TFDIR/lib/libtensorflow_cc.so.2" ] || [ ! -f "$TFDIR/include/$KERNEL_HEADER" ]; then
   tmp=$(mktemp -d)
   trap 'rm -rf "$tmp"' EXIT
   if ! pip download "$WHEEL_SPEC" --no-deps --only-binary=:all: --python-version 3.11 --implementation cp --abi cp311 \
@@ -28,7 +30,7 @@ if [ ! -f "$TFDIR/lib/libtensorflow_cc.so.2" ]; then
     echo "native-tf: could not download $WHEEL_SPEC; the native backend is unavailable (wasm will be used)"; exit 0
   fi
   unzip -q -o "$tmp"/*.whl -d "$tmp/x" 'tensorflow/libtensorflow_cc.so.2' 'tensorflow/libtensorflow_framework.so.2' \
-    'tensorflow/include/tensorflow/c/*' 'tensorflow/include/tensorflow/core/platform/*' \
+    'tensorflow/include/tensorflow/c/*' 'tensorflow/include/tensorflow/core/platform/*' "tensorflow/include/$KERNEL_HEADER" \
     'tensorflow/include/tsl/platform/*' 'tensorflow/include/xla/tsl/c/*'
   mkdir -p "$TFDIR/lib" "$TFDIR/include"
   for so in libtensorflow_cc.so.2 libtensorflow_framework.so.2; do

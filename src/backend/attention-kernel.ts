@@ -2,7 +2,8 @@
  * xft's own causal-attention kernel (src/backend/native/causal_attention.cc, a Node-API addon built by
  * scripts/native-kernels.sh into build/native/): forward and backward of softmax(q k^T / sqrt(hd) + causal) v
  * as one call each, on the fused QKV projection. It works with every tfjs backend, since it reads and writes
- * plain Float32Arrays; where it is not built (no C++ compiler) the model runs attention as tfjs ops.
+ * plain Float32Arrays; where it is not built (no C++ compiler) the model runs attention as tfjs ops. On the
+ * native backend, with xft's TensorFlow ops loaded (tf-ops.ts), the same kernel runs as a TensorFlow op instead.
  *
  * XFT_ATTENTION=tfjs turns it off (to compare, or to reproduce a run made without it); XFT_ATTENTION=kernel
  * insists on it and fails when it is missing.
@@ -10,6 +11,7 @@
 import * as fs from "fs";
 import * as path from "path";
 import * as tf from "@tensorflow/tfjs";
+import { attentionOp, tfOpsLoaded } from "./tf-ops";
 
 interface Addon {
   forward(batch: number, len: number, heads: number, headDim: number, threads: number, qkv: Float32Array): [Float32Array, Float32Array];
@@ -66,6 +68,7 @@ export function kernelAttention(qkv: tf.Tensor2D, batch: number, heads: number):
   if (!Number.isInteger(len) || !Number.isInteger(d) || !Number.isInteger(headDim)) {
     throw new Error(`attention kernel: qkv [${qkv.shape}] does not split into batch ${batch}, 3 x heads ${heads}`);
   }
+  if (tfOpsLoaded()) return attentionOp(qkv, batch, heads);
   const attend = tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => {
     const input = args[0] as tf.Tensor2D;
     const data = input.dataSync() as Float32Array;

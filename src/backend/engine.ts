@@ -6,6 +6,7 @@
 import * as tf from "@tensorflow/tfjs";
 import { AttentionImpl, loadAttentionKernel } from "./attention-kernel";
 import { registerNativeFixes } from "./native";
+import { FusedOpsImpl, loadTfOps } from "./tf-ops";
 import { registerWasmFixes, wasmFailure } from "./wasm";
 
 export { tf };
@@ -28,6 +29,9 @@ export interface BackendInfo {
   /** Causal attention: xft's kernel (attention-kernel.ts) or tfjs ops, and why not the kernel. */
   attention: AttentionImpl;
   attentionNote?: string;
+  /** GELU and LayerNorm: xft's fused TensorFlow ops (tf-ops.ts) or tfjs ops, and why not the fused ones. */
+  fusedOps: FusedOpsImpl;
+  fusedOpsNote?: string;
 }
 
 let current: BackendInfo | undefined;
@@ -51,7 +55,7 @@ function wasmThreads(requested: string | undefined): number {
   return n;
 }
 
-async function tryBackend(name: BackendName): Promise<Omit<BackendInfo, "skipped" | "tfjsVersion" | "attention" | "attentionNote">> {
+async function tryBackend(name: BackendName): Promise<Omit<BackendInfo, "skipped" | "tfjsVersion" | "attention" | "attentionNote" | "fusedOps" | "fusedOpsNote">> {
   switch (name) {
     case "tensorflow-gpu":
     case "tensorflow": {
@@ -101,7 +105,11 @@ export async function initBackend(opts: { requested?: string; quiet?: boolean } 
     try {
       const got = await tryBackend(name);
       const attention = loadAttentionKernel(got.threads);
-      current = { ...got, tfjsVersion: tf.version.tfjs, skipped, attention: attention.impl, attentionNote: attention.why };
+      const fused = loadTfOps(got.name, got.threads);
+      current = {
+        ...got, tfjsVersion: tf.version.tfjs, skipped, attention: attention.impl, attentionNote: attention.why,
+        fusedOps: fused.impl, fusedOpsNote: fused.why,
+      };
       if (!opts.quiet) console.error(`xft: backend ${describeBackend(current)}`);
       return current;
     } catch (err) {
@@ -118,10 +126,11 @@ export function backendInfo(): BackendInfo {
   return current;
 }
 
-/** One line: "tensorflow (TensorFlow 2.21.0, 2 threads, tfjs 4.22.0, attention kernel)". */
+/** One line: "tensorflow (TensorFlow 2.21.0, 2 threads, tfjs 4.22.0, attention kernel, fused GELU/LayerNorm)". */
 export function describeBackend(b: BackendInfo): string {
   const tfv = b.tensorflowVersion ? `TensorFlow ${b.tensorflowVersion}, ` : "";
-  return `${b.name} (${tfv}${b.threads} thread${b.threads === 1 ? "" : "s"}, tfjs ${b.tfjsVersion}, attention ${b.attention === "kernel" ? "kernel" : "as tfjs ops"})`;
+  const fused = b.fusedOps === "kernel" ? ", fused GELU/LayerNorm" : "";
+  return `${b.name} (${tfv}${b.threads} thread${b.threads === 1 ? "" : "s"}, tfjs ${b.tfjsVersion}, attention ${b.attention === "kernel" ? "kernel" : "as tfjs ops"}${fused})`;
 }
 
 /**

@@ -36,6 +36,14 @@ async function backendChecks(): Promise<Check[]> {
     name: "attention kernel", ok: info.attention === "kernel", detail: info.attention === "kernel" ? "xft's native kernel" : `tfjs ops (${info.attentionNote})`,
     fix: "bash scripts/native-kernels.sh (needs g++; about 5x faster attention, on every backend)",
   });
+  // The fused ops exist for the CPU TensorFlow backend only; elsewhere their absence is no fault.
+  if (info.name === "tensorflow") {
+    checks.push({
+      name: "fused GELU/LayerNorm", ok: info.fusedOps === "kernel",
+      detail: info.fusedOps === "kernel" ? "xft's TensorFlow ops" : `tfjs ops (${info.fusedOpsNote})`,
+      fix: "bash scripts/native-kernels.sh (needs g++ and the native backend's headers: bash scripts/native-tf.sh)",
+    });
+  }
   return checks;
 }
 

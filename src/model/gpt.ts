@@ -13,6 +13,7 @@
  */
 import { kernelAttends, kernelAttention } from "../backend/attention-kernel";
 import { tf } from "../backend/engine";
+import { fusedGelu, fusedLayerNorm, tfOpsLoaded } from "../backend/tf-ops";
 import { hashSeed, Rng } from "../util/rng";
 
 export interface GptConfig {
@@ -139,9 +140,12 @@ export async function paramsToValues(params: Params): Promise<Map<string, Float3
   return out;
 }
 
-/** LayerNorm over the last axis. With no gain and bias it is the parameter-free LN of the probes. */
+/**
+ * LayerNorm over the last axis: xft's fused TensorFlow op where it is loaded (tf-ops.ts), else tfjs ops. With no
+ * gain and bias it is the parameter-free LN of the probes.
+ */
 export function layerNorm(x: tf.Tensor, g?: tf.Tensor, b?: tf.Tensor): tf.Tensor {
-  if (g && b) return affineLayerNorm(x, g, b);
+  if (g && b) return tfOpsLoaded() ? fusedLayerNorm(x, g, b, LN_EPS) : affineLayerNorm(x, g, b);
   const { mean, variance } = tf.moments(x, -1, true);
   return x.sub(mean).mul(tf.rsqrt(variance.add(LN_EPS)));
 }
@@ -317,7 +321,8 @@ export function forward(
       }
       return project(mixed, p + "attn.wo", p + "attn.bo");
     };
-    const mlp = (p: string, h: tf.Tensor): tf.Tensor => project(gelu(project(h, p + "mlp.w1", p + "mlp.b1")), p + "mlp.w2", p + "mlp.b2");
+    const activation = tfOpsLoaded() ? fusedGelu : gelu;
+    const mlp = (p: string, h: tf.Tensor): tf.Tensor => project(activation(project(h, p + "mlp.w1", p + "mlp.b1")), p + "mlp.w2", p + "mlp.b2");
     // x + sublayer(LN(x)), in a tidy of its own so that its temporaries go when it ends, not with the whole
     // pass (probes and the readout run large batches without gradients; under gradients the tape holds
     // its own references to what the backward pass needs).

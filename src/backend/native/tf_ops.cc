@@ -1,0 +1,451 @@
+// xft's own TensorFlow ops: GELU, LayerNorm and causal attention, forward and backward, one op each, registered into the
+// TensorFlow runtime that tfjs-node has loaded (through TensorFlow's C API for ops and kernels), so that
+// tfjs-node runs them on TensorFlow's own tensors like any other op: no copies in or out of JavaScript.
+//
+// Why: as tfjs ops, GELU is 6 ops forward and 9 backward and LayerNorm 9 and 11, each a pass over the
+// activations with a fresh output and tfjs-node's cost per op (25-65 us); on the reference configs they
+// are a quarter of a training step. Fused, each is one pass. Attention is the kernel of causal_attention.h, which
+// as a Node-API addon has to copy its inputs out of TensorFlow and its outputs back in (2-8 ms a layer on config C).
+//
+// Every op computes its rows in fixed blocks, and the LayerNorm gradient's column sums add the blocks'
+// partial sums in block order, so the numbers do not depend on the thread count.
+#include <node_api.h>
+#include <tensorflow/c/kernels.h>
+#include <tensorflow/c/ops.h>
+#include <tensorflow/c/tf_status.h>
+#include <tensorflow/c/tf_tensor.h>
+
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "causal_attention.h"
+#include "vector_math.h"
+
+namespace {
+
+int gThreads = 1;
+constexpr int64_t kBlockRows = 64;           // rows per block of work (and per partial sum)
+constexpr int64_t kMinFloatsPerThread = 1 << 16;  // below this, a second thread costs more than it saves
+
+// Runs body(block) for blocks 0..n-1 on up to gThreads threads, each taking a contiguous range.
+template <typename Body>
+void forBlocks(int64_t n, int64_t floatsPerBlock, Body body) {
+  const int64_t wanted = std::max<int64_t>(1, n * floatsPerBlock / kMinFloatsPerThread);
+  const int workers = static_cast<int>(std::max<int64_t>(1, std::min<int64_t>({gThreads, n, wanted})));
+  auto run = [&](int w) {
+    for (int64_t b = w * n / workers; b < (w + 1) * n / workers; b++) body(b);
+  };
+  std::vector<std::thread> pool;
+  for (int w = 1; w < workers; w++) pool.emplace_back(run, w);
+  run(0);
+  for (auto& t : pool) t.join();
+}
+
+// ---- GELU, tanh approximation in its sigmoid form: x * sigmoid(u), u = x (A x^2 + B) (as in gpt.ts) ----
+
+const float kGeluB = 2.0f * std::sqrt(2.0f / 3.14159265358979f);
+const float kGeluA = kGeluB * 0.044715f;
+
+inline float sigmoid(float u) {
+  const float e = xft::expNonPositive(-std::fabs(u));
+  const float r = 1.0f / (1.0f + e);
+  return u >= 0 ? r : e * r;
+}
+
+void geluForward(const float* x, float* y, int64_t n) {
+  const int64_t blocks = (n + kBlockRows * 256 - 1) / (kBlockRows * 256);
+  forBlocks(blocks, kBlockRows * 256, [&](int64_t b) {
+    const int64_t end = std::min(n, (b + 1) * kBlockRows * 256);
+    for (int64_t i = b * kBlockRows * 256; i < end; i++) {
+      const float v = x[i];
+      y[i] = v * sigmoid(v * (kGeluA * v * v + kGeluB));
+    }
+  });
+}
+
+// d/dx x s(u) = s + x s (1 - s) (3 A x^2 + B)
+void geluBackward(const float* dy, const float* x, float* dx, int64_t n) {
+  const int64_t blocks = (n + kBlockRows * 256 - 1) / (kBlockRows * 256);
+  forBlocks(blocks, kBlockRows * 256, [&](int64_t b) {
+    const int64_t end = std::min(n, (b + 1) * kBlockRows * 256);
+    for (int64_t i = b * kBlockRows * 256; i < end; i++) {
+      const float v = x[i];
+      const float v2 = v * v;
+      const float s = sigmoid(v * (kGeluA * v2 + kGeluB));
+      dx[i] = dy[i] * (s + v * s * (1.0f - s) * (3.0f * kGeluA * v2 + kGeluB));
+    }
+  });
+}
+
+// ---- LayerNorm over the last axis: y = (x - mean) * rstd * g + b, rstd = 1 / sqrt(var + eps) ----
+
+void layerNormForward(const float* x, const float* g, const float* bias, int64_t rows, int64_t d, float eps,
+                      float* y, float* mean, float* rstd) {
+  const int64_t blocks = (rows + kBlockRows - 1) / kBlockRows;
+  forBlocks(blocks, kBlockRows * d, [&](int64_t blk) {
+    const int64_t end = std::min(rows, (blk + 1) * kBlockRows);
+    for (int64_t r = blk * kBlockRows; r < end; r++) {
+      const float* xr = x + r * d;
+      float sum = 0;
+      for (int64_t c = 0; c < d; c++) sum += xr[c];
+      const float m = sum / d;
+      float sq = 0;
+      for (int64_t c = 0; c < d; c++) sq += (xr[c] - m) * (xr[c] - m);
+      const float s = 1.0f / std::sqrt(sq / d + eps);
+      float* yr = y + r * d;
+      for (int64_t c = 0; c < d; c++) yr[c] = (xr[c] - m) * s * g[c] + bias[c];
+      mean[r] = m;
+      rstd[r] = s;
+    }
+  });
+}
+
+// With xhat = (x - mean) rstd and dxhat = dy g: dx = rstd (dxhat - mean(dxhat) - xhat mean(dxhat xhat)),
+// dg = sum over rows of dy xhat, db = sum over rows of dy.
+void layerNormBackward(const float* dy, const float* x, const float* g, const float* mean, const float* rstd,
+                       int64_t rows, int64_t d, float* dx, float* dg, float* db) {
+  const int64_t blocks = (rows + kBlockRows - 1) / kBlockRows;
+  std::vector<float> partial(blocks * 2 * d, 0.0f);  // per block: dg then db
+  forBlocks(blocks, kBlockRows * d, [&](int64_t blk) {
+    float* pg = partial.data() + blk * 2 * d;
+    float* pb = pg + d;
+    const int64_t end = std::min(rows, (blk + 1) * kBlockRows);
+    for (int64_t r = blk * kBlockRows; r < end; r++) {
+      const float* xr = x + r * d;
+      const float* dyr = dy + r * d;
+      const float m = mean[r], s = rstd[r];
+      float sumDxhat = 0, sumDxhatXhat = 0;
+      for (int64_t c = 0; c < d; c++) {
+        const float xhat = (xr[c] - m) * s;
+        const float dxhat = dyr[c] * g[c];
+        sumDxhat += dxhat;
+        sumDxhatXhat += dxhat * xhat;
+        pg[c] += dyr[c] * xhat;
+        pb[c] += dyr[c];
+      }
+      const float a = sumDxhat / d, b = sumDxhatXhat / d;
+      float* dxr = dx + r * d;
+      for (int64_t c = 0; c < d; c++) dxr[c] = s * (dyr[c] * g[c] - a - (xr[c] - m) * s * b);
+    }
+  });
+  std::fill(dg, dg + d, 0.0f);
+  std::fill(db, db + d, 0.0f);
+  for (int64_t blk = 0; blk < blocks; blk++) {
+    const float* pg = partial.data() + blk * 2 * d;
+    for (int64_t c = 0; c < d; c++) {
+      dg[c] += pg[c];
+      db[c] += pg[d + c];
+    }
+  }
+}
+
+// ---- TensorFlow glue ----
+
+// One op's inputs, read and checked; failures go to the op's context, which tfjs-node raises as an error.
+struct OpContext {
+  TF_OpKernelContext* ctx;
+  const char* op;
+  TF_Status* status = TF_NewStatus();
+  std::vector<TF_Tensor*> held;
+  bool failed = false;
+  OpContext(TF_OpKernelContext* c, const char* name) : ctx(c), op(name) {}
+  ~OpContext() {
+    for (TF_Tensor* t : held) TF_DeleteTensor(t);
+    TF_DeleteStatus(status);
+  }
+  void fail(const std::string& message) {
+    if (failed) return;
+    failed = true;
+    TF_SetStatus(status, TF_INVALID_ARGUMENT, (std::string(op) + ": " + message).c_str());
+    TF_OpKernelContext_Failure(ctx, status);
+  }
+  std::vector<int64_t> shape(TF_Tensor* t) {
+    std::vector<int64_t> dims(TF_NumDims(t));
+    for (size_t i = 0; i < dims.size(); i++) dims[i] = TF_Dim(t, static_cast<int>(i));
+    return dims;
+  }
+  // Input i as floats, with its shape; nullptr (and the op failed) when it cannot be read.
+  const float* input(int i, std::vector<int64_t>* dims) {
+    TF_Tensor* t = nullptr;
+    TF_GetInput(ctx, i, &t, status);
+    if (TF_GetCode(status) != TF_OK) {
+      failed = true;
+      TF_OpKernelContext_Failure(ctx, status);
+      return nullptr;
+    }
+    held.push_back(t);
+    *dims = shape(t);
+    return static_cast<const float*>(TF_TensorData(t));
+  }
+  float* output(int i, const std::vector<int64_t>& dims) {
+    int64_t n = 1;
+    for (int64_t v : dims) n *= v;
+    TF_Tensor* t = TF_AllocateOutput(ctx, i, TF_FLOAT, dims.data(), static_cast<int>(dims.size()), n * sizeof(float), status);
+    if (TF_GetCode(status) != TF_OK) {
+      failed = true;
+      TF_OpKernelContext_Failure(ctx, status);
+      return nullptr;
+    }
+    held.push_back(t);
+    return static_cast<float*>(TF_TensorData(t));
+  }
+};
+
+std::string shapeText(const std::vector<int64_t>& dims) {
+  std::string s = "[";
+  for (size_t i = 0; i < dims.size(); i++) s += (i ? "," : "") + std::to_string(dims[i]);
+  return s + "]";
+}
+
+int64_t count(const std::vector<int64_t>& dims) {
+  int64_t n = 1;
+  for (int64_t v : dims) n *= v;
+  return n;
+}
+
+// Rows and width of x [..., d], and a check that a vector is [d].
+bool rowsOf(OpContext& op, const std::vector<int64_t>& x, int64_t* rows, int64_t* d) {
+  if (x.empty() || x.back() == 0) {
+    op.fail("x must have a last axis, got " + shapeText(x));
+    return false;
+  }
+  *d = x.back();
+  *rows = count(x) / *d;
+  return true;
+}
+
+bool isVector(OpContext& op, const char* name, const std::vector<int64_t>& v, int64_t n) {
+  if (v.size() == 1 && v[0] == n) return true;
+  op.fail(std::string(name) + " must be [" + std::to_string(n) + "], got " + shapeText(v));
+  return false;
+}
+
+bool sameShape(OpContext& op, const char* name, const std::vector<int64_t>& v, const std::vector<int64_t>& x) {
+  if (v == x) return true;
+  op.fail(std::string(name) + " must have x's shape " + shapeText(x) + ", got " + shapeText(v));
+  return false;
+}
+
+struct LayerNormAttrs {
+  float eps;
+};
+
+void* createLayerNorm(TF_OpKernelConstruction* ctx) {
+  auto* attrs = new LayerNormAttrs{1e-5f};
+  TF_Status* status = TF_NewStatus();
+  TF_OpKernelConstruction_GetAttrFloat(ctx, "epsilon", &attrs->eps, status);
+  if (TF_GetCode(status) != TF_OK) TF_OpKernelConstruction_Failure(ctx, status);
+  TF_DeleteStatus(status);
+  return attrs;
+}
+void deleteLayerNorm(void* attrs) { delete static_cast<LayerNormAttrs*>(attrs); }
+void* createNothing(TF_OpKernelConstruction*) { return nullptr; }
+void deleteNothing(void*) {}
+
+void computeGelu(void*, TF_OpKernelContext* ctx) {
+  OpContext op(ctx, "XftGelu");
+  std::vector<int64_t> xs;
+  const float* x = op.input(0, &xs);
+  if (!x) return;
+  float* y = op.output(0, xs);
+  if (y) geluForward(x, y, count(xs));
+}
+
+void computeGeluGrad(void*, TF_OpKernelContext* ctx) {
+  OpContext op(ctx, "XftGeluGrad");
+  std::vector<int64_t> dys, xs;
+  const float* dy = op.input(0, &dys);
+  const float* x = dy ? op.input(1, &xs) : nullptr;
+  if (!x || !sameShape(op, "dy", dys, xs)) return;
+  float* dx = op.output(0, xs);
+  if (dx) geluBackward(dy, x, dx, count(xs));
+}
+
+void computeLayerNorm(void* kernel, TF_OpKernelContext* ctx) {
+  OpContext op(ctx, "XftLayerNorm");
+  std::vector<int64_t> xs, gs, bs;
+  const float* x = op.input(0, &xs);
+  const float* g = x ? op.input(1, &gs) : nullptr;
+  const float* b = g ? op.input(2, &bs) : nullptr;
+  int64_t rows, d;
+  if (!b || !rowsOf(op, xs, &rows, &d) || !isVector(op, "g", gs, d) || !isVector(op, "b", bs, d)) return;
+  float* y = op.output(0, xs);
+  float* mean = y ? op.output(1, {rows}) : nullptr;
+  float* rstd = mean ? op.output(2, {rows}) : nullptr;
+  if (rstd) layerNormForward(x, g, b, rows, d, static_cast<LayerNormAttrs*>(kernel)->eps, y, mean, rstd);
+}
+
+void computeLayerNormGrad(void*, TF_OpKernelContext* ctx) {
+  OpContext op(ctx, "XftLayerNormGrad");
+  std::vector<int64_t> dys, xs, gs, ms, ss;
+  const float* dy = op.input(0, &dys);
+  const float* x = dy ? op.input(1, &xs) : nullptr;
+  const float* g = x ? op.input(2, &gs) : nullptr;
+  const float* mean = g ? op.input(3, &ms) : nullptr;
+  const float* rstd = mean ? op.input(4, &ss) : nullptr;
+  int64_t rows, d;
+  if (!rstd || !rowsOf(op, xs, &rows, &d) || !sameShape(op, "dy", dys, xs) || !isVector(op, "g", gs, d) ||
+      !isVector(op, "mean", ms, rows) || !isVector(op, "rstd", ss, rows)) {
+    return;
+  }
+  float* dx = op.output(0, xs);
+  float* dg = dx ? op.output(1, {d}) : nullptr;
+  float* db = dg ? op.output(2, {d}) : nullptr;
+  if (db) layerNormBackward(dy, x, g, mean, rstd, rows, d, dx, dg, db);
+}
+
+// batch and heads of a causal attention op; the rest follows from qkv's shape.
+struct AttentionAttrs {
+  int64_t batch = 0, heads = 0;
+};
+
+void* createAttention(TF_OpKernelConstruction* ctx) {
+  auto* attrs = new AttentionAttrs;
+  TF_Status* status = TF_NewStatus();
+  TF_OpKernelConstruction_GetAttrInt64(ctx, "batch", &attrs->batch, status);
+  if (TF_GetCode(status) == TF_OK) TF_OpKernelConstruction_GetAttrInt64(ctx, "heads", &attrs->heads, status);
+  if (TF_GetCode(status) != TF_OK) TF_OpKernelConstruction_Failure(ctx, status);
+  TF_DeleteStatus(status);
+  return attrs;
+}
+void deleteAttention(void* attrs) { delete static_cast<AttentionAttrs*>(attrs); }
+
+// The attention's dimensions from qkv [B*T, 3d]; false (and the op failed) when it does not split.
+bool attentionDims(OpContext& op, const AttentionAttrs& a, const std::vector<int64_t>& qkv, xft::attention::Dims* d) {
+  const bool splits = qkv.size() == 2 && a.batch > 0 && a.heads > 0 && qkv[0] % a.batch == 0 && qkv[1] % (3 * a.heads) == 0;
+  if (!splits || (qkv[1] / (3 * a.heads)) % 8 != 0) {
+    op.fail("qkv " + shapeText(qkv) + " does not split into batch " + std::to_string(a.batch) + " and 3 x " +
+            std::to_string(a.heads) + " heads of a multiple of 8");
+    return false;
+  }
+  *d = {a.batch, qkv[0] / a.batch, a.heads, qkv[1] / (3 * a.heads), gThreads};
+  return true;
+}
+
+void computeAttention(void* kernel, TF_OpKernelContext* ctx) {
+  OpContext op(ctx, "XftCausalAttention");
+  std::vector<int64_t> qs;
+  const float* qkv = op.input(0, &qs);
+  xft::attention::Dims d;
+  if (!qkv || !attentionDims(op, *static_cast<AttentionAttrs*>(kernel), qs, &d)) return;
+  float* out = op.output(0, {qs[0], d.width()});
+  float* lse = out ? op.output(1, {d.pairs() * d.len}) : nullptr;
+  if (lse) xft::attention::dispatchHeadDim(d.headDim, [&](auto h) { xft::attention::forwardPairs<decltype(h)::kStatic>(d, qkv, out, lse); });
+}
+
+void computeAttentionGrad(void* kernel, TF_OpKernelContext* ctx) {
+  OpContext op(ctx, "XftCausalAttentionGrad");
+  std::vector<int64_t> qs, os, ls, ds;
+  const float* qkv = op.input(0, &qs);
+  const float* out = qkv ? op.input(1, &os) : nullptr;
+  const float* lse = out ? op.input(2, &ls) : nullptr;
+  const float* dOut = lse ? op.input(3, &ds) : nullptr;
+  xft::attention::Dims d;
+  if (!dOut || !attentionDims(op, *static_cast<AttentionAttrs*>(kernel), qs, &d)) return;
+  const std::vector<int64_t> outShape = {qs[0], d.width()};
+  if (!sameShape(op, "out", os, outShape) || !sameShape(op, "dOut", ds, outShape) || !isVector(op, "lse", ls, d.pairs() * d.len)) return;
+  float* dqkv = op.output(0, qs);
+  if (dqkv) {
+    xft::attention::dispatchHeadDim(d.headDim, [&](auto h) { xft::attention::backwardPairs<decltype(h)::kStatic>(d, qkv, out, lse, dOut, dqkv); });
+  }
+}
+
+void unknownShapes(TF_ShapeInferenceContext* ctx, TF_Status* status) {
+  // Eager execution, the only way tfjs-node runs ops, takes output shapes from the kernel.
+  TF_ShapeInferenceContextSetUnknownShape(ctx, status);
+}
+
+struct OpSpec {
+  const char* name;
+  std::vector<const char*> inputs, outputs, attrs;
+  void* (*create)(TF_OpKernelConstruction*);
+  void (*compute)(void*, TF_OpKernelContext*);
+  void (*destroy)(void*);
+};
+
+const std::vector<OpSpec>& opSpecs() {
+  static const std::vector<OpSpec> specs = {
+      {"XftGelu", {"x: float"}, {"y: float"}, {}, createNothing, computeGelu, deleteNothing},
+      {"XftGeluGrad", {"dy: float", "x: float"}, {"dx: float"}, {}, createNothing, computeGeluGrad, deleteNothing},
+      {"XftLayerNorm", {"x: float", "g: float", "b: float"}, {"y: float", "mean: float", "rstd: float"},
+       {"epsilon: float = 1e-5"}, createLayerNorm, computeLayerNorm, deleteLayerNorm},
+      {"XftLayerNormGrad", {"dy: float", "x: float", "g: float", "mean: float", "rstd: float"},
+       {"dx: float", "dg: float", "db: float"}, {}, createNothing, computeLayerNormGrad, deleteNothing},
+      {"XftCausalAttention", {"qkv: float"}, {"out: float", "lse: float"}, {"batch: int", "heads: int"},
+       createAttention, computeAttention, deleteAttention},
+      {"XftCausalAttentionGrad", {"qkv: float", "out: float", "lse: float", "d_out: float"}, {"dqkv: float"},
+       {"batch: int", "heads: int"}, createAttention, computeAttentionGrad, deleteAttention},
+  };
+  return specs;
+}
+
+std::vector<std::string> opNames() {
+  std::vector<std::string> names;
+  for (const OpSpec& s : opSpecs()) names.push_back(s.name);
+  return names;
+}
+
+// Registers the ops once per process; returns an error message, empty on success.
+std::string registerOps() {
+  static bool done = false;
+  if (done) return "";
+  TF_Status* status = TF_NewStatus();
+  std::string error;
+  for (const OpSpec& s : opSpecs()) {
+    TF_OpDefinitionBuilder* b = TF_NewOpDefinitionBuilder(s.name);
+    for (const char* i : s.inputs) TF_OpDefinitionBuilderAddInput(b, i);
+    for (const char* o : s.outputs) TF_OpDefinitionBuilderAddOutput(b, o);
+    for (const char* a : s.attrs) TF_OpDefinitionBuilderAddAttr(b, a);
+    TF_OpDefinitionBuilderSetShapeInferenceFunction(b, unknownShapes);
+    TF_RegisterOpDefinition(b, status);
+    if (TF_GetCode(status) == TF_OK) {
+      TF_KernelBuilder* k = TF_NewKernelBuilder(s.name, "CPU", s.create, s.compute, s.destroy);
+      TF_RegisterKernelBuilder((std::string(s.name) + "Cpu").c_str(), k, status);
+    }
+    if (TF_GetCode(status) != TF_OK) {
+      error = std::string(s.name) + ": " + TF_Message(status);
+      break;
+    }
+  }
+  TF_DeleteStatus(status);
+  done = error.empty();
+  return error;
+}
+
+// register(threads) -> names of the registered ops; throws when TensorFlow refuses one.
+napi_value Register(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value arg;
+  napi_get_cb_info(env, info, &argc, &arg, nullptr, nullptr);
+  int32_t threads = 1;
+  if (argc != 1 || napi_get_value_int32(env, arg, &threads) != napi_ok || threads < 1) {
+    napi_throw_error(env, nullptr, "xft TensorFlow ops: register(threads) takes a positive thread count");
+    return nullptr;
+  }
+  gThreads = threads;
+  const std::string error = registerOps();
+  if (!error.empty()) {
+    napi_throw_error(env, nullptr, ("xft TensorFlow ops: " + error).c_str());
+    return nullptr;
+  }
+  const std::vector<std::string> names = opNames();
+  napi_value result;
+  napi_create_array_with_length(env, names.size(), &result);
+  for (uint32_t i = 0; i < names.size(); i++) {
+    napi_value s;
+    napi_create_string_utf8(env, names[i].c_str(), NAPI_AUTO_LENGTH, &s);
+    napi_set_element(env, result, i, s);
+  }
+  return result;
+}
+
+napi_value Init(napi_env env, napi_value exports) {
+  napi_property_descriptor props[] = {{"register", nullptr, Register, nullptr, nullptr, nullptr, napi_default, nullptr}};
+  napi_define_properties(env, exports, 1, props);
+  return exports;
+}
+
+}  // namespace
+
+NAPI_MODULE(NODE_GYP_MODULE_NAME, Init)

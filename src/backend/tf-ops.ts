@@ -1,0 +1,104 @@
+/**
+ * xft's own TensorFlow ops (src/backend/native/tf_ops.cc, built by scripts/native-kernels.sh into build/native/):
+ * GELU and LayerNorm, forward and backward, one op each, registered into the TensorFlow runtime of tfjs-node
+ * and run by its binding on TensorFlow's own tensors. As tfjs ops they are 6 + 9 and 9 + 11 passes over the
+ * activations; fused, one each (5-8x faster on the reference configs' shapes). The attention kernel
+ * (attention-kernel.ts) runs as one of them too, which spares it the copies out of TensorFlow and back.
+ *
+ * They serve the CPU "tensorflow" backend only; elsewhere (and without the addon) the model runs the same
+ * maths as tfjs ops. XFT_TF_OPS=tfjs turns them off; XFT_TF_OPS=kernel insists and fails when they are missing.
+ */
+import * as fs from "fs";
+import * as path from "path";
+import * as tf from "@tensorflow/tfjs";
+
+export type FusedOpsImpl = "kernel" | "tfjs";
+
+/** Where scripts/native-kernels.sh puts the addon. */
+export const TF_OPS_FILE = path.resolve(__dirname, "../../build/native/xft_tf_ops.node");
+
+interface OpAttr { name: string; type: number; value: unknown }
+interface NodeBackend {
+  binding: { TF_ATTR_FLOAT: number; TF_ATTR_INT: number };
+  executeSingleOutput(name: string, attrs: OpAttr[], inputs: tf.TensorInfo[]): tf.Tensor;
+  executeMultipleOutputs(name: string, attrs: OpAttr[], inputs: tf.TensorInfo[], numOutputs: number): tf.Tensor[];
+}
+
+let backend: NodeBackend | undefined;
+
+/**
+ * Registers the ops with TensorFlow when the backend is the CPU "tensorflow" one, unless XFT_TF_OPS says
+ * otherwise; returns which implementation the model's GELU and LayerNorm will use and, when tfjs, why.
+ */
+export function loadTfOps(backendName: string, threads: number, wanted = process.env.XFT_TF_OPS ?? ""): { impl: FusedOpsImpl; why?: string } {
+  if (!["", "kernel", "tfjs"].includes(wanted)) {
+    throw new Error(`XFT_TF_OPS=${wanted} is not an implementation of the fused ops; use "kernel" or "tfjs"`);
+  }
+  backend = undefined;
+  const unavailable = (why: string) => {
+    if (wanted === "kernel") throw new Error(`XFT_TF_OPS=kernel but ${why}`);
+    return { impl: "tfjs" as const, why };
+  };
+  if (wanted === "tfjs") return { impl: "tfjs", why: "XFT_TF_OPS=tfjs" };
+  if (backendName !== "tensorflow") return unavailable(`the ${backendName} backend is not tfjs-node's CPU TensorFlow`);
+  if (!fs.existsSync(TF_OPS_FILE)) return unavailable(`${path.relative(process.cwd(), TF_OPS_FILE)} is not built; run bash scripts/native-kernels.sh`);
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  (require(TF_OPS_FILE) as { register(threads: number): string[] }).register(Math.max(1, threads));
+  backend = tf.findBackend("tensorflow") as unknown as NodeBackend;
+  return { impl: "kernel" };
+}
+
+/** Whether GELU and LayerNorm run on xft's TensorFlow ops. */
+export function tfOpsLoaded(): boolean {
+  return backend !== undefined;
+}
+
+function loaded(): NodeBackend {
+  if (!backend) throw new Error("xft's TensorFlow ops are not loaded (loadTfOps)");
+  return backend;
+}
+
+/** GELU (tanh approximation, as gpt.ts's) of x, any shape; its gradient recomputes from x. */
+export const fusedGelu = tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => {
+  const [x, save] = args as [tf.Tensor, tf.GradSaveFunc];
+  const be = loaded();
+  save([x]);
+  return {
+    value: be.executeSingleOutput("XftGelu", [], [x]),
+    gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => [be.executeSingleOutput("XftGeluGrad", [], [dy, saved[0]])],
+  };
+}) as (x: tf.Tensor) => tf.Tensor;
+
+/** LayerNorm of x [..., d] over its last axis with gain g [d] and bias b [d]; keeps each row's mean and 1/std. */
+export function fusedLayerNorm(x: tf.Tensor, g: tf.Tensor, b: tf.Tensor, eps: number): tf.Tensor {
+  const op = tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => {
+    const [sx, sg, sb, save] = args as [tf.Tensor, tf.Tensor, tf.Tensor, tf.GradSaveFunc];
+    const be = loaded();
+    const [y, mean, rstd] = be.executeMultipleOutputs("XftLayerNorm", [{ name: "epsilon", type: be.binding.TF_ATTR_FLOAT, value: eps }], [sx, sg, sb], 3);
+    save([sx, sg, mean, rstd]);
+    return {
+      value: y,
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => be.executeMultipleOutputs("XftLayerNormGrad", [], [dy, ...saved], 3),
+    };
+  });
+  return op(x, g, b);
+}
+
+/**
+ * The causal attention kernel as TensorFlow ops: qkv [B*T, 3d] to the heads' outputs [B*T, d] (attention-kernel.ts
+ * checks the shapes and says what the layout is); the same computation, and the same bits, as the addon's.
+ */
+export function attentionOp(qkv: tf.Tensor2D, batch: number, heads: number): tf.Tensor2D {
+  const be = loaded();
+  const attrs = [{ name: "batch", type: be.binding.TF_ATTR_INT, value: batch }, { name: "heads", type: be.binding.TF_ATTR_INT, value: heads }];
+  const op = tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => {
+    const [x, save] = args as [tf.Tensor, tf.GradSaveFunc];
+    const [out, lse] = be.executeMultipleOutputs("XftCausalAttention", attrs, [x], 2);
+    save([x, out, lse]);
+    return {
+      value: out,
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => [be.executeSingleOutput("XftCausalAttentionGrad", attrs, [...saved, dy])],
+    };
+  });
+  return op(qkv) as tf.Tensor2D;
+}

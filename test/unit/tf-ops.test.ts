@@ -1,0 +1,126 @@
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { kernelAttention, loadAttentionKernel } from "../../src/backend/attention-kernel";
+import { initBackend, tf } from "../../src/backend/engine";
+import { fusedGelu, fusedLayerNorm, loadTfOps, TF_OPS_FILE } from "../../src/backend/tf-ops";
+import { createParams, disposeParams, flatPositions, forward, GptConfig, lossAt, Params } from "../../src/model/gpt";
+
+/** GELU in its tanh form, by tfjs ops: an independent reference for the sigmoid form the op computes. */
+function referenceGelu(x: tf.Tensor): tf.Tensor {
+  return x.mul(0.5).mul(tf.tanh(x.add(x.pow(3).mul(0.044715)).mul(Math.sqrt(2 / Math.PI))).add(1));
+}
+
+function referenceLayerNorm(x: tf.Tensor, g: tf.Tensor, b: tf.Tensor): tf.Tensor {
+  const { mean, variance } = tf.moments(x, -1, true);
+  return x.sub(mean).div(variance.add(1e-5).sqrt()).mul(g).add(b);
+}
+
+function maxRelDiff(a: tf.Tensor, b: tf.Tensor): number {
+  return tf.tidy(() => a.sub(b).abs().max().dataSync()[0] / Math.max(1e-12, b.abs().max().dataSync()[0]));
+}
+
+/** Runs the test on the native CPU backend only: elsewhere the ops are not meant to load. */
+async function nativeOnly(t: { skip(why: string): void }): Promise<{ threads: number } | undefined> {
+  const info = await initBackend({ quiet: true });
+  if (info.name !== "tensorflow") {
+    t.skip(`backend ${info.name}: xft's TensorFlow ops serve the native CPU backend only`);
+    return undefined;
+  }
+  return info;
+}
+
+test("on the native backend, xft's TensorFlow ops are built (scripts/native-kernels.sh) and loaded", async (t) => {
+  const info = await initBackend({ quiet: true });
+  if (!(await nativeOnly(t))) return;
+  assert.equal(info.fusedOps, "kernel", `${TF_OPS_FILE}: ${info.fusedOpsNote ?? "not loaded"}`);
+});
+
+// Shapes whose rows are not a multiple of the ops' 64-row blocks and whose width is not a multiple of 8.
+for (const shape of [[3, 37], [2, 70, 24], [130, 128], [1, 1]]) {
+  test(`fused GELU and LayerNorm match autodiff of tfjs ops on [${shape}]`, async (t) => {
+    if (!(await nativeOnly(t))) return;
+    const d = shape[shape.length - 1];
+    const x = tf.randomNormal(shape, 0.3, 2, "float32", d);
+    const weight = tf.randomNormal(shape, 0, 1, "float32", d + 1);
+    const g = tf.randomNormal([d], 1, 0.5, "float32", 3);
+    const b = tf.randomNormal([d], 0, 0.5, "float32", 4);
+    assert.ok(maxRelDiff(fusedGelu(x), referenceGelu(x)) < 1e-6, "GELU forward");
+    const dGelu = (f: (x: tf.Tensor) => tf.Tensor) => tf.grad((v: tf.Tensor) => f(v).mul(weight).sum())(x);
+    assert.ok(maxRelDiff(dGelu(fusedGelu), dGelu(referenceGelu)) < 1e-5, "GELU gradient");
+    if (d > 1) { // (a LayerNorm of width 1 is 0 everywhere, with a gradient of 0)
+      assert.ok(maxRelDiff(fusedLayerNorm(x, g, b, 1e-5), referenceLayerNorm(x, g, b)) < 1e-5, "LayerNorm forward");
+      const grads = (f: (x: tf.Tensor, g: tf.Tensor, b: tf.Tensor) => tf.Tensor) => tf.grads((...a: tf.Tensor[]) => f(a[0], a[1], a[2]).mul(weight).sum())([x, g, b]);
+      const ours = grads((x, g, b) => fusedLayerNorm(x, g, b, 1e-5));
+      const reference = grads(referenceLayerNorm);
+      ["x", "g", "b"].forEach((name, i) => {
+        const diff = maxRelDiff(ours[i], reference[i]);
+        assert.ok(diff < 1e-5, `LayerNorm gradient of ${name} differs by ${diff}`);
+      });
+    }
+  });
+}
+
+test("the ops' numbers do not depend on the thread count, and attention as an op has the addon's bits", async (t) => {
+  const info = await nativeOnly(t);
+  if (!info) return;
+  // 2100 rows: 33 row blocks, enough for three threads; attention: batch 3, length 700, 2 heads of 16
+  const x = tf.randomNormal([2100, 96], 0, 1, "float32", 5) as tf.Tensor2D;
+  const g = tf.randomNormal([96], 1, 0.5, "float32", 6);
+  const b = tf.randomNormal([96], 0, 0.5, "float32", 7);
+  const all = () => {
+    const gelu = tf.grad((v: tf.Tensor) => fusedGelu(v).square().sum())(x);
+    const ln = tf.grads((...a: tf.Tensor[]) => fusedLayerNorm(a[0], a[1], a[2], 1e-5).square().sum())([x, g, b]);
+    const attention = tf.grad((v: tf.Tensor) => kernelAttention(v as tf.Tensor2D, 3, 2).square().sum())(x);
+    return [gelu, ...ln, attention].map((v) => Array.from(v.dataSync()));
+  };
+  try {
+    loadTfOps("tensorflow", 1);
+    const one = all();
+    loadTfOps("tensorflow", 3);
+    assert.deepEqual(all(), one);
+    loadTfOps("tensorflow", info.threads, "tfjs"); // attention back on the addon, which copies through Float32Arrays
+    loadAttentionKernel(info.threads);
+    assert.deepEqual(Array.from(tf.grad((v: tf.Tensor) => kernelAttention(v as tf.Tensor2D, 3, 2).square().sum())(x).dataSync()), one[4]);
+  } finally {
+    loadTfOps("tensorflow", info.threads);
+  }
+});
+
+test("XFT_TF_OPS and bad input: clear errors naming the op and the shapes", async (t) => {
+  const info = await nativeOnly(t);
+  if (!info) return;
+  assert.throws(() => loadTfOps("tensorflow", 1, "fast"), /XFT_TF_OPS=fast is not an implementation/);
+  assert.throws(() => loadTfOps("wasm", 1, "kernel"), /XFT_TF_OPS=kernel but the wasm backend is not tfjs-node's CPU TensorFlow/);
+  assert.deepEqual(loadTfOps("wasm", 1), { impl: "tfjs", why: "the wasm backend is not tfjs-node's CPU TensorFlow" });
+  assert.throws(() => fusedGelu(tf.ones([2])), /not loaded/);
+  loadTfOps("tensorflow", info.threads);
+  assert.throws(() => fusedLayerNorm(tf.ones([3, 4]), tf.ones([5]), tf.ones([4]), 1e-5), /XftLayerNorm: g must be \[4\], got \[5\]/);
+  assert.throws(() => kernelAttention(tf.ones([4, 30]) as tf.Tensor2D, 2, 1), /XftCausalAttention: qkv \[4,30\] does not split into batch 2 and 3 x 1 heads of a multiple of 8/);
+});
+
+const CFG: GptConfig = { vocabSize: 50, maxLen: 16, layers: 2, dModel: 16, heads: 2, mlpRatio: 4, initStd: 0.5 };
+
+test("the model's loss and gradients are the same with xft's TensorFlow ops and with tfjs ops", async (t) => {
+  const info = await nativeOnly(t);
+  if (!info) return;
+  const params = createParams(CFG, 4);
+  const tokens = tf.tensor2d([[1, 2, 3, 4, 5, 6, 7], [7, 8, 9, 10, 11, 12, 13]], [2, 7], "int32");
+  const idx = flatPositions(7, [0, 1, 1], [6, 2, 5]);
+  const targets = tf.tensor1d([3, 9, 1], "int32");
+  const lossAndGrads = (impl: "kernel" | "tfjs") => {
+    loadTfOps("tensorflow", info.threads, impl);
+    return tf.variableGrads(() => lossAt(params, forward(params, CFG, tokens).hidden, idx, targets), Object.values(params));
+  };
+  try {
+    const fused = lossAndGrads("kernel");
+    const ops = lossAndGrads("tfjs");
+    assert.ok(Math.abs(fused.value.dataSync()[0] - ops.value.dataSync()[0]) < 1e-5);
+    for (const [name, p] of Object.entries(params as Params)) {
+      const diff = maxRelDiff(fused.grads[p.name], ops.grads[p.name]);
+      assert.ok(diff < 1e-4, `${name}: gradients differ by ${diff} of their largest entry`);
+    }
+  } finally {
+    loadTfOps("tensorflow", info.threads);
+    disposeParams(params);
+  }
+});
