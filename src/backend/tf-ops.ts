@@ -2,7 +2,8 @@
  * xft's own TensorFlow ops (src/backend/native/tf_ops.cc, built by scripts/native-kernels.sh into build/native/):
  * GELU and LayerNorm, forward and backward, one op each, registered into the TensorFlow runtime of tfjs-node
  * and run by its binding on TensorFlow's own tensors. As tfjs ops they are 6 + 9 and 9 + 11 passes over the
- * activations; fused, one each (5-8x faster on the reference configs' shapes). The attention kernel
+ * activations; fused, one each (5-8x faster on the reference configs' shapes). The head's softmax and
+ * cross-entropy is one op too (one pass over the logits for the probabilities and the loss). The attention kernel
  * (attention-kernel.ts) runs as one of them too, which spares it the copies out of TensorFlow and back.
  *
  * They serve the CPU "tensorflow" backend only; elsewhere (and without the addon) the model runs the same
@@ -101,4 +102,13 @@ export function attentionOp(qkv: tf.Tensor2D, batch: number, heads: number): tf.
     };
   });
   return op(qkv) as tf.Tensor2D;
+}
+
+/**
+ * Softmax of logits [rows, V] and the cross-entropy against targets [rows] (int32 ids), summed over rows:
+ * [probabilities [rows, V], loss sum []]. Not differentiable by itself: the tied head (gpt.ts) writes its gradient.
+ */
+export function softmaxCrossEntropy(logits: tf.Tensor2D, targets: tf.Tensor1D): [tf.Tensor2D, tf.Scalar] {
+  const [probs, lossSum] = loaded().executeMultipleOutputs("XftSoftmaxCrossEntropy", [], [logits, targets], 2);
+  return [probs as tf.Tensor2D, lossSum as tf.Scalar];
 }

@@ -13,7 +13,7 @@
  */
 import { kernelAttends, kernelAttention } from "../backend/attention-kernel";
 import { tf } from "../backend/engine";
-import { fusedGelu, fusedLayerNorm, tfOpsLoaded } from "../backend/tf-ops";
+import { fusedGelu, fusedLayerNorm, softmaxCrossEntropy, tfOpsLoaded } from "../backend/tf-ops";
 import { hashSeed, Rng } from "../util/rng";
 
 export interface GptConfig {
@@ -368,15 +368,25 @@ export function headChunkRows(vocab: number): number {
 }
 
 /**
+ * Softmax of logits [m, V] and the cross-entropy against targets [m], summed, as tfjs ops (tf-ops.ts has the
+ * same as one op). The loss is lse - logit[target] with lse = max(logits) - log(max(P)): the largest
+ * probability is at least 1/V, so its log is exact where the target's own probability could underflow.
+ */
+function softmaxCrossEntropyOps(logits: tf.Tensor2D, targets: tf.Tensor1D): [tf.Tensor2D, tf.Scalar] {
+  const [m, V] = logits.shape;
+  const p = tf.softmax(logits);
+  const lse = tf.max(logits, 1).sub(tf.log(tf.max(p, 1)));
+  const flat = tf.range(0, m, 1, "int32").mul(tf.scalar(V, "int32")).add(targets);
+  return [p, lse.sub(tf.gather(logits.reshape([m * V]), flat)).sum()];
+}
+
+/**
  * Mean next-token cross-entropy of hidden states h [M, d] through the tied head wte [V, d], against
  * targets [M], with a hand-written gradient that keeps the probabilities P and never forms P - onehot:
  * with Y the one-hot targets, dh = (P - Y) wte / M = (P wte - wte[targets]) / M and
  * dwte = (P - Y)^T h / M = (P^T h - segment sums of h by target) / M. Autodiff would keep the logits,
- * P and Y, and pass over [M, V] about eight times; this is one softmax and two row maxima. The rows go in
+ * P and Y, and pass over [M, V] about eight times; this is one fused op (or a softmax and two row maxima). The rows go in
  * blocks of headChunkRows (P is kept block by block), so that no [M, V] tensor is ever allocated whole.
- *
- * The loss is lse - logit[target] with lse = max(logits) - log(max(P)): the largest probability is at
- * least 1/V, so its log is exact where the target's own probability could underflow.
  */
 const tiedHeadCrossEntropy = tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => {
   const [h, wte, targets, save] = args as [tf.Tensor2D, tf.Tensor2D, tf.Tensor1D, tf.GradSaveFunc];
@@ -388,13 +398,9 @@ const tiedHeadCrossEntropy = tf.customGrad((...args: Array<tf.Tensor | tf.GradSa
   const ts = blocks(targets);
   const probs: tf.Tensor2D[] = [];
   const losses = hs.map((hc, c) => {
-    const m = sizes[c];
-    const logits = tf.matMul(hc, wte, false, true);
-    const p = tf.softmax(logits);
-    probs.push(p as tf.Tensor2D);
-    const lse = tf.max(logits, 1).sub(tf.log(tf.max(p, 1)));
-    const flat = tf.range(0, m, 1, "int32").mul(tf.scalar(V, "int32")).add(ts[c]);
-    return lse.sub(tf.gather(logits.reshape([m * V]), flat)).sum();
+    const [p, loss] = (tfOpsLoaded() ? softmaxCrossEntropy : softmaxCrossEntropyOps)(tf.matMul(hc, wte, false, true), ts[c] as tf.Tensor1D);
+    probs.push(p);
+    return loss;
   });
   save([h, wte, targets, ...probs]);
   return {

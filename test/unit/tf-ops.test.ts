@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import { kernelAttention, loadAttentionKernel } from "../../src/backend/attention-kernel";
 import { initBackend, tf } from "../../src/backend/engine";
-import { fusedGelu, fusedLayerNorm, loadTfOps, TF_OPS_FILE } from "../../src/backend/tf-ops";
+import { fusedGelu, fusedLayerNorm, loadTfOps, softmaxCrossEntropy, TF_OPS_FILE } from "../../src/backend/tf-ops";
 import { createParams, disposeParams, flatPositions, forward, GptConfig, lossAt, Params } from "../../src/model/gpt";
 
 /** GELU in its tanh form, by tfjs ops: an independent reference for the sigmoid form the op computes. */
@@ -60,6 +60,19 @@ for (const shape of [[3, 37], [2, 70, 24], [130, 128], [1, 1]]) {
   });
 }
 
+test("the fused softmax cross-entropy matches tfjs ops, also where a probability underflows", async (t) => {
+  if (!(await nativeOnly(t))) return;
+  const logits = tf.randomNormal([70, 33], 0, 30, "float32", 9) as tf.Tensor2D; // spread wide: many exp(x - max) below 1e-38
+  const targets = tf.tensor1d(Array.from({ length: 70 }, (_, i) => (i * 7) % 33), "int32");
+  const [probs, lossSum] = softmaxCrossEntropy(logits, targets);
+  assert.ok(maxRelDiff(probs, tf.softmax(logits)) < 1e-6, "probabilities");
+  const reference = tf.tidy(() => tf.logSoftmax(logits).mul(tf.oneHot(targets, 33)).sum().neg());
+  assert.ok(Math.abs(lossSum.dataSync()[0] / reference.dataSync()[0] - 1) < 1e-6, `loss ${lossSum.dataSync()[0]} against ${reference.dataSync()[0]}`);
+  assert.throws(() => softmaxCrossEntropy(logits.slice([0, 0], [2, 33]), tf.tensor1d([3, 33], "int32")),
+    /XftSoftmaxCrossEntropy: target 33 of row 1 is outside the vocabulary \[0, 33\)/);
+  assert.throws(() => softmaxCrossEntropy(logits, tf.tensor1d([1, 2], "int32")), /XftSoftmaxCrossEntropy: targets must be \[70\], got \[2\]/);
+});
+
 test("the ops' numbers do not depend on the thread count, and attention as an op has the addon's bits", async (t) => {
   const info = await nativeOnly(t);
   if (!info) return;
@@ -71,7 +84,8 @@ test("the ops' numbers do not depend on the thread count, and attention as an op
     const gelu = tf.grad((v: tf.Tensor) => fusedGelu(v).square().sum())(x);
     const ln = tf.grads((...a: tf.Tensor[]) => fusedLayerNorm(a[0], a[1], a[2], 1e-5).square().sum())([x, g, b]);
     const attention = tf.grad((v: tf.Tensor) => kernelAttention(v as tf.Tensor2D, 3, 2).square().sum())(x);
-    return [gelu, ...ln, attention].map((v) => Array.from(v.dataSync()));
+    const crossEntropy = softmaxCrossEntropy(x, tf.tensor1d(Array.from({ length: 2100 }, (_, i) => i % 96), "int32"));
+    return [attention, gelu, ...ln, ...crossEntropy].map((v) => Array.from(v.dataSync()));
   };
   try {
     loadTfOps("tensorflow", 1);
@@ -80,7 +94,7 @@ test("the ops' numbers do not depend on the thread count, and attention as an op
     assert.deepEqual(all(), one);
     loadTfOps("tensorflow", info.threads, "tfjs"); // attention back on the addon, which copies through Float32Arrays
     loadAttentionKernel(info.threads);
-    assert.deepEqual(Array.from(tf.grad((v: tf.Tensor) => kernelAttention(v as tf.Tensor2D, 3, 2).square().sum())(x).dataSync()), one[4]);
+    assert.deepEqual(Array.from(tf.grad((v: tf.Tensor) => kernelAttention(v as tf.Tensor2D, 3, 2).square().sum())(x).dataSync()), one[0]);
   } finally {
     loadTfOps("tensorflow", info.threads);
   }

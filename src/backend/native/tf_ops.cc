@@ -1,14 +1,15 @@
-// xft's own TensorFlow ops: GELU, LayerNorm and causal attention, forward and backward, one op each, registered into the
-// TensorFlow runtime that tfjs-node has loaded (through TensorFlow's C API for ops and kernels), so that
-// tfjs-node runs them on TensorFlow's own tensors like any other op: no copies in or out of JavaScript.
+// xft's own TensorFlow ops: GELU, LayerNorm and causal attention, forward and backward, and the head's softmax
+// cross-entropy, one op each, registered into the TensorFlow runtime that tfjs-node has loaded (through
+// TensorFlow's C API for ops and kernels), so that tfjs-node runs them on TensorFlow's own tensors like any
+// other op: no copies in or out of JavaScript.
 //
 // Why: as tfjs ops, GELU is 6 ops forward and 9 backward and LayerNorm 9 and 11, each a pass over the
 // activations with a fresh output and tfjs-node's cost per op (25-65 us); on the reference configs they
 // are a quarter of a training step. Fused, each is one pass. Attention is the kernel of causal_attention.h, which
 // as a Node-API addon has to copy its inputs out of TensorFlow and its outputs back in (2-8 ms a layer on config C).
 //
-// Every op computes its rows in fixed blocks, and the LayerNorm gradient's column sums add the blocks'
-// partial sums in block order, so the numbers do not depend on the thread count.
+// Every op computes its rows in fixed blocks, and the sums over rows (the LayerNorm gradient's column sums, the
+// loss) add the blocks' partial sums in block order, so the numbers do not depend on the thread count.
 #include <node_api.h>
 #include <tensorflow/c/kernels.h>
 #include <tensorflow/c/ops.h>
@@ -140,6 +141,39 @@ void layerNormBackward(const float* dy, const float* x, const float* g, const fl
   }
 }
 
+// ---- Softmax cross-entropy of logits [rows, V] against target ids [rows]: the probabilities, and the loss summed ----
+
+// Returns the first row whose target is outside [0, V), or -1. The loss of a row is lse - logit[target], with
+// lse = max + log(sum exp(logit - max)); the sum over rows adds the blocks' partial sums in block order.
+int64_t softmaxCrossEntropy(const float* logits, const int32_t* targets, int64_t rows, int64_t v, float* probs, float* lossSum) {
+  for (int64_t r = 0; r < rows; r++) {
+    if (targets[r] < 0 || targets[r] >= v) return r;
+  }
+  const int64_t blocks = (rows + kBlockRows - 1) / kBlockRows;
+  std::vector<double> partial(blocks, 0.0);
+  forBlocks(blocks, kBlockRows * v, [&](int64_t blk) {
+    const int64_t end = std::min(rows, (blk + 1) * kBlockRows);
+    for (int64_t r = blk * kBlockRows; r < end; r++) {
+      const float* x = logits + r * v;
+      float* p = probs + r * v;
+      float m = x[0];
+      for (int64_t j = 1; j < v; j++) m = std::max(m, x[j]);
+      float sum = 0;
+      for (int64_t j = 0; j < v; j++) {
+        p[j] = xft::expNonPositive(x[j] - m);
+        sum += p[j];
+      }
+      const float inv = 1.0f / sum;
+      for (int64_t j = 0; j < v; j++) p[j] *= inv;
+      partial[blk] += static_cast<double>(m + std::log(sum) - x[targets[r]]);
+    }
+  });
+  double total = 0;
+  for (double part : partial) total += part;
+  *lossSum = static_cast<float>(total);
+  return -1;
+}
+
 // ---- TensorFlow glue ----
 
 // One op's inputs, read and checked; failures go to the op's context, which tfjs-node raises as an error.
@@ -165,8 +199,9 @@ struct OpContext {
     for (size_t i = 0; i < dims.size(); i++) dims[i] = TF_Dim(t, static_cast<int>(i));
     return dims;
   }
-  // Input i as floats, with its shape; nullptr (and the op failed) when it cannot be read.
-  const float* input(int i, std::vector<int64_t>* dims) {
+  // Input i as T (float, or int32 for ids), with its shape; nullptr (and the op failed) when it cannot be read.
+  template <typename T = float>
+  const T* input(int i, std::vector<int64_t>* dims) {
     TF_Tensor* t = nullptr;
     TF_GetInput(ctx, i, &t, status);
     if (TF_GetCode(status) != TF_OK) {
@@ -176,7 +211,7 @@ struct OpContext {
     }
     held.push_back(t);
     *dims = shape(t);
-    return static_cast<const float*>(TF_TensorData(t));
+    return static_cast<const T*>(TF_TensorData(t));
   }
   float* output(int i, const std::vector<int64_t>& dims) {
     int64_t n = 1;
@@ -295,6 +330,24 @@ void computeLayerNormGrad(void*, TF_OpKernelContext* ctx) {
   if (db) layerNormBackward(dy, x, g, mean, rstd, rows, d, dx, dg, db);
 }
 
+void computeSoftmaxCrossEntropy(void*, TF_OpKernelContext* ctx) {
+  OpContext op(ctx, "XftSoftmaxCrossEntropy");
+  std::vector<int64_t> ls, ts;
+  const float* logits = op.input(0, &ls);
+  const int32_t* targets = logits ? op.input<int32_t>(1, &ts) : nullptr;
+  if (!targets) return;
+  if (ls.size() != 2 || ls[1] == 0) return op.fail("logits must be [rows, vocabulary], got " + shapeText(ls));
+  if (!isVector(op, "targets", ts, ls[0])) return;
+  float* probs = op.output(0, ls);
+  float* loss = probs ? op.output(1, {}) : nullptr;
+  if (!loss) return;
+  const int64_t bad = softmaxCrossEntropy(logits, targets, ls[0], ls[1], probs, loss);
+  if (bad >= 0) {
+    op.fail("target " + std::to_string(targets[bad]) + " of row " + std::to_string(bad) + " is outside the vocabulary [0, " +
+            std::to_string(ls[1]) + ")");
+  }
+}
+
 // batch and heads of a causal attention op; the rest follows from qkv's shape.
 struct AttentionAttrs {
   int64_t batch = 0, heads = 0;
@@ -372,6 +425,8 @@ const std::vector<OpSpec>& opSpecs() {
        {"epsilon: float = 1e-5"}, createLayerNorm, computeLayerNorm, deleteLayerNorm},
       {"XftLayerNormGrad", {"dy: float", "x: float", "g: float", "mean: float", "rstd: float"},
        {"dx: float", "dg: float", "db: float"}, {}, createNothing, computeLayerNormGrad, deleteNothing},
+      {"XftSoftmaxCrossEntropy", {"logits: float", "targets: int32"}, {"probs: float", "loss_sum: float"}, {},
+       createNothing, computeSoftmaxCrossEntropy, deleteNothing},
       {"XftCausalAttention", {"qkv: float"}, {"out: float", "lse: float"}, {"batch: int", "heads: int"},
        createAttention, computeAttention, deleteAttention},
       {"XftCausalAttentionGrad", {"qkv: float", "out: float", "lse: float", "d_out: float"}, {"dqkv: float"},
