@@ -3,7 +3,8 @@
  * GELU and LayerNorm, forward and backward, one op each, registered into the TensorFlow runtime of tfjs-node
  * and run by its binding on TensorFlow's own tensors. As tfjs ops they are 6 + 9 and 9 + 11 passes over the
  * activations; fused, one each (5-8x faster on the reference configs' shapes). The head's softmax and
- * cross-entropy is one op too (one pass over the logits for the probabilities and the loss). The attention kernel
+ * cross-entropy is one op too (one pass over the logits for the probabilities and the loss), and so is the
+ * AdamW step over all parameters (about 140 tfjs ops, most of them reshapes, for the flat update). The attention kernel
  * (attention-kernel.ts) runs as one of them too, which spares it the copies out of TensorFlow and back.
  *
  * They serve the CPU "tensorflow" backend only; elsewhere (and without the addon) the model runs the same
@@ -111,4 +112,26 @@ export function attentionOp(qkv: tf.Tensor2D, batch: number, heads: number): tf.
 export function softmaxCrossEntropy(logits: tf.Tensor2D, targets: tf.Tensor1D): [tf.Tensor2D, tf.Scalar] {
   const [probs, lossSum] = loaded().executeMultipleOutputs("XftSoftmaxCrossEntropy", [], [logits, targets], 2);
   return [probs as tf.Tensor2D, lossSum as tf.Scalar];
+}
+
+/** AdamW's hyperparameters for one step, in the op's order. */
+export interface AdamWHyper {
+  lr: number; beta1: number; beta2: number; eps: number; weightDecay: number;
+  biasCorrection1: number; biasCorrection2: number; gradClip: number;
+}
+
+/**
+ * One AdamW step (optimizer.ts has the maths) over all parameters: returns the new parameters, the new flat moments
+ * m and v, and the gradient norm before clipping. `decays` [N] is 1 where a parameter decays, 0 elsewhere.
+ */
+export function adamWOp(params: tf.Tensor[], grads: tf.Tensor[], m: tf.Tensor, v: tf.Tensor, h: AdamWHyper, decays: tf.Tensor1D):
+  { params: tf.Tensor[]; m: tf.Tensor; v: tf.Tensor; norm: tf.Scalar } {
+  const be = loaded();
+  const n = params.length;
+  // The step's numbers are an input, not attributes: TensorFlow keeps a kernel per distinct attribute set.
+  const hyper = tf.tensor1d([h.lr, h.beta1, h.beta2, h.eps, h.weightDecay, h.biasCorrection1, h.biasCorrection2, h.gradClip]);
+  const out = be.executeMultipleOutputs("XftAdamW", [{ name: "N", type: be.binding.TF_ATTR_INT, value: n }],
+    [...params, ...grads, m, v, hyper, decays], n + 3);
+  hyper.dispose();
+  return { params: out.slice(0, n), m: out[n], v: out[n + 1], norm: out[n + 2] as tf.Scalar };
 }

@@ -3,9 +3,11 @@
  * learning-rate schedule: linear warm-up, then cosine decay to `minLr`.
  *
  * The update runs on all parameters at once, as one flat vector: a small model's step is bound by the
- * cost per op (about 15 us on tfjs-node), and a per-tensor update would cost a dozen ops per tensor.
+ * cost per op (about 15 us on tfjs-node), and a per-tensor update would cost a dozen ops per tensor. On the
+ * native backend with xft's TensorFlow ops it is one op (tf-ops.ts), the same maths.
  */
 import { tf } from "../backend/engine";
+import { adamWOp, tfOpsLoaded } from "../backend/tf-ops";
 import type { Params } from "../model/gpt";
 
 export interface OptimizerConfig {
@@ -40,8 +42,9 @@ export class AdamW {
   /** Number of updates applied so far. */
   step = 0;
   private readonly sizes: number[];
-  /** 1 where the parameter decays, 0 elsewhere. */
+  /** 1 where the parameter decays, 0 elsewhere: per value, and per parameter (for the fused op). */
   private readonly decayMask: tf.Tensor1D;
+  private readonly decayFlags: tf.Tensor1D;
 
   constructor(readonly config: OptimizerConfig, private readonly params: Params) {
     this.names = Object.keys(params);
@@ -57,6 +60,7 @@ export class AdamW {
       at += this.sizes[i];
     });
     this.decayMask = tf.tensor1d(mask);
+    this.decayFlags = tf.tensor1d(this.names.map((n) => (decays(params[n].shape) ? 1 : 0)));
   }
 
   /**
@@ -68,6 +72,17 @@ export class AdamW {
     this.step += 1;
     const bc1 = 1 - c.beta1 ** this.step;
     const bc2 = 1 - c.beta2 ** this.step;
+    if (tfOpsLoaded()) {
+      return tf.tidy(() => {
+        const out = adamWOp(this.names.map((n) => this.params[n]), this.names.map((n) => grads[n]), this.m, this.v,
+          { lr, beta1: c.beta1, beta2: c.beta2, eps: c.eps, weightDecay: c.weightDecay, biasCorrection1: bc1, biasCorrection2: bc2, gradClip: c.gradClip },
+          this.decayFlags);
+        this.names.forEach((n, i) => this.params[n].assign(out.params[i]));
+        this.m.assign(out.m);
+        this.v.assign(out.v);
+        return out.norm;
+      });
+    }
     return tf.tidy(() => {
       const flat = (xs: tf.Tensor[]) => tf.concat(xs.map((x) => x.reshape([-1])));
       const g = flat(this.names.map((n) => grads[n]));
@@ -86,6 +101,6 @@ export class AdamW {
   }
 
   dispose(): void {
-    tf.dispose([this.m, this.v, this.decayMask]);
+    tf.dispose([this.m, this.v, this.decayMask, this.decayFlags]);
   }
 }

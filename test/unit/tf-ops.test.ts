@@ -2,8 +2,9 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import { kernelAttention, loadAttentionKernel } from "../../src/backend/attention-kernel";
 import { initBackend, tf } from "../../src/backend/engine";
-import { fusedGelu, fusedLayerNorm, loadTfOps, softmaxCrossEntropy, TF_OPS_FILE } from "../../src/backend/tf-ops";
+import { adamWOp, fusedGelu, fusedLayerNorm, loadTfOps, softmaxCrossEntropy, TF_OPS_FILE } from "../../src/backend/tf-ops";
 import { createParams, disposeParams, flatPositions, forward, GptConfig, lossAt, Params } from "../../src/model/gpt";
+import { AdamW } from "../../src/train/optimizer";
 
 /** GELU in its tanh form, by tfjs ops: an independent reference for the sigmoid form the op computes. */
 function referenceGelu(x: tf.Tensor): tf.Tensor {
@@ -73,6 +74,43 @@ test("the fused softmax cross-entropy matches tfjs ops, also where a probability
   assert.throws(() => softmaxCrossEntropy(logits, tf.tensor1d([1, 2], "int32")), /XftSoftmaxCrossEntropy: targets must be \[70\], got \[2\]/);
 });
 
+test("the fused AdamW step matches the tfjs-ops update (clipping, weight decay on matrices only, bias correction)", async (t) => {
+  const info = await nativeOnly(t);
+  if (!info) return;
+  const cfg: GptConfig = { vocabSize: 50, maxLen: 16, layers: 2, dModel: 16, heads: 2, mlpRatio: 4, initStd: 0.5 };
+  const run = (impl: "kernel" | "tfjs") => {
+    loadTfOps("tensorflow", info.threads, impl);
+    const params = createParams(cfg, 3);
+    const opt = new AdamW({ lr: 1e-2, minLr: 1e-5, warmupSteps: 0, weightDecay: 0.1, beta1: 0.9, beta2: 0.99, eps: 1e-8, gradClip: 50 }, params);
+    const norms: number[] = [];
+    for (let step = 1; step <= 4; step++) { // gradients of norm about 90 against a clip of 50 on odd steps, 45 on even ones
+      const grads = Object.fromEntries(Object.entries(params).map(([n, p], i) => [n, tf.randomNormal(p.shape, 0, step % 2 ? 1 : 0.5, "float32", 100 * step + i + 1)]));
+      norms.push(opt.apply(grads, 1e-2).dataSync()[0]);
+      tf.dispose(Object.values(grads));
+    }
+    const values = [...Object.values(params).map((p) => p.dataSync()), opt.m.dataSync(), opt.v.dataSync()].map((a) => Array.from(a));
+    opt.dispose();
+    disposeParams(params);
+    return { norms, values };
+  };
+  try {
+    const fused = run("kernel");
+    const ops = run("tfjs");
+    fused.norms.forEach((n, i) => assert.ok(Math.abs(n / ops.norms[i] - 1) < 1e-6, `norm of step ${i + 1}: ${n} against ${ops.norms[i]}`));
+    assert.ok(fused.norms[0] > 50 && fused.norms[1] < 50, `the clip must act on step 1 only (norms ${fused.norms})`);
+    fused.values.forEach((v, k) => {
+      const diff = Math.max(...v.map((x, i) => Math.abs(x - ops.values[k][i])));
+      assert.ok(diff < 1e-6, `tensor ${k} differs by ${diff}`);
+    });
+  } finally {
+    loadTfOps("tensorflow", info.threads);
+  }
+  const one = tf.ones([2, 2]);
+  assert.throws(() => adamWOp([one], [tf.ones([4])], tf.zeros([4]), tf.zeros([4]),
+    { lr: 1, beta1: 0.9, beta2: 0.99, eps: 1e-8, weightDecay: 0, biasCorrection1: 1, biasCorrection2: 1, gradClip: 0 }, tf.ones([1])),
+  /XftAdamW: grads\[0\] must be \[2,2\], got \[4\]/);
+});
+
 test("the ops' numbers do not depend on the thread count, and attention as an op has the addon's bits", async (t) => {
   const info = await nativeOnly(t);
   if (!info) return;
@@ -85,7 +123,10 @@ test("the ops' numbers do not depend on the thread count, and attention as an op
     const ln = tf.grads((...a: tf.Tensor[]) => fusedLayerNorm(a[0], a[1], a[2], 1e-5).square().sum())([x, g, b]);
     const attention = tf.grad((v: tf.Tensor) => kernelAttention(v as tf.Tensor2D, 3, 2).square().sum())(x);
     const crossEntropy = softmaxCrossEntropy(x, tf.tensor1d(Array.from({ length: 2100 }, (_, i) => i % 96), "int32"));
-    return [attention, gelu, ...ln, ...crossEntropy].map((v) => Array.from(v.dataSync()));
+    const zeros = tf.zeros([x.size + g.size]);
+    const adam = adamWOp([x, g], [gelu, ln[1]], zeros, zeros,
+      { lr: 1e-3, beta1: 0.9, beta2: 0.99, eps: 1e-8, weightDecay: 0.1, biasCorrection1: 0.1, biasCorrection2: 0.01, gradClip: 1 }, tf.ones([2]));
+    return [attention, gelu, ...ln, ...crossEntropy, ...adam.params, adam.norm].map((v) => Array.from(v.dataSync()));
   };
   try {
     loadTfOps("tensorflow", 1);

@@ -1,5 +1,5 @@
-// xft's own TensorFlow ops: GELU, LayerNorm and causal attention, forward and backward, and the head's softmax
-// cross-entropy, one op each, registered into the TensorFlow runtime that tfjs-node has loaded (through
+// xft's own TensorFlow ops: GELU, LayerNorm and causal attention, forward and backward, the head's softmax
+// cross-entropy and the AdamW step, one op each, registered into the TensorFlow runtime that tfjs-node has loaded (through
 // TensorFlow's C API for ops and kernels), so that tfjs-node runs them on TensorFlow's own tensors like any
 // other op: no copies in or out of JavaScript.
 //
@@ -9,7 +9,8 @@
 // as a Node-API addon has to copy its inputs out of TensorFlow and its outputs back in (2-8 ms a layer on config C).
 //
 // Every op computes its rows in fixed blocks, and the sums over rows (the LayerNorm gradient's column sums, the
-// loss) add the blocks' partial sums in block order, so the numbers do not depend on the thread count.
+// loss, the gradient norm) add the blocks' partial sums in block order, so the numbers do not depend on the
+// thread count.
 #include <node_api.h>
 #include <tensorflow/c/kernels.h>
 #include <tensorflow/c/ops.h>
@@ -174,6 +175,60 @@ int64_t softmaxCrossEntropy(const float* logits, const int32_t* targets, int64_t
   return -1;
 }
 
+// ---- AdamW over all parameters at once (optimizer.ts has the same as tfjs ops) ----
+
+// Hyperparameters of one step, in the order of the op's `hyper` input.
+struct AdamHyper {
+  float lr, beta1, beta2, eps, weightDecay, biasCorrection1, biasCorrection2, gradClip;
+};
+
+struct AdamTensor {
+  const float* param;
+  const float* grad;
+  int64_t size;
+  bool decays;
+  float* newParam;
+};
+
+// Global gradient norm, in double, summed tensor by tensor and block by block in a fixed order.
+double gradientNorm(const std::vector<AdamTensor>& ts) {
+  double total = 0;
+  for (const AdamTensor& t : ts) {
+    const int64_t blocks = (t.size + kBlockRows * 256 - 1) / (kBlockRows * 256);
+    std::vector<double> partial(blocks, 0.0);
+    forBlocks(blocks, kBlockRows * 256, [&](int64_t b) {
+      double sum = 0;
+      for (int64_t i = b * kBlockRows * 256; i < std::min(t.size, (b + 1) * kBlockRows * 256); i++) sum += static_cast<double>(t.grad[i]) * t.grad[i];
+      partial[b] = sum;
+    });
+    for (double part : partial) total += part;
+  }
+  return std::sqrt(total);
+}
+
+// One AdamW step with the gradients scaled by min(1, clip / norm); m and v are flat, in the tensors' order.
+void adamWStep(const std::vector<AdamTensor>& ts, const float* m, const float* v, const AdamHyper& h, float norm,
+               float* newM, float* newV) {
+  const float scale = h.gradClip > 0 ? std::min(1.0f, h.gradClip / std::max(norm, 1e-12f)) : 1.0f;
+  int64_t offset = 0;
+  for (const AdamTensor& t : ts) {
+    const int64_t blocks = (t.size + kBlockRows * 256 - 1) / (kBlockRows * 256);
+    const float decay = t.decays ? h.weightDecay : 0.0f;
+    forBlocks(blocks, kBlockRows * 256, [&](int64_t b) {
+      for (int64_t i = b * kBlockRows * 256; i < std::min(t.size, (b + 1) * kBlockRows * 256); i++) {
+        const float g = t.grad[i] * scale;
+        const float mi = m[offset + i] * h.beta1 + g * (1 - h.beta1);
+        const float vi = v[offset + i] * h.beta2 + g * g * (1 - h.beta2);
+        newM[offset + i] = mi;
+        newV[offset + i] = vi;
+        const float update = mi / (std::sqrt(vi / h.biasCorrection2) + h.eps) * (1 / h.biasCorrection1) + t.param[i] * decay;
+        t.newParam[i] = t.param[i] - update * h.lr;
+      }
+    });
+    offset += t.size;
+  }
+}
+
 // ---- TensorFlow glue ----
 
 // One op's inputs, read and checked; failures go to the op's context, which tfjs-node raises as an error.
@@ -256,9 +311,9 @@ bool isVector(OpContext& op, const char* name, const std::vector<int64_t>& v, in
   return false;
 }
 
-bool sameShape(OpContext& op, const char* name, const std::vector<int64_t>& v, const std::vector<int64_t>& x) {
-  if (v == x) return true;
-  op.fail(std::string(name) + " must have x's shape " + shapeText(x) + ", got " + shapeText(v));
+bool sameShape(OpContext& op, const std::string& name, const std::vector<int64_t>& v, const std::vector<int64_t>& expected) {
+  if (v == expected) return true;
+  op.fail(name + " must be " + shapeText(expected) + ", got " + shapeText(v));
   return false;
 }
 
@@ -348,6 +403,45 @@ void computeSoftmaxCrossEntropy(void*, TF_OpKernelContext* ctx) {
   }
 }
 
+// Inputs: params (N), grads (N), m, v, hyper [8], decays [N] (1 where the parameter decays); outputs: the new
+// params (N), m, v, and the gradient norm before clipping.
+void computeAdamW(void*, TF_OpKernelContext* ctx) {
+  OpContext op(ctx, "XftAdamW");
+  const int n = (TF_NumInputs(ctx) - 4) / 2;
+  std::vector<AdamTensor> ts(n);
+  std::vector<std::vector<int64_t>> shapes(n);
+  int64_t total = 0;
+  for (int i = 0; i < n; i++) {
+    std::vector<int64_t> gs;
+    ts[i].param = op.input(i, &shapes[i]);
+    ts[i].grad = ts[i].param ? op.input(n + i, &gs) : nullptr;
+    if (!ts[i].grad || !sameShape(op, "grads[" + std::to_string(i) + "]", gs, shapes[i])) return;
+    ts[i].size = count(shapes[i]);
+    total += ts[i].size;
+  }
+  std::vector<int64_t> ms, vs, hs, ds;
+  const float* m = op.input(2 * n, &ms);
+  const float* v = m ? op.input(2 * n + 1, &vs) : nullptr;
+  const float* hyper = v ? op.input(2 * n + 2, &hs) : nullptr;
+  const float* decays = hyper ? op.input(2 * n + 3, &ds) : nullptr;
+  if (!decays || !isVector(op, "m", ms, total) || !isVector(op, "v", vs, total) || !isVector(op, "hyper", hs, 8) ||
+      !isVector(op, "decays", ds, n)) {
+    return;
+  }
+  for (int i = 0; i < n; i++) {
+    ts[i].decays = decays[i] != 0;
+    ts[i].newParam = op.output(i, shapes[i]);
+    if (!ts[i].newParam) return;
+  }
+  float* newM = op.output(n, ms);
+  float* newV = newM ? op.output(n + 1, vs) : nullptr;
+  float* norm = newV ? op.output(n + 2, {}) : nullptr;
+  if (!norm) return;
+  const AdamHyper h{hyper[0], hyper[1], hyper[2], hyper[3], hyper[4], hyper[5], hyper[6], hyper[7]};
+  *norm = static_cast<float>(gradientNorm(ts));
+  adamWStep(ts, m, v, h, *norm, newM, newV);
+}
+
 // batch and heads of a causal attention op; the rest follows from qkv's shape.
 struct AttentionAttrs {
   int64_t batch = 0, heads = 0;
@@ -427,6 +521,9 @@ const std::vector<OpSpec>& opSpecs() {
        {"dx: float", "dg: float", "db: float"}, {}, createNothing, computeLayerNormGrad, deleteNothing},
       {"XftSoftmaxCrossEntropy", {"logits: float", "targets: int32"}, {"probs: float", "loss_sum: float"}, {},
        createNothing, computeSoftmaxCrossEntropy, deleteNothing},
+      {"XftAdamW", {"params: N * float", "grads: N * float", "m: float", "v: float", "hyper: float", "decays: float"},
+       {"new_params: N * float", "new_m: float", "new_v: float", "norm: float"}, {"N: int >= 1"},
+       createNothing, computeAdamW, deleteNothing},
       {"XftCausalAttention", {"qkv: float"}, {"out: float", "lse: float"}, {"batch: int", "heads: int"},
        createAttention, computeAttention, deleteAttention},
       {"XftCausalAttentionGrad", {"qkv: float", "out: float", "lse: float", "d_out: float"}, {"dqkv: float"},
