@@ -18,8 +18,8 @@ export interface EnvironmentInfo extends Partial<HostInfo> {
   tensorflowVersion?: string;
   /** Causal attention: "kernel" (xft's native kernel) or "tfjs" (tfjs ops). */
   attention?: string;
-  /** GELU and LayerNorm: "kernel" (xft's fused TensorFlow ops) or "tfjs" (tfjs ops). */
-  fusedOps?: string;
+  /** GELU, LayerNorm, attention, cross-entropy and AdamW: "kernel" (xft's TensorFlow ops) or "tfjs" (tfjs ops). */
+  tfOps?: string;
   tslabVersion?: string;
   typescriptVersion?: string;
 }
@@ -34,7 +34,7 @@ function environmentRows(info: EnvironmentInfo): Array<[string, string]> {
     ["backend", `${info.backend} (${info.threads} thread${info.threads === 1 ? "" : "s"})`],
     ["tfjs", info.tensorflowVersion ? `${info.tfjsVersion}, TensorFlow ${info.tensorflowVersion}` : info.tfjsVersion],
     ["attention", info.attention && (info.attention === "kernel" ? "xft's native kernel" : "tfjs ops")],
-    ["GELU, LayerNorm", info.fusedOps && (info.fusedOps === "kernel" ? "xft's fused TensorFlow ops" : "tfjs ops")],
+    ["TensorFlow ops", info.tfOps && (info.tfOps === "kernel" ? "xft's own (GELU, LayerNorm, attention, cross-entropy, AdamW)" : "tfjs ops")],
     ["profile", info.profile],
     ["node", info.nodeVersion],
     ["xft", info.xftVersion],

@@ -6,7 +6,7 @@
 import * as tf from "@tensorflow/tfjs";
 import { AttentionImpl, loadAttentionKernel } from "./attention-kernel";
 import { registerNativeFixes } from "./native";
-import { FusedOpsImpl, loadTfOps } from "./tf-ops";
+import { TfOpsImpl, loadTfOps } from "./tf-ops";
 import { registerWasmFixes, wasmFailure } from "./wasm";
 
 export { tf };
@@ -29,9 +29,9 @@ export interface BackendInfo {
   /** Causal attention: xft's kernel (attention-kernel.ts) or tfjs ops, and why not the kernel. */
   attention: AttentionImpl;
   attentionNote?: string;
-  /** GELU and LayerNorm: xft's fused TensorFlow ops (tf-ops.ts) or tfjs ops, and why not the fused ones. */
-  fusedOps: FusedOpsImpl;
-  fusedOpsNote?: string;
+  /** xft's TensorFlow ops (tf-ops.ts: GELU, LayerNorm, attention, cross-entropy, AdamW) or tfjs ops, and why not. */
+  tfOps: TfOpsImpl;
+  tfOpsNote?: string;
 }
 
 let current: BackendInfo | undefined;
@@ -55,7 +55,7 @@ function wasmThreads(requested: string | undefined): number {
   return n;
 }
 
-async function tryBackend(name: BackendName): Promise<Omit<BackendInfo, "skipped" | "tfjsVersion" | "attention" | "attentionNote" | "fusedOps" | "fusedOpsNote">> {
+async function tryBackend(name: BackendName): Promise<Omit<BackendInfo, "skipped" | "tfjsVersion" | "attention" | "attentionNote" | "tfOps" | "tfOpsNote">> {
   switch (name) {
     case "tensorflow-gpu":
     case "tensorflow": {
@@ -105,10 +105,10 @@ export async function initBackend(opts: { requested?: string; quiet?: boolean } 
     try {
       const got = await tryBackend(name);
       const attention = loadAttentionKernel(got.threads);
-      const fused = loadTfOps(got.name, got.threads);
+      const ops = loadTfOps(got.name, got.threads);
       current = {
         ...got, tfjsVersion: tf.version.tfjs, skipped, attention: attention.impl, attentionNote: attention.why,
-        fusedOps: fused.impl, fusedOpsNote: fused.why,
+        tfOps: ops.impl, tfOpsNote: ops.why,
       };
       if (!opts.quiet) console.error(`xft: backend ${describeBackend(current)}`);
       return current;
@@ -126,11 +126,11 @@ export function backendInfo(): BackendInfo {
   return current;
 }
 
-/** One line: "tensorflow (TensorFlow 2.21.0, 2 threads, tfjs 4.22.0, attention kernel, fused GELU/LayerNorm)". */
+/** One line: "tensorflow (TensorFlow 2.21.0, 2 threads, tfjs 4.22.0, attention kernel, xft's TensorFlow ops)". */
 export function describeBackend(b: BackendInfo): string {
   const tfv = b.tensorflowVersion ? `TensorFlow ${b.tensorflowVersion}, ` : "";
-  const fused = b.fusedOps === "kernel" ? ", fused GELU/LayerNorm" : "";
-  return `${b.name} (${tfv}${b.threads} thread${b.threads === 1 ? "" : "s"}, tfjs ${b.tfjsVersion}, attention ${b.attention === "kernel" ? "kernel" : "as tfjs ops"}${fused})`;
+  const ops = b.tfOps === "kernel" ? ", xft's TensorFlow ops" : "";
+  return `${b.name} (${tfv}${b.threads} thread${b.threads === 1 ? "" : "s"}, tfjs ${b.tfjsVersion}, attention ${b.attention === "kernel" ? "kernel" : "as tfjs ops"}${ops})`;
 }
 
 /**

@@ -1,20 +1,20 @@
 /**
- * xft's own TensorFlow ops (src/backend/native/tf_ops.cc, built by scripts/native-kernels.sh into build/native/):
- * GELU and LayerNorm, forward and backward, one op each, registered into the TensorFlow runtime of tfjs-node
- * and run by its binding on TensorFlow's own tensors. As tfjs ops they are 6 + 9 and 9 + 11 passes over the
- * activations; fused, one each (5-8x faster on the reference configs' shapes). The head's softmax and
- * cross-entropy is one op too (one pass over the logits for the probabilities and the loss), and so is the
- * AdamW step over all parameters (about 140 tfjs ops, most of them reshapes, for the flat update). The attention kernel
- * (attention-kernel.ts) runs as one of them too, which spares it the copies out of TensorFlow and back.
+ * xft's own TensorFlow ops (src/backend/native/tf_ops.cc, built by scripts/native-kernels.sh into build/native/),
+ * registered into the TensorFlow runtime of tfjs-node and run by its binding on TensorFlow's own tensors:
+ * - GELU and LayerNorm, forward and backward: as tfjs ops 6 + 9 and 9 + 11 passes over the activations; one each
+ *   here (5-8x faster on the reference configs' shapes);
+ * - the head's softmax cross-entropy: one pass over the logits for the probabilities and the summed loss;
+ * - the AdamW step over all parameters: about 140 tfjs ops, most of them reshapes, for the flat update;
+ * - the attention kernel (attention-kernel.ts), which as an op is spared the copies out of TensorFlow and back.
  *
- * They serve the CPU "tensorflow" backend only; elsewhere (and without the addon) the model runs the same
- * maths as tfjs ops. XFT_TF_OPS=tfjs turns them off; XFT_TF_OPS=kernel insists and fails when they are missing.
+ * They serve the CPU "tensorflow" backend only; elsewhere (and without the addon) the model and the optimizer run
+ * the same maths as tfjs ops. XFT_TF_OPS=tfjs turns them off; XFT_TF_OPS=kernel insists and fails when they are missing.
  */
 import * as fs from "fs";
 import * as path from "path";
 import * as tf from "@tensorflow/tfjs";
 
-export type FusedOpsImpl = "kernel" | "tfjs";
+export type TfOpsImpl = "kernel" | "tfjs";
 
 /** Where scripts/native-kernels.sh puts the addon. */
 export const TF_OPS_FILE = path.resolve(__dirname, "../../build/native/xft_tf_ops.node");
@@ -30,11 +30,11 @@ let backend: NodeBackend | undefined;
 
 /**
  * Registers the ops with TensorFlow when the backend is the CPU "tensorflow" one, unless XFT_TF_OPS says
- * otherwise; returns which implementation the model's GELU and LayerNorm will use and, when tfjs, why.
+ * otherwise; returns whether the model and optimizer will run on them ("kernel") or on tfjs ops, and why not.
  */
-export function loadTfOps(backendName: string, threads: number, wanted = process.env.XFT_TF_OPS ?? ""): { impl: FusedOpsImpl; why?: string } {
+export function loadTfOps(backendName: string, threads: number, wanted = process.env.XFT_TF_OPS ?? ""): { impl: TfOpsImpl; why?: string } {
   if (!["", "kernel", "tfjs"].includes(wanted)) {
-    throw new Error(`XFT_TF_OPS=${wanted} is not an implementation of the fused ops; use "kernel" or "tfjs"`);
+    throw new Error(`XFT_TF_OPS=${wanted} is not a choice of ops; use "kernel" or "tfjs"`);
   }
   backend = undefined;
   const unavailable = (why: string) => {
@@ -50,7 +50,7 @@ export function loadTfOps(backendName: string, threads: number, wanted = process
   return { impl: "kernel" };
 }
 
-/** Whether GELU and LayerNorm run on xft's TensorFlow ops. */
+/** Whether the model and the optimizer run on xft's TensorFlow ops. */
 export function tfOpsLoaded(): boolean {
   return backend !== undefined;
 }

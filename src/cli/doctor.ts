@@ -36,11 +36,11 @@ async function backendChecks(): Promise<Check[]> {
     name: "attention kernel", ok: info.attention === "kernel", detail: info.attention === "kernel" ? "xft's native kernel" : `tfjs ops (${info.attentionNote})`,
     fix: "bash scripts/native-kernels.sh (needs g++; about 5x faster attention, on every backend)",
   });
-  // The fused ops exist for the CPU TensorFlow backend only; elsewhere their absence is no fault.
+  // xft's TensorFlow ops exist for the CPU TensorFlow backend only; elsewhere their absence is no fault.
   if (info.name === "tensorflow") {
     checks.push({
-      name: "fused GELU/LayerNorm", ok: info.fusedOps === "kernel",
-      detail: info.fusedOps === "kernel" ? "xft's TensorFlow ops" : `tfjs ops (${info.fusedOpsNote})`,
+      name: "xft's TensorFlow ops", ok: info.tfOps === "kernel",
+      detail: info.tfOps === "kernel" ? "GELU, LayerNorm, attention, cross-entropy and AdamW as one op each" : `tfjs ops (${info.tfOpsNote})`,
       fix: "bash scripts/native-kernels.sh (needs g++ and the native backend's headers: bash scripts/native-tf.sh)",
     });
   }

@@ -23,8 +23,8 @@ export interface Environment extends HostInfo {
   tensorflowVersion?: string;
   /** Causal attention as xft's kernel or as tfjs ops: the two differ in the last bits of float32. */
   attention: string;
-  /** GELU and LayerNorm as xft's fused TensorFlow ops or as tfjs ops (absent in runs made before they existed). */
-  fusedOps?: string;
+  /** xft's TensorFlow ops ("kernel") or tfjs ops ("tfjs"); absent in runs made before those ops existed. */
+  tfOps?: string;
 }
 
 function git(args: string[]): string {
@@ -58,6 +58,6 @@ export function describeHost(): HostInfo {
 export function collectEnvironment(backend: BackendInfo): Environment {
   return {
     backend: backend.name, threads: backend.threads, tfjsVersion: backend.tfjsVersion,
-    tensorflowVersion: backend.tensorflowVersion, attention: backend.attention, fusedOps: backend.fusedOps, ...describeHost(),
+    tensorflowVersion: backend.tensorflowVersion, attention: backend.attention, tfOps: backend.tfOps, ...describeHost(),
   };
 }

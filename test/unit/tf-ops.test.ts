@@ -33,7 +33,7 @@ async function nativeOnly(t: { skip(why: string): void }): Promise<{ threads: nu
 test("on the native backend, xft's TensorFlow ops are built (scripts/native-kernels.sh) and loaded", async (t) => {
   const info = await initBackend({ quiet: true });
   if (!(await nativeOnly(t))) return;
-  assert.equal(info.fusedOps, "kernel", `${TF_OPS_FILE}: ${info.fusedOpsNote ?? "not loaded"}`);
+  assert.equal(info.tfOps, "kernel", `${TF_OPS_FILE}: ${info.tfOpsNote ?? "not loaded"}`);
 });
 
 // Shapes whose rows are not a multiple of the ops' 64-row blocks and whose width is not a multiple of 8.
@@ -144,7 +144,7 @@ test("the ops' numbers do not depend on the thread count, and attention as an op
 test("XFT_TF_OPS and bad input: clear errors naming the op and the shapes", async (t) => {
   const info = await nativeOnly(t);
   if (!info) return;
-  assert.throws(() => loadTfOps("tensorflow", 1, "fast"), /XFT_TF_OPS=fast is not an implementation/);
+  assert.throws(() => loadTfOps("tensorflow", 1, "fast"), /XFT_TF_OPS=fast is not a choice of ops/);
   assert.throws(() => loadTfOps("wasm", 1, "kernel"), /XFT_TF_OPS=kernel but the wasm backend is not tfjs-node's CPU TensorFlow/);
   assert.deepEqual(loadTfOps("wasm", 1), { impl: "tfjs", why: "the wasm backend is not tfjs-node's CPU TensorFlow" });
   assert.throws(() => fusedGelu(tf.ones([2])), /not loaded/);

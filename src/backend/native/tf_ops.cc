@@ -5,7 +5,9 @@
 //
 // Why: as tfjs ops, GELU is 6 ops forward and 9 backward and LayerNorm 9 and 11, each a pass over the
 // activations with a fresh output and tfjs-node's cost per op (25-65 us); on the reference configs they
-// are a quarter of a training step. Fused, each is one pass. Attention is the kernel of causal_attention.h, which
+// are a quarter of a training step. Fused, each is one pass. So are the head's softmax cross-entropy (a softmax,
+// two row maxima and a gather as tfjs ops) and the AdamW step (about 140 ops over the parameters, most of them
+// reshapes, each at that cost per op). Attention is the kernel of causal_attention.h, which
 // as a Node-API addon has to copy its inputs out of TensorFlow and its outputs back in (2-8 ms a layer on config C).
 //
 // Every op computes its rows in fixed blocks, and the sums over rows (the LayerNorm gradient's column sums, the
