@@ -11,6 +11,7 @@
 import * as fs from "fs";
 import * as path from "path";
 import * as tf from "@tensorflow/tfjs";
+import { ImplChoice, implChoice } from "./impl-choice";
 import { attentionOp, tfOpsLoaded } from "./tf-ops";
 
 interface Addon {
@@ -19,7 +20,6 @@ interface Addon {
     qkv: Float32Array, out: Float32Array, lse: Float32Array, dOut: Float32Array): Float32Array;
 }
 
-export type AttentionImpl = "kernel" | "tfjs";
 
 /** Where scripts/native-kernels.sh puts the addon. */
 export const KERNEL_FILE = path.resolve(__dirname, "../../build/native/xft_kernels.node");
@@ -31,17 +31,12 @@ let threads = 1;
  * Loads the kernel unless XFT_ATTENTION says otherwise; returns which attention the model will use and, when
  * it is tfjs, why. `threadCount` is the backend's, so that the kernel and the backend share the cores alike.
  */
-export function loadAttentionKernel(threadCount: number, wanted = process.env.XFT_ATTENTION ?? ""): { impl: AttentionImpl; why?: string } {
-  if (!["", "kernel", "tfjs"].includes(wanted)) {
-    throw new Error(`XFT_ATTENTION=${wanted} is not an attention implementation; use "kernel" or "tfjs"`);
-  }
+export function loadAttentionKernel(threadCount: number, wanted = process.env.XFT_ATTENTION ?? ""): ImplChoice {
+  const choice = implChoice("XFT_ATTENTION", wanted, "an attention implementation");
   threads = Math.max(1, threadCount);
   addon = undefined;
-  if (wanted === "tfjs") return { impl: "tfjs", why: "XFT_ATTENTION=tfjs" };
-  if (!fs.existsSync(KERNEL_FILE)) {
-    if (wanted === "kernel") throw new Error(`XFT_ATTENTION=kernel but ${KERNEL_FILE} is not built; run bash scripts/native-kernels.sh`);
-    return { impl: "tfjs", why: `${path.relative(process.cwd(), KERNEL_FILE)} is not built` };
-  }
+  if (choice.off) return choice.off;
+  if (!fs.existsSync(KERNEL_FILE)) return choice.unavailable(`${path.relative(process.cwd(), KERNEL_FILE)} is not built; run bash scripts/native-kernels.sh`);
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   addon = require(KERNEL_FILE) as Addon;
   return { impl: "kernel" };

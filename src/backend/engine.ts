@@ -4,9 +4,10 @@
  * Everything else in xft imports `tf` from here, so that every module sees the same engine.
  */
 import * as tf from "@tensorflow/tfjs";
-import { AttentionImpl, loadAttentionKernel } from "./attention-kernel";
+import { loadAttentionKernel } from "./attention-kernel";
+import type { Impl } from "./impl-choice";
 import { registerNativeFixes } from "./native";
-import { TfOpsImpl, loadTfOps } from "./tf-ops";
+import { loadTfOps } from "./tf-ops";
 import { registerWasmFixes, wasmFailure } from "./wasm";
 
 export { tf };
@@ -27,10 +28,10 @@ export interface BackendInfo {
   /** Why the backends before the chosen one were passed over. */
   skipped: Record<string, string>;
   /** Causal attention: xft's kernel (attention-kernel.ts) or tfjs ops, and why not the kernel. */
-  attention: AttentionImpl;
+  attention: Impl;
   attentionNote?: string;
   /** xft's TensorFlow ops (tf-ops.ts: GELU, LayerNorm, attention, cross-entropy, AdamW) or tfjs ops, and why not. */
-  tfOps: TfOpsImpl;
+  tfOps: Impl;
   tfOpsNote?: string;
 }
 

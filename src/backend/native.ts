@@ -11,6 +11,7 @@
 import * as tf from "@tensorflow/tfjs";
 import { KernelArgs, KernelOut, mendKernel } from "./mend-kernel";
 
+/** What xft uses of tfjs-node's backend object: its binding's constants, and running a TensorFlow op by name. */
 interface NodeBinding {
   TF_ATTR_BOOL: number;
   TF_ATTR_INT: number;
@@ -21,9 +22,10 @@ interface NodeBinding {
   TF_INT32: number;
 }
 interface OpAttr { name: string; type: number; value: unknown }
-interface NodeBackend {
+export interface NodeBackend {
   binding: NodeBinding;
   executeSingleOutput(name: string, attrs: OpAttr[], inputs: tf.TensorInfo[]): tf.Tensor;
+  executeMultipleOutputs(name: string, attrs: OpAttr[], inputs: tf.TensorInfo[], numOutputs: number): tf.Tensor[];
 }
 
 /** TensorFlow's fused ops for tfjs's activations (those it fuses; others stay on tfjs-node's kernel). */

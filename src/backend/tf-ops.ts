@@ -13,18 +13,13 @@
 import * as fs from "fs";
 import * as path from "path";
 import * as tf from "@tensorflow/tfjs";
+import { ImplChoice, implChoice } from "./impl-choice";
+import type { NodeBackend } from "./native";
 
-export type TfOpsImpl = "kernel" | "tfjs";
 
 /** Where scripts/native-kernels.sh puts the addon. */
 export const TF_OPS_FILE = path.resolve(__dirname, "../../build/native/xft_tf_ops.node");
 
-interface OpAttr { name: string; type: number; value: unknown }
-interface NodeBackend {
-  binding: { TF_ATTR_FLOAT: number; TF_ATTR_INT: number };
-  executeSingleOutput(name: string, attrs: OpAttr[], inputs: tf.TensorInfo[]): tf.Tensor;
-  executeMultipleOutputs(name: string, attrs: OpAttr[], inputs: tf.TensorInfo[], numOutputs: number): tf.Tensor[];
-}
 
 let backend: NodeBackend | undefined;
 
@@ -32,18 +27,12 @@ let backend: NodeBackend | undefined;
  * Registers the ops with TensorFlow when the backend is the CPU "tensorflow" one, unless XFT_TF_OPS says
  * otherwise; returns whether the model and optimizer will run on them ("kernel") or on tfjs ops, and why not.
  */
-export function loadTfOps(backendName: string, threads: number, wanted = process.env.XFT_TF_OPS ?? ""): { impl: TfOpsImpl; why?: string } {
-  if (!["", "kernel", "tfjs"].includes(wanted)) {
-    throw new Error(`XFT_TF_OPS=${wanted} is not a choice of ops; use "kernel" or "tfjs"`);
-  }
+export function loadTfOps(backendName: string, threads: number, wanted = process.env.XFT_TF_OPS ?? ""): ImplChoice {
+  const choice = implChoice("XFT_TF_OPS", wanted, "a choice of ops");
   backend = undefined;
-  const unavailable = (why: string) => {
-    if (wanted === "kernel") throw new Error(`XFT_TF_OPS=kernel but ${why}`);
-    return { impl: "tfjs" as const, why };
-  };
-  if (wanted === "tfjs") return { impl: "tfjs", why: "XFT_TF_OPS=tfjs" };
-  if (backendName !== "tensorflow") return unavailable(`the ${backendName} backend is not tfjs-node's CPU TensorFlow`);
-  if (!fs.existsSync(TF_OPS_FILE)) return unavailable(`${path.relative(process.cwd(), TF_OPS_FILE)} is not built; run bash scripts/native-kernels.sh`);
+  if (choice.off) return choice.off;
+  if (backendName !== "tensorflow") return choice.unavailable(`the ${backendName} backend is not tfjs-node's CPU TensorFlow`);
+  if (!fs.existsSync(TF_OPS_FILE)) return choice.unavailable(`${path.relative(process.cwd(), TF_OPS_FILE)} is not built; run bash scripts/native-kernels.sh`);
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   (require(TF_OPS_FILE) as { register(threads: number): string[] }).register(Math.max(1, threads));
   backend = tf.findBackend("tensorflow") as unknown as NodeBackend;

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import { KERNEL_FILE, kernelAttention, loadAttentionKernel } from "../../src/backend/attention-kernel";
 import { initBackend, tf } from "../../src/backend/engine";
-import { createParams, disposeParams, flatPositions, forward, GptConfig, lossAt, Params } from "../../src/model/gpt";
+import { assertModelSameWithKernel, maxRelDiff } from "./compare-impls";
 
 /** Causal attention of qkv [B*T, 3d] as plain tfjs ops, differentiated by autodiff: the reference. */
 function referenceAttention(qkv: tf.Tensor2D, batch: number, heads: number): tf.Tensor2D {
@@ -13,10 +13,6 @@ function referenceAttention(qkv: tf.Tensor2D, batch: number, heads: number): tf.
   const mask = tf.linalg.bandPart(tf.ones([T, T]), -1, 0).sub(1).mul(1e9);
   const att = tf.softmax(tf.matMul(q, k, false, true).div(Math.sqrt(hd)).add(mask), -1);
   return tf.matMul(att, v).transpose([0, 2, 1, 3]).reshape([rows, d]) as tf.Tensor2D;
-}
-
-function maxRelDiff(a: tf.Tensor, b: tf.Tensor): number {
-  return tf.tidy(() => a.sub(b).abs().max().dataSync()[0] / Math.max(1e-12, b.abs().max().dataSync()[0]));
 }
 
 test("the attention kernel is built (scripts/native-kernels.sh, run by the set-up) and the model uses it", async () => {
@@ -63,28 +59,7 @@ test("XFT_ATTENTION: an unknown value and a missing kernel are clear errors", as
   assert.throws(() => kernelAttention(tf.zeros([5, 6]) as tf.Tensor2D, 2, 1), /does not split into batch 2/);
 });
 
-const CFG: GptConfig = { vocabSize: 50, maxLen: 16, layers: 2, dModel: 16, heads: 2, mlpRatio: 4, initStd: 0.5 };
-
 test("the model's loss and gradients are the same with the kernel and with tfjs ops", async () => {
   const info = await initBackend({ quiet: true });
-  const params = createParams(CFG, 4);
-  const tokens = tf.tensor2d([[1, 2, 3, 4, 5, 6, 7], [7, 8, 9, 10, 11, 12, 13]], [2, 7], "int32");
-  const idx = flatPositions(7, [0, 1, 1], [6, 2, 5]);
-  const targets = tf.tensor1d([3, 9, 1], "int32");
-  const lossAndGrads = (impl: "kernel" | "tfjs") => {
-    loadAttentionKernel(info.threads, impl);
-    return tf.variableGrads(() => lossAt(params, forward(params, CFG, tokens).hidden, idx, targets), Object.values(params));
-  };
-  try {
-    const kernel = lossAndGrads("kernel");
-    const ops = lossAndGrads("tfjs");
-    assert.ok(Math.abs(kernel.value.dataSync()[0] - ops.value.dataSync()[0]) < 1e-5);
-    for (const [name, p] of Object.entries(params as Params)) {
-      const diff = maxRelDiff(kernel.grads[p.name], ops.grads[p.name]);
-      assert.ok(diff < 1e-4, `${name}: gradients differ by ${diff} of their largest entry`);
-    }
-  } finally {
-    loadAttentionKernel(info.threads);
-    disposeParams(params);
-  }
+  assertModelSameWithKernel((impl) => loadAttentionKernel(info.threads, impl));
 });

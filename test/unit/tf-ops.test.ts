@@ -3,8 +3,9 @@ import { test } from "node:test";
 import { kernelAttention, loadAttentionKernel } from "../../src/backend/attention-kernel";
 import { initBackend, tf } from "../../src/backend/engine";
 import { adamWOp, fusedGelu, fusedLayerNorm, loadTfOps, softmaxCrossEntropy, TF_OPS_FILE } from "../../src/backend/tf-ops";
-import { createParams, disposeParams, flatPositions, forward, GptConfig, lossAt, Params } from "../../src/model/gpt";
+import { createParams, disposeParams, GptConfig } from "../../src/model/gpt";
 import { AdamW } from "../../src/train/optimizer";
+import { assertModelSameWithKernel, maxRelDiff } from "./compare-impls";
 
 /** GELU in its tanh form, by tfjs ops: an independent reference for the sigmoid form the op computes. */
 function referenceGelu(x: tf.Tensor): tf.Tensor {
@@ -14,10 +15,6 @@ function referenceGelu(x: tf.Tensor): tf.Tensor {
 function referenceLayerNorm(x: tf.Tensor, g: tf.Tensor, b: tf.Tensor): tf.Tensor {
   const { mean, variance } = tf.moments(x, -1, true);
   return x.sub(mean).div(variance.add(1e-5).sqrt()).mul(g).add(b);
-}
-
-function maxRelDiff(a: tf.Tensor, b: tf.Tensor): number {
-  return tf.tidy(() => a.sub(b).abs().max().dataSync()[0] / Math.max(1e-12, b.abs().max().dataSync()[0]));
 }
 
 /** Runs the test on the native CPU backend only: elsewhere the ops are not meant to load. */
@@ -153,29 +150,8 @@ test("XFT_TF_OPS and bad input: clear errors naming the op and the shapes", asyn
   assert.throws(() => kernelAttention(tf.ones([4, 30]) as tf.Tensor2D, 2, 1), /XftCausalAttention: qkv \[4,30\] does not split into batch 2 and 3 x 1 heads of a multiple of 8/);
 });
 
-const CFG: GptConfig = { vocabSize: 50, maxLen: 16, layers: 2, dModel: 16, heads: 2, mlpRatio: 4, initStd: 0.5 };
-
 test("the model's loss and gradients are the same with xft's TensorFlow ops and with tfjs ops", async (t) => {
   const info = await nativeOnly(t);
   if (!info) return;
-  const params = createParams(CFG, 4);
-  const tokens = tf.tensor2d([[1, 2, 3, 4, 5, 6, 7], [7, 8, 9, 10, 11, 12, 13]], [2, 7], "int32");
-  const idx = flatPositions(7, [0, 1, 1], [6, 2, 5]);
-  const targets = tf.tensor1d([3, 9, 1], "int32");
-  const lossAndGrads = (impl: "kernel" | "tfjs") => {
-    loadTfOps("tensorflow", info.threads, impl);
-    return tf.variableGrads(() => lossAt(params, forward(params, CFG, tokens).hidden, idx, targets), Object.values(params));
-  };
-  try {
-    const fused = lossAndGrads("kernel");
-    const ops = lossAndGrads("tfjs");
-    assert.ok(Math.abs(fused.value.dataSync()[0] - ops.value.dataSync()[0]) < 1e-5);
-    for (const [name, p] of Object.entries(params as Params)) {
-      const diff = maxRelDiff(fused.grads[p.name], ops.grads[p.name]);
-      assert.ok(diff < 1e-4, `${name}: gradients differ by ${diff} of their largest entry`);
-    }
-  } finally {
-    loadTfOps("tensorflow", info.threads);
-    disposeParams(params);
-  }
+  assertModelSameWithKernel((impl) => loadTfOps("tensorflow", info.threads, impl));
 });

@@ -46,6 +46,14 @@ void forBlocks(int64_t n, int64_t floatsPerBlock, Body body) {
   for (auto& t : pool) t.join();
 }
 
+// Runs body(begin, end) over 0..n in fixed blocks of kElementBlock values, for elementwise work.
+constexpr int64_t kElementBlock = kBlockRows * 256;
+template <typename Body>
+void forElementBlocks(int64_t n, Body body) {
+  forBlocks((n + kElementBlock - 1) / kElementBlock, kElementBlock,
+            [&](int64_t b) { body(b * kElementBlock, std::min(n, (b + 1) * kElementBlock)); });
+}
+
 // ---- GELU, tanh approximation in its sigmoid form: x * sigmoid(u), u = x (A x^2 + B) (as in gpt.ts) ----
 
 const float kGeluB = 2.0f * std::sqrt(2.0f / 3.14159265358979f);
@@ -58,10 +66,8 @@ inline float sigmoid(float u) {
 }
 
 void geluForward(const float* x, float* y, int64_t n) {
-  const int64_t blocks = (n + kBlockRows * 256 - 1) / (kBlockRows * 256);
-  forBlocks(blocks, kBlockRows * 256, [&](int64_t b) {
-    const int64_t end = std::min(n, (b + 1) * kBlockRows * 256);
-    for (int64_t i = b * kBlockRows * 256; i < end; i++) {
+  forElementBlocks(n, [&](int64_t begin, int64_t end) {
+    for (int64_t i = begin; i < end; i++) {
       const float v = x[i];
       y[i] = v * sigmoid(v * (kGeluA * v * v + kGeluB));
     }
@@ -70,10 +76,8 @@ void geluForward(const float* x, float* y, int64_t n) {
 
 // d/dx x s(u) = s + x s (1 - s) (3 A x^2 + B)
 void geluBackward(const float* dy, const float* x, float* dx, int64_t n) {
-  const int64_t blocks = (n + kBlockRows * 256 - 1) / (kBlockRows * 256);
-  forBlocks(blocks, kBlockRows * 256, [&](int64_t b) {
-    const int64_t end = std::min(n, (b + 1) * kBlockRows * 256);
-    for (int64_t i = b * kBlockRows * 256; i < end; i++) {
+  forElementBlocks(n, [&](int64_t begin, int64_t end) {
+    for (int64_t i = begin; i < end; i++) {
       const float v = x[i];
       const float v2 = v * v;
       const float s = sigmoid(v * (kGeluA * v2 + kGeluB));
@@ -196,12 +200,11 @@ struct AdamTensor {
 double gradientNorm(const std::vector<AdamTensor>& ts) {
   double total = 0;
   for (const AdamTensor& t : ts) {
-    const int64_t blocks = (t.size + kBlockRows * 256 - 1) / (kBlockRows * 256);
-    std::vector<double> partial(blocks, 0.0);
-    forBlocks(blocks, kBlockRows * 256, [&](int64_t b) {
+    std::vector<double> partial((t.size + kElementBlock - 1) / kElementBlock, 0.0);
+    forElementBlocks(t.size, [&](int64_t begin, int64_t end) {
       double sum = 0;
-      for (int64_t i = b * kBlockRows * 256; i < std::min(t.size, (b + 1) * kBlockRows * 256); i++) sum += static_cast<double>(t.grad[i]) * t.grad[i];
-      partial[b] = sum;
+      for (int64_t i = begin; i < end; i++) sum += static_cast<double>(t.grad[i]) * t.grad[i];
+      partial[begin / kElementBlock] = sum;
     });
     for (double part : partial) total += part;
   }
@@ -214,10 +217,9 @@ void adamWStep(const std::vector<AdamTensor>& ts, const float* m, const float* v
   const float scale = h.gradClip > 0 ? std::min(1.0f, h.gradClip / std::max(norm, 1e-12f)) : 1.0f;
   int64_t offset = 0;
   for (const AdamTensor& t : ts) {
-    const int64_t blocks = (t.size + kBlockRows * 256 - 1) / (kBlockRows * 256);
     const float decay = t.decays ? h.weightDecay : 0.0f;
-    forBlocks(blocks, kBlockRows * 256, [&](int64_t b) {
-      for (int64_t i = b * kBlockRows * 256; i < std::min(t.size, (b + 1) * kBlockRows * 256); i++) {
+    forElementBlocks(t.size, [&](int64_t begin, int64_t end) {
+      for (int64_t i = begin; i < end; i++) {
         const float g = t.grad[i] * scale;
         const float mi = m[offset + i] * h.beta1 + g * (1 - h.beta1);
         const float vi = v[offset + i] * h.beta2 + g * g * (1 - h.beta2);
@@ -232,6 +234,12 @@ void adamWStep(const std::vector<AdamTensor>& ts, const float* m, const float* v
 }
 
 // ---- TensorFlow glue ----
+
+int64_t count(const std::vector<int64_t>& dims) {
+  int64_t n = 1;
+  for (int64_t v : dims) n *= v;
+  return n;
+}
 
 // One op's inputs, read and checked; failures go to the op's context, which tfjs-node raises as an error.
 struct OpContext {
@@ -271,9 +279,7 @@ struct OpContext {
     return static_cast<const T*>(TF_TensorData(t));
   }
   float* output(int i, const std::vector<int64_t>& dims) {
-    int64_t n = 1;
-    for (int64_t v : dims) n *= v;
-    TF_Tensor* t = TF_AllocateOutput(ctx, i, TF_FLOAT, dims.data(), static_cast<int>(dims.size()), n * sizeof(float), status);
+    TF_Tensor* t = TF_AllocateOutput(ctx, i, TF_FLOAT, dims.data(), static_cast<int>(dims.size()), count(dims) * sizeof(float), status);
     if (TF_GetCode(status) != TF_OK) {
       failed = true;
       TF_OpKernelContext_Failure(ctx, status);
@@ -288,12 +294,6 @@ std::string shapeText(const std::vector<int64_t>& dims) {
   std::string s = "[";
   for (size_t i = 0; i < dims.size(); i++) s += (i ? "," : "") + std::to_string(dims[i]);
   return s + "]";
-}
-
-int64_t count(const std::vector<int64_t>& dims) {
-  int64_t n = 1;
-  for (int64_t v : dims) n *= v;
-  return n;
 }
 
 // Rows and width of x [..., d], and a check that a vector is [d].
