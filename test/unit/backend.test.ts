@@ -42,6 +42,16 @@ test("transposeLastTwo swaps rows and columns of each matrix in a batch", () => 
   const out = new Float32Array(12);
   transposeLastTwo(new Float32Array([1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12]), 2, 3, out);
   assert.deepEqual(Array.from(out), [1, 4, 2, 5, 3, 6, 7, 10, 8, 11, 9, 12]);
+  // Rows not a multiple of its groups of 8, in a batch of 3.
+  const [rows, cols] = [19, 5];
+  const x = Float32Array.from({ length: 3 * rows * cols }, (_, i) => i);
+  const big = new Float32Array(x.length);
+  transposeLastTwo(x, rows, cols, big);
+  for (let b = 0; b < 3; b++) {
+    for (let i = 0; i < rows; i++) {
+      for (let j = 0; j < cols; j++) assert.equal(big[b * rows * cols + j * rows + i], x[b * rows * cols + i * cols + j]);
+    }
+  }
 });
 
 test("columnSums adds rows in float64, so a large sum keeps small terms", () => {
@@ -50,7 +60,7 @@ test("columnSums adds rows in float64, so a large sum keeps small terms", () => 
   assert.deepEqual(Array.from(out), [2, 10]);
 });
 
-test("wasm's mended matMul, Transpose and Sum give the cpu backend's results for every transpose, batch and axis", async () => {
+test("wasm's mended matMul, Transpose, Sum and GatherV2 give the cpu backend's results for every transpose, batch and axis", async () => {
   // [a shape, b shape, transposeA, transposeB]: both ways round of the cheaper-transpose choice, batches, a broadcast batch.
   const cases: Array<[number[], number[], boolean, boolean]> = [
     [[5, 3], [3, 4], false, false], [[3, 5], [3, 4], true, false], [[3, 50], [3, 2], true, false],
@@ -66,6 +76,10 @@ test("wasm's mended matMul, Transpose and Sum give the cpu backend's results for
   ];
   // Sums over leading axes (mended, with and without keepDims, axes in any order) and over an inner one (original).
   const sums: Array<[number[], number | number[], boolean]> = [[[50, 7], 0, false], [[4, 5, 6], [0, 1], true], [[4, 5, 6], [1, 0], false], [[4, 5, 6], 1, false]];
+  // Gathers of rows (mended: float32 and int32, indices of rank 1 and 2, repeated rows) and along axis 1 (original).
+  const gathers: Array<[tf.DataType, number[], number[], number[], number]> = [
+    ["float32", [9, 5], [4, 0, 8, 4], [4], 0], ["int32", [7, 3, 2], [6, 1, 1, 0, 2, 5], [2, 3], 0], ["float32", [9, 5], [3, 0, 4], [3], 1],
+  ];
   const valuesOf = (make: () => tf.Tensor) => tf.tidy(() => {
     const y = make();
     return { shape: y.shape, values: Array.from(y.dataSync()) };
@@ -75,6 +89,8 @@ test("wasm's mended matMul, Transpose and Sum give the cpu backend's results for
       tf.matMul(tf.randomUniform(sa, -1, 1, "float32", 2 * i + 1), tf.randomUniform(sb, -1, 1, "float32", 2 * i + 2), ta, tb))),
     ...perms.map(([shape, perm], i) => valuesOf(() => tf.randomUniform(shape, -1, 1, "float32", 100 + i).transpose(perm))),
     ...sums.map(([shape, axis, keepDims], i) => valuesOf(() => tf.randomUniform(shape, -1, 1, "float32", 200 + i).sum(axis, keepDims))),
+    ...gathers.map(([dtype, shape, index, indexShape, axis], i) => valuesOf(() =>
+      tf.gather(tf.randomUniform(shape, -100, 100, dtype, 300 + i), tf.tensor(index, indexShape, "int32"), axis))),
   ];
   await initBackend({ requested: "cpu", quiet: true });
   const expected = results();
@@ -83,6 +99,11 @@ test("wasm's mended matMul, Transpose and Sum give the cpu backend's results for
     assert.deepEqual(got.shape, expected[i].shape, `case ${i}: shape`);
     got.values.forEach((v, j) => assert.ok(Math.abs(v - expected[i].values[j]) < 1e-5, `case ${i}: element ${j} is ${v}, expected ${expected[i].values[j]}`));
   });
+  const [x, index] = [tf.ones([3, 2]), tf.tensor1d([0, 3], "int32")];
+  const before = tf.memory().numTensors;
+  assert.throws(() => tf.gather(x, index), /index value 3 is not in \[0, 2\]/);
+  assert.equal(tf.memory().numTensors, before, "a rejected gather leaves no output behind");
+  tf.dispose([x, index]);
 });
 
 test("loss and gradients on every available backend match the cpu backend", async () => {
