@@ -54,9 +54,13 @@ class Gpt(nn.Module):
         return self.ln_f(x) @ self.wte.weight.T
 
 
-def median_tokens_per_sec(step, tokens, repeats=3, seconds=2.0, warmup=3):
-    for _ in range(warmup):
+def median_tokens_per_sec(step, tokens, repeats=3, seconds=2.0, warmup=3, warmup_seconds=2.0):
+    # As xft bench: `warmup` untimed steps, and more until `warmup_seconds` have passed.
+    start = time.perf_counter()
+    done = 0
+    while done < warmup or time.perf_counter() - start < warmup_seconds:
         step()
+        done += 1
     t = time.perf_counter()
     step()
     steps = max(2, math.ceil(seconds / (time.perf_counter() - t)))

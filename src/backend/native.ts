@@ -3,8 +3,9 @@
  * - its `_FusedMatMul` is BatchMatMul, then Add of the bias, then the activation: three ops and a second
  *   pass over the output. TensorFlow has the fused op itself (`_FusedMatMul` with fused_ops BiasAdd, and
  *   Relu), the same numbers bit for bit and 10-40% faster on the model's projections here; the mended
- *   kernel calls it for 2-D products (every linear layer). Passing its list-of-strings attribute needs a
- *   fix to the binding: patches/@tensorflow+tfjs-node+4.22.0.patch;
+ *   kernel calls it for 2-D products. Passing its list-of-strings attribute needs a fix to the binding:
+ *   patches/@tensorflow+tfjs-node+4.22.0.patch. The model's linear layers (`linear`) go further and call
+ *   TensorFlow's ops themselves, with no 3-D reshapes around them;
  * - its `Reshape` builds the target shape as a new tensor on every call (about 65 us against 25 us for a
  *   tiny Add); the shape tensors are kept here, one per shape.
  */
@@ -107,17 +108,64 @@ function mendedFusedMatMul(args: KernelArgs, original: (args: KernelArgs) => Ker
     return original(args);
   }
   const be = args.backend as unknown as NodeBackend;
-  const { binding } = be;
   return tf.tidy(() => {
-    const product = be.executeSingleOutput("_FusedMatMul", [
-      { name: "T", type: binding.TF_ATTR_TYPE, value: binding.TF_FLOAT },
-      { name: "transpose_a", type: binding.TF_ATTR_BOOL, value: transposeA },
-      { name: "transpose_b", type: binding.TF_ATTR_BOOL, value: transposeB },
-      { name: "num_args", type: binding.TF_ATTR_INT, value: 1 },
-      { name: "fused_ops", type: binding.TF_ATTR_STRING, value: fusedOps },
-      { name: "epsilon", type: binding.TF_ATTR_FLOAT, value: 0.0001 },
-      { name: "leakyrelu_alpha", type: binding.TF_ATTR_FLOAT, value: 0.2 },
-    ], [reshape(be, a, a.shape.slice(1)), reshape(be, b, b.shape.slice(1)), bias]);
+    const product = fusedMatMulOp(be, reshape(be, a, a.shape.slice(1)), reshape(be, b, b.shape.slice(1)), bias, transposeA, transposeB, fusedOps);
     return reshape(be, product, [1, ...product.shape]);
   });
+}
+
+/** TensorFlow's _FusedMatMul of 2-D a and b with the bias (and activation) of `fusedOps`. */
+function fusedMatMulOp(be: NodeBackend, a: tf.TensorInfo, b: tf.TensorInfo, bias: tf.TensorInfo,
+  transposeA: boolean, transposeB: boolean, fusedOps: string[]): tf.Tensor {
+  const { binding } = be;
+  return be.executeSingleOutput("_FusedMatMul", [
+    { name: "T", type: binding.TF_ATTR_TYPE, value: binding.TF_FLOAT },
+    { name: "transpose_a", type: binding.TF_ATTR_BOOL, value: transposeA },
+    { name: "transpose_b", type: binding.TF_ATTR_BOOL, value: transposeB },
+    { name: "num_args", type: binding.TF_ATTR_INT, value: 1 },
+    { name: "fused_ops", type: binding.TF_ATTR_STRING, value: fusedOps },
+    { name: "epsilon", type: binding.TF_ATTR_FLOAT, value: 0.0001 },
+    { name: "leakyrelu_alpha", type: binding.TF_ATTR_FLOAT, value: 0.2 },
+  ], [a, b, bias]);
+}
+
+/** TensorFlow's MatMul of 2-D a and b. */
+function matMulOp(be: NodeBackend, a: tf.TensorInfo, b: tf.TensorInfo, transposeA: boolean, transposeB: boolean): tf.Tensor {
+  const { binding } = be;
+  return be.executeSingleOutput("MatMul", [
+    { name: "T", type: binding.TF_ATTR_TYPE, value: binding.TF_FLOAT },
+    { name: "transpose_a", type: binding.TF_ATTR_BOOL, value: transposeA },
+    { name: "transpose_b", type: binding.TF_ATTR_BOOL, value: transposeB },
+  ], [a, b]);
+}
+
+/**
+ * x [N, k] @ w [k, m] + b as one TensorFlow op, its gradient as three (two MatMuls and BiasAddGrad). tfjs's
+ * fused matMul works on 3-D operands, so that every operand, output and gradient of a linear layer also
+ * passes through a Reshape: 14 TensorFlow ops, each with tfjs-node's cost per op, where these are 4.
+ */
+const linearOps = tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => {
+  const [x, w, b, save] = args as [tf.Tensor2D, tf.Tensor2D, tf.Tensor1D, tf.GradSaveFunc];
+  const be = tf.backend() as unknown as NodeBackend;
+  save([x, w]);
+  return {
+    value: fusedMatMulOp(be, x, w, b, false, false, FUSED_OPS.linear),
+    gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+      const [sx, sw] = saved;
+      const biasGrad = be.executeSingleOutput("BiasAddGrad", [
+        { name: "T", type: be.binding.TF_ATTR_TYPE, value: be.binding.TF_FLOAT },
+        { name: "data_format", type: be.binding.TF_ATTR_STRING, value: "NHWC" },
+      ], [dy]);
+      return [matMulOp(be, dy, sw, false, true), matMulOp(be, sx, dy, true, false), biasGrad];
+    },
+  };
+});
+
+/**
+ * A linear layer x [N, k] @ w [k, m] + b: TensorFlow's ops directly where the backend is tfjs-node with the
+ * patched binding (nativeFusedMatMul), else tfjs's fused matMul.
+ */
+export function linear(x: tf.Tensor2D, w: tf.Tensor2D, b: tf.Tensor1D): tf.Tensor2D {
+  if (fusedMatMulMended && tf.getBackend() === "tensorflow" && x.dtype === "float32") return linearOps(x, w, b) as tf.Tensor2D;
+  return tf.fused.matMul({ a: x, b: w, bias: b }) as tf.Tensor2D;
 }

@@ -49,7 +49,8 @@ async function runOne(c: BenchConfig, options: BenchOptions): Promise<ConfigRepo
 function runInChild(c: BenchConfig, args: BenchArgs): ConfigReport {
   const o = args.options;
   const childArgs = [path.join(__dirname, "../../bin/xft.cjs"), "bench", "--child", JSON.stringify(c),
-    "--repeats", String(o.repeats), "--seconds", String(o.secondsPerRepeat), "--warmup", String(o.warmupSteps)];
+    "--repeats", String(o.repeats), "--seconds", String(o.secondsPerRepeat), "--warmup", String(o.warmupSteps),
+    "--warmup-seconds", String(o.warmupSeconds)];
   if (args.backend) childArgs.push("--backend", args.backend);
   const r = spawnSync(process.execPath, childArgs, { encoding: "utf8", stdio: ["ignore", "pipe", "inherit"], maxBuffer: 64 * 2 ** 20 });
   if (r.status !== 0) throw new Error(`config ${c.name}: the benchmark process failed (exit ${r.status})`);
@@ -88,7 +89,8 @@ export async function runBench(args: BenchArgs): Promise<number> {
   } else {
     process.stdout.write(`backend ${describeBackend(backend)}; float32 matmul 1024^3: ${matmul.toFixed(1)} GFLOP/s\n`);
     process.stdout.write(`${formatTable(reports, matmul)}\n`);
-    process.stdout.write(`tokens/s: median of ${args.options.repeats} repeats after ${args.options.warmupSteps} warm-up steps; ` +
+    process.stdout.write(`tokens/s: median of ${args.options.repeats} repeats after ${args.options.warmupSteps}+ warm-up steps ` +
+      `(${args.options.warmupSeconds} s at least); ` +
       "GFLOP/s = tokens/s x (6 x params + 12 x layers x seq x d); loss on every position; readout: batch 64, 5 labels\n");
   }
   return 0;

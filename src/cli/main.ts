@@ -41,7 +41,8 @@ commands:
            --init, --base, --adapter, --lora-*: which grid (as for reproduce)
   bench    training speed on synthetic tokens for the reference configs A-D (each in its own process)
            --configs A,B,C,D  --custom layers,d,heads,seq,vocab,batch  --backend NAME  --json
-           --repeats N (default 3)  --seconds S per repeat (default 2)  --warmup N (default 3)  --in-process
+           --repeats N (default 3)  --seconds S per repeat (default 2)  --warmup N (default 3)
+           --warmup-seconds S (untimed steps go on until S s have passed, default 2)  --in-process
   pretrain next-token pretraining of a base model on every text the project ships (train splits only, no test
            text), resumable; writes the weights and a model card (CARD.md, base.json)
            --profile ci|quick|full (the grid's architecture; default $XFT_PROFILE or quick)
@@ -85,6 +86,7 @@ const COMMANDS: Record<string, (args: string[]) => Promise<number>> = {
         repeats: { type: "string", default: String(DEFAULT_BENCH.repeats) },
         seconds: { type: "string", default: String(DEFAULT_BENCH.secondsPerRepeat) },
         warmup: { type: "string", default: String(DEFAULT_BENCH.warmupSteps) },
+        "warmup-seconds": { type: "string", default: String(DEFAULT_BENCH.warmupSeconds) },
         "in-process": { type: "boolean", default: false },
         child: { type: "string" },
       },
@@ -92,7 +94,8 @@ const COMMANDS: Record<string, (args: string[]) => Promise<number>> = {
     return runBench({
       configs: values.configs!.split(","), custom: values.custom, backend: values.backend, json: values.json!,
       inProcess: values["in-process"]!, child: values.child,
-      options: { repeats: positive(values.repeats!, "--repeats"), secondsPerRepeat: positive(values.seconds!, "--seconds"), warmupSteps: Number(values.warmup) },
+      options: { repeats: positive(values.repeats!, "--repeats"), secondsPerRepeat: positive(values.seconds!, "--seconds"), warmupSteps: nonNegative(values.warmup!, "--warmup"),
+        warmupSeconds: nonNegative(values["warmup-seconds"]!, "--warmup-seconds") },
     });
   },
   reproduce: async (args) => {
@@ -149,6 +152,12 @@ const COMMANDS: Record<string, (args: string[]) => Promise<number>> = {
 function positive(s: string, flag: string): number {
   const n = Number(s);
   if (!(n > 0)) throw new Error(`${flag} must be a positive number, got "${s}"`);
+  return n;
+}
+
+function nonNegative(s: string, flag: string): number {
+  const n = Number(s);
+  if (!(n >= 0) || s.trim() === "") throw new Error(`${flag} must be a number of at least 0, got "${s}"`);
   return n;
 }
 

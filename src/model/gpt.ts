@@ -13,6 +13,7 @@
  */
 import { kernelAttends, kernelAttention } from "../backend/attention-kernel";
 import { tf } from "../backend/engine";
+import { linear } from "../backend/native";
 import { fusedGelu, fusedLayerNorm, softmaxCrossEntropy, tfOpsLoaded } from "../backend/tf-ops";
 import { hashSeed, Rng } from "../util/rng";
 
@@ -199,11 +200,6 @@ const gelu = tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => {
   };
 });
 
-/** x [N, k] @ w [k, m] + b, as one fused op where the backend has it. */
-function linear(x: tf.Tensor, w: tf.Tensor, b: tf.Tensor): tf.Tensor2D {
-  return tf.fused.matMul({ a: x as tf.Tensor2D, b: w as tf.Tensor2D, bias: b }) as tf.Tensor2D;
-}
-
 /** Additive causal mask [T, T]: 0 on and below the diagonal, -1e9 above. Cached per length. */
 const causalMasks = new Map<number, tf.Tensor2D>();
 function causalMask(T: number): tf.Tensor2D {
@@ -286,7 +282,7 @@ export function forward(
   const lora = opts.lora;
   // x @ W + b for the matrix named w, plus the adapter's low-rank update where it adapts that matrix.
   const project = (x: tf.Tensor, w: string, b: string): tf.Tensor2D => {
-    const y = linear(x, params[w], params[b]);
+    const y = linear(x as tf.Tensor2D, params[w] as tf.Tensor2D, params[b] as tf.Tensor1D);
     const a = lora?.adapter[w + ".lora_a"];
     if (!lora || !a) return y;
     const dropped = lora.dropout > 0 ? tf.dropout(x, lora.dropout, undefined, hashSeed(lora.dropoutSeed, w)) : x;

@@ -6,7 +6,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { BACKEND_ORDER, initBackend, tf } from "../../src/backend/engine";
-import { nativeFusedMatMul } from "../../src/backend/native";
+import { linear, nativeFusedMatMul } from "../../src/backend/native";
 import { columnSums, transposeLastTwo, unsortedSegmentSumValues } from "../../src/backend/wasm";
 import { GptConfig, initialValues, paramsFromValues, disposeParams } from "../../src/model/gpt";
 import { batchLoss } from "../../src/train/trainer";
@@ -150,6 +150,14 @@ test("native: linear layers on TensorFlow's fused MatMul+BiasAdd equal matMul + 
   const grads = (f: (x: tf.Tensor, w: tf.Tensor, c: tf.Tensor) => tf.Tensor) => tf.grads((x: tf.Tensor, w: tf.Tensor, c: tf.Tensor) => f(x, w, c).square().sum())([a, b, bias]);
   grads((x, w, c) => tf.fused.matMul({ a: x as tf.Tensor2D, b: w as tf.Tensor2D, bias: c }))
     .forEach((g, i) => same(g, grads((x, w, c) => tf.matMul(x, w).add(c))[i], `gradient ${i}`));
+  // The model's linear layer, TensorFlow's ops called directly: the same product, gradients through autodiff's.
+  same(linear(a, b, bias as tf.Tensor1D), tf.matMul(a, b).add(bias), "linear()");
+  const reference = grads((x, w, c) => tf.matMul(x, w).add(c));
+  grads((x, w, c) => linear(x as tf.Tensor2D, w as tf.Tensor2D, c as tf.Tensor1D)).forEach((g, i) => {
+    assert.deepEqual(g.shape, reference[i].shape);
+    const [got, want] = [g.dataSync(), reference[i].dataSync()];
+    want.forEach((v, j) => assert.ok(Math.abs(got[j] - v) <= 1e-5 * (1 + Math.abs(v)), `linear() gradient ${i}, element ${j}: ${got[j]} against ${v}`));
+  });
 });
 
 test("native: Reshape with kept shape tensors gives the same tensors, and a reshape leaves no tensor behind", async () => {

@@ -15,7 +15,7 @@ test("FLOPs per token: 6 x params + 12 x layers x seq x d", () => {
 test("xft bench runs a tiny config in its own process and reports every figure", () => {
   const root = path.resolve(__dirname, "../..");
   const r = spawnSync(process.execPath, [path.join(root, "bin/xft.cjs"), "bench", "--custom", "1,16,2,16,64,2", "--repeats", "2",
-    "--seconds", "0.05", "--warmup", "1", "--json"], { cwd: root, encoding: "utf8" });
+    "--seconds", "0.05", "--warmup", "1", "--warmup-seconds", "0", "--json"], { cwd: root, encoding: "utf8" });
   assert.equal(r.status, 0, r.stderr);
   const out = JSON.parse(r.stdout);
   assert.ok(out.matmulGflops1024 > 0);
