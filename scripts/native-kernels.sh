@@ -2,8 +2,9 @@
 # Builds xft's native kernels with the machine's g++ for its own CPU (-march=native: they are built where they run):
 # - build/native/xft_kernels.node: causal attention (src/backend/native/causal_attention.cc), a Node-API addon on
 #   Node's headers only, used by every backend;
-# - build/native/xft_tf_ops.node: GELU and LayerNorm as TensorFlow ops (src/backend/native/tf_ops.cc), on the
-#   TensorFlow C API that the native backend was built with (scripts/native-tf.sh), for that backend only.
+# - build/native/xft_tf_ops.node: GELU, LayerNorm, attention, the head's cross-entropy and AdamW as TensorFlow ops
+#   (src/backend/native/tf_ops.cc), on the TensorFlow C API that the native backend was built with
+#   (scripts/native-tf.sh), for that backend only.
 # No node-gyp: one file each. Exits 0 with a note when something is missing: the model then runs those parts as tfjs
 # ops (src/backend/attention-kernel.ts, tf-ops.ts), slower but the same maths.
 set -euo pipefail
@@ -11,7 +12,7 @@ cd "$(dirname "$0")/.."
 # Node's headers: npm's nodedir when set, else beside the node binary (Debian: /usr/include/node).
 headers=${npm_config_nodedir:-$(dirname "$(dirname "$(command -v node)")")}/include/node
 if ! command -v g++ >/dev/null || [ ! -f "$headers/node_api.h" ]; then
-  echo "native-kernels: no g++ or no Node headers ($headers); attention, GELU and LayerNorm run as tfjs ops"; exit 0
+  echo "native-kernels: no g++ or no Node headers ($headers); the model and optimizer run as tfjs ops"; exit 0
 fi
 mkdir -p build/native
 # -ffast-math lets the compiler vectorise the sums; finite-math stays on (the scores use -inf nowhere, but a NaN in
@@ -29,7 +30,7 @@ node -e "require('./build/native/xft_kernels.node')" || { echo "native-kernels: 
 tfdeps=node_modules/@tensorflow/tfjs-node/deps
 if [ ! -f "$tfdeps/include/tensorflow/c/kernels.h" ] || [ ! -e "$tfdeps/lib/libtensorflow_framework.so.2" ]; then
   rm -f build/native/xft_tf_ops.node
-  echo "native-kernels: no TensorFlow C API in $tfdeps (bash scripts/native-tf.sh); GELU and LayerNorm run as tfjs ops"; exit 0
+  echo "native-kernels: no TensorFlow C API in $tfdeps (bash scripts/native-tf.sh); GELU, LayerNorm, cross-entropy and AdamW run as tfjs ops"; exit 0
 fi
 # Linked to the libtensorflow_framework that tfjs-node's addon loads (found through the rpath, or already loaded).
 build xft_tf_ops src/backend/native/tf_ops.cc -I"$tfdeps/include" -L"$tfdeps/lib" -l:libtensorflow_framework.so.2 \

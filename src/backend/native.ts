@@ -53,8 +53,9 @@ function shapeTensor(shape: number[]): tf.Tensor1D {
   return t;
 }
 
+/** A type attribute of a TensorFlow op (float32 and int32, the dtypes xft runs ops on). */
 function dtypeAttr(be: NodeBackend, name: string, dtype: tf.DataType): OpAttr {
-  if (dtype !== "float32" && dtype !== "int32") throw new Error(`native Reshape: unexpected dtype ${dtype}`);
+  if (dtype !== "float32" && dtype !== "int32") throw new Error(`native op: unexpected dtype ${dtype}`);
   return { name, type: be.binding.TF_ATTR_TYPE, value: dtype === "float32" ? be.binding.TF_FLOAT : be.binding.TF_INT32 };
 }
 
@@ -114,14 +115,21 @@ function mendedFusedMatMul(args: KernelArgs, original: (args: KernelArgs) => Ker
   });
 }
 
+/** A matmul's transpose_a and transpose_b attributes. */
+function transposeAttrs(be: NodeBackend, transposeA: boolean, transposeB: boolean): OpAttr[] {
+  return [
+    { name: "transpose_a", type: be.binding.TF_ATTR_BOOL, value: transposeA },
+    { name: "transpose_b", type: be.binding.TF_ATTR_BOOL, value: transposeB },
+  ];
+}
+
 /** TensorFlow's _FusedMatMul of 2-D a and b with the bias (and activation) of `fusedOps`. */
 function fusedMatMulOp(be: NodeBackend, a: tf.TensorInfo, b: tf.TensorInfo, bias: tf.TensorInfo,
   transposeA: boolean, transposeB: boolean, fusedOps: string[]): tf.Tensor {
   const { binding } = be;
   return be.executeSingleOutput("_FusedMatMul", [
-    { name: "T", type: binding.TF_ATTR_TYPE, value: binding.TF_FLOAT },
-    { name: "transpose_a", type: binding.TF_ATTR_BOOL, value: transposeA },
-    { name: "transpose_b", type: binding.TF_ATTR_BOOL, value: transposeB },
+    dtypeAttr(be, "T", "float32"),
+    ...transposeAttrs(be, transposeA, transposeB),
     { name: "num_args", type: binding.TF_ATTR_INT, value: 1 },
     { name: "fused_ops", type: binding.TF_ATTR_STRING, value: fusedOps },
     { name: "epsilon", type: binding.TF_ATTR_FLOAT, value: 0.0001 },
@@ -131,11 +139,9 @@ function fusedMatMulOp(be: NodeBackend, a: tf.TensorInfo, b: tf.TensorInfo, bias
 
 /** TensorFlow's MatMul of 2-D a and b. */
 function matMulOp(be: NodeBackend, a: tf.TensorInfo, b: tf.TensorInfo, transposeA: boolean, transposeB: boolean): tf.Tensor {
-  const { binding } = be;
   return be.executeSingleOutput("MatMul", [
-    { name: "T", type: binding.TF_ATTR_TYPE, value: binding.TF_FLOAT },
-    { name: "transpose_a", type: binding.TF_ATTR_BOOL, value: transposeA },
-    { name: "transpose_b", type: binding.TF_ATTR_BOOL, value: transposeB },
+    dtypeAttr(be, "T", "float32"),
+    ...transposeAttrs(be, transposeA, transposeB),
   ], [a, b]);
 }
 
@@ -153,7 +159,7 @@ const linearOps = tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) =>
     gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
       const [sx, sw] = saved;
       const biasGrad = be.executeSingleOutput("BiasAddGrad", [
-        { name: "T", type: be.binding.TF_ATTR_TYPE, value: be.binding.TF_FLOAT },
+        dtypeAttr(be, "T", "float32"),
         { name: "data_format", type: be.binding.TF_ATTR_STRING, value: "NHWC" },
       ], [dy]);
       return [matMulOp(be, dy, sw, false, true), matMulOp(be, sx, dy, true, false), biasGrad];

@@ -13,13 +13,13 @@
 // takes. Every (batch row, head) pair is computed by one thread, in a fixed order, so the numbers do not
 // depend on the thread count.
 #pragma once
+#include "parallel.h"
 #include "vector_math.h"
 
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <cstring>
-#include <thread>
 #include <vector>
 
 namespace xft {
@@ -31,6 +31,7 @@ struct Dims {
   int64_t width() const { return heads * headDim; }        // d, the model width
   int64_t qkvStride() const { return 3 * width(); }         // floats per row of qkv
   int64_t pairs() const { return batch * heads; }
+  float scale() const { return 1.0f / std::sqrt(static_cast<float>(headDim)); }  // of the scores q . k
 };
 
 constexpr int kRows = 4;   // query rows per block: each key row loaded once serves four query rows
@@ -140,16 +141,10 @@ inline void transposeRows(const float* x, int64_t stride, int64_t len, int64_t h
 // Runs body(pair, scratch) for every pair on d.threads threads; pairs are dealt out in fixed blocks.
 template <typename Body>
 void forEachPair(const Dims& d, Body body) {
-  const int64_t n = d.pairs();
-  const int workers = static_cast<int>(std::max<int64_t>(1, std::min<int64_t>(d.threads, n)));
-  auto run = [&](int w) {
+  forRanges(d.pairs(), d.threads, [&](int64_t begin, int64_t end) {
     Scratch scratch(d);
-    for (int64_t p = w * n / workers; p < (w + 1) * n / workers; p++) body(p, scratch);
-  };
-  std::vector<std::thread> pool;
-  for (int w = 1; w < workers; w++) pool.emplace_back(run, w);
-  run(0);
-  for (auto& t : pool) t.join();
+    for (int64_t p = begin; p < end; p++) body(p, scratch);
+  });
 }
 
 // Where one (batch row, head) pair lives in qkv (and dqkv, which has the same layout) and in [B*T, d] arrays.
@@ -167,6 +162,16 @@ struct PairView {
   template <typename F>
   F* v(F* qkv) const { return qkv + rowOffset + 2 * width; }
 };
+
+// Runs body(pair, view, scratch) for every pair, as forEachPair, with the pair's keys already in scratch.kt.
+template <typename Body>
+void forEachPairWithKeys(const Dims& d, const float* qkv, Body body) {
+  forEachPair(d, [&](int64_t pair, Scratch& w) {
+    const PairView at(d, pair);
+    transposeRows(at.k(qkv), d.qkvStride(), d.len, d.headDim, w.ld, w.kt.data());
+    body(pair, at, w);
+  });
+}
 
 // Probabilities of a block of query rows i0.. in place of their scores: exp(scale * s - lse), zero past
 // the diagonal (and on rows past the end). With lse == nullptr the rows are normalised here and their
@@ -201,11 +206,9 @@ template <int HD>
 void forwardPairs(const Dims& d, const float* qkv, float* out, float* lse) {
   const Head<HD> h(d.headDim);
   const int64_t stride = d.qkvStride();
-  const float scale = 1.0f / std::sqrt(static_cast<float>(d.headDim));
-  forEachPair(d, [&](int64_t pair, Scratch& w) {
-    const PairView at(d, pair);
-    const float *q = at.q(qkv), *k = at.k(qkv), *v = at.v(qkv);
-    transposeRows(k, stride, d.len, d.headDim, w.ld, w.kt.data());
+  const float scale = d.scale();
+  forEachPairWithKeys(d, qkv, [&](int64_t pair, const PairView& at, Scratch& w) {
+    const float *q = at.q(qkv), *v = at.v(qkv);
     for (int64_t i0 = 0; i0 < d.len; i0 += kRows) {
       const float* rows[kRows];
       float* outRows[kRows];
@@ -233,12 +236,10 @@ void backwardPairs(const Dims& d, const float* qkv, const float* out, const floa
                    const float* dOut, float* dqkv) {
   const Head<HD> h(d.headDim);
   const int64_t stride = d.qkvStride();
-  const float scale = 1.0f / std::sqrt(static_cast<float>(d.headDim));
-  forEachPair(d, [&](int64_t pair, Scratch& w) {
-    const PairView at(d, pair);
+  const float scale = d.scale();
+  forEachPairWithKeys(d, qkv, [&](int64_t pair, const PairView& at, Scratch& w) {
     const float *q = at.q(qkv), *k = at.k(qkv), *v = at.v(qkv);
     float *dq = at.q(dqkv), *dk = at.k(dqkv), *dv = at.v(dqkv);
-    transposeRows(k, stride, d.len, d.headDim, w.ld, w.kt.data());
     transposeRows(v, stride, d.len, d.headDim, w.ld, w.vt.data());
     for (int64_t j = 0; j < d.len; j++) {
       std::fill(dk + j * stride, dk + j * stride + h.size(), 0.0f);

@@ -20,10 +20,10 @@
 #include <tensorflow/c/tf_tensor.h>
 
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "causal_attention.h"
+#include "parallel.h"
 #include "vector_math.h"
 
 namespace {
@@ -36,14 +36,17 @@ constexpr int64_t kMinFloatsPerThread = 1 << 16;  // below this, a second thread
 template <typename Body>
 void forBlocks(int64_t n, int64_t floatsPerBlock, Body body) {
   const int64_t wanted = std::max<int64_t>(1, n * floatsPerBlock / kMinFloatsPerThread);
-  const int workers = static_cast<int>(std::max<int64_t>(1, std::min<int64_t>({gThreads, n, wanted})));
-  auto run = [&](int w) {
-    for (int64_t b = w * n / workers; b < (w + 1) * n / workers; b++) body(b);
-  };
-  std::vector<std::thread> pool;
-  for (int w = 1; w < workers; w++) pool.emplace_back(run, w);
-  run(0);
-  for (auto& t : pool) t.join();
+  xft::forRanges(n, std::min<int64_t>(gThreads, wanted), [&](int64_t begin, int64_t end) {
+    for (int64_t b = begin; b < end; b++) body(b);
+  });
+}
+
+// Runs body(block, begin, end) over rows 0..rows-1 of `width` floats in fixed blocks of kBlockRows rows.
+int64_t rowBlocks(int64_t rows) { return (rows + kBlockRows - 1) / kBlockRows; }
+template <typename Body>
+void forRowBlocks(int64_t rows, int64_t width, Body body) {
+  forBlocks(rowBlocks(rows), kBlockRows * width,
+            [&](int64_t b) { body(b, b * kBlockRows, std::min(rows, (b + 1) * kBlockRows)); });
 }
 
 // Runs body(begin, end) over 0..n in fixed blocks of kElementBlock values, for elementwise work.
@@ -90,10 +93,8 @@ void geluBackward(const float* dy, const float* x, float* dx, int64_t n) {
 
 void layerNormForward(const float* x, const float* g, const float* bias, int64_t rows, int64_t d, float eps,
                       float* y, float* mean, float* rstd) {
-  const int64_t blocks = (rows + kBlockRows - 1) / kBlockRows;
-  forBlocks(blocks, kBlockRows * d, [&](int64_t blk) {
-    const int64_t end = std::min(rows, (blk + 1) * kBlockRows);
-    for (int64_t r = blk * kBlockRows; r < end; r++) {
+  forRowBlocks(rows, d, [&](int64_t, int64_t begin, int64_t end) {
+    for (int64_t r = begin; r < end; r++) {
       const float* xr = x + r * d;
       float sum = 0;
       for (int64_t c = 0; c < d; c++) sum += xr[c];
@@ -113,13 +114,12 @@ void layerNormForward(const float* x, const float* g, const float* bias, int64_t
 // dg = sum over rows of dy xhat, db = sum over rows of dy.
 void layerNormBackward(const float* dy, const float* x, const float* g, const float* mean, const float* rstd,
                        int64_t rows, int64_t d, float* dx, float* dg, float* db) {
-  const int64_t blocks = (rows + kBlockRows - 1) / kBlockRows;
+  const int64_t blocks = rowBlocks(rows);
   std::vector<float> partial(blocks * 2 * d, 0.0f);  // per block: dg then db
-  forBlocks(blocks, kBlockRows * d, [&](int64_t blk) {
+  forRowBlocks(rows, d, [&](int64_t blk, int64_t begin, int64_t end) {
     float* pg = partial.data() + blk * 2 * d;
     float* pb = pg + d;
-    const int64_t end = std::min(rows, (blk + 1) * kBlockRows);
-    for (int64_t r = blk * kBlockRows; r < end; r++) {
+    for (int64_t r = begin; r < end; r++) {
       const float* xr = x + r * d;
       const float* dyr = dy + r * d;
       const float m = mean[r], s = rstd[r];
@@ -156,11 +156,9 @@ int64_t softmaxCrossEntropy(const float* logits, const int32_t* targets, int64_t
   for (int64_t r = 0; r < rows; r++) {
     if (targets[r] < 0 || targets[r] >= v) return r;
   }
-  const int64_t blocks = (rows + kBlockRows - 1) / kBlockRows;
-  std::vector<double> partial(blocks, 0.0);
-  forBlocks(blocks, kBlockRows * v, [&](int64_t blk) {
-    const int64_t end = std::min(rows, (blk + 1) * kBlockRows);
-    for (int64_t r = blk * kBlockRows; r < end; r++) {
+  std::vector<double> partial(rowBlocks(rows), 0.0);
+  forRowBlocks(rows, v, [&](int64_t blk, int64_t begin, int64_t end) {
+    for (int64_t r = begin; r < end; r++) {
       const float* x = logits + r * v;
       float* p = probs + r * v;
       float m = x[0];
@@ -253,6 +251,13 @@ struct OpContext {
     for (TF_Tensor* t : held) TF_DeleteTensor(t);
     TF_DeleteStatus(status);
   }
+  // Whether the last TensorFlow call succeeded; if not, the op has failed with its status.
+  bool ok() {
+    if (TF_GetCode(status) == TF_OK) return true;
+    failed = true;
+    TF_OpKernelContext_Failure(ctx, status);
+    return false;
+  }
   void fail(const std::string& message) {
     if (failed) return;
     failed = true;
@@ -269,22 +274,14 @@ struct OpContext {
   const T* input(int i, std::vector<int64_t>* dims) {
     TF_Tensor* t = nullptr;
     TF_GetInput(ctx, i, &t, status);
-    if (TF_GetCode(status) != TF_OK) {
-      failed = true;
-      TF_OpKernelContext_Failure(ctx, status);
-      return nullptr;
-    }
+    if (!ok()) return nullptr;
     held.push_back(t);
     *dims = shape(t);
     return static_cast<const T*>(TF_TensorData(t));
   }
   float* output(int i, const std::vector<int64_t>& dims) {
     TF_Tensor* t = TF_AllocateOutput(ctx, i, TF_FLOAT, dims.data(), static_cast<int>(dims.size()), count(dims) * sizeof(float), status);
-    if (TF_GetCode(status) != TF_OK) {
-      failed = true;
-      TF_OpKernelContext_Failure(ctx, status);
-      return nullptr;
-    }
+    if (!ok()) return nullptr;
     held.push_back(t);
     return static_cast<float*>(TF_TensorData(t));
   }
