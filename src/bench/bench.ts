@@ -8,7 +8,7 @@
  */
 import { tf } from "../backend/engine";
 import { readLabelsBatch } from "../eval/readout";
-import { countParameters, createParams, disposeParams, GptConfig } from "../model/gpt";
+import { countParameters, createParams, disposeParams, GptConfig } from "../model/model";
 import { AdamW } from "../train/optimizer";
 import type { Batch } from "../train/sequences";
 import { batchLoss, gradsByName, trainStep } from "../train/trainer";

@@ -7,7 +7,7 @@
  * model would write it: `readLabelsRationaleFirst`.
  */
 import { assertBackendHealthy, tf } from "../backend/engine";
-import { flatPositions, forward, GptConfig, Params } from "../model/gpt";
+import { flatPositions, forward, headWeight, ModelConfig, Params } from "../model/model";
 import { EncodedExample, makeBatch } from "../train/sequences";
 import { yieldToEventLoop } from "../util/event-loop";
 
@@ -21,28 +21,28 @@ export interface Readout {
 }
 
 /** Final hidden states [rows, d] at position positions[b] of each row b. */
-function hiddenAt(params: Params, model: GptConfig, inputs: tf.Tensor2D, positions: readonly number[]): tf.Tensor2D {
+function hiddenAt(params: Params, model: ModelConfig, inputs: tf.Tensor2D, positions: readonly number[]): tf.Tensor2D {
   const [B, T] = inputs.shape;
   const { hidden } = forward(params, model, inputs);
   return tf.gather(hidden.reshape([B * T, model.dModel]), flatPositions(T, positions.map((_, b) => b), positions)) as tf.Tensor2D;
 }
 
-/** Label logits [rows, K] from hidden states [rows, d], through the tied head restricted to the label tokens. */
+/** Label logits [rows, K] from hidden states [rows, d], through the head restricted to the label tokens. */
 export function labelLogitsOf(params: Params, picked: tf.Tensor2D, labelTokenIds: readonly number[]): tf.Tensor2D {
-  const labelEmb = tf.gather(params.wte, tf.tensor1d(labelTokenIds as number[], "int32"));
+  const labelEmb = tf.gather(headWeight(params), tf.tensor1d(labelTokenIds as number[], "int32"));
   return tf.matMul(picked, labelEmb, false, true) as tf.Tensor2D;
 }
 
 /** Label logits [rows, K] at each row's last prompt position. */
 export function labelLogits(
-  params: Params, model: GptConfig, inputs: tf.Tensor2D, positions: readonly number[], labelTokenIds: readonly number[],
+  params: Params, model: ModelConfig, inputs: tf.Tensor2D, positions: readonly number[], labelTokenIds: readonly number[],
 ): tf.Tensor2D {
   return tf.tidy(() => labelLogitsOf(params, hiddenAt(params, model, inputs, positions), labelTokenIds));
 }
 
 /** Label probabilities [prompts * K] for prompts given as token ids, read at each prompt's last token. */
 export async function readLabelsBatch(
-  params: Params, model: GptConfig, prompts: readonly number[][], labelTokenIds: readonly number[], padId: number,
+  params: Params, model: ModelConfig, prompts: readonly number[][], labelTokenIds: readonly number[], padId: number,
 ): Promise<Float32Array> {
   const batch = makeBatch(prompts.map((tokens) => ({ tokens, promptLen: tokens.length, label: 0 })), padId, model.maxLen, false);
   const p = tf.tidy(() => {
@@ -56,7 +56,7 @@ export async function readLabelsBatch(
 }
 
 export async function readLabels(
-  params: Params, model: GptConfig, examples: readonly EncodedExample[], labelTokenIds: readonly number[],
+  params: Params, model: ModelConfig, examples: readonly EncodedExample[], labelTokenIds: readonly number[],
   opts: { padId: number; batchSize?: number; onProgress?: (done: number, total: number) => void },
 ): Promise<Readout> {
   const k = labelTokenIds.length;
@@ -100,13 +100,13 @@ export interface RationaleOptions {
  * position sees a pad, so a row's numbers do not depend on the others'.
  */
 async function greedyStep(
-  params: Params, model: GptConfig, seqs: readonly number[][], labelTokenIds: readonly number[], padId: number,
+  params: Params, model: ModelConfig, seqs: readonly number[][], labelTokenIds: readonly number[], padId: number,
 ): Promise<{ next: Int32Array; probs: Float32Array }> {
   const batch = makeBatch(seqs.map((tokens) => ({ tokens, promptLen: tokens.length, label: 0 })), padId, model.maxLen, false);
   const [nextT, probsT] = tf.tidy(() => {
     const inputs = tf.tensor2d(batch.inputs, [batch.rows, batch.length], "int32");
     const picked = hiddenAt(params, model, inputs, seqs.map((t) => t.length - 1));
-    const logits = tf.matMul(picked, params.wte, false, true);
+    const logits = tf.matMul(picked, headWeight(params), false, true);
     return [tf.argMax(logits, 1).toInt(), tf.softmax(labelLogitsOf(params, picked, labelTokenIds))];
   });
   const [next, probs] = await Promise.all([nextT.data() as Promise<Int32Array>, probsT.data() as Promise<Float32Array>]);
@@ -125,7 +125,7 @@ async function greedyStep(
  * Rows of a batch stop at different steps; each step runs only the rows still generating.
  */
 export async function readLabelsRationaleFirst(
-  params: Params, model: GptConfig, examples: readonly EncodedExample[], labelTokenIds: readonly number[], opts: RationaleOptions,
+  params: Params, model: ModelConfig, examples: readonly EncodedExample[], labelTokenIds: readonly number[], opts: RationaleOptions,
 ): Promise<RationaleReadout> {
   if (!(Number.isInteger(opts.maxExplTokens) && opts.maxExplTokens >= 0)) {
     throw new Error(`maxExplTokens must be a non-negative integer, got ${opts.maxExplTokens}`);

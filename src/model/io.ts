@@ -1,7 +1,7 @@
 /** Saving and loading a model: weights as safetensors, the config as JSON beside them. */
 import * as fs from "fs";
 import * as path from "path";
-import { GptConfig, Params, paramsFromValues, paramsToValues, validateConfig } from "./gpt";
+import { ModelConfig, Params, paramsFromValues, paramsToValues, validateConfig } from "./model";
 import * as zlib from "zlib";
 import { encodeSafetensors, loadSafetensors, TensorMap, writeFileAtomic } from "./safetensors";
 
@@ -28,7 +28,7 @@ export interface SaveOptions {
   compress?: boolean;
 }
 
-export async function saveModel(dir: string, params: Params, config: GptConfig, opts: SaveOptions = {}): Promise<void> {
+export async function saveModel(dir: string, params: Params, config: ModelConfig, opts: SaveOptions = {}): Promise<void> {
   const bytes = encodeSafetensors(await paramsToTensorMap(params), { format: "xft-gpt" });
   // level 9 and no timestamp in the gzip header: the same weights give the same file.
   writeFileAtomic(path.join(dir, WEIGHTS_FILE + (opts.compress ? ".gz" : "")), opts.compress ? zlib.gzipSync(bytes, { level: 9 }) : bytes);
@@ -43,10 +43,10 @@ export function weightsFile(dir: string): string {
   throw new Error(`${dir}: no ${WEIGHTS_FILE} (or .gz) here`);
 }
 
-export function loadModel(dir: string): { params: Params; config: GptConfig } {
+export function loadModel(dir: string): { params: Params; config: ModelConfig } {
   const configFile = path.join(dir, CONFIG_FILE);
   if (!fs.existsSync(configFile)) throw new Error(`${configFile}: no model config here`);
-  const config = JSON.parse(fs.readFileSync(configFile, "utf8")) as GptConfig;
+  const config = JSON.parse(fs.readFileSync(configFile, "utf8")) as ModelConfig;
   validateConfig(config);
   const { tensors } = loadSafetensors(weightsFile(dir));
   return { params: paramsFromValues(config, valuesWithPrefix(tensors)), config };

@@ -10,7 +10,7 @@ import * as fs from "fs";
 import * as path from "path";
 import { tf } from "../backend/engine";
 import { Rng } from "../util/rng";
-import { GptConfig, LoraForward, Params, variablesFromValues } from "./gpt";
+import { GptConfig, LoraForward, Params, variablesFromValues } from "./model";
 import { paramsToTensorMap, valuesWithPrefix } from "./io";
 import { loadSafetensors, saveSafetensors, writeFileAtomic } from "./safetensors";
 

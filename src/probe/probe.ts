@@ -13,14 +13,14 @@
  */
 import { assertBackendHealthy, tf } from "../backend/engine";
 import { labelLogitsOf } from "../eval/readout";
-import { flatPositions, forward, GptConfig, layerNorm, Params } from "../model/gpt";
+import { finalNorm, flatPositions, forward, ModelConfig, Params } from "../model/model";
 import { makeBatch } from "../train/sequences";
 import { yieldToEventLoop } from "../util/event-loop";
 import type { DecisionSnapshot } from "./measures";
 
 export interface ResidualPoint { hook: string; label: string }
 
-export function residualPoints(config: GptConfig): ResidualPoint[] {
+export function residualPoints(config: ModelConfig): ResidualPoint[] {
   const points: ResidualPoint[] = [{ hook: "hook_embed", label: "embed" }];
   for (let l = 0; l < config.layers; l++) {
     points.push({ hook: `blocks.${l}.hook_resid_mid`, label: `${l}.mid` }, { hook: `blocks.${l}.hook_resid_post`, label: `${l}.post` });
@@ -28,12 +28,12 @@ export function residualPoints(config: GptConfig): ResidualPoint[] {
   return points;
 }
 
-export function attentionHooks(config: GptConfig): string[] {
+export function attentionHooks(config: ModelConfig): string[] {
   return Array.from({ length: config.layers }, (_, l) => `blocks.${l}.attn.hook_pattern`);
 }
 
 /** Bytes of one sequence's activation cache at length T. */
-export function cacheBytesPerSequence(config: GptConfig, T: number): number {
+export function cacheBytesPerSequence(config: ModelConfig, T: number): number {
   return 4 * ((2 * config.layers + 1) * T * config.dModel + config.layers * config.heads * T * T);
 }
 
@@ -48,7 +48,7 @@ export interface ProbeOptions {
   onProgress?: (done: number, total: number) => void;
 }
 
-export function probeBatchSize(config: GptConfig, opts: Pick<ProbeOptions, "memoryBytes" | "maxBatch">): number {
+export function probeBatchSize(config: ModelConfig, opts: Pick<ProbeOptions, "memoryBytes" | "maxBatch">): number {
   const fits = Math.floor((opts.memoryBytes ?? DEFAULT_PROBE_MEMORY) / cacheBytesPerSequence(config, config.maxLen));
   return Math.max(1, Math.min(opts.maxBatch ?? 64, fits));
 }
@@ -59,7 +59,7 @@ export function probeBatchSize(config: GptConfig, opts: Pick<ProbeOptions, "memo
  * at every point.
  */
 export async function probeSequences(
-  params: Params, config: GptConfig, sequences: readonly number[][], labelTokenIds: readonly number[], opts: ProbeOptions,
+  params: Params, config: ModelConfig, sequences: readonly number[][], labelTokenIds: readonly number[], opts: ProbeOptions,
 ): Promise<DecisionSnapshot[]> {
   const points = residualPoints(config);
   const patterns = attentionHooks(config);
@@ -83,8 +83,8 @@ export async function probeSequences(
       try {
         const idx = flatPositions(T, positions.map((_, b) => b), positions);
         const residual = points.map((p) => tf.gather(cache.get(p.hook)!.reshape([B * T, d]), idx) as tf.Tensor2D);
-        // The lens reads every point as the model reads its last one: final LayerNorm, then the tied head.
-        const lens = residual.map((h) => tf.softmax(labelLogitsOf(params, layerNorm(h, params["ln_f.g"], params["ln_f.b"]) as tf.Tensor2D, labelTokenIds)));
+        // The lens reads every point as the model reads its last one: the final norm, then the head.
+        const lens = residual.map((h) => tf.softmax(labelLogitsOf(params, finalNorm(params, config, h) as tf.Tensor2D, labelTokenIds)));
         // Pattern [B, H, T, T] -> rows [B * T, H * T]: the decision row of every head, side by side.
         const attention = patterns.map((name) => tf.gather(cache.get(name)!.transpose([0, 2, 1, 3]).reshape([B * T, H * T]), idx));
         return [...residual, ...lens, ...attention];

@@ -11,7 +11,7 @@ import * as fs from "fs";
 import * as path from "path";
 import { initBackend } from "../backend/engine";
 import { argmax, readLabelsRationaleFirst } from "../eval/readout";
-import { disposeParams } from "../model/gpt";
+import { disposeParams } from "../model/model";
 import { writeFileAtomic } from "../model/safetensors";
 import { loadRunModel, readPredictions, recordTestSet, RunRecord } from "../runs/experiment";
 import { XftTokenizer } from "../text/tokenizer";

@@ -7,7 +7,7 @@ import * as crypto from "crypto";
 import * as fs from "fs";
 import * as path from "path";
 import { projectRoot } from "../data/load";
-import { GptConfig, Params, paramsFromValues } from "../model/gpt";
+import { GptConfig, Params, paramsFromValues } from "../model/model";
 import { valuesWithPrefix, weightsFile } from "../model/io";
 import { decodeSafetensors } from "../model/safetensors";
 import { readMaybeGzipped } from "../util/gzip";

@@ -11,7 +11,7 @@ import { Dataset, loadDataset } from "../data/load";
 import type { Example } from "../data/schema";
 import { RunMetrics, runMetrics } from "../eval/metrics";
 import { readLabels, readLabelsRationaleFirst, Readout } from "../eval/readout";
-import { countParameters, createParams, disposeParams, GptConfig, Params } from "../model/gpt";
+import { countParameters, createParams, disposeParams, GptConfig, ModelConfig, Params } from "../model/model";
 import { loadModel, saveModel } from "../model/io";
 import { createAdapter, DEFAULT_LORA, loadAdapter, LoraConfig, mergeAdapter, saveAdapter, validateLoraConfig } from "../model/lora";
 import { writeFileAtomic } from "../model/safetensors";
@@ -311,7 +311,7 @@ function resolveStart(spec: RunSpec, profile: Profile, model: GptConfig, tokeniz
  * A finished run's model, ready for inference: its saved weights, or for a LoRA run the base it was trained
  * on (checked by hash) with its adapter merged in. The caller disposes the parameters.
  */
-export function loadRunModel(record: Pick<RunRecord, "key" | "dir" | "init" | "adapter" | "tokenizerHash" | "model">): { params: Params; config: GptConfig } {
+export function loadRunModel(record: Pick<RunRecord, "key" | "dir" | "init" | "adapter" | "tokenizerHash" | "model">): { params: Params; config: ModelConfig } {
   if (!record.adapter) return loadModel(record.dir);
   if (record.init?.from !== "base") throw new Error(`run ${record.key}: a LoRA run without a base in its record`);
   const { parameters: _parameters, ...config } = record.model;

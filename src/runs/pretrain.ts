@@ -9,7 +9,7 @@
 import * as fs from "fs";
 import * as path from "path";
 import { initBackend } from "../backend/engine";
-import { countParameters, createParams, disposeParams, GptConfig, Params } from "../model/gpt";
+import { countParameters, createParams, disposeParams, GptConfig, Params } from "../model/model";
 import { saveModel, WEIGHTS_FILE, weightsFile } from "../model/io";
 import { writeFileAtomic } from "../model/safetensors";
 import { readMaybeGzipped } from "../util/gzip";

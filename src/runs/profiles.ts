@@ -3,7 +3,7 @@
  * training sizes. `ci` finishes a notebook in minutes for the tests, `quick` (the default for a person)
  * in tens of minutes, `full` is the setting for results one reports.
  */
-import type { GptConfig } from "../model/gpt";
+import type { GptConfig } from "../model/model";
 import type { TrainConfig } from "../train/trainer";
 import type { SequenceOptions } from "../train/sequences";
 

@@ -8,7 +8,7 @@
  */
 import { tf } from "../backend/engine";
 import { adamWOp, tfOpsLoaded } from "../backend/tf-ops";
-import type { Params } from "../model/gpt";
+import type { Params } from "../model/model";
 
 export interface OptimizerConfig {
   lr: number;

@@ -5,7 +5,7 @@
  */
 import * as fs from "fs";
 import { assertBackendHealthy, tf } from "../backend/engine";
-import { forward, GptConfig, lossAt, LoraForward, Params } from "../model/gpt";
+import { forward, ModelConfig, lossAt, LoraForward, Params } from "../model/model";
 import { LoraConfig, loraForward } from "../model/lora";
 import { paramsToTensorMap, valuesWithPrefix } from "../model/io";
 import { loadSafetensors, saveSafetensors, TensorMap } from "../model/safetensors";
@@ -46,7 +46,7 @@ export interface TrainResult {
 
 export interface TrainOptions {
   params: Params;
-  model: GptConfig;
+  model: ModelConfig;
   config: TrainConfig;
   examples: readonly EncodedExample[];
   padId: number;
@@ -82,7 +82,7 @@ export class DataOrder {
 }
 
 /** Mean cross-entropy over the target positions of a batch. */
-export function batchLoss(params: Params, model: GptConfig, batch: Batch, lora?: LoraForward): tf.Scalar {
+export function batchLoss(params: Params, model: ModelConfig, batch: Batch, lora?: LoraForward): tf.Scalar {
   return tf.tidy(() => {
     const inputs = tf.tensor2d(batch.inputs, [batch.rows, batch.length], "int32");
     const { hidden } = forward(params, model, inputs, { lora });
@@ -99,7 +99,7 @@ export function gradsByName(params: Params, grads: tf.NamedTensorMap): Record<st
   return Object.fromEntries(Object.entries(params).map(([name, p]) => [name, grads[p.name]]));
 }
 
-export async function trainStep(params: Params, model: GptConfig, opt: AdamW, batch: Batch, lr: number, lora?: LoraForward): Promise<number> {
+export async function trainStep(params: Params, model: ModelConfig, opt: AdamW, batch: Batch, lr: number, lora?: LoraForward): Promise<number> {
   const trained = lora ? lora.adapter : params;
   const { value, grads } = tf.variableGrads(() => batchLoss(params, model, batch, lora), Object.values(trained));
   const norm = opt.apply(gradsByName(trained, grads), lr);

@@ -8,7 +8,7 @@ import { test } from "node:test";
 import { BACKEND_ORDER, initBackend, tf } from "../../src/backend/engine";
 import { linear, nativeFusedMatMul } from "../../src/backend/native";
 import { columnSums, transposeLastTwo, unsortedSegmentSumValues } from "../../src/backend/wasm";
-import { GptConfig, initialValues, paramsFromValues, disposeParams } from "../../src/model/gpt";
+import { GptConfig, initialValues, paramsFromValues, disposeParams } from "../../src/model/model";
 import { batchLoss } from "../../src/train/trainer";
 import { makeBatch } from "../../src/train/sequences";
 

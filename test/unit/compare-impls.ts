@@ -2,7 +2,7 @@
 import assert from "node:assert/strict";
 import { tf } from "../../src/backend/engine";
 import type { Impl } from "../../src/backend/impl-choice";
-import { createParams, disposeParams, flatPositions, forward, GptConfig, lossAt, Params } from "../../src/model/gpt";
+import { createParams, disposeParams, flatPositions, forward, GptConfig, lossAt, Params } from "../../src/model/model";
 
 /** Largest absolute difference of a from b, relative to b's largest entry. */
 export function maxRelDiff(a: tf.Tensor, b: tf.Tensor): number {

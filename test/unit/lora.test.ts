@@ -4,7 +4,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { test } from "node:test";
 import { initBackend, tf } from "../../src/backend/engine";
-import { createParams, disposeParams, forward, GptConfig, Params, paramsToValues } from "../../src/model/gpt";
+import { createParams, disposeParams, forward, GptConfig, Params, paramsToValues } from "../../src/model/model";
 import { adapterShapes, createAdapter, DEFAULT_LORA, loadAdapter, LoraConfig, loraForward, mergeAdapter, parseLoraTargets, saveAdapter } from "../../src/model/lora";
 import { makeBatch } from "../../src/train/sequences";
 import { train } from "../../src/train/trainer";

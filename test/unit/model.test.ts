@@ -6,8 +6,9 @@ import { test } from "node:test";
 import { loadAttentionKernel } from "../../src/backend/attention-kernel";
 import { initBackend, tf } from "../../src/backend/engine";
 import {
-  countParameters, createParams, disposeParams, forward, GptConfig, headChunkRows, hookNames, layerNorm, lossAt, flatPositions, Params,
-} from "../../src/model/gpt";
+  countParameters, createParams, disposeParams, forward, GptConfig, headChunkRows, hookNames, lossAt, flatPositions, Params,
+} from "../../src/model/model";
+import { layerNorm } from "../../src/model/ops/norms";
 import { loadModel, saveModel } from "../../src/model/io";
 import { decodeSafetensors, encodeSafetensors } from "../../src/model/safetensors";
 
@@ -26,7 +27,7 @@ test("hook points have the documented shapes; attention is causal and rows sum t
   const params = createParams(CFG, 1);
   const { hidden, cache } = forward(params, CFG, tokens(), { hooks: "all" });
   assert.deepEqual(hidden.shape, [2, 6, 16]);
-  assert.deepEqual([...cache.keys()].sort(), hookNames(CFG).sort());
+  assert.deepEqual([...cache.keys()].sort(), hookNames(CFG.layers).sort());
   assert.deepEqual(cache.get("blocks.1.hook_resid_post")!.shape, [2, 6, 16]);
   const att = (await cache.get("blocks.0.attn.hook_pattern")!.array()) as number[][][][];
   assert.deepEqual([att.length, att[0].length, att[0][0].length, att[0][0][0].length], [2, 2, 6, 6]);

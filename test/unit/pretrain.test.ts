@@ -12,7 +12,7 @@ import { GRID_PROFILES } from "../../src/runs/grid";
 import { pretrain } from "../../src/runs/pretrain";
 import { buildCorpus, packBlocks } from "../../src/text/corpus";
 import { XftTokenizer } from "../../src/text/tokenizer";
-import { disposeParams } from "../../src/model/gpt";
+import { disposeParams } from "../../src/model/model";
 import { Rng } from "../../src/util/rng";
 
 const WORDS = "the a model answer question helpful kind clear short long topic reply user assistant says asks good bad fine very not quite".split(" ");

@@ -5,7 +5,7 @@ import * as path from "node:path";
 import { test } from "node:test";
 import { initBackend, tf } from "../../src/backend/engine";
 import { readLabelsBatch } from "../../src/eval/readout";
-import { createParams, disposeParams, GptConfig, parameterShapes, paramsFromValues, paramsToValues } from "../../src/model/gpt";
+import { createParams, disposeParams, GptConfig, parameterShapes, paramsFromValues, paramsToValues } from "../../src/model/model";
 import {
   findingDifferences, findingTallies, intermediateHiddenEntropy, overconfidence, pointsOverSettings, pooledReliability, probeSummary, ProbedRun,
 } from "../../src/probe/compare";

@@ -10,7 +10,7 @@ import { test } from "node:test";
 import { initBackend } from "../../src/backend/engine";
 import type { Example } from "../../src/data/schema";
 import { readLabels, readLabelsRationaleFirst, RationaleReadout } from "../../src/eval/readout";
-import { disposeParams, GptConfig, initialValues, Params, paramsFromValues } from "../../src/model/gpt";
+import { disposeParams, GptConfig, initialValues, Params, paramsFromValues } from "../../src/model/model";
 import { Prediction, runExperiment } from "../../src/runs/experiment";
 import type { Profile } from "../../src/runs/profiles";
 import { XftTokenizer } from "../../src/text/tokenizer";

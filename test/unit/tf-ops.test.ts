@@ -3,7 +3,7 @@ import { test } from "node:test";
 import { kernelAttention, loadAttentionKernel } from "../../src/backend/attention-kernel";
 import { initBackend, tf } from "../../src/backend/engine";
 import { adamWOp, fusedGelu, fusedLayerNorm, loadTfOps, softmaxCrossEntropy, TF_OPS_FILE } from "../../src/backend/tf-ops";
-import { createParams, disposeParams, GptConfig } from "../../src/model/gpt";
+import { createParams, disposeParams, GptConfig } from "../../src/model/model";
 import { AdamW } from "../../src/train/optimizer";
 import { assertModelSameWithKernel, maxRelDiff } from "./compare-impls";
 

@@ -5,7 +5,7 @@ import * as path from "node:path";
 import { test } from "node:test";
 import { initBackend, tf } from "../../src/backend/engine";
 import type { Example } from "../../src/data/schema";
-import { createParams, disposeParams, GptConfig, paramsToValues } from "../../src/model/gpt";
+import { createParams, disposeParams, GptConfig, paramsToValues } from "../../src/model/model";
 import { XftTokenizer } from "../../src/text/tokenizer";
 import { AdamW, learningRate, OptimizerConfig } from "../../src/train/optimizer";
 import { encodeExample, makeBatch, parseCondition, EncodedExample } from "../../src/train/sequences";

@@ -1,0 +1,95 @@
+/**
+ * The output head: next-token logits and the training loss through a head matrix [V, d] (the token embedding
+ * where the head is tied, else `lm_head`).
+ */
+import { tf } from "../../backend/engine";
+import { softmaxCrossEntropy, tfOpsLoaded } from "../../backend/tf-ops";
+import type { Params } from "./params";
+
+/** The head matrix [V, d]: `lm_head` where the model has one of its own, else the tied token embedding. */
+export function headWeight(params: Params): tf.Variable {
+  return params.lm_head ?? params.wte;
+}
+
+/** Flat indices b*T + t of the given (row, position) pairs, for gathering from [B*T, ...]. */
+export function flatPositions(T: number, rows: readonly number[], positions: readonly number[]): tf.Tensor1D {
+  return tf.tensor1d(rows.map((b, i) => b * T + positions[i]), "int32");
+}
+
+/** Next-token logits [M, V] at flat positions of hidden [B, T, d]. */
+export function logitsAt(params: Params, hidden: tf.Tensor3D, flatIdx: tf.Tensor1D): tf.Tensor2D {
+  return tf.tidy(() => {
+    const [B, T, d] = hidden.shape;
+    const picked = tf.gather(hidden.reshape([B * T, d]), flatIdx);
+    return tf.matMul(picked, headWeight(params), false, true) as tf.Tensor2D;
+  });
+}
+
+/**
+ * Rows of the head's [rows, V] blocks: at most 16 MiB each. glibc serves an allocation of 32 MiB or more by a
+ * fresh mmap whose every page faults on first touch (measured on native: one elementwise op on [4096, 4000],
+ * 62.5 MiB, takes 32 ms; on a quarter of it 1.8 ms), and the head's logits and probabilities are the only
+ * tensors of a step that large.
+ */
+export function headChunkRows(vocab: number): number {
+  return Math.max(1, Math.floor((16 * 2 ** 20) / (4 * vocab)));
+}
+
+/**
+ * Softmax of logits [m, V] and the cross-entropy against targets [m], summed, as tfjs ops (backend/tf-ops.ts has
+ * the same as one op). The loss is lse - logit[target] with lse = max(logits) - log(max(P)): the largest
+ * probability is at least 1/V, so its log is exact where the target's own probability could underflow.
+ */
+function softmaxCrossEntropyOps(logits: tf.Tensor2D, targets: tf.Tensor1D): [tf.Tensor2D, tf.Scalar] {
+  const [m, V] = logits.shape;
+  const p = tf.softmax(logits);
+  const lse = tf.max(logits, 1).sub(tf.log(tf.max(p, 1)));
+  const flat = tf.range(0, m, 1, "int32").mul(tf.scalar(V, "int32")).add(targets);
+  return [p, lse.sub(tf.gather(logits.reshape([m * V]), flat)).sum()];
+}
+
+/**
+ * Mean next-token cross-entropy of hidden states h [M, d] through a head W [V, d], against targets [M], with a
+ * hand-written gradient that keeps the probabilities P and never forms P - onehot: with Y the one-hot targets,
+ * dh = (P - Y) W / M = (P W - W[targets]) / M and dW = (P - Y)^T h / M = (P^T h - segment sums of h by target) / M.
+ * Autodiff would keep the logits, P and Y, and pass over [M, V] about eight times; this is one fused op (or a
+ * softmax and two row maxima). The rows go in blocks of headChunkRows (P is kept block by block), so that no
+ * [M, V] tensor is ever allocated whole.
+ */
+const headCrossEntropy = tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => {
+  const [h, w, targets, save] = args as [tf.Tensor2D, tf.Tensor2D, tf.Tensor1D, tf.GradSaveFunc];
+  const [M, V] = [h.shape[0], w.shape[0]];
+  const rows = headChunkRows(V);
+  const sizes = Array.from({ length: Math.ceil(M / rows) }, (_, i) => Math.min(rows, M - i * rows));
+  const blocks = <R extends tf.Rank>(x: tf.Tensor<R>) => (sizes.length > 1 ? tf.split(x, sizes) : [x]);
+  const hs = blocks(h);
+  const ts = blocks(targets);
+  const probs: tf.Tensor2D[] = [];
+  const losses = hs.map((hc, c) => {
+    const [p, loss] = (tfOpsLoaded() ? softmaxCrossEntropy : softmaxCrossEntropyOps)(tf.matMul(hc, w, false, true), ts[c] as tf.Tensor1D);
+    probs.push(p);
+    return loss;
+  });
+  save([h, w, targets, ...probs]);
+  return {
+    value: tf.addN(losses).div(M),
+    gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => tf.tidy(() => {
+      const [sh, sw, stargets, ...sprobs] = saved;
+      const scale = dy.div(M);
+      const shs = blocks(sh);
+      const pW = sprobs.map((p) => tf.matMul(p, sw));
+      const dh = (pW.length > 1 ? tf.concat(pW) : pW[0]).sub(tf.gather(sw, stargets)).mul(scale);
+      const pTh = sprobs.map((p, c) => tf.matMul(p, shs[c], true, false));
+      const dw = (pTh.length > 1 ? tf.addN(pTh) : pTh[0]).sub(tf.unsortedSegmentSum(sh, stargets as tf.Tensor1D, V)).mul(scale);
+      return [dh, dw, tf.zeros(stargets.shape)]; // (targets are ids: no gradient)
+    }),
+  };
+});
+
+/** Mean next-token cross-entropy at flat positions of hidden [B, T, d] against targets [M]. */
+export function lossAt(params: Params, hidden: tf.Tensor3D, flatIdx: tf.Tensor1D, targets: tf.Tensor1D): tf.Scalar {
+  return tf.tidy(() => {
+    const [B, T, d] = hidden.shape;
+    return headCrossEntropy(tf.gather(hidden.reshape([B * T, d]), flatIdx), headWeight(params), targets) as tf.Scalar;
+  });
+}
