@@ -20,6 +20,8 @@ export interface EnvironmentInfo extends Partial<HostInfo> {
   attention?: string;
   /** GELU, LayerNorm, attention, cross-entropy and AdamW: "kernel" (xft's TensorFlow ops) or "tfjs" (tfjs ops). */
   tfOps?: string;
+  /** The model a notebook loaded, as `describeModel` (src/model/pretrained.ts) and its tokenizer say it. */
+  model?: string;
   tslabVersion?: string;
   typescriptVersion?: string;
 }
@@ -35,6 +37,7 @@ function environmentRows(info: EnvironmentInfo): Array<[string, string]> {
     ["tfjs", info.tensorflowVersion ? `${info.tfjsVersion}, TensorFlow ${info.tensorflowVersion}` : info.tfjsVersion],
     ["attention", info.attention && (info.attention === "kernel" ? "xft's native kernel" : "tfjs ops")],
     ["TensorFlow ops", info.tfOps && (info.tfOps === "kernel" ? "xft's own (GELU, LayerNorm, attention, cross-entropy, AdamW)" : "tfjs ops")],
+    ["model", info.model],
     ["profile", info.profile],
     ["node", info.nodeVersion],
     ["xft", info.xftVersion],

@@ -7,4 +7,6 @@ source scripts/env.sh
 export XFT_PROFILE=ci
 # One test file at a time: the machine has 2 cores and the e2e tests train models.
 if [ $# -eq 0 ]; then set -- test/unit/*.test.ts test/e2e/*.test.ts; fi
+# Hugging Face reference checkpoints for the checkpoint-loader tests (a no-op when up to date).
+bash scripts/hf-reference.sh || exit 1
 exec node --import tsx --test --test-concurrency=1 "$@"

@@ -4,6 +4,7 @@
  *   xft pretrain --profile ci|quick|full
  *   xft reproduce --profile ci|quick|full [--part ...] [--shard k/n]
  *   xft probe --run KEY | --profile ci|quick|full [--part ...]
+ *   xft logits --init hf:DIR | --run KEY --text "..." [--json]
  *   xft doctor
  *   xft data list | show NAME|PATH | check FILE...
  */
@@ -12,6 +13,7 @@ import { DEFAULT_BENCH } from "../bench/bench";
 import { runBench } from "./bench";
 import { runData } from "./data";
 import { runDoctor } from "./doctor";
+import { runLogits } from "./logits";
 import { runPretrain } from "./pretrain";
 import { runProbe } from "./probe";
 import { runReproduce } from "./reproduce";
@@ -48,6 +50,10 @@ commands:
            --profile ci|quick|full (the grid's architecture; default $XFT_PROFILE or quick)
            --out DIR (default: data/base-<profile> where one is shipped (quick: reused), else runs/pretrain/<profile>)
            --layers N --d-model N --heads N (another architecture)   --fresh   --backend NAME
+  logits   the token ids of a text and the next-token log-probabilities at its last position: a sanity check
+           on a checkpoint (and the handle for comparing xft with transformers)
+           --init hf:DIR|hf:org/name (a save_pretrained folder, or a model in the local Hugging Face cache)
+           | --run KEY|DIR (a finished run)   --text "..."   --top N (default 20)   --json   --backend NAME   --runs-dir DIR
   doctor   check the environment (backend, Jupyter, kernelspec, browser, data) and say how to fix gaps
   data list                  every dataset under data/: dimensions, labels, train/test counts, explanations
   data show NAME|PATH        print examples readably   --n N (default 3)   --split train|test
@@ -140,6 +146,20 @@ const COMMANDS: Record<string, (args: string[]) => Promise<number>> = {
       profile: values.profile, out: values.out, layers: int(values.layers, "--layers"), dModel: int(values["d-model"], "--d-model"),
       heads: int(values.heads, "--heads"), backend: values.backend, fresh: values.fresh!,
       command: ["npx xft pretrain", ...args.filter((a) => a !== "--fresh")].join(" "),
+    });
+  },
+  logits: async (args) => {
+    const { values } = parseArgs({
+      args,
+      options: {
+        init: { type: "string" }, run: { type: "string" }, "runs-dir": { type: "string" }, text: { type: "string" },
+        top: { type: "string", default: "20" }, json: { type: "boolean", default: false }, backend: { type: "string" },
+      },
+    });
+    if (values.text === undefined) throw new Error("--text is required");
+    return runLogits({
+      init: values.init, run: values.run, runsDir: values["runs-dir"], text: values.text, top: positiveInteger(values.top!, "--top"),
+      json: values.json!, backend: values.backend,
     });
   },
   doctor: async (args) => {

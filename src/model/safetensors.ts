@@ -1,8 +1,9 @@
 /**
  * The safetensors format (https://github.com/huggingface/safetensors): an 8-byte little-endian header
  * length, a JSON header naming each tensor's dtype, shape and byte range, then the raw little-endian data.
- * Only float32 and int32 are needed here. Writes are atomic: a temporary file renamed into place, so an
- * interrupted save never leaves a half-written checkpoint behind.
+ * xft writes float32 and int32; it reads those and also bfloat16 and float16 (Hugging Face checkpoints),
+ * widened to float32 on reading since every computation here is in float32. Writes are atomic: a temporary
+ * file renamed into place, so an interrupted save never leaves a half-written checkpoint behind.
  */
 import * as fs from "fs";
 import * as path from "path";
@@ -11,8 +12,51 @@ import { readMaybeGzipped } from "../util/gzip";
 export interface NamedArray { shape: number[]; data: Float32Array | Int32Array }
 export type TensorMap = Map<string, NamedArray>;
 
-const DTYPES = { F32: Float32Array, I32: Int32Array } as const;
-type DtypeName = keyof typeof DTYPES;
+/** The dtypes xft writes. */
+type DtypeName = "F32" | "I32";
+
+/** How each readable dtype's little-endian bytes become a typed array (the bytes are a fresh, aligned copy). */
+const READERS: Record<string, { bytesPerElement: number; read: (bytes: Uint8Array) => Float32Array | Int32Array }> = {
+  F32: { bytesPerElement: 4, read: (b) => new Float32Array(b.buffer, b.byteOffset, b.byteLength / 4) },
+  I32: { bytesPerElement: 4, read: (b) => new Int32Array(b.buffer, b.byteOffset, b.byteLength / 4) },
+  BF16: { bytesPerElement: 2, read: (b) => bf16ToFloat32(new Uint16Array(b.buffer, b.byteOffset, b.byteLength / 2)) },
+  F16: { bytesPerElement: 2, read: (b) => f16ToFloat32(new Uint16Array(b.buffer, b.byteOffset, b.byteLength / 2)) },
+};
+
+/** bfloat16 is the high half of a float32: shifting its 16 bits up gives the float32 exactly. */
+export function bf16ToFloat32(halves: Uint16Array): Float32Array {
+  const bits = new Uint32Array(halves.length);
+  for (let i = 0; i < halves.length; i++) bits[i] = halves[i] << 16;
+  return new Float32Array(bits.buffer);
+}
+
+/** IEEE 754 half precision (1 sign, 5 exponent, 10 fraction bits) to float32, all of it exact. */
+export function f16ToFloat32(halves: Uint16Array): Float32Array {
+  const table = halfTable();
+  const out = new Float32Array(halves.length);
+  for (let i = 0; i < halves.length; i++) out[i] = table[halves[i]];
+  return out;
+}
+
+let halfValues: Float32Array | undefined;
+
+/** Every half's float32 value, built once (256 KiB): a lookup is faster than decoding each of a checkpoint's values. */
+function halfTable(): Float32Array {
+  if (!halfValues) {
+    halfValues = new Float32Array(65536);
+    for (let h = 0; h < 65536; h++) halfValues[h] = halfValue(h);
+  }
+  return halfValues;
+}
+
+function halfValue(h: number): number {
+  const sign = h & 0x8000 ? -1 : 1;
+  const exponent = (h >> 10) & 0x1f;
+  const fraction = h & 0x3ff;
+  if (exponent === 0) return sign * fraction * 2 ** -24; // zero and subnormals: fraction x 2^-14 x 2^-10
+  if (exponent === 31) return fraction === 0 ? sign * Infinity : NaN;
+  return sign * (1 + fraction / 1024) * 2 ** (exponent - 15);
+}
 
 export function encodeSafetensors(tensors: TensorMap, metadata: Record<string, string> = {}): Buffer {
   const header: Record<string, unknown> = {};
@@ -59,14 +103,13 @@ export function decodeSafetensors(buf: Buffer, source = "(buffer)"): { tensors: 
   for (const [name, entry] of Object.entries(header)) {
     if (name === "__metadata__") { metadata = entry as Record<string, string>; continue; }
     const { dtype, shape, data_offsets: [start, end] } = entry as { dtype: string; shape: number[]; data_offsets: [number, number] };
-    const Ctor = DTYPES[dtype as DtypeName];
-    if (!Ctor) throw new Error(`${source}: tensor ${name} has unsupported dtype ${dtype}`);
-    if (end > buf.length - base || (end - start) !== shape.reduce((a, b) => a * b, 1) * Ctor.BYTES_PER_ELEMENT) {
+    const reader = Object.hasOwn(READERS, dtype) ? READERS[dtype] : undefined;
+    if (!reader) throw new Error(`${source}: tensor ${name} has unsupported dtype ${dtype} (xft reads ${Object.keys(READERS).join(", ")})`);
+    if (end > buf.length - base || (end - start) !== shape.reduce((a, b) => a * b, 1) * reader.bytesPerElement) {
       throw new Error(`${source}: tensor ${name} byte range [${start}, ${end}) does not match shape [${shape}]`);
     }
     // Copy into a fresh, aligned buffer: the file's data need not be aligned for the typed array.
-    const bytes = new Uint8Array(buf.subarray(base + start, base + end));
-    tensors.set(name, { shape, data: new Ctor(bytes.buffer, bytes.byteOffset, (end - start) / Ctor.BYTES_PER_ELEMENT) });
+    tensors.set(name, { shape, data: reader.read(new Uint8Array(buf.subarray(base + start, base + end))) });
   }
   return { tensors, metadata };
 }

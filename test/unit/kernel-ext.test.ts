@@ -115,6 +115,11 @@ describe("environment banner", () => {
     );
   });
 
+  it("names the loaded model where a notebook passes one", () => {
+    const text = environmentText({ backend: "cpu", threads: 1, tfjsVersion: "4.22.0", model: "qwen2: 2 layers, d 32" });
+    assert.equal(text, "backend  cpu (1 thread)\ntfjs     4.22.0\nmodel    qwen2: 2 layers, d 32");
+  });
+
   it("leaves out facts it does not have", () => {
     const text = environmentText({ backend: "cpu", threads: 1, tfjsVersion: "4.22.0" });
     assert.equal(text, "backend  cpu (1 thread)\ntfjs     4.22.0");

@@ -4,7 +4,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { test } from "node:test";
 import { initBackend, tf } from "../../src/backend/engine";
-import { createParams, disposeParams, forward, GptConfig, Params, paramsToValues } from "../../src/model/model";
+import { createParams, disposeParams, forward, GptConfig, LlamaConfig, Params, paramsToValues } from "../../src/model/model";
 import { adapterShapes, createAdapter, DEFAULT_LORA, loadAdapter, LoraConfig, loraForward, mergeAdapter, parseLoraTargets, saveAdapter } from "../../src/model/lora";
 import { makeBatch } from "../../src/train/sequences";
 import { train } from "../../src/train/trainer";
@@ -130,4 +130,34 @@ test("LoRA settings are checked: rank, alpha, dropout and target names", () => {
   assert.deepEqual(parseLoraTargets("attn.wqkv, mlp.w2"), ["attn.wqkv", "mlp.w2"]);
   assert.equal(adapterShapes(MODEL, { ...DEFAULT_LORA, targets: ["attn.wo"] }).length, 2 * MODEL.layers);
   assert.deepEqual(makeBatch([{ tokens: [1, 2, 3], promptLen: 1, label: 0 }], 0, 16).lossTargets, [2, 3], "a block's every next token is a target");
+});
+
+const LLAMA: LlamaConfig = {
+  family: "llama", modelType: "qwen2", vocabSize: 50, maxLen: 16, layers: 2, dModel: 16, heads: 4, kvHeads: 2, headDim: 4, mlpDim: 24,
+  normEps: 1e-6, ropeTheta: 10000, ropeScale: 1, qkvBias: true, outBias: false, mlpBias: false, untiedHead: true, initStd: 0.2,
+};
+
+test("LoRA targets by the checkpoint's module names: Llama's q_proj/o_proj/down_proj, GPT-2's c_proj (both output projections)", async () => {
+  await initBackend();
+  const lora: LoraConfig = { rank: 2, alpha: 4, dropout: 0, targets: ["q_proj", "o_proj", "down_proj"] };
+  assert.deepEqual(adapterShapes(LLAMA, lora).slice(0, 6).map(([name, shape]) => `${name} [${shape}]`), [
+    "blocks.0.attn.wq.lora_a [16,2]", "blocks.0.attn.wq.lora_b [2,16]", "blocks.0.attn.wo.lora_a [16,2]",
+    "blocks.0.attn.wo.lora_b [2,16]", "blocks.0.mlp.wdown.lora_a [24,2]", "blocks.0.mlp.wdown.lora_b [2,16]",
+  ]);
+  assert.deepEqual(adapterShapes(MODEL, { ...lora, targets: ["c_proj"] }).map(([name]) => name).filter((n) => n.startsWith("blocks.0.")),
+    ["blocks.0.attn.wo.lora_a", "blocks.0.attn.wo.lora_b", "blocks.0.mlp.w2.lora_a", "blocks.0.mlp.w2.lora_b"]);
+  assert.throws(() => adapterShapes(LLAMA, { ...lora, targets: ["c_attn"] }), /target c_attn is not a matrix of a qwen2 model; it has .*q_proj/);
+  // Unmerged (training) and merged (inference) give the same outputs once B is non-zero.
+  const base = createParams(LLAMA, 5);
+  const adapter = createAdapter(LLAMA, lora, 6);
+  for (const [name, v] of Object.entries(adapter)) if (name.endsWith(".lora_b")) v.assign(tf.randomNormal(v.shape, 0, 0.3, "float32", 7));
+  const input = tf.tensor2d([[1, 2, 3, 4, 5, 6], [7, 8, 9, 10, 11, 12]], [2, 6], "int32");
+  const unmerged = forward(base, LLAMA, input, { lora: loraForward(adapter, lora, 0) }).hidden;
+  const merged = mergeAdapter(base, adapter, lora);
+  const viaMerge = forward(merged, LLAMA, input).hidden;
+  const plain = forward(base, LLAMA, input).hidden;
+  assert.ok(maxAbsDiff(unmerged.dataSync() as Float32Array, viaMerge.dataSync() as Float32Array) < 1e-5);
+  assert.ok(maxAbsDiff(unmerged.dataSync() as Float32Array, plain.dataSync() as Float32Array) > 1e-3, "the adapter changes the outputs");
+  tf.dispose([unmerged, viaMerge, plain, input]);
+  for (const p of [base, adapter, merged]) disposeParams(p);
 });
