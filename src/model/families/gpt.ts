@@ -11,7 +11,7 @@ import { causalSelfAttention } from "../ops/attention";
 import { projection } from "../ops/linear";
 import { layerNorm, LN_EPS } from "../ops/norms";
 import type { Params } from "../ops/params";
-import type { FamilyForward, ParameterShapes } from "./family";
+import { FamilyForward, ParameterShapes, residualStream } from "./family";
 
 function mlpDim(c: GptConfig): number {
   return c.mlpDim ?? c.mlpRatio * c.dModel;
@@ -56,17 +56,6 @@ export const gptForward: FamilyForward<GptConfig> = (params, c, tokens, hooks, l
 
   // The residual stream is kept flat, [B*T, d], so that every projection is one 2-D matmul.
   const tokEmb = tf.gather(params.wte, tokens.reshape([B * T]));
-  let x = tokEmb.reshape([B, T, d]).add(params.wpe.slice([0, 0], [T, d])).reshape([B * T, d]);
-  hooks.record(hook.embed, x, [B, T, d]);
-  for (let l = 0; l < c.layers; l++) {
-    const p = `blocks.${l}.`;
-    hooks.record(hook.residPre(l), x, [B, T, d]);
-    // Each sublayer in a tidy of its own, so that its temporaries go when it ends (under gradients the tape
-    // keeps what the backward pass needs).
-    x = tf.tidy(() => x.add(attention(p, norm(x, p + "ln1"), l)));
-    hooks.record(hook.residMid(l), x, [B, T, d]);
-    x = tf.tidy(() => x.add(mlp(p, norm(x, p + "ln2"))));
-    hooks.record(hook.residPost(l), x, [B, T, d]);
-  }
-  return norm(x, "ln_f");
+  const embedded = tokEmb.reshape([B, T, d]).add(params.wpe.slice([0, 0], [T, d])).reshape([B * T, d]);
+  return residualStream(embedded, c.layers, [B, T, d], hooks, { norm, attention, mlp });
 };

@@ -12,7 +12,7 @@ import { projection } from "../ops/linear";
 import { rmsNorm } from "../ops/norms";
 import type { Params } from "../ops/params";
 import { applyRope } from "../ops/rope";
-import type { FamilyForward, ParameterShapes } from "./family";
+import { FamilyForward, ParameterShapes, residualStream } from "./family";
 
 export function llamaParameterShapes(c: LlamaConfig): ParameterShapes {
   const d = c.dModel;
@@ -61,15 +61,6 @@ export const llamaForward: FamilyForward<LlamaConfig> = (params, c, tokens, hook
   };
 
   // The residual stream is kept flat, [B*T, d], so that every projection is one 2-D matmul.
-  let x = tf.gather(params.wte, tokens.reshape([B * T])) as tf.Tensor;
-  hooks.record(hook.embed, x, [B, T, d]);
-  for (let l = 0; l < c.layers; l++) {
-    const p = `blocks.${l}.`;
-    hooks.record(hook.residPre(l), x, [B, T, d]);
-    x = tf.tidy(() => x.add(attention(p, norm(x, p + "ln1"), l)));
-    hooks.record(hook.residMid(l), x, [B, T, d]);
-    x = tf.tidy(() => x.add(mlp(p, norm(x, p + "ln2"))));
-    hooks.record(hook.residPost(l), x, [B, T, d]);
-  }
-  return norm(x, "ln_f");
+  const embedded = tf.gather(params.wte, tokens.reshape([B * T]));
+  return residualStream(embedded, c.layers, [B, T, d], hooks, { norm, attention, mlp });
 };
