@@ -2,12 +2,14 @@
  * `xft data`: look at datasets before training on them.
  *   xft data list                              every dataset under data/: dimensions, labels, counts, explanations
  *   xft data show NAME|PATH [--n 3] [--split train|test]   a few examples, long texts cut
- *   xft data check FILE...                     every bad row of JSONL(.gz) files; exit 1 if there is one
+ *   xft data check FILE|FOLDER... [--profile P] every bad row, and what train requires of the dataset; exit 1 if train would fail
  */
 import { existsSync, statSync } from "fs";
 import { parseArgs } from "util";
+import { checkData, DataCheck } from "../data/check";
 import { datasetNames, loadDataset, projectRoot, readExamples } from "../data/load";
 import { Example, Split, SPLITS } from "../data/schema";
+import { resolveProfile } from "../runs/profiles";
 import { XftTokenizer } from "../text/tokenizer";
 import { formatCheck, formatExample, formatSummaries, summarize } from "./data-format";
 
@@ -73,15 +75,32 @@ function show(args: string[]): number {
   return 0;
 }
 
+/** The report of one checked file or folder: its files' rows, then the dataset's problems, one line each. */
+function formatDataCheck(result: DataCheck): string {
+  const rows = result.files.map((f) => formatCheck(f.file, f.examples.length, f.skipped)).join("");
+  const note = result.evaluationOnly && result.problems.length === 0
+    ? `${result.dataset}: evaluation-only (a test file and no train file): xft evaluates on it and xft train refuses it\n`
+    : "";
+  return rows + result.problems.map((p) => p + "\n").join("") + note;
+}
+
+/** Whether `xft train` would fail on what was checked. */
+function failsTraining(result: DataCheck): boolean {
+  return result.problems.length > 0 || result.files.some((f) => f.skipped.length > 0 || f.examples.length === 0);
+}
+
 function check(args: string[]): number {
-  const { positionals } = parseArgs({ args, allowPositionals: true, options: {} });
-  if (positionals.length === 0) throw new Error("usage: xft data check FILE...");
+  const { values, positionals } = parseArgs({ args, allowPositionals: true, options: { profile: { type: "string" } } });
+  if (positionals.length === 0) throw new Error("usage: xft data check FILE|FOLDER... [--profile ci|quick|full]");
+  // The batch size, which the train split must fill at least once, is the profile's that train would use.
+  const profile = resolveProfile(values.profile);
+  const needs = { profile: profile.name, batchSize: profile.train.batchSize };
   let failed = false;
-  for (const file of positionals) {
-    if (!existsSync(file) || !statSync(file).isFile()) throw new Error(`no such file: ${file}`);
-    const { examples, skipped } = readExamples(file, { strict: false });
-    process.stdout.write(formatCheck(file, examples.length, skipped));
-    failed ||= skipped.length > 0 || examples.length === 0;
+  for (const target of positionals) {
+    if (!existsSync(target)) throw new Error(`no such file or folder: ${target}`);
+    const result = checkData(target, needs);
+    process.stdout.write(formatDataCheck(result));
+    failed ||= failsTraining(result);
   }
   return failed ? 1 : 0;
 }

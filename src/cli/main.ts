@@ -57,7 +57,9 @@ commands:
   doctor   check the environment (backend, Jupyter, kernelspec, browser, data) and say how to fix gaps
   data list                  every dataset under data/: dimensions, labels, train/test counts, explanations
   data show NAME|PATH        print examples readably   --n N (default 3)   --split train|test
-  data check FILE...         list every bad row of a JSONL(.gz) file as file:line: field: problem; exit 1 if any
+  data check FILE|FOLDER...  every bad row of a JSONL(.gz) file as file:line: field: problem, and what train would
+                             refuse (a missing split, fewer rows than a batch, too many labels); exit 1 if any
+                             --profile ci|quick|full (the batch size to check against; default $XFT_PROFILE or quick)
 `;
 
 const COMMANDS: Record<string, (args: string[]) => Promise<number>> = {
@@ -188,8 +190,9 @@ function positiveInteger(s: string, flag: string): number {
 }
 
 function parseSeed(s: string): number {
-  const n = Number(s);
-  if (!Number.isInteger(n)) throw new Error(`--seed must be an integer, got "${s}"`);
+  // Digits only: Number() reads "" and " " as 0 and "1e3" or "0x10" as other seeds than were meant.
+  const n = /^-?\d+$/.test(s) ? Number(s) : NaN;
+  if (!Number.isSafeInteger(n)) throw new Error(`--seed must be an integer, got "${s}"`);
   return n;
 }
 

@@ -7,7 +7,7 @@
 import * as path from "path";
 import * as aq from "arquero";
 import { initBackend } from "../backend/engine";
-import { writeFileAtomic } from "../model/safetensors";
+import { writeFileAtomic } from "../util/atomic-write";
 import { describeRun } from "../eval/compare";
 import { findingDifferences, findingTallies, pointsOverSettings, pooledReliability, probeSummary } from "../probe/compare";
 import { probeRun, probeRuns, RunProbe } from "../probe/run-probe";

@@ -13,6 +13,8 @@ import { DataError, Example, FileValidator, Split } from "./schema";
 export interface ReadOptions {
   /** Throw the first bad row (default), or skip bad rows and return them. */
   strict?: boolean;
+  /** The split every row must have: the file is a dataset folder's train or test file. */
+  split?: Split;
 }
 
 export interface ReadResult {
@@ -52,16 +54,82 @@ function displayPath(path: string): string {
   return rel !== "" && !rel.startsWith("..") && !isAbsolute(rel) ? rel : path;
 }
 
+/** Fails on the first byte that is not UTF-8; the BOM is kept so that only the file's first line drops it. */
+const UTF8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
+
+/** The lines of a file's bytes (split at \n, a \r before it dropped), each still as bytes. */
+function byteLines(content: Buffer): Buffer[] {
+  const lines: Buffer[] = [];
+  for (let start = 0; start <= content.length;) {
+    const nl = content.indexOf(0x0a, start);
+    const end = nl === -1 ? content.length : nl;
+    lines.push(content.subarray(start, end > start && content[end - 1] === 0x0d ? end - 1 : end));
+    start = end + 1;
+  }
+  return lines;
+}
+
+/**
+ * One line's text. Invalid UTF-8 is a bad row, not silently U+FFFD: decoding each line on its own gives the
+ * exact line, and the message gives the byte where the bad sequence starts.
+ */
+function decodeLine(bytes: Buffer, file: string, line: number): string {
+  try {
+    return UTF8.decode(bytes);
+  } catch {
+    const start = badSequenceStart(bytes);
+    const shown = [...bytes.subarray(start, start + 4)].map((b) => b.toString(16).padStart(2, "0")).join(" ");
+    throw new DataError(file, line, "(line)", `not valid UTF-8 at byte ${start + 1} of the line (bytes ${shown})`);
+  }
+}
+
+/**
+ * The offset of the first invalid sequence in bytes that do not decode. The longest prefix that decodes in
+ * streaming mode (where a sequence cut at the end is not yet an error) ends at the byte that broke the rule;
+ * when that byte cut short a multi-byte sequence, the sequence's lead byte is where the problem starts.
+ */
+function badSequenceStart(bytes: Uint8Array): number {
+  let good = 0;
+  for (let bad = bytes.length; bad - good > 1;) {
+    const mid = (good + bad) >> 1;
+    if (decodesAsPrefix(bytes.subarray(0, mid))) good = mid;
+    else bad = mid;
+  }
+  let lead = good - 1;
+  while (lead >= 0 && good - lead <= 3 && (bytes[lead] & 0xc0) === 0x80) lead--;
+  return lead >= 0 && lead + utf8SequenceLength(bytes[lead]) > good ? lead : good;
+}
+
+/** How many bytes the sequence a lead byte starts has (1 for ASCII and for bytes that cannot lead). */
+function utf8SequenceLength(lead: number): number {
+  if (lead >= 0xf0 && lead <= 0xf4) return 4;
+  if (lead >= 0xe0 && lead <= 0xef) return 3;
+  if (lead >= 0xc2 && lead <= 0xdf) return 2;
+  return 1;
+}
+
+/** Whether `bytes` are UTF-8 up to, perhaps, a sequence cut at their end. */
+function decodesAsPrefix(bytes: Uint8Array): boolean {
+  const decoder = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
+  try {
+    decoder.decode(bytes, { stream: true });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 /** Parses and validates the rows of one file's content; `expectSplit` also requires every row's split. */
 function parseRows(content: Buffer, file: string, strict: boolean, expectSplit?: Split): ReadResult {
   const validator = new FileValidator(file);
   const examples: Example[] = [];
   const skipped: DataError[] = [];
-  const lines = content.toString("utf8").replace(/^\uFEFF/, "").split(/\r?\n/);
-  lines.forEach((text, i) => {
-    if (text.trim() === "") return;
+  byteLines(content).forEach((bytes, i) => {
     const line = i + 1;
     try {
+      const decoded = decodeLine(bytes, file, line);
+      const text = line === 1 ? decoded.replace(/^\uFEFF/, "") : decoded;
+      if (text.trim() === "") return;
       let obj: unknown;
       try {
         obj = JSON.parse(text);
@@ -83,7 +151,7 @@ function parseRows(content: Buffer, file: string, strict: boolean, expectSplit?:
 
 /** Reads one JSONL file (`.jsonl` or `.jsonl.gz`); empty lines are ignored. */
 export function readExamples(path: string, opts: ReadOptions = {}): ReadResult {
-  return parseRows(readMaybeGzipped(path), path, opts.strict ?? true);
+  return parseRows(readMaybeGzipped(path), path, opts.strict ?? true, opts.split);
 }
 
 /** The train or test file of a dataset folder, or undefined when there is none. */

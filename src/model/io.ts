@@ -3,7 +3,8 @@ import * as fs from "fs";
 import * as path from "path";
 import { ModelConfig, Params, paramsFromValues, paramsToValues, validateConfig } from "./model";
 import * as zlib from "zlib";
-import { encodeSafetensors, loadSafetensors, TensorMap, writeFileAtomic } from "./safetensors";
+import { writeFileAtomic } from "../util/atomic-write";
+import { encodeSafetensors, loadSafetensors, TensorMap } from "./safetensors";
 
 export const WEIGHTS_FILE = "model.safetensors";
 export const CONFIG_FILE = "config.json";

@@ -13,7 +13,8 @@ import { Rng } from "../util/rng";
 import { isLlama, modelKind, ModelConfig } from "./config";
 import { LoraForward, parameterShapes, Params, variablesFromValues } from "./model";
 import { paramsToTensorMap, valuesWithPrefix } from "./io";
-import { loadSafetensors, saveSafetensors, writeFileAtomic } from "./safetensors";
+import { writeFileAtomic } from "../util/atomic-write";
+import { loadSafetensors, saveSafetensors } from "./safetensors";
 
 /**
  * What an adapter can target, per family: every linear layer of a block (as in QLoRA), by xft's matrix name or

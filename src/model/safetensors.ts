@@ -5,8 +5,7 @@
  * widened to float32 on reading since every computation here is in float32. Writes are atomic: a temporary
  * file renamed into place, so an interrupted save never leaves a half-written checkpoint behind.
  */
-import * as fs from "fs";
-import * as path from "path";
+import { writeFileAtomic } from "../util/atomic-write";
 import { readMaybeGzipped } from "../util/gzip";
 
 export interface NamedArray { shape: number[]; data: Float32Array | Int32Array }
@@ -112,20 +111,6 @@ export function decodeSafetensors(buf: Buffer, source = "(buffer)"): { tensors: 
     tensors.set(name, { shape, data: reader.read(new Uint8Array(buf.subarray(base + start, base + end))) });
   }
   return { tensors, metadata };
-}
-
-/** Writes `data` to `file` atomically (write a sibling temp file, fsync, rename). */
-export function writeFileAtomic(file: string, data: Buffer | string): void {
-  fs.mkdirSync(path.dirname(file), { recursive: true });
-  const tmp = `${file}.tmp-${process.pid}`;
-  const fd = fs.openSync(tmp, "w");
-  try {
-    fs.writeSync(fd, typeof data === "string" ? Buffer.from(data, "utf8") : data);
-    fs.fsyncSync(fd);
-  } finally {
-    fs.closeSync(fd);
-  }
-  fs.renameSync(tmp, file);
 }
 
 export function saveSafetensors(file: string, tensors: TensorMap, metadata: Record<string, string> = {}): void {

@@ -12,7 +12,7 @@ import * as path from "path";
 import { initBackend } from "../backend/engine";
 import { argmax, readLabelsRationaleFirst } from "../eval/readout";
 import { disposeParams } from "../model/model";
-import { writeFileAtomic } from "../model/safetensors";
+import { writeFileAtomic } from "../util/atomic-write";
 import { loadRunModel, readPredictions, recordTestSet, RunRecord } from "../runs/experiment";
 import { XftTokenizer } from "../text/tokenizer";
 import { isRationaleFirst } from "../train/sequences";

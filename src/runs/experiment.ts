@@ -14,7 +14,7 @@ import { readLabels, readLabelsRationaleFirst, Readout } from "../eval/readout";
 import { countParameters, createParams, disposeParams, GptConfig, ModelConfig, Params } from "../model/model";
 import { loadModel, saveModel } from "../model/io";
 import { createAdapter, DEFAULT_LORA, loadAdapter, LoraConfig, mergeAdapter, saveAdapter, validateLoraConfig } from "../model/lora";
-import { writeFileAtomic } from "../model/safetensors";
+import { makeDirectory, writeFileAtomic } from "../util/atomic-write";
 import { XftTokenizer } from "../text/tokenizer";
 import { PseudoExplanations } from "../train/pseudo";
 import {
@@ -211,7 +211,7 @@ export async function runExperiment(spec: RunSpec, opts: RunOptions = {}): Promi
     if (prev.status === "done") return { ...withCurrentMetrics(prev, dir, recordFile), dir, reused: true };
   }
   if (opts.fresh) fs.rmSync(dir, { recursive: true, force: true });
-  fs.mkdirSync(dir, { recursive: true });
+  makeDirectory(dir);
 
   const backend = await initBackend();
   const started = Date.now();

@@ -11,7 +11,7 @@ import * as path from "path";
 import { initBackend } from "../backend/engine";
 import { countParameters, createParams, disposeParams, GptConfig, Params } from "../model/model";
 import { saveModel, WEIGHTS_FILE, weightsFile } from "../model/io";
-import { writeFileAtomic } from "../model/safetensors";
+import { writeFileAtomic } from "../util/atomic-write";
 import { readMaybeGzipped } from "../util/gzip";
 import { buildCorpus, packBlocks } from "../text/corpus";
 import { XftTokenizer } from "../text/tokenizer";

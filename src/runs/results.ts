@@ -7,7 +7,7 @@ import * as fs from "fs";
 import * as path from "path";
 import { DifferenceRow, pairedDifferences, summarize, UnpairedArm, WinsRow, winsTable } from "../eval/compare";
 import { metricsTable } from "../eval/tables";
-import { writeFileAtomic } from "../model/safetensors";
+import { writeFileAtomic } from "../util/atomic-write";
 import { readPredictions, RunRecord } from "./experiment";
 
 type Table = ReturnType<typeof metricsTable>;

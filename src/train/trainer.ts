@@ -174,8 +174,10 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
       const lora = opts.adapter && loraForward(opts.adapter.params, opts.adapter.config, hashSeed(config.seed, "lora-dropout", state.step));
       const loss = await trainStep(params, model, opt, batch, lr, lora);
       if (!Number.isFinite(loss)) {
-        throw new Error(`training diverged: loss is ${loss} at step ${state.step + 1} (lr ${lr.toExponential(2)}); ` +
-          `the last checkpoint${opts.checkpointFile ? ` (${opts.checkpointFile})` : ""} is kept`);
+        // Only a checkpoint on disk is kept: before the first save (or without a checkpoint file) there is none.
+        const kept = opts.checkpointFile && fs.existsSync(opts.checkpointFile)
+          ? `the last checkpoint (${opts.checkpointFile}) is kept` : "no checkpoint was written before it";
+        throw new Error(`training diverged: loss is ${loss} at step ${state.step + 1} (lr ${lr.toExponential(2)}); ${kept}`);
       }
       state.step += 1;
       state.losses.push({ step: state.step, loss });

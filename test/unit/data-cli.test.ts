@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { after, test } from "node:test";
@@ -60,10 +60,96 @@ test("xft data check reports every bad row as file:line: field and exits 1; a go
   assert.equal(out[2], `${badFile}: 2 of 4 rows are bad`);
 
   const goodFile = join(tmp, "good.jsonl");
-  writeFileSync(goodFile, good.join("\n") + "\n");
-  const ok = xft("data", "check", goodFile);
+  writeFileSync(goodFile, trainable().join("\n") + "\n");
+  const ok = xft("data", "check", goodFile, "--profile", "ci");
   assert.equal(ok.status, 0, ok.stderr);
-  assert.equal(ok.stdout, `${goodFile}: all 2 rows are valid\n`);
+  assert.equal(ok.stdout, `${goodFile}: all 18 rows are valid\n`);
+});
+
+/** Rows that `xft train --profile ci` accepts: one batch (16) of train rows and two test rows. */
+function trainable(overrides: Partial<Example> = {}, trainRows = 16, testRows = 2): string[] {
+  const rows = [
+    ...Array.from({ length: trainRows }, (_, i) => example(`tr${i}`, overrides)),
+    ...Array.from({ length: testRows }, (_, i) => example(`te${i}`, { ...overrides, split: "test" })),
+  ];
+  return rows.map((e) => JSON.stringify(e));
+}
+
+/** Runs `xft data check --profile ci` on a file of these lines; its exit status and the lines it printed. */
+function checkLines(name: string, content: string | Buffer): { status: number | null; lines: string[]; file: string } {
+  const file = join(tmp, name);
+  writeFileSync(file, content);
+  const r = xft("data", "check", file, "--profile", "ci");
+  assert.equal(r.stderr, "");
+  return { status: r.status, lines: r.stdout.trimEnd().split("\n"), file };
+}
+
+test("xft data check fails, one line each, where xft train would: a missing split, less than a batch, too many labels", () => {
+  const trainOnly = checkLines("train-only.jsonl", trainable({}, 16, 0).join("\n"));
+  assert.deepEqual([trainOnly.status, trainOnly.lines], [1, [
+    `${trainOnly.file}: all 16 rows are valid`,
+    `${trainOnly.file}: no test rows; xft train evaluates on the test split`,
+  ]]);
+  const testOnly = checkLines("test-only.jsonl", trainable({}, 0, 3).join("\n"));
+  assert.deepEqual([testOnly.status, testOnly.lines.slice(1)], [1, [`${testOnly.file}: no train rows; xft train needs at least one batch of 16 (profile ci)`]]);
+  const few = checkLines("few.jsonl", trainable({}, 15, 2).join("\n"));
+  assert.deepEqual([few.status, few.lines.slice(1)], [1, [`${few.file}: 15 train rows, fewer than the one batch of 16 (profile ci) that xft train needs`]]);
+  const labelSet = Array.from({ length: 20 }, (_, i) => `l${i}`);
+  const many = checkLines("many-labels.jsonl", trainable({ labelSet, label: "l3" }).join("\n"));
+  assert.deepEqual([many.status, many.lines.slice(1)], [1, [`${many.file}: 20 labels in labelSet; xft supports at most 16 (one label token each)`]]);
+  const sixteen = checkLines("sixteen-labels.jsonl", trainable({ labelSet: labelSet.slice(0, 16), label: "l3" }).join("\n"));
+  assert.deepEqual([sixteen.status, sixteen.lines], [0, [`${sixteen.file}: all 18 rows are valid`]]);
+  const both = checkLines("both.jsonl", trainable({}, 3, 0).join("\n"));
+  assert.equal(both.lines.length, 3, both.lines.join("\n"));
+});
+
+test("xft data check reports bytes that are not UTF-8 at file:line, where they once passed as U+FFFD", () => {
+  const rows = trainable();
+  const bad = Buffer.concat([Buffer.from(rows.slice(0, 3).join("\n") + "\n"), Buffer.from([0x7b, 0xff, 0xfe, 0x7d]), Buffer.from("\n" + rows.slice(3).join("\n") + "\n")]);
+  const r = checkLines("latin1.jsonl", bad);
+  assert.equal(r.status, 1);
+  assert.equal(r.lines[0], `${r.file}:4: (line): not valid UTF-8 at byte 2 of the line (bytes ff fe 7d)`);
+  assert.equal(r.lines[1], `${r.file}: 1 of 19 rows are bad`);
+});
+
+test("a dataset folder's split file is checked with its folder: the other split, its bad rows, evaluation-only", () => {
+  const dir = join(tmp, "folder-ds");
+  mkdirSync(dir);
+  const rows = trainable();
+  writeFileSync(join(dir, "train.jsonl"), rows.slice(0, 16).join("\n") + "\n");
+  const noTest = xft("data", "check", join(dir, "train.jsonl"), "--profile", "ci");
+  assert.equal(noTest.status, 1);
+  assert.equal(noTest.stdout, `${join(dir, "train.jsonl")}: all 16 rows are valid\n${dir}: holds no test.jsonl or test.jsonl.gz; xft train evaluates on the test split\n`);
+  writeFileSync(join(dir, "test.jsonl"), [...rows.slice(16), JSON.stringify(example("x", { label: "medium", split: "test" }))].join("\n") + "\n");
+  const badTest = xft("data", "check", join(dir, "train.jsonl"), "--profile", "ci");
+  assert.equal(badTest.status, 1);
+  assert.equal(badTest.stdout.split("\n")[1], `${join(dir, "test.jsonl")}: 1 bad rows (xft data check ${join(dir, "test.jsonl")} lists them)`);
+  const folder = xft("data", "check", dir, "--profile", "ci");
+  assert.equal(folder.status, 1);
+  assert.match(folder.stdout, /test\.jsonl:3: label: "medium" is not in labelSet \[low, high\]\n/);
+  writeFileSync(join(dir, "test.jsonl"), rows.slice(0, 2).join("\n") + "\n");
+  const wrongSplit = xft("data", "check", dir, "--profile", "ci");
+  assert.equal(wrongSplit.status, 1);
+  assert.match(wrongSplit.stdout, /test\.jsonl:1: split: "train" in the test file\n/);
+
+  const evalOnly = join(tmp, "eval-only-ds");
+  mkdirSync(evalOnly);
+  writeFileSync(join(evalOnly, "test.jsonl"), rows.slice(16).join("\n") + "\n");
+  const r = xft("data", "check", join(evalOnly, "test.jsonl"), "--profile", "ci");
+  assert.equal(r.status, 0, r.stdout);
+  assert.equal(r.stdout.split("\n")[1], `${evalOnly}: evaluation-only (a test file and no train file): xft evaluates on it and xft train refuses it`);
+});
+
+test("xft data check: the shipped datasets pass, the evaluation-only one with its note", () => {
+  const r = xft("data", "check", "data/esnli", "data/usr/test.jsonl.gz", "--profile", "quick");
+  assert.equal(r.status, 0, r.stdout + r.stderr);
+  assert.equal(r.stdout, [
+    "data/esnli/train.jsonl.gz: all 9842 rows are valid",
+    "data/esnli/test.jsonl.gz: all 9824 rows are valid",
+    "data/usr/test.jsonl.gz: all 660 rows are valid",
+    "data/usr: evaluation-only (a test file and no train file): xft evaluates on it and xft train refuses it",
+    "",
+  ].join("\n"));
 });
 
 test("xft data list shows every shipped dataset, evaluation-only ones with 0 train", () => {

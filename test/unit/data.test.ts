@@ -5,6 +5,7 @@ import { join, resolve } from "node:path";
 import { after, test } from "node:test";
 import { gzipSync } from "node:zlib";
 import { detokenize } from "../../scripts/converter-shared";
+import { trainingProblems } from "../../src/data/check";
 import { datasetNames, loadDataset, readExamples } from "../../src/data/load";
 import { DataError, Example } from "../../src/data/schema";
 
@@ -101,6 +102,57 @@ test("strict: false skips bad rows and returns them", () => {
   const { examples, skipped } = readExamples(path, { strict: false });
   assert.deepEqual(examples.map((e) => e.id), ["a", "c"]);
   assert.deepEqual(skipped.map((e) => [e.line, e.field]), [[2, "(line)"], [3, "label"], [4, "id"]]);
+});
+
+test("bytes that are not UTF-8 are a bad row at their exact line and byte, never U+FFFD; a BOM and CRLF still read", () => {
+  // Line 4's response holds `bytes` where "@@" stands.
+  const [before, after] = JSON.stringify(row("c", { response: "An @@ moves." })).split("@@");
+  const lines = (bytes: number[]) => Buffer.concat([
+    Buffer.from("\uFEFF" + JSON.stringify(row("a")) + "\r\n\r\n"),
+    Buffer.from(JSON.stringify(row("b", { response: "Caf\u00e9 au lait." })) + "\n"),
+    Buffer.from(before), Buffer.from(bytes), Buffer.from(after + "\n"),
+    Buffer.from(JSON.stringify(row("d")) + "\n"),
+  ]);
+  const good = readExamples(writeTemp(lines([0x6f, 0x78])));
+  assert.deepEqual(good.examples.map((e) => [e.id, e.response]), [["a", "An animal moves."], ["b", "Caf\u00e9 au lait."], ["c", "An ox moves."], ["d", "An animal moves."]]);
+  const byte = Buffer.byteLength(before) + 1;
+  const cases: [number[], string][] = [
+    [[0xff, 0x78], "ff 78 20 6d"],
+    // A two-byte sequence cut short by an ASCII byte: the problem starts at its lead byte.
+    [[0xc3, 0x78], "c3 78 20 6d"],
+    // A UTF-16 surrogate encoded as UTF-8 is not UTF-8 either.
+    [[0xed, 0xa0, 0x80], "ed a0 80 20"],
+  ];
+  for (const [bytes, shown] of cases) {
+    const path = writeTemp(lines(bytes));
+    assert.throws(() => readExamples(path), { message: `${path}:4: (line): not valid UTF-8 at byte ${byte} of the line (bytes ${shown})` });
+    const { examples, skipped } = readExamples(path, { strict: false });
+    assert.deepEqual([examples.map((e) => e.id), skipped.map((e) => e.line)], [["a", "b", "d"], [4]]);
+  }
+});
+
+test("the split option requires every row of a folder's file to have that split", () => {
+  const path = writeTemp(jsonl([row("a"), row("b", { split: "test" })]));
+  const { examples, skipped } = readExamples(path, { strict: false, split: "train" });
+  assert.deepEqual([examples.map((e) => e.id), skipped.map((e) => e.message)], [["a"], [`${path}:2: split: "test" in the train file`]]);
+});
+
+test("trainingProblems: what xft train requires of a dataset, one line per problem", () => {
+  const needs = { profile: "ci", batchSize: 2 };
+  const ex = (id: string, split: "train" | "test", labelSet = LABELS) => row(id, { split, labelSet, label: labelSet[0] }) as unknown as Example;
+  assert.deepEqual(trainingProblems({ where: "d", train: [ex("a", "train"), ex("b", "train")], test: [ex("t", "test")] }, needs), []);
+  // Evaluation-only (no train file): only the test split is required.
+  assert.deepEqual(trainingProblems({ where: "d", train: undefined, test: [ex("t", "test")] }, needs), []);
+  assert.deepEqual(trainingProblems({ where: "d", train: undefined, test: [] }, needs), ["d: no test rows; xft train evaluates on the test split"]);
+  assert.deepEqual(trainingProblems({ where: "d", train: [ex("a", "train"), ex("b", "train")], test: [ex("t", "test", ["yes", "no"])] }, needs), [
+    "d: train labelSet [entailment, neutral, contradiction] differs from test labelSet [yes, no]",
+  ]);
+  const many = Array.from({ length: 17 }, (_, i) => `l${i}`);
+  assert.deepEqual(trainingProblems({ where: "f.jsonl", train: [ex("a", "train", many)], test: [] }, needs), [
+    "f.jsonl: 1 train rows, fewer than the one batch of 2 (profile ci) that xft train needs",
+    "f.jsonl: no test rows; xft train evaluates on the test split",
+    "f.jsonl: 17 labels in labelSet; xft supports at most 16 (one label token each)",
+  ]);
 });
 
 test("gzip and plain files load the same", () => {

@@ -1,0 +1,73 @@
+/** The small faults of issue 20, each with the message a person now gets: a seed that is not one, a divergence without a checkpoint. */
+import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import { after, test } from "node:test";
+import { initBackend, tf } from "../../src/backend/engine";
+import { createParams, disposeParams, GptConfig, Params } from "../../src/model/model";
+import { XftTokenizer } from "../../src/text/tokenizer";
+import { EncodedExample } from "../../src/train/sequences";
+import { train, TrainConfig } from "../../src/train/trainer";
+
+const ROOT = path.resolve(__dirname, "../..");
+const xft = (...args: string[]) => spawnSync(process.execPath, [path.join(ROOT, "bin/xft.cjs"), ...args], { cwd: ROOT, encoding: "utf8" });
+const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "xft-fault-messages-"));
+after(() => fs.rmSync(tmp, { recursive: true, force: true }));
+
+test("--seed must be written as an integer: empty, blank, 1e3, 0x10 and 1.5 are errors, not other seeds", () => {
+  for (const seed of ["", " ", "1e3", "0x10", "1.5", "seven"]) {
+    const r = xft("train", "--dataset", "esnli", "--condition", "label", `--seed=${seed}`, "--profile", "ci", "--runs-dir", path.join(tmp, "runs"));
+    assert.equal(r.status, 1, `--seed="${seed}": ${r.stderr}`);
+    assert.equal(r.stderr.trim().split("\n").at(-1), `xft train: --seed must be an integer, got "${seed}"`);
+  }
+  assert.ok(!fs.existsSync(path.join(tmp, "runs")), "nothing was trained");
+});
+
+const tok = XftTokenizer.load();
+const MODEL: GptConfig = { vocabSize: tok.vocabSize, maxLen: 16, layers: 1, dModel: 16, heads: 2, mlpRatio: 2, initStd: 0.02 };
+const CONFIG: TrainConfig = {
+  lr: 3e-3, minLr: 3e-4, warmupSteps: 2, weightDecay: 0.1, beta1: 0.9, beta2: 0.99, eps: 1e-8, gradClip: 1,
+  steps: 8, batchSize: 4, seed: 1, checkpointEvery: 2,
+};
+const EXAMPLES: EncodedExample[] = Array.from({ length: 8 }, (_, i) => {
+  const prompt = [tok.special("<|bos|>"), 100 + i, 200 + i, tok.special("<|score|>")];
+  return { tokens: [...prompt, tok.labelToken(i % 2), tok.special("<|eos|>")], promptLen: prompt.length, label: i % 2 };
+});
+
+/** One weight set to NaN, so that the next step's loss is NaN. */
+function poison(params: Params): void {
+  const [first] = Object.values(params);
+  first.assign(tf.fill(first.shape, NaN));
+}
+
+/** Trains until the weights are poisoned after step `poisonAfter` (0: before the first step); the error it ends with. */
+async function divergeAfter(poisonAfter: number, checkpointFile: string | undefined): Promise<string> {
+  const params = createParams(MODEL, 3);
+  if (poisonAfter === 0) poison(params);
+  try {
+    await train({
+      params, model: MODEL, config: CONFIG, examples: EXAMPLES, padId: tok.special("<|pad|>"), checkpointFile,
+      onProgress: (p) => { if (p.step === poisonAfter) poison(params); },
+    });
+    return "no error";
+  } catch (err) {
+    return (err as Error).message;
+  } finally {
+    disposeParams(params);
+  }
+}
+
+test("a divergence claims a kept checkpoint only where one was written", async () => {
+  await initBackend({ quiet: true });
+  const first = path.join(tmp, "first", "checkpoint.safetensors");
+  assert.match(await divergeAfter(0, first), /^training diverged: loss is NaN at step 1 \(lr [^)]+\); no checkpoint was written before it$/);
+  assert.ok(!fs.existsSync(first));
+  assert.match(await divergeAfter(0, undefined), /; no checkpoint was written before it$/);
+  // The checkpoint of step 2 is on disk when step 4 diverges.
+  const later = path.join(tmp, "later", "checkpoint.safetensors");
+  const message = await divergeAfter(3, later);
+  assert.equal(message.replace(/\(lr [^)]+\)/, "(lr)"), `training diverged: loss is NaN at step 4 (lr); the last checkpoint (${later}) is kept`);
+  assert.ok(fs.existsSync(later));
+});
