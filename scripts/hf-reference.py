@@ -38,7 +38,7 @@ from transformers import (
 ROOT = Path(__file__).resolve().parent.parent
 CORPUS = ROOT / "data" / "esnli" / "train.jsonl.gz"
 CORPUS_ROWS = 2000
-VOCAB_SIZE = 512
+VOCAB_SIZE = 2048
 BOS, EOS, PAD, UNK = "<s>", "</s>", "<pad>", "<unk>"
 SPECIALS = [BOS, EOS, PAD, UNK]  # ids 0, 1, 2, 3 (trainer assigns specials first, in order)
 
@@ -116,7 +116,7 @@ def wrap(tok, with_bos):
     else:
         tok.post_processor = processors.ByteLevel(trim_offsets=False)
     return PreTrainedTokenizerFast(
-        tokenizer_object=tok, bos_token=BOS, eos_token=EOS, pad_token=PAD, unk_token=UNK, model_max_length=64
+        tokenizer_object=tok, bos_token=BOS, eos_token=EOS, pad_token=PAD, unk_token=UNK, model_max_length=128
     )
 
 
@@ -156,7 +156,7 @@ def gpt2_model(vocab):
         n_layer=2,
         n_embd=32,
         n_head=4,
-        n_positions=64,
+        n_positions=128,
         activation_function="gelu_new",
         resid_pdrop=0.0,
         embd_pdrop=0.0,
@@ -179,7 +179,7 @@ def llama_config(vocab, **overrides):
         num_key_value_heads=2,
         intermediate_size=64,
         rms_norm_eps=1e-6,
-        max_position_embeddings=64,
+        max_position_embeddings=128,
         # transformers 5 takes RoPE settings as rope_parameters (rope_theta/rope_scaling are the 4.x spelling).
         rope_parameters={"rope_type": "default", "rope_theta": 10000.0},
         tie_word_embeddings=False,

@@ -19,6 +19,8 @@ npx xft pretrain --profile "$XFT_PROFILE" > "$out/pretrain.txt"
 for adapter in none lora; do
   npx xft reproduce --profile "$XFT_PROFILE" --part explanations --init base --adapter "$adapter" --jobs "$jobs" > "$out/reproduce-base-$adapter.txt"
 done
+# Notebook 06's default checkpoint (XFT_MODEL unset): the tiny random Llama of the parity tests' set-up.
+[ -n "${XFT_MODEL:-}" ] || bash scripts/hf-reference.sh
 $PY scripts/run-notebooks.py --out "$out" notebooks/*.ipynb
 bash scripts/export-html.sh "$out"/*.ipynb
 node --import tsx scripts/write-supplement.ts "$out"

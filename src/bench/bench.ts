@@ -4,15 +4,26 @@
  * the same backend so that the model's efficiency can be read as a share of what the backend can do.
  *
  * FLOPs per token are estimated as 6 x params + 12 x layers x seq x d (Kaplan et al. 2020; the second
- * term is attention's scores and weighted sum, forward and backward), with the loss on every position.
+ * term is attention's scores and weighted sum, forward and backward), with the loss on every position. Under
+ * LoRA the frozen weights need no gradient of their own: 4 x params (forward, and the backward pass to the
+ * inputs) + 6 x the adapter's parameters + the same attention term; the figure counts the work LoRA needs, not
+ * what a backend happens to do.
+ *
+ * Besides A-D, the bench has GPT-2 small (GPT-2's own shape: 12 layers, d 768, 12 heads, vocab 50,257, at
+ * seq 256 and batch 8, random weights), fully fine-tuned ("gpt2") and through a LoRA adapter ("gpt2-lora":
+ * rank 8, alpha 16, dropout 0.05 on every linear layer of a block, xft train's LoRA path; "gpt2-lora-nodropout"
+ * the same at dropout 0). A step takes about a minute on a 2-core AVX2 machine, so they are not in the default
+ * set; with the default options each runs about five steps' time: one warm-up step (a step longer than a repeat
+ * ends the warm-up), 3 timed repeats of one step, and the phases once.
  */
 import { tf } from "../backend/engine";
 import { readLabelsBatch } from "../eval/readout";
-import { countParameters, createParams, disposeParams, GptConfig } from "../model/model";
+import { adapterShapes, createAdapter, DEFAULT_LORA, LoraConfig, loraForward } from "../model/lora";
+import { countParameters, createParams, disposeParams, GptConfig, LoraForward, Params } from "../model/model";
 import { AdamW } from "../train/optimizer";
 import type { Batch } from "../train/sequences";
 import { batchLoss, gradsByName, trainStep } from "../train/trainer";
-import { Rng } from "../util/rng";
+import { hashSeed, Rng } from "../util/rng";
 
 export interface BenchConfig {
   name: string;
@@ -22,6 +33,8 @@ export interface BenchConfig {
   seq: number;
   vocab: number;
   batch: number;
+  /** Train a LoRA adapter of this config on the frozen model (xft train's LoRA path); absent: every parameter. */
+  lora?: LoraConfig;
 }
 
 export const REFERENCE_CONFIGS: readonly BenchConfig[] = [
@@ -30,6 +43,29 @@ export const REFERENCE_CONFIGS: readonly BenchConfig[] = [
   { name: "C", layers: 4, dModel: 128, heads: 4, seq: 256, vocab: 4000, batch: 16 },
   { name: "D", layers: 6, dModel: 256, heads: 8, seq: 256, vocab: 4000, batch: 16 },
 ];
+
+/** GPT-2 small's shape (124M parameters with its 1,024 positions; these have 256), at seq 256 and batch 8. */
+const GPT2_SMALL = { layers: 12, dModel: 768, heads: 12, seq: 256, vocab: 50257, batch: 8 };
+
+/**
+ * Configs a user names with `--configs` but that are not in the default set, since a step takes seconds:
+ * GPT-2 small fully fine-tuned, and through xft's default LoRA adapter (rank 8, alpha 16, dropout 0.05,
+ * every linear layer of a block: GPT-2's c_attn, attention c_proj, c_fc and MLP c_proj).
+ */
+export const LARGE_CONFIGS: readonly BenchConfig[] = [
+  { name: "gpt2", ...GPT2_SMALL },
+  { name: "gpt2-lora", ...GPT2_SMALL, lora: { ...DEFAULT_LORA, targets: [...DEFAULT_LORA.targets] } },
+  // The same adapter without dropout: on tfjs the masks are drawn in JavaScript (tf.randomUniform), PEFT skips
+  // its dropout at 0, so this one compares the rest of LoRA's step alone.
+  { name: "gpt2-lora-nodropout", ...GPT2_SMALL, lora: { ...DEFAULT_LORA, targets: [...DEFAULT_LORA.targets], dropout: 0 } },
+];
+
+/** Every named config, A-D first; names are matched without regard to case. */
+export const BENCH_CONFIGS: readonly BenchConfig[] = [...REFERENCE_CONFIGS, ...LARGE_CONFIGS];
+
+export function findBenchConfig(name: string): BenchConfig | undefined {
+  return BENCH_CONFIGS.find((c) => c.name.toLowerCase() === name.trim().toLowerCase());
+}
 
 export interface BenchOptions {
   /** Timed repeats; the reported figure is their median. */
@@ -50,7 +86,9 @@ export const DEFAULT_BENCH: BenchOptions = { repeats: 3, secondsPerRepeat: 2, wa
 
 export interface BenchResult {
   config: BenchConfig;
+  /** The model's parameters, and those the step trains (the adapter's under LoRA, else the same). */
   parameters: number;
+  trainedParameters: number;
   /** Median training tokens per second, and each repeat's figure. */
   tokensPerSec: number;
   repeatTokensPerSec: number[];
@@ -64,7 +102,14 @@ export interface BenchResult {
 }
 
 export function flopsPerToken(c: BenchConfig): number {
-  return 6 * countParameters(modelConfig(c)) + 12 * c.layers * c.seq * c.dModel;
+  const attention = 12 * c.layers * c.seq * c.dModel;
+  const params = countParameters(modelConfig(c));
+  return c.lora ? 4 * params + 6 * adapterParameters(c) + attention : 6 * params + attention;
+}
+
+/** Parameters of the config's LoRA adapter (0 without one). */
+export function adapterParameters(c: BenchConfig): number {
+  return c.lora ? adapterShapes(modelConfig(c), c.lora).reduce((n, [, [a, b]]) => n + a * b, 0) : 0;
 }
 
 export function modelConfig(c: BenchConfig): GptConfig {
@@ -121,15 +166,34 @@ export async function matmulGflops(n = 1024, seconds = 2): Promise<number> {
 export async function benchConfig(c: BenchConfig, opts: BenchOptions = DEFAULT_BENCH, withReadout = false): Promise<BenchResult> {
   const model = modelConfig(c);
   const params = createParams(model, 1);
-  const opt = new AdamW({ lr: 1e-4, minLr: 1e-5, warmupSteps: 0, weightDecay: 0.1, beta1: 0.9, beta2: 0.99, eps: 1e-8, gradClip: 1 }, params);
+  const adapter = c.lora ? createAdapter(model, c.lora, 2) : undefined;
+  const trained = adapter ?? params;
+  const opt = new AdamW({ lr: 1e-4, minLr: 1e-5, warmupSteps: 0, weightDecay: 0.1, beta1: 0.9, beta2: 0.99, eps: 1e-8, gradClip: 1 }, trained);
   const batch = syntheticBatch(c);
   const tokens = c.batch * c.seq;
+  // As `train`: under LoRA each step draws its dropout masks from a seed of its own.
+  let steps = 0;
+  const lora = (): LoraForward | undefined => adapter && c.lora && loraForward(adapter, c.lora, hashSeed(1, "lora-dropout", steps));
+  const loss = () => batchLoss(params, model, batch, lora());
   try {
-    const step = () => trainStep(params, model, opt, batch, 1e-4).then(() => undefined);
+    const step = async () => {
+      await trainStep(params, model, opt, batch, 1e-4, lora());
+      steps++;
+    };
+    // The warm-up; a step longer than a whole repeat (GPT-2 small) ends it, since such a step is bound by its
+    // matmuls and has nothing left for V8 to optimise after the first (gpt2 native: 60.2, 57.9 and 57.1 s).
+    const warmupMs: number[] = [];
     const warmupStart = performance.now();
-    for (let i = 0; i < opts.warmupSteps || performance.now() - warmupStart < 1000 * opts.warmupSeconds; i++) await step();
-    const stepMs = await timeMs(step, 2);
-    const stepsPerRepeat = Math.max(2, Math.ceil((opts.secondsPerRepeat * 1000) / stepMs));
+    for (let i = 0; i < opts.warmupSteps || performance.now() - warmupStart < 1000 * opts.warmupSeconds; i++) {
+      const t = performance.now();
+      await step();
+      warmupMs.push(performance.now() - t);
+      if (warmupMs[i] > 1000 * opts.secondsPerRepeat) break;
+    }
+    // Steps per repeat from the last warm-up steps (from two more where there was none); a step longer than a
+    // repeat's seconds makes a repeat of one step.
+    const stepMs = warmupMs.length > 0 ? median(warmupMs.slice(-3)) : await timeMs(step, 2);
+    const stepsPerRepeat = Math.max(1, Math.ceil((opts.secondsPerRepeat * 1000) / stepMs));
     const repeatTokensPerSec: number[] = [];
     for (let r = 0; r < opts.repeats; r++) {
       const t = performance.now();
@@ -137,21 +201,22 @@ export async function benchConfig(c: BenchConfig, opts: BenchOptions = DEFAULT_B
       repeatTokensPerSec.push((tokens * stepsPerRepeat) / ((performance.now() - t) / 1000));
     }
     const tokensPerSec = median(repeatTokensPerSec);
-    const phaseTimes = Math.max(3, Math.min(stepsPerRepeat, 10));
+    // The phases as often as a repeat has steps, 3 to 10 times; once where one step fills a repeat.
+    const phaseTimes = stepsPerRepeat === 1 ? 1 : Math.max(3, Math.min(stepsPerRepeat, 10));
     const forward = await timeMs(async () => {
-      const loss = batchLoss(params, model, batch);
-      await loss.data();
-      loss.dispose();
+      const value = loss();
+      await value.data();
+      value.dispose();
     }, phaseTimes);
     const forwardBackward = await timeMs(async () => {
-      const { value, grads } = tf.variableGrads(() => batchLoss(params, model, batch), Object.values(params));
+      const { value, grads } = tf.variableGrads(loss, Object.values(trained));
       await value.data();
       tf.dispose([value, ...Object.values(grads)]);
     }, phaseTimes);
     // The optimizer is timed on its own, on one set of gradients, since a difference of two noisy
     // medians (step minus forward-backward) can come out negative.
-    const { value, grads } = tf.variableGrads(() => batchLoss(params, model, batch), Object.values(params));
-    const named = gradsByName(params, grads);
+    const { value, grads } = tf.variableGrads(loss, Object.values(trained));
+    const named = gradsByName(trained, grads);
     const optimizer = await timeMs(async () => {
       const norm = opt.apply(named, 1e-4);
       await norm.data();
@@ -160,7 +225,7 @@ export async function benchConfig(c: BenchConfig, opts: BenchOptions = DEFAULT_B
     tf.dispose([value, ...Object.values(grads)]);
     const fpt = flopsPerToken(c);
     const result: BenchResult = {
-      config: c, parameters: countParameters(model), tokensPerSec, repeatTokensPerSec, stepsPerRepeat,
+      config: c, parameters: countParameters(model), trainedParameters: countOf(trained), tokensPerSec, repeatTokensPerSec, stepsPerRepeat,
       flopsPerToken: fpt, gflops: (tokensPerSec * fpt) / 1e9,
       ms: { step: 1000 * tokens / tokensPerSec, forward, backward: forwardBackward - forward, optimizer },
     };
@@ -168,8 +233,13 @@ export async function benchConfig(c: BenchConfig, opts: BenchOptions = DEFAULT_B
     return result;
   } finally {
     opt.dispose();
+    if (adapter) disposeParams(adapter);
     disposeParams(params);
   }
+}
+
+function countOf(params: Params): number {
+  return Object.values(params).reduce((n, p) => n + p.size, 0);
 }
 
 /** Examples per second of the constrained label readout on full-length prompts, batch 64, 5 labels. */
@@ -177,8 +247,9 @@ async function readoutThroughput(c: BenchConfig, params: ReturnType<typeof creat
   const rows = 64;
   const rng = new Rng(2);
   const prompts = Array.from({ length: rows }, () => Array.from({ length: c.seq }, () => rng.int(c.vocab)));
-  const labelIds = [0, 1, 2, 3, 4];
-  const once = async () => { await readLabelsBatch(params, model, prompts, labelIds, 0); };
+  // Each label one token (readLabelsBatch takes every label as its tokens).
+  const labels = [0, 1, 2, 3, 4].map((id) => [id]);
+  const once = async () => { await readLabelsBatch(params, model, prompts, labels, 0); };
   await once();
   const ms = await timeMs(once, Math.max(3, opts.repeats));
   return rows / (ms / 1000);

@@ -1,11 +1,12 @@
 /**
  * `xft bench`: training tokens/s, GFLOP/s, the backend's matmul GFLOP/s, peak RSS and the split of a step
- * into forward, backward and optimizer, for the reference configs (A-D) or a custom one. Each config runs
- * in a child process so that its peak RSS is its own.
+ * into forward, backward and optimizer, for the reference configs (A-D, the default), GPT-2 small
+ * (`--configs gpt2,gpt2-lora`: full fine-tuning and LoRA; about five steps of a minute each on 2 cores) or a
+ * custom one. Each config runs in a child process so that its peak RSS is its own.
  */
 import { spawnSync } from "child_process";
 import * as path from "path";
-import { BenchConfig, benchConfig, BenchOptions, BenchResult, matmulGflops, REFERENCE_CONFIGS } from "../bench/bench";
+import { BENCH_CONFIGS, BenchConfig, benchConfig, BenchOptions, BenchResult, findBenchConfig, matmulGflops } from "../bench/bench";
 import { describeBackend, initBackend } from "../backend/engine";
 
 export interface BenchArgs {
@@ -33,8 +34,8 @@ function parseCustom(spec: string): BenchConfig {
 function selectedConfigs(args: BenchArgs): BenchConfig[] {
   if (args.custom) return [parseCustom(args.custom)];
   return args.configs.map((name) => {
-    const c = REFERENCE_CONFIGS.find((r) => r.name === name.toUpperCase());
-    if (!c) throw new Error(`unknown bench config "${name}"; use ${REFERENCE_CONFIGS.map((r) => r.name).join(", ")} or --custom`);
+    const c = findBenchConfig(name);
+    if (!c) throw new Error(`unknown bench config "${name}"; use ${BENCH_CONFIGS.map((r) => r.name).join(", ")} or --custom`);
     return c;
   });
 }
@@ -58,9 +59,9 @@ function runInChild(c: BenchConfig, args: BenchArgs): ConfigReport {
 }
 
 function formatTable(reports: ConfigReport[], matmul: number): string {
-  const header = ["config", "params", "tokens/s", "GFLOP/s", "% of matmul", "peak RSS MiB", "ms/step", "fwd", "bwd", "opt", "readout ex/s"];
+  const header = ["config", "params", "trained", "tokens/s", "GFLOP/s", "% of matmul", "peak RSS MiB", "ms/step", "fwd", "bwd", "opt", "readout ex/s"];
   const rows = reports.map((r) => [
-    r.config.name, r.parameters.toLocaleString("en-US"), Math.round(r.tokensPerSec).toLocaleString("en-US"),
+    r.config.name, r.parameters.toLocaleString("en-US"), r.trainedParameters.toLocaleString("en-US"), Math.round(r.tokensPerSec).toLocaleString("en-US"),
     r.gflops.toFixed(1), `${((100 * r.gflops) / matmul).toFixed(1)}%`, r.peakRssMiB.toFixed(0), r.ms.step.toFixed(1),
     r.ms.forward.toFixed(1), r.ms.backward.toFixed(1), r.ms.optimizer.toFixed(1),
     r.readoutExamplesPerSec === undefined ? "" : r.readoutExamplesPerSec.toFixed(0),
@@ -91,7 +92,8 @@ export async function runBench(args: BenchArgs): Promise<number> {
     process.stdout.write(`${formatTable(reports, matmul)}\n`);
     process.stdout.write(`tokens/s: median of ${args.options.repeats} repeats after ${args.options.warmupSteps}+ warm-up steps ` +
       `(${args.options.warmupSeconds} s at least); ` +
-      "GFLOP/s = tokens/s x (6 x params + 12 x layers x seq x d); loss on every position; readout: batch 64, 5 labels\n");
+      "GFLOP/s = tokens/s x (6 x params + 12 x layers x seq x d; under LoRA 4 x params + 6 x trained + the same); " +
+      "loss on every position; readout: batch 64, 5 labels\n");
   }
   return 0;
 }

@@ -3,6 +3,7 @@ import { execFileSync } from "child_process";
 import * as fs from "fs";
 import * as path from "path";
 import { BACKEND_ORDER, describeBackend, initBackend } from "../backend/engine";
+import { checkpointCard, describeModel } from "../model/pretrained";
 
 interface Check { name: string; ok: boolean; detail: string; fix?: string }
 
@@ -79,9 +80,19 @@ function dataChecks(root: string): Check[] {
   ];
 }
 
-export async function runDoctor(): Promise<number> {
+/** A checkpoint the user means to use (`--init hf:DIR`): readable, and what it is. */
+function modelCheck(ref: string): Check {
+  try {
+    const card = checkpointCard(ref);
+    return { name: "model", ok: true, detail: `${describeModel(card.config)}; tokenizer of ${card.tokenizer.vocabSize} tokens (${card.dir})` };
+  } catch (err) {
+    return { name: "model", ok: false, detail: (err as Error).message, fix: "a save_pretrained folder (config.json, model.safetensors, tokenizer.json), or hf:org/name in the local Hugging Face cache" };
+  }
+}
+
+export async function runDoctor(opts: { init?: string } = {}): Promise<number> {
   const root = process.env.XFT_ROOT ?? process.cwd();
-  const checks = [nodeCheck(), ...(await backendChecks()), ...jupyterChecks(root), ...dataChecks(root)];
+  const checks = [nodeCheck(), ...(await backendChecks()), ...jupyterChecks(root), ...dataChecks(root), ...(opts.init ? [modelCheck(opts.init)] : [])];
   const width = Math.max(...checks.map((c) => c.name.length));
   for (const c of checks) {
     process.stdout.write(`${c.ok ? "ok     " : "MISSING"}  ${c.name.padEnd(width)}  ${c.detail}\n`);

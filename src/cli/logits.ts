@@ -8,6 +8,7 @@ import { nextTokenLogprobs } from "../eval/next-token";
 import { disposeParams, ModelConfig, Params } from "../model/model";
 import { describeModel, loadPretrained } from "../model/pretrained";
 import { loadRunModel, readRunRecord } from "../runs/experiment";
+import { HfTokenizer } from "../text/hf-tokenizer";
 import { XftTokenizer } from "../text/tokenizer";
 
 export interface LogitsArgs {
@@ -39,9 +40,15 @@ function loadModel(args: LogitsArgs): Loaded {
     };
   }
   const record = readRunRecord(args.run!, { runsDir: args.runsDir });
-  const tok = XftTokenizer.load();
   const { params, config } = loadRunModel(record);
-  return { params, config, what: `run ${record.key} (${describeModel(config)})`, encode: (text) => tok.encode(text), decode: (ids) => tok.decode(ids) };
+  const what = `run ${record.key} (${describeModel(config)})`;
+  // A run from a checkpoint reads text as the checkpoint does, with its special tokens; xft's own runs without.
+  if (record.init?.from === "hf") {
+    const tok = HfTokenizer.load(record.init.dir);
+    return { params, config, what, encode: (text) => tok.encode(text, { addSpecialTokens: true }), decode: (ids) => tok.decode(ids) };
+  }
+  const tok = XftTokenizer.load();
+  return { params, config, what, encode: (text) => tok.encode(text), decode: (ids) => tok.decode(ids) };
 }
 
 export async function runLogits(args: LogitsArgs): Promise<number> {

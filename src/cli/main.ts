@@ -55,6 +55,7 @@ commands:
            --init hf:DIR|hf:org/name (a save_pretrained folder, or a model in the local Hugging Face cache)
            | --run KEY|DIR (a finished run)   --text "..."   --top N (default 20)   --json   --backend NAME   --runs-dir DIR
   doctor   check the environment (backend, Jupyter, kernelspec, browser, data) and say how to fix gaps
+           --init hf:DIR|hf:org/name (also read a checkpoint's config and tokenizer, and say what it is)
   data list                  every dataset under data/: dimensions, labels, train/test counts, explanations
   data show NAME|PATH        print examples readably   --n N (default 3)   --split train|test
   data check FILE|FOLDER...  every bad row of a JSONL(.gz) file as file:line: field: problem, and what train would
@@ -165,8 +166,8 @@ const COMMANDS: Record<string, (args: string[]) => Promise<number>> = {
     });
   },
   doctor: async (args) => {
-    parseArgs({ args, options: {} });
-    return runDoctor();
+    const { values } = parseArgs({ args, options: { init: { type: "string" } } });
+    return runDoctor({ init: values.init });
   },
   data: async (args) => runData(args),
 };

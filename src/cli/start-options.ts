@@ -1,9 +1,9 @@
 /**
  * The options that say where a run's weights start, shared by `xft train`, `xft reproduce` and `xft probe`:
- *   --init scratch|base  --base DIR  --adapter none|lora  --lora-rank N  --lora-alpha A  --lora-dropout P  --lora-targets a,b
+ *   --init scratch|base|hf:DIR  --base DIR  --adapter none|lora  --lora-rank N  --lora-alpha A  --lora-dropout P  --lora-targets a,b
  */
 import { LoraConfig, parseLoraTargets } from "../model/lora";
-import { ADAPTER_KINDS, AdapterKind, Init, INITS } from "../runs/base";
+import { ADAPTER_KINDS, AdapterKind, parseInit } from "../runs/base";
 import type { RunStart } from "../runs/experiment";
 
 export const START_OPTIONS = {
@@ -11,9 +11,11 @@ export const START_OPTIONS = {
   "lora-rank": { type: "string" }, "lora-alpha": { type: "string" }, "lora-dropout": { type: "string" }, "lora-targets": { type: "string" },
 } as const;
 
-export const START_USAGE = `--init scratch|base (default scratch: random weights; base: the pretrained base, see pretrain)
-           --base DIR (default data/base-<profile>, else runs/pretrain/<profile>)   --adapter none|lora (with --init base)
-           --lora-rank N (8)  --lora-alpha A (16)  --lora-dropout P (0.05)  --lora-targets attn.wqkv,attn.wo,mlp.w1,mlp.w2 (all)`;
+export const START_USAGE = `--init scratch|base|hf:DIR (default scratch: random weights; base: the pretrained base, see pretrain;
+           hf:DIR or hf:org/name: a Hugging Face checkpoint, a save_pretrained folder or a model in the local cache)
+           --base DIR (default data/base-<profile>, else runs/pretrain/<profile>)   --adapter none|lora (with base or hf:)
+           --lora-rank N (8)  --lora-alpha A (16)  --lora-dropout P (0.05)  --lora-targets a,b (default every linear layer:
+           xft's names attn.wqkv,attn.wo,mlp.w1,mlp.w2, or the checkpoint's module names q_proj,v_proj,c_attn,...)`;
 
 type StartValues = Partial<Record<keyof typeof START_OPTIONS, string>>;
 
@@ -42,7 +44,7 @@ export function parseStart(values: StartValues): RunStart {
   const adapter = oneOf<AdapterKind>(values.adapter, ADAPTER_KINDS, "--adapter");
   if (Object.keys(lora).length > 0 && adapter !== "lora") throw new Error("--lora-* options need --adapter lora");
   return {
-    init: oneOf<Init>(values.init, INITS, "--init"), base: values.base, adapter,
+    init: values.init === undefined ? undefined : parseInit(values.init), base: values.base, adapter,
     ...(Object.keys(lora).length > 0 ? { lora } : {}),
   };
 }

@@ -24,6 +24,30 @@ export function loadPretrained(ref: string): PretrainedModel {
   return { dir, config: checkpoint.config, params: paramsFromValues(checkpoint.config, loadHfWeights(checkpoint)), tokenizer };
 }
 
+/** What a notebook shows of a checkpoint before using it: read from its config and tokenizer, no weights. */
+export interface CheckpointCard {
+  dir: string;
+  config: ModelConfig;
+  tokenizer: HfTokenizer;
+}
+
+export function checkpointCard(ref: string): CheckpointCard {
+  const dir = resolveHfModel(ref);
+  return { dir, config: readHfCheckpoint(dir).config, tokenizer: HfTokenizer.load(dir) };
+}
+
+/** A checkpoint card as one table row. */
+export function cardRow(card: CheckpointCard): Record<string, string | number> {
+  const c = card.config;
+  const t = card.tokenizer;
+  const token = (id: number | undefined) => (id === undefined ? "none" : `${JSON.stringify(t.decode([id]))} (${id})`);
+  return {
+    model: modelKind(c), layers: c.layers, d_model: c.dModel, heads: c.heads, kv_heads: "kvHeads" in c ? c.kvHeads : c.heads,
+    positions: c.maxLen, vocabulary: c.vocabSize, head: c.untiedHead ? "own" : "tied", parameters: countParameters(c),
+    tokenizer_vocabulary: t.vocabSize, bos: token(t.bosId), eos: token(t.eosId), chat_template: t.chatTemplate ? "yes" : "no", folder: card.dir,
+  };
+}
+
 /** One line a person reads: family, sizes, parameters. */
 export function describeModel(config: ModelConfig): string {
   const heads = "kvHeads" in config && config.kvHeads !== config.heads ? `${config.heads} heads (${config.kvHeads} key/value)` : `${config.heads} heads`;

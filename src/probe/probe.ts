@@ -12,7 +12,7 @@
  * maxLen, fits in `memoryBytes`. The forward pass's own temporaries come on top, as in evaluation.
  */
 import { assertBackendHealthy, tf } from "../backend/engine";
-import { labelLogitsOf } from "../eval/readout";
+import { labelDistribution, labelLogitsOf, labelScoring, singleTokenLabels, tokenLogProbs } from "../eval/readout";
 import { finalNorm, flatPositions, forward, ModelConfig, Params } from "../model/model";
 import { makeBatch } from "../train/sequences";
 import { yieldToEventLoop } from "../util/event-loop";
@@ -56,24 +56,30 @@ export function probeBatchSize(config: ModelConfig, opts: Pick<ProbeOptions, "me
 /**
  * Snapshots at the last token of each sequence (token ids, each at most the model's maxLen long): the
  * residual stream at every point, the attention rows of every block, and the logit-lens label distribution
- * at every point.
+ * at every point. Labels of several tokens are scored as the readout scores them (src/eval/readout.ts): one row
+ * per (sequence, label), each label token's log-probability read through the lens at its own position; the
+ * residual and attention snapshots come from the first row, whose prefix is the sequence.
  */
 export async function probeSequences(
-  params: Params, config: ModelConfig, sequences: readonly number[][], labelTokenIds: readonly number[], opts: ProbeOptions,
+  params: Params, config: ModelConfig, sequences: readonly number[][], labels: readonly number[][], opts: ProbeOptions,
 ): Promise<DecisionSnapshot[]> {
   const points = residualPoints(config);
   const patterns = attentionHooks(config);
-  const batchSize = probeBatchSize(config, opts);
+  const single = singleTokenLabels(labels);
+  const k = labels.length;
+  const rowsPerSequence = single ? 1 : k;
+  const batchSize = Math.max(1, Math.floor(probeBatchSize(config, opts) / rowsPerSequence));
   const d = config.dModel;
   const H = config.heads;
-  const k = labelTokenIds.length;
   const snapshots: DecisionSnapshot[] = [];
   for (let start = 0; start < sequences.length; start += batchSize) {
     const seqs = sequences.slice(start, start + batchSize);
     seqs.forEach((s, j) => {
       if (s.length === 0) throw new Error(`probe: sequence ${start + j} is empty`);
     });
-    const batch = makeBatch(seqs.map((tokens) => ({ tokens, promptLen: tokens.length, label: 0 })), opts.padId, config.maxLen, false);
+    const scoring = single ? undefined : labelScoring(seqs, labels);
+    const rows = scoring?.rows ?? seqs;
+    const batch = makeBatch(rows.map((tokens) => ({ tokens, promptLen: tokens.length, label: 0 })), opts.padId, config.maxLen, false);
     const B = batch.rows;
     const T = batch.length;
     const positions = seqs.map((s) => s.length - 1);
@@ -81,10 +87,14 @@ export async function probeSequences(
       const inputs = tf.tensor2d(batch.inputs, [B, T], "int32");
       const { hidden, cache } = forward(params, config, inputs, { hooks: [...points.map((p) => p.hook), ...patterns] });
       try {
-        const idx = flatPositions(T, positions.map((_, b) => b), positions);
-        const residual = points.map((p) => tf.gather(cache.get(p.hook)!.reshape([B * T, d]), idx) as tf.Tensor2D);
+        const flat = (name: string, width: number) => cache.get(name)!.reshape([B * T, width]);
+        const idx = flatPositions(T, positions.map((_, b) => b * rowsPerSequence), positions);
+        const residual = points.map((p) => tf.gather(flat(p.hook, d), idx) as tf.Tensor2D);
         // The lens reads every point as the model reads its last one: the final norm, then the head.
-        const lens = residual.map((h) => tf.softmax(labelLogitsOf(params, finalNorm(params, config, h) as tf.Tensor2D, labelTokenIds)));
+        const lensOf = (h: tf.Tensor) => finalNorm(params, config, h) as tf.Tensor2D;
+        const lens = scoring
+          ? points.map((p) => tokenLogProbs(params, lensOf(tf.gather(flat(p.hook, d), flatPositions(T, scoring.rowOf, scoring.positions))), scoring.targets))
+          : residual.map((h) => tf.softmax(labelLogitsOf(params, lensOf(h), single!)));
         // Pattern [B, H, T, T] -> rows [B * T, H * T]: the decision row of every head, side by side.
         const attention = patterns.map((name) => tf.gather(cache.get(name)!.transpose([0, 2, 1, 3]).reshape([B * T, H * T]), idx));
         return [...residual, ...lens, ...attention];
@@ -97,11 +107,12 @@ export async function probeSequences(
     picked.forEach((t) => t.dispose());
     assertBackendHealthy();
     const P = points.length;
-    for (let b = 0; b < B; b++) {
+    const lensValues = values.slice(P, 2 * P).map((v) => (scoring ? labelDistribution(v, scoring, k) : v));
+    seqs.forEach((_, b) => {
       const n = positions[b] + 1;
       snapshots.push({
         residual: values.slice(0, P).map((v) => v.slice(b * d, (b + 1) * d)),
-        lens: values.slice(P, 2 * P).map((v) => v.slice(b * k, (b + 1) * k)),
+        lens: lensValues.map((v) => v.slice(b * k, (b + 1) * k)),
         // Each head's row up to the decision position (the rest is masked to exactly 0).
         attention: values.slice(2 * P).map((v) => {
           const row = new Float32Array(H * n);
@@ -110,7 +121,7 @@ export async function probeSequences(
         }),
         heads: H,
       });
-    }
+    });
     opts.onProgress?.(Math.min(start + batchSize, sequences.length), sequences.length);
     await yieldToEventLoop();
   }

@@ -13,8 +13,7 @@ import { initBackend } from "../backend/engine";
 import { argmax, readLabelsRationaleFirst } from "../eval/readout";
 import { disposeParams } from "../model/model";
 import { writeFileAtomic } from "../util/atomic-write";
-import { loadRunModel, readPredictions, recordTestSet, RunRecord } from "../runs/experiment";
-import { XftTokenizer } from "../text/tokenizer";
+import { loadRunModel, readPredictions, recordTestSet, RunRecord, runFormat } from "../runs/experiment";
 import { isRationaleFirst } from "../train/sequences";
 import type { ProbedRun } from "./compare";
 import { DecisionSnapshot, EXAMPLE_MEASURES, ExampleMeasureName, LAYER_MEASURES, LayerMeasureName } from "./measures";
@@ -73,20 +72,18 @@ export async function probeRun(record: RunRecord, opts: ProbeRunOptions = {}): P
   if (stored) return stored;
   await initBackend();
   const started = Date.now();
-  const tok = XftTokenizer.load();
-  const test = recordTestSet(record, tok);
+  const fmt = runFormat(record);
+  const test = recordTestSet(record, fmt);
   const predictions = readPredictions(record);
   const { params, config } = loadRunModel(record);
   try {
-    const padId = tok.special("<|pad|>");
     let sequences = test.encoded.map((e) => e.tokens.slice(0, e.promptLen));
     if (isRationaleFirst(record.spec.condition)) {
-      const r = await readLabelsRationaleFirst(params, config, test.encoded, test.labelTokenIds, {
-        padId, explId: tok.special("<|expl|>"), eosId: tok.special("<|eos|>"), maxExplTokens: record.sequence.maxExplTokens,
-      });
-      sequences = sequences.map((s, i) => [...s, tok.special("<|expl|>"), ...r.rationales[i]]);
+      // The decision position is where the run's readout read the label: after the rationale and its close.
+      const r = await readLabelsRationaleFirst(params, config, test.encoded, test.labels, fmt, { maxExplTokens: record.sequence.maxExplTokens });
+      sequences = sequences.map((s, i) => [...s, ...fmt.rationaleOpen, ...r.rationales[i], ...fmt.rationaleClose]);
     }
-    const snapshots = await probeSequences(params, config, sequences, test.labelTokenIds, { padId, memoryBytes: opts.memoryBytes, onProgress: opts.onProgress });
+    const snapshots = await probeSequences(params, config, sequences, test.labels, { padId: fmt.padId, memoryBytes: opts.memoryBytes, onProgress: opts.onProgress });
     const readoutMaxAbsDiff = maxReadoutDifference(snapshots, predictions.map((p) => p.probs), record.key);
     const probe = summarizeSnapshots(snapshots, {
       key: record.key,

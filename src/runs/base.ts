@@ -7,7 +7,7 @@ import * as crypto from "crypto";
 import * as fs from "fs";
 import * as path from "path";
 import { projectRoot } from "../data/load";
-import { GptConfig, Params, paramsFromValues } from "../model/model";
+import { GptConfig, ModelConfig, Params, paramsFromValues } from "../model/model";
 import { valuesWithPrefix, weightsFile } from "../model/io";
 import { decodeSafetensors } from "../model/safetensors";
 import { readMaybeGzipped } from "../util/gzip";
@@ -39,9 +39,17 @@ export interface BaseCard {
   command: string;
 }
 
-/** How a run starts: from random weights, or from a base (fully fine-tuned, or through a LoRA adapter). */
-export type Init = "scratch" | "base";
-export const INITS: readonly Init[] = ["scratch", "base"];
+/**
+ * How a run starts: from random weights, from a base xft pretrained, or from a Hugging Face checkpoint (`hf:DIR` or
+ * `hf:org/name`); from a base or a checkpoint, fully fine-tuned or through a LoRA adapter.
+ */
+export type Init = "scratch" | "base" | `hf:${string}`;
+
+export function parseInit(text: string): Init {
+  if (text === "scratch" || text === "base") return text;
+  if (text.startsWith("hf:") && text.length > 3) return text as `hf:${string}`;
+  throw new Error(`init takes scratch, base or hf:DIR (a Hugging Face checkpoint folder, or hf:org/name in the local cache), got "${text}"`);
+}
 export type AdapterKind = "none" | "lora";
 export const ADAPTER_KINDS: readonly AdapterKind[] = ["none", "lora"];
 
@@ -96,8 +104,12 @@ export function baseParams(ref: BaseRef, model: GptConfig): Params {
   const file = weightsFile(ref.dir);
   const bytes = readMaybeGzipped(file);
   if (sha256(bytes) !== ref.hash) throw new Error(`${file}: weights do not match the hash in ${BASE_CARD_FILE}; the base is damaged or was changed`);
-  const values = valuesWithPrefix(decodeSafetensors(bytes, file).tensors);
+  return paramsFromValues(model, withPositionsCut(valuesWithPrefix(decodeSafetensors(bytes, file).tensors), model));
+}
+
+/** A checkpoint's values for a run of `model.maxLen` positions: a learned position embedding is cut to them. */
+export function withPositionsCut(values: Map<string, Float32Array>, model: ModelConfig): Map<string, Float32Array> {
   const wpe = values.get("wpe");
   if (wpe) values.set("wpe", wpe.subarray(0, model.maxLen * model.dModel));
-  return paramsFromValues(model, values);
+  return values;
 }

@@ -12,8 +12,9 @@ import type { Example } from "../data/schema";
 import { RunMetrics, runMetrics } from "../eval/metrics";
 import { readLabels, readLabelsRationaleFirst, Readout } from "../eval/readout";
 import { countParameters, createParams, disposeParams, GptConfig, ModelConfig, Params } from "../model/model";
+import { TextFormat, xftFormat } from "../text/format";
 import { loadModel, saveModel } from "../model/io";
-import { createAdapter, DEFAULT_LORA, loadAdapter, LoraConfig, mergeAdapter, saveAdapter, validateLoraConfig } from "../model/lora";
+import { adapterShapes, allLinearTargets, createAdapter, DEFAULT_LORA, loadAdapter, LoraConfig, mergeAdapter, saveAdapter, validateLoraConfig } from "../model/lora";
 import { makeDirectory, writeFileAtomic } from "../util/atomic-write";
 import { XftTokenizer } from "../text/tokenizer";
 import { PseudoExplanations } from "../train/pseudo";
@@ -22,10 +23,11 @@ import {
 } from "../train/sequences";
 import { LossPoint, train, TrainConfig, TrainProgress } from "../train/trainer";
 import { hashSeed, Rng } from "../util/rng";
-import { AdapterKind, BaseRef, baseParams, checkBase, defaultBaseDir, Init } from "./base";
+import { AdapterKind, BaseRef, baseParams, checkBase, defaultBaseDir, Init, parseInit } from "./base";
+import { checkCheckpoint, checkpointFormat, checkpointParams, checkpointRunConfig, CheckpointRef } from "./checkpoint-start";
 import { collectEnvironment, Environment } from "./environment";
 import { runsRoot } from "./paths";
-import { Profile, resolveProfile } from "./profiles";
+import { CHECKPOINT_LR, Profile, resolveProfile } from "./profiles";
 
 export interface RunSpec {
   /** A dataset name under data/, or a path to a JSONL file or folder in the example schema. */
@@ -38,7 +40,7 @@ export interface RunSpec {
   dimension?: string;
   /** Cut explanations to this many tokens instead of the profile's cap (the token-budget ablation). */
   maxExplTokens?: number;
-  /** Start from random weights (default) or from a pretrained base (src/runs/base.ts). */
+  /** Start from random weights (default), from a pretrained base (src/runs/base.ts), or from a Hugging Face checkpoint (`hf:DIR`). */
   init?: Init;
   /** The base's folder; default the profile's (`defaultBaseDir`). */
   base?: string;
@@ -51,9 +53,11 @@ export interface RunSpec {
 /** Where a run's weights start: the part of a RunSpec that `--init`, `--base`, `--adapter` and `--lora-*` set. */
 export type RunStart = Pick<RunSpec, "init" | "base" | "adapter" | "lora">;
 
-/** A start as a folder-name suffix and a label: "" (scratch), "-base", "-base-lora". */
+/** A start as a folder-name suffix and a label: "" (scratch), "-base", "-base-lora", "-hf-<checkpoint folder>(-lora)". */
 export function startSuffix(start: RunStart): string {
-  return (start.init === "base" ? "-base" : "") + (start.adapter === "lora" ? "-lora" : "");
+  const init = start.init ?? "scratch";
+  const from = init === "base" ? "-base" : init.startsWith("hf:") ? `-hf-${path.basename(init.slice(3)).replace(/[^A-Za-z0-9._-]+/g, "_")}` : "";
+  return from + (start.adapter === "lora" ? "-lora" : "");
 }
 
 export type ProgressEvent =
@@ -82,13 +86,13 @@ export interface RunRecord {
   reused: boolean;
   /** `explTokens`: the explanation-token budget when the run overrides the profile's (the ablation), else null. */
   spec: { dataset: string; dimension: string | null; condition: Condition; explTokens: number | null; seed: number; profile: string };
-  model: GptConfig & { parameters: number };
+  model: ModelConfig & { parameters: number };
   train: TrainConfig;
   sequence: Profile["sequence"];
   data: { name: string; dimension: string | null; hash: string; train: number; test: number; labelSet: string[] };
   tokenizerHash: string;
-  /** Where the weights started: absent or "scratch" for random weights; a base by folder and weights hash. */
-  init?: { from: "scratch" } | ({ from: "base" } & BaseRef);
+  /** Where the weights started: absent or "scratch" for random weights; a base by folder and weights hash; a checkpoint. */
+  init?: { from: "scratch" } | ({ from: "base" } & BaseRef) | ({ from: "hf" } & CheckpointRef);
   /** The LoRA adapter's settings when only an adapter was trained (saved as adapter.safetensors), else absent or null. */
   adapter?: LoraConfig | null;
   /** The dataset as the run was given it (a name under data/, or a path); absent in records from before it was kept. */
@@ -143,30 +147,36 @@ export interface TestSet {
    * rationale-first prompt leaves room for the explanation the model generates before its label.
    */
   encoded: EncodedExample[];
-  labelTokenIds: number[];
+  /** Each label's tokens, in the label set's order. */
+  labels: number[][];
 }
 
 export function testSetOf(
-  dataset: Dataset, dimension: string | undefined, maxTest: number | undefined, condition: Condition, tok: XftTokenizer, sequence: Profile["sequence"],
+  dataset: Dataset, dimension: string | undefined, maxTest: number | undefined, condition: Condition, fmt: TextFormat, sequence: Profile["sequence"],
 ): TestSet {
   const examples = subset(ofDimension(dataset.test, dimension, dataset.name), maxTest, `${subsetSalt(dataset.name, dimension)}/test`);
   const encoded = isRationaleFirst(condition)
-    ? examples.map((ex) => encodeRationalePrompt(ex, tok, sequence))
-    : encodeAll(examples, "label", tok, sequence);
-  return { examples, encoded, labelTokenIds: dataset.labelSet.map((_, i) => tok.labelToken(i)) };
+    ? examples.map((ex) => encodeRationalePrompt(ex, fmt, sequence))
+    : encodeAll(examples, "label", fmt, sequence);
+  return { examples, encoded, labels: fmt.labelTokens(dataset.labelSet) };
+}
+
+/** The text format a run reads and writes: a checkpoint's own tokenizer for runs from one, else xft's. */
+export function runFormat(record: Pick<RunRecord, "init" | "model">): TextFormat {
+  return record.init?.from === "hf" ? checkpointFormat(record.init.dir, record.model) : xftFormat(XftTokenizer.load());
 }
 
 /**
  * The test set of a finished run, rebuilt from its record: the subset is the run's because it is fixed by
  * the dataset, dimension and size, and a dataset that changed since (another hash) is an error.
  */
-export function recordTestSet(record: RunRecord, tok: XftTokenizer): TestSet {
+export function recordTestSet(record: RunRecord, fmt: TextFormat): TestSet {
   const dataset = cachedDataset(record.datasetSource ?? record.data.name);
   if (dataset.hash !== record.data.hash) {
     throw new Error(`run ${record.key}: dataset ${record.data.name} has changed since the run (hash ${dataset.hash.slice(0, 12)}, the run's ${record.data.hash.slice(0, 12)}); retrain it`);
   }
-  if (tok.hash !== record.tokenizerHash) throw new Error(`run ${record.key}: the tokenizer has changed since the run; retrain it`);
-  const test = testSetOf(dataset, record.data.dimension ?? undefined, record.data.test, record.spec.condition, tok, record.sequence);
+  if (fmt.tokenizerHash !== record.tokenizerHash) throw new Error(`run ${record.key}: the tokenizer has changed since the run; retrain it`);
+  const test = testSetOf(dataset, record.data.dimension ?? undefined, record.data.test, record.spec.condition, fmt, record.sequence);
   if (test.examples.length !== record.data.test) {
     throw new Error(`run ${record.key}: rebuilt ${test.examples.length} test examples, the run had ${record.data.test}`);
   }
@@ -174,9 +184,9 @@ export function recordTestSet(record: RunRecord, tok: XftTokenizer): TestSet {
 }
 
 function encodeAll(
-  examples: Example[], condition: Condition, tok: XftTokenizer, seq: Profile["sequence"], pseudo?: PseudoExplanations,
+  examples: Example[], condition: Condition, fmt: TextFormat, seq: Profile["sequence"], pseudo?: PseudoExplanations,
 ): EncodedExample[] {
-  return examples.map((ex) => encodeExample(ex, condition, tok, seq, pseudo));
+  return examples.map((ex) => encodeExample(ex, condition, fmt, seq, pseudo));
 }
 
 export async function runExperiment(spec: RunSpec, opts: RunOptions = {}): Promise<RunRecord> {
@@ -184,25 +194,26 @@ export async function runExperiment(spec: RunSpec, opts: RunOptions = {}): Promi
   const condition = parseCondition(spec.condition);
   if (!Number.isInteger(spec.seed)) throw new Error(`seed must be an integer, got ${spec.seed}`);
   const dataset = cachedDataset(spec.dataset);
-  const tok = XftTokenizer.load();
   const dimension = spec.dimension ?? null;
   const trainExamples = subset(ofDimension(dataset.train, spec.dimension, dataset.name), profile.maxTrain, `${subsetSalt(dataset.name, spec.dimension)}/train`);
   if (spec.maxExplTokens !== undefined && !(Number.isInteger(spec.maxExplTokens) && spec.maxExplTokens >= 0)) {
     throw new Error(`maxExplTokens must be a non-negative integer, got ${spec.maxExplTokens}`);
   }
   const sequence = { ...profile.sequence, maxExplTokens: spec.maxExplTokens ?? profile.sequence.maxExplTokens };
-  const test = testSetOf(dataset, spec.dimension, profile.maxTest, condition, tok, sequence);
+  const { start, model, fmt } = resolveStart(spec, profile, sequence.maxLen);
+  const test = testSetOf(dataset, spec.dimension, profile.maxTest, condition, fmt, sequence);
   const testExamples = test.examples;
   const encodedTest = test.encoded;
-  const model: GptConfig = { ...profile.model, vocabSize: tok.vocabSize, maxLen: sequence.maxLen };
   const steps = Math.ceil((profile.epochs * trainExamples.length) / profile.train.batchSize);
-  const trainConfig: TrainConfig = { ...profile.train, seed: spec.seed, steps };
+  // A pretrained checkpoint fine-tunes at its own, smaller learning rates (profiles.ts).
+  const optimizer = start.checkpoint ? CHECKPOINT_LR[start.lora ? "lora" : "full"] : {};
+  const trainConfig: TrainConfig = { ...profile.train, ...optimizer, seed: spec.seed, steps };
   const data = { name: dataset.name, dimension, hash: dataset.hash, train: trainExamples.length, test: testExamples.length, labelSet: dataset.labelSet };
-  const start = resolveStart(spec, profile, model, tok.hash);
-  // Runs from scratch keep the keys they had before bases existed; a base (its hash) and an adapter are part of the key.
+  const from = start.base ?? start.checkpoint;
+  // Runs from scratch keep the keys they had before bases existed; a base or checkpoint (its hash) and an adapter are part of the key.
   const key = runKey({
-    data, condition, model, trainConfig, sequence, tokenizer: tok.hash,
-    ...(start.base ? { base: start.base.hash, adapter: start.lora } : {}),
+    data, condition, model, trainConfig, sequence, tokenizer: fmt.tokenizerHash,
+    ...(start.base ? { base: start.base.hash, adapter: start.lora } : start.checkpoint ? { checkpoint: start.checkpoint.hash, adapter: start.lora } : {}),
   });
   const dir = path.join(runsRoot(opts.runsDir), key);
   const recordFile = path.join(dir, "run.json");
@@ -216,16 +227,17 @@ export async function runExperiment(spec: RunSpec, opts: RunOptions = {}): Promi
   const backend = await initBackend();
   const started = Date.now();
   // Pseudo-explanations draw from the training split only, with a seed of their own per run seed.
-  const pseudo = isPseudo(condition) ? new PseudoExplanations(trainExamples, tok, hashSeed(spec.seed, "pseudo")) : undefined;
-  const encodedTrain = encodeAll(trainExamples, condition, tok, sequence, pseudo);
+  const pseudo = isPseudo(condition) ? new PseudoExplanations(trainExamples, fmt, hashSeed(spec.seed, "pseudo")) : undefined;
+  const encodedTrain = encodeAll(trainExamples, condition, fmt, sequence, pseudo);
   const rationaleFirst = isRationaleFirst(condition);
-  const params = start.base ? baseParams(start.base, model) : createParams(model, hashSeed(spec.seed, "init"));
+  const params = start.base ? baseParams(start.base, model as GptConfig)
+    : start.checkpoint ? checkpointParams(start.checkpoint, model) : createParams(model, hashSeed(spec.seed, "init"));
   // LoRA: only this adapter trains; the base's weights stay as they are.
   const adapter = start.lora && { params: createAdapter(model, start.lora, hashSeed(spec.seed, "lora")), config: start.lora };
   let merged: Params | undefined;
   try {
     const training = await train({
-      params, model, config: trainConfig, examples: encodedTrain, padId: tok.special("<|pad|>"),
+      params, model, config: trainConfig, examples: encodedTrain, padId: fmt.padId,
       adapter,
       checkpointFile: path.join(dir, "checkpoint.safetensors"),
       shouldStop: opts.shouldStop,
@@ -239,8 +251,8 @@ export async function runExperiment(spec: RunSpec, opts: RunOptions = {}): Promi
       key, dir, status: training.steps < steps ? "stopped" : "done", reused: false,
       spec: { dataset: dataset.name, dimension, condition, explTokens: spec.maxExplTokens ?? null, seed: spec.seed, profile: profile.name },
       model: { ...model, parameters: countParameters(model) }, train: trainConfig, sequence, data,
-      tokenizerHash: tok.hash,
-      init: start.base ? { from: "base", ...start.base } : { from: "scratch" },
+      tokenizerHash: fmt.tokenizerHash,
+      init: start.base ? { from: "base", ...start.base } : start.checkpoint ? { from: "hf", ...start.checkpoint } : { from: "scratch" },
       adapter: start.lora ?? null,
       datasetSource: dataset.name === spec.dataset ? spec.dataset : path.resolve(spec.dataset),
       environment: collectEnvironment(backend),
@@ -251,21 +263,15 @@ export async function runExperiment(spec: RunSpec, opts: RunOptions = {}): Promi
       // LoRA: the readout runs on the merged model, as inference would.
       merged = adapter && mergeAdapter(params, adapter.params, adapter.config);
       const evalParams = merged ?? params;
-      const labelTokenIds = test.labelTokenIds;
-      const readOpts = {
-        padId: tok.special("<|pad|>"),
-        onProgress: (done: number, total: number) => opts.onProgress?.({ phase: "eval", done, total, text: `evaluating ${done}/${total}` }),
-      };
+      const onProgress = (done: number, total: number) => opts.onProgress?.({ phase: "eval", done, total, text: `evaluating ${done}/${total}` });
       let rationales: string[] | undefined;
       let readout: Readout;
       if (rationaleFirst) {
-        const r = await readLabelsRationaleFirst(evalParams, model, encodedTest, labelTokenIds, {
-          ...readOpts, explId: tok.special("<|expl|>"), eosId: tok.special("<|eos|>"), maxExplTokens: sequence.maxExplTokens,
-        });
-        rationales = r.rationales.map((ids) => tok.decode(ids));
+        const r = await readLabelsRationaleFirst(evalParams, model, encodedTest, test.labels, fmt, { maxExplTokens: sequence.maxExplTokens, onProgress });
+        rationales = r.rationales.map((ids) => fmt.decode(ids));
         readout = r;
       } else {
-        readout = await readLabels(evalParams, model, encodedTest, labelTokenIds, readOpts);
+        readout = await readLabels(evalParams, model, encodedTest, test.labels, { padId: fmt.padId, onProgress });
       }
       record.metrics = runMetrics(readout.gold, readout.predicted, readout.probs, readout.k);
       const predictions: Prediction[] = testExamples.map((ex, i) => ({
@@ -274,7 +280,7 @@ export async function runExperiment(spec: RunSpec, opts: RunOptions = {}): Promi
         ...(rationales ? { rationale: rationales[i] } : {}),
       }));
       writeFileAtomic(path.join(dir, "predictions.json"), JSON.stringify(predictions) + "\n");
-      if (adapter && start.base) await saveAdapter(dir, adapter.params, { lora: adapter.config, base: start.base });
+      if (adapter && from) await saveAdapter(dir, adapter.params, { lora: adapter.config, base: { dir: from.dir, hash: from.hash } });
       else await saveModel(dir, params, model);
       fs.rmSync(path.join(dir, "checkpoint.safetensors"), { force: true });
     }
@@ -286,25 +292,37 @@ export async function runExperiment(spec: RunSpec, opts: RunOptions = {}): Promi
   }
 }
 
-/** Where a run's weights start, resolved and checked: the base (checked by its card) and the LoRA settings, if any. */
+/** Where a run's weights start, resolved and checked: a base (by its card) or a checkpoint, and the LoRA settings. */
 interface Start {
   base?: BaseRef;
+  checkpoint?: CheckpointRef;
   lora?: LoraConfig;
 }
 
-function resolveStart(spec: RunSpec, profile: Profile, model: GptConfig, tokenizerHash: string): Start {
-  const init = spec.init ?? "scratch";
+/** The start, the model it gives a run of `maxLen` positions, and the text format that model reads. */
+function resolveStart(spec: RunSpec, profile: Profile, maxLen: number): { start: Start; model: ModelConfig; fmt: TextFormat } {
+  const init = parseInit(spec.init ?? "scratch");
   const adapterKind = spec.adapter ?? "none";
-  if (init !== "scratch" && init !== "base") throw new Error(`init must be scratch or base, got "${init}"`);
   if (adapterKind !== "none" && adapterKind !== "lora") throw new Error(`adapter must be none or lora, got "${adapterKind}"`);
+  if (init !== "base" && spec.base !== undefined) throw new Error(`a base folder is given but init is ${init}: use init base (--init base)`);
+  if (init.startsWith("hf:")) {
+    const { checkpoint, start } = checkCheckpoint(init);
+    const model = checkpointRunConfig(checkpoint, maxLen);
+    // A checkpoint's LoRA targets every linear layer of its family unless told otherwise.
+    const lora = adapterKind === "lora" ? { ...DEFAULT_LORA, targets: allLinearTargets(model), ...spec.lora } : undefined;
+    if (lora) adapterShapes(model, lora);
+    return { start: { checkpoint: start, lora }, model, fmt: checkpointFormat(checkpoint.dir, model) };
+  }
+  const tok = XftTokenizer.load();
+  const model: GptConfig = { ...profile.model, vocabSize: tok.vocabSize, maxLen };
+  const fmt = xftFormat(tok);
   if (init === "scratch") {
-    if (adapterKind === "lora") throw new Error("a LoRA adapter needs a pretrained base: use init base (--init base) with it");
-    if (spec.base !== undefined) throw new Error("a base folder is given but init is scratch: use init base (--init base)");
-    return {};
+    if (adapterKind === "lora") throw new Error("a LoRA adapter needs pretrained weights: use init base (--init base) or a checkpoint (--init hf:DIR) with it");
+    return { start: {}, model, fmt };
   }
   const lora = adapterKind === "lora" ? { ...DEFAULT_LORA, ...spec.lora } : undefined;
   if (lora) validateLoraConfig(lora);
-  return { base: checkBase(spec.base ?? defaultBaseDir(profile.name), model, tokenizerHash), lora };
+  return { start: { base: checkBase(spec.base ?? defaultBaseDir(profile.name), model, tok.hash), lora }, model, fmt };
 }
 
 /**
@@ -313,12 +331,8 @@ function resolveStart(spec: RunSpec, profile: Profile, model: GptConfig, tokeniz
  */
 export function loadRunModel(record: Pick<RunRecord, "key" | "dir" | "init" | "adapter" | "tokenizerHash" | "model">): { params: Params; config: ModelConfig } {
   if (!record.adapter) return loadModel(record.dir);
-  if (record.init?.from !== "base") throw new Error(`run ${record.key}: a LoRA run without a base in its record`);
   const { parameters: _parameters, ...config } = record.model;
-  if (checkBase(record.init.dir, config, record.tokenizerHash).hash !== record.init.hash) {
-    throw new Error(`run ${record.key}: its base ${record.init.dir} has changed since the run (another weights hash); retrain it`);
-  }
-  const base = baseParams(record.init, config);
+  const base = adaptedWeights(record, config);
   const { adapter, info } = loadAdapter(record.dir, config);
   try {
     return { params: mergeAdapter(base, adapter, info.lora), config };
@@ -326,6 +340,17 @@ export function loadRunModel(record: Pick<RunRecord, "key" | "dir" | "init" | "a
     disposeParams(base);
     disposeParams(adapter);
   }
+}
+
+/** The weights a LoRA run's adapter was trained on: its base or checkpoint, checked against the hash the run recorded. */
+function adaptedWeights(record: Pick<RunRecord, "key" | "init" | "tokenizerHash">, config: ModelConfig): Params {
+  const init = record.init;
+  if (init?.from === "hf") return checkpointParams(init, config);
+  if (init?.from !== "base") throw new Error(`run ${record.key}: a LoRA run without a base in its record`);
+  if (checkBase(init.dir, config as GptConfig, record.tokenizerHash).hash !== init.hash) {
+    throw new Error(`run ${record.key}: its base ${init.dir} has changed since the run (another weights hash); retrain it`);
+  }
+  return baseParams(init, config as GptConfig);
 }
 
 /**

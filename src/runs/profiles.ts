@@ -24,6 +24,13 @@ export interface Profile {
 
 const OPTIMIZER = { lr: 1e-3, minLr: 1e-4, weightDecay: 0.1, beta1: 0.9, beta2: 0.99, eps: 1e-8, gradClip: 1.0 };
 
+/**
+ * Learning rates for fine-tuning a pretrained Hugging Face checkpoint (`--init hf:DIR`), in every profile: the
+ * profiles' own rates are for models trained from scratch, far too large for pretrained weights. The usual choices:
+ * 5e-5 for full fine-tuning, 2e-4 for LoRA (as the QLoRA recipes use); the cosine schedule ends at a tenth.
+ */
+export const CHECKPOINT_LR = { full: { lr: 5e-5, minLr: 5e-6 }, lora: { lr: 2e-4, minLr: 2e-5 } } as const;
+
 export const PROFILES: Record<ProfileName, Profile> = {
   ci: {
     name: "ci",

@@ -12,7 +12,7 @@
  *   label+mismatched  the real explanation of another training example of the same dimension
  */
 import type { Example } from "../data/schema";
-import type { XftTokenizer } from "../text/tokenizer";
+import type { TextFormat } from "../text/format";
 import { hashSeed, Rng } from "../util/rng";
 
 export const PSEUDO_CONDITIONS = ["label+shuffled", "label+bow", "label+random", "label+filler", "label+mismatched"] as const;
@@ -38,11 +38,8 @@ export class PseudoExplanations {
    * and mismatched draw from the example's own dimension. A uniform draw from `words` is a unigram draw.
    */
   private readonly pools = new Map<string, Pool>();
-  /** Ids below this are byte-level BPE tokens; the special tokens follow (see src/text/tokenizer.ts). */
-  private readonly bpeSize: number;
-
   /** `corpus`: the training examples (never the test split, whose explanations must not leak). */
-  constructor(corpus: readonly Example[], private readonly tok: XftTokenizer, private readonly seed: number) {
+  constructor(corpus: readonly Example[], private readonly fmt: TextFormat, private readonly seed: number) {
     for (const ex of corpus) {
       if (ex.explanations.length === 0) continue;
       let pool = this.pools.get(ex.dimension);
@@ -51,7 +48,6 @@ export class PseudoExplanations {
       pool.words.push(...words(realExplanation(ex)));
     }
     if (this.pools.size === 0) throw new Error("pseudo-explanations need a training set with explanations");
-    this.bpeSize = tok.special("<|pad|>");
   }
 
   private pool(ex: Example): Pool {
@@ -76,11 +72,11 @@ export class PseudoExplanations {
 
   randomTokens(ex: Example, count: number): number[] {
     const rng = this.rng("label+random", ex);
-    return Array.from({ length: count }, () => rng.int(this.bpeSize));
+    return Array.from({ length: count }, () => this.fmt.randomToken(rng));
   }
 
   filler(count: number): number[] {
-    return new Array<number>(count).fill(this.tok.special("<|filler|>"));
+    return new Array<number>(count).fill(this.fmt.fillerToken);
   }
 
   /** Another example's explanation (same dimension), never one equal to this example's own. */
@@ -100,18 +96,18 @@ export class PseudoExplanations {
 
   /** The explanation tokens of a pseudo condition, at most `cap` of them (as the real explanation's are). */
   tokens(ex: Example, condition: PseudoCondition, cap: number): number[] {
-    const realCount = () => Math.min(cap, this.tok.encode(realExplanation(ex)).length);
+    const realCount = () => Math.min(cap, this.fmt.encodeExplanation(realExplanation(ex)).length);
     switch (condition) {
       case "label+shuffled":
-        return this.tok.encode(this.shuffled(ex)).slice(0, cap);
+        return this.fmt.encodeExplanation(this.shuffled(ex)).slice(0, cap);
       case "label+bow":
-        return this.tok.encode(this.bagOfWords(ex)).slice(0, cap);
+        return this.fmt.encodeExplanation(this.bagOfWords(ex)).slice(0, cap);
       case "label+random":
         return this.randomTokens(ex, realCount());
       case "label+filler":
         return this.filler(realCount());
       case "label+mismatched":
-        return this.tok.encode(this.mismatched(ex)).slice(0, cap);
+        return this.fmt.encodeExplanation(this.mismatched(ex)).slice(0, cap);
     }
   }
 }

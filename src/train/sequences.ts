@@ -1,5 +1,6 @@
 /**
- * From an example to the token sequence the model trains on (PROTOCOL.md, "The reproduction"):
+ * From an example to the token sequence the model trains on (PROTOCOL.md, "The reproduction"), in a text format
+ * (src/text/format.ts: xft's special tokens, or plain text for a pretrained checkpoint). In xft's format:
  *
  *   prompt: <|bos|> <|task|> dimension  <|role|> turn ...  <|response|> response  <|score|>
  *   target: `label`       <|label_k|> <|eos|>
@@ -14,7 +15,7 @@
  * label is read at that position.
  */
 import type { Example } from "../data/schema";
-import type { XftTokenizer } from "../text/tokenizer";
+import type { TextFormat } from "../text/format";
 import { PseudoCondition, PseudoExplanations, PSEUDO_CONDITIONS, realExplanation } from "./pseudo";
 
 export const CONDITIONS = ["label", "label+expl", "expl+label", ...PSEUDO_CONDITIONS] as const;
@@ -50,21 +51,18 @@ export interface EncodedExample {
 }
 
 /**
- * The prompt tokens of an example: everything up to and including <|score|>, within `budget` tokens.
- * Over budget, the context keeps its end (the most recent turns) and the response its start; the
- * context gets at least half of the room when it needs it, so that a long answer never pushes out
- * the question it answers.
+ * The prompt tokens of an example: everything up to and including the cue after which the target starts
+ * (<|score|>), within `budget` tokens. Over budget, the context keeps its end (the most recent turns) and the
+ * response its start; the context gets at least half of the room when it needs it, so that a long answer never
+ * pushes out the question it answers. A rationale-first prompt ends in the format's cue for an explanation.
  */
-export function encodePrompt(ex: Example, tok: XftTokenizer, budget: number): number[] {
-  const head = [tok.special("<|bos|>"), tok.special("<|task|>"), ...tok.encode(ex.dimension)];
-  const context: number[] = [];
-  for (const turn of ex.context) context.push(tok.roleToken(turn.role), ...tok.encode(turn.text));
-  const response = [tok.special("<|response|>"), ...tok.encode(ex.response)];
-  const room = budget - head.length - 1;
+export function encodePrompt(ex: Example, fmt: TextFormat, budget: number, rationaleFirst = false): number[] {
+  const { head, context, response, cue } = fmt.promptParts(ex, rationaleFirst);
+  const room = budget - head.length - cue.length;
   if (room < 8) throw new Error(`example ${ex.id}: a sequence budget of ${budget} tokens leaves no room for the text`);
   const contextRoom = Math.max(room - response.length, Math.min(context.length, Math.floor(room / 2)));
   const keptContext = context.slice(Math.max(0, context.length - contextRoom));
-  return [...head, ...keptContext, ...response.slice(0, room - keptContext.length), tok.special("<|score|>")];
+  return [...head, ...keptContext, ...response.slice(0, room - keptContext.length), ...cue];
 }
 
 export function isPseudo(condition: Condition): condition is PseudoCondition {
@@ -86,47 +84,55 @@ export type ExplainedCondition = Exclude<Condition, "label">;
  * explanation; `pseudo` is needed for the pseudo-explanation conditions (it holds the corpus and the seed).
  */
 export function explanationTokens(
-  ex: Example, condition: ExplainedCondition, tok: XftTokenizer, maxExplTokens: number, pseudo?: PseudoExplanations,
+  ex: Example, condition: ExplainedCondition, fmt: TextFormat, maxExplTokens: number, pseudo?: PseudoExplanations,
 ): number[] {
-  if (!isPseudo(condition)) return tok.encode(realExplanation(ex)).slice(0, maxExplTokens);
+  if (!isPseudo(condition)) return fmt.encodeExplanation(realExplanation(ex)).slice(0, maxExplTokens);
   if (!pseudo) throw new Error(`condition ${condition} needs pseudo-explanations built from the training set`);
   return pseudo.tokens(ex, condition, maxExplTokens);
 }
 
+/** The tokens of an example's gold label, as its target writes them. */
+export function goldLabelTokens(ex: Example, fmt: TextFormat): number[] {
+  return fmt.labelTokens(ex.labelSet)[ex.labelSet.indexOf(ex.label)];
+}
+
 export function encodeTarget(
-  ex: Example, condition: Condition, tok: XftTokenizer, opts: SequenceOptions, pseudo?: PseudoExplanations,
+  ex: Example, condition: Condition, fmt: TextFormat, opts: SequenceOptions, pseudo?: PseudoExplanations,
 ): number[] {
-  const label = tok.labelToken(ex.labelSet.indexOf(ex.label));
-  if (condition === "label") return [label, tok.special("<|eos|>")];
-  const explanation = explanationTokens(ex, condition, tok, opts.maxExplTokens, pseudo);
-  if (isRationaleFirst(condition)) return [tok.special("<|expl|>"), ...explanation, label, tok.special("<|eos|>")];
-  return [label, tok.special("<|expl|>"), ...explanation, tok.special("<|eos|>")];
+  const label = goldLabelTokens(ex, fmt);
+  if (condition === "label") return [...label, ...fmt.end];
+  const explanation = explanationTokens(ex, condition, fmt, opts.maxExplTokens, pseudo);
+  if (isRationaleFirst(condition)) return [...fmt.rationaleOpen, ...explanation, ...fmt.rationaleClose, ...label, ...fmt.end];
+  return [...label, ...fmt.explanationMarker, ...explanation, ...fmt.end];
 }
 
 /**
- * Index in `e.tokens` of the gold label token of an example encoded (with its target) under `condition`;
- * the label is read from the next-token prediction one position earlier.
+ * Index in `e.tokens` of the first token of the gold label of an example encoded (with its target) under
+ * `condition`, whose label is `labelLength` tokens long; the label is read from the next-token predictions from one
+ * position earlier on.
  */
-export function labelTokenIndex(e: EncodedExample, condition: Condition): number {
-  return isRationaleFirst(condition) ? e.tokens.length - 2 : e.promptLen;
+export function labelTokenIndex(e: EncodedExample, condition: Condition, fmt: TextFormat, labelLength: number): number {
+  return isRationaleFirst(condition) ? e.tokens.length - fmt.end.length - labelLength : e.promptLen;
 }
 
 /**
- * Tokens a rationale-first test prompt leaves free after itself: <|expl|>, up to `maxExplTokens` generated
- * explanation tokens, the label and <|eos|> (the longest target `expl+label` trains on).
+ * Tokens a rationale-first test prompt leaves free after itself: the rationale's opening, up to `maxExplTokens`
+ * generated explanation tokens, the rationale's close, the longest label and the end (the longest target
+ * `expl+label` trains on).
  */
-export function rationaleRoom(opts: SequenceOptions): number {
-  return opts.maxExplTokens + 3;
+export function rationaleRoom(fmt: TextFormat, labelSet: readonly string[], opts: SequenceOptions): number {
+  const longestLabel = Math.max(...fmt.labelTokens(labelSet).map((l) => l.length));
+  return fmt.rationaleOpen.length + opts.maxExplTokens + fmt.rationaleClose.length + longestLabel + fmt.end.length;
 }
 
 /**
  * The test input of `expl+label`: the prompt alone (tokens = the prompt, promptLen = its length), within
  * maxLen - rationaleRoom tokens so that the generated explanation and the label fit after it. It needs no
  * explanation, so unexplained test sets work. (Label-first conditions read test prompts encoded as under
- * `label`, whose budget is maxLen - 2.)
+ * `label`.)
  */
-export function encodeRationalePrompt(ex: Example, tok: XftTokenizer, opts: SequenceOptions): EncodedExample {
-  const prompt = encodePrompt(ex, tok, opts.maxLen - rationaleRoom(opts));
+export function encodeRationalePrompt(ex: Example, fmt: TextFormat, opts: SequenceOptions): EncodedExample {
+  const prompt = encodePrompt(ex, fmt, opts.maxLen - rationaleRoom(fmt, ex.labelSet, opts), true);
   return { tokens: prompt, promptLen: prompt.length, label: ex.labelSet.indexOf(ex.label) };
 }
 
@@ -142,22 +148,27 @@ export interface ExplanationVariant {
  * condition. `expl+label` is not listed: it trains on the same tokens as `label+expl` (before the label).
  */
 export function explanationVariants(
-  ex: Example, tok: XftTokenizer, maxExplTokens: number, pseudo: PseudoExplanations,
+  ex: Example, fmt: TextFormat, maxExplTokens: number, pseudo: PseudoExplanations,
 ): ExplanationVariant[] {
   const conditions: ExplainedCondition[] = ["label+expl", ...PSEUDO_CONDITIONS];
   return conditions.map((condition) => {
-    const ids = explanationTokens(ex, condition, tok, maxExplTokens, pseudo);
-    const text = tok.decode(ids).replace(/(<\|[a-z0-9_]+\|>)\1{2,}/g, (run, token: string) => `${token} ×${run.length / token.length}`);
+    const ids = explanationTokens(ex, condition, fmt, maxExplTokens, pseudo);
+    const text = fmt.decode(ids).replace(/(<\|[a-z0-9_]+\|>)\1{2,}/g, (run, token: string) => `${token} ×${run.length / token.length}`);
     return { condition, tokens: ids.length, text };
   });
 }
 
 export function encodeExample(
-  ex: Example, condition: Condition, tok: XftTokenizer, opts: SequenceOptions, pseudo?: PseudoExplanations,
+  ex: Example, condition: Condition, fmt: TextFormat, opts: SequenceOptions, pseudo?: PseudoExplanations,
 ): EncodedExample {
-  const target = encodeTarget(ex, condition, tok, opts, pseudo);
-  const prompt = encodePrompt(ex, tok, opts.maxLen - target.length);
+  const target = encodeTarget(ex, condition, fmt, opts, pseudo);
+  const prompt = encodePrompt(ex, fmt, opts.maxLen - target.length, isRationaleFirst(condition));
   return { tokens: [...prompt, ...target], promptLen: prompt.length, label: ex.labelSet.indexOf(ex.label) };
+}
+
+/** An encoded example as the text a person reads: its prompt and its target, decoded. */
+export function encodedText(e: EncodedExample, fmt: Pick<TextFormat, "decode">): { prompt: string; target: string } {
+  return { prompt: fmt.decode(e.tokens.slice(0, e.promptLen)), target: fmt.decode(e.tokens.slice(e.promptLen)) };
 }
 
 /** A padded batch: model inputs and the positions whose next token carries loss. */

@@ -116,6 +116,19 @@ const EXPECTATIONS: Record<string, (cells: NotebookCell[]) => void> = {
     assert.ok(plotlyCount(outputs) >= 3, "the pretraining loss, label's accuracy by start and the differences by start are Plotly outputs");
     assertTimedWithoutErrors(outputs);
   },
+  "06-bring-your-own-model.ipynb": (cells) => {
+    const outputs = cells.flatMap((c) => c.outputs);
+    const card = shownTable(outputs, "the checkpoint");
+    for (const column of ["model", "kv_heads", "parameters", "tokenizer_vocabulary"]) assert.ok(card.includes(`>${column}<`), column);
+    assert.match(card, />llama</, "the default checkpoint is the test set-up's tiny Llama");
+    const reads = shownTable(outputs, "what the model reads");
+    assert.match(reads, /Score:/, "the plain-text template, not special tokens");
+    assert.ok(!reads.includes("&lt;|score|&gt;"));
+    const metrics = shownTable(outputs, "test metrics by condition and seed");
+    assert.match(metrics, />label\+expl</);
+    assert.ok(plotlyCount(outputs) >= 4, "accuracy, loss curves and two probe curves are Plotly outputs");
+    assertTimedWithoutErrors(outputs);
+  },
 };
 
 const notebooks = fs.readdirSync(path.join(PROJECT_ROOT, "notebooks")).filter((f) => f.endsWith(".ipynb")).sort();

@@ -1,8 +1,10 @@
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
+import { readFileSync } from "node:fs";
 import * as path from "node:path";
 import { test } from "node:test";
-import { flopsPerToken, median, REFERENCE_CONFIGS } from "../../src/bench/bench";
+import { adapterParameters, BENCH_CONFIGS, findBenchConfig, flopsPerToken, median, modelConfig, REFERENCE_CONFIGS } from "../../src/bench/bench";
+import { countParameters } from "../../src/model/model";
 
 test("FLOPs per token: 6 x params + 12 x layers x seq x d", () => {
   const a = REFERENCE_CONFIGS.find((c) => c.name === "A")!;
@@ -10,6 +12,42 @@ test("FLOPs per token: 6 x params + 12 x layers x seq x d", () => {
   assert.equal(flopsPerToken(a), 6 * 236_288 + 12 * 2 * 128 * 64);
   assert.equal(median([3, 1, 2]), 2);
   assert.equal(median([4, 1, 2, 3]), 2.5);
+});
+
+test("GPT-2 small configs: GPT-2's shape, its parameter count, xft's default LoRA on every linear layer", () => {
+  const [full, lora, noDropout] = ["gpt2", "GPT2-LoRA", "gpt2-lora-nodropout"].map((name) => findBenchConfig(name)!);
+  for (const c of [full, lora, noDropout]) {
+    const { layers, dModel, heads, seq, vocab, batch } = c;
+    assert.deepEqual({ layers, dModel, heads, seq, vocab, batch }, { layers: 12, dModel: 768, heads: 12, seq: 256, vocab: 50257, batch: 8 });
+    // GPT-2 small has 124,439,808 parameters with its 1,024 positions (tied head); these have 256.
+    assert.equal(countParameters({ ...modelConfig(c), maxLen: 1024 }), 124_439_808);
+    assert.equal(countParameters(modelConfig(c)), 124_439_808 - 768 * 768);
+  }
+  assert.equal(full.lora, undefined);
+  assert.deepEqual(lora.lora, { rank: 8, alpha: 16, dropout: 0.05, targets: ["attn.wqkv", "attn.wo", "mlp.w1", "mlp.w2"] });
+  assert.deepEqual(noDropout.lora, { ...lora.lora, dropout: 0 });
+  // PEFT's count for GPT-2 with r = 8 on c_attn, c_proj and c_fc: 12 x 8 x ((768 + 2304) + (768 + 768) + 2 x (768 + 3072)).
+  assert.equal(adapterParameters(lora), 1_179_648);
+  assert.equal(adapterParameters(full), 0);
+  // Under LoRA the frozen weights need no gradients: 4 x params + 6 x the adapter's.
+  const attention = 12 * 12 * 256 * 768;
+  assert.equal(flopsPerToken(full), 6 * 123_849_984 + attention);
+  assert.equal(flopsPerToken(lora), 4 * 123_849_984 + 6 * 1_179_648 + attention);
+  // Not in the default set (main.ts: A,B,C,D); an unknown name is not found.
+  assert.deepEqual(REFERENCE_CONFIGS.map((c) => c.name), ["A", "B", "C", "D"]);
+  assert.equal(findBenchConfig("gpt3"), undefined);
+});
+
+test("the PyTorch peer has the same configs and LoRA settings", () => {
+  const peer = readFileSync(path.resolve(__dirname, "../../scripts/torch-peer.py"), "utf8");
+  const py = (x: number) => (Number.isInteger(x) ? x.toFixed(1) : String(x)); // Python's repr of a float
+  for (const c of BENCH_CONFIGS) {
+    assert.ok(peer.includes(`"${c.name}": (${[c.layers, c.dModel, c.heads, c.seq, c.vocab, c.batch].join(", ")})`), `torch-peer.py has config ${c.name}`);
+    if (c.lora) {
+      assert.ok(peer.includes(`"${c.name}": {"r": ${c.lora.rank}, "lora_alpha": ${c.lora.alpha}, "lora_dropout": ${py(c.lora.dropout)}}`),
+        `torch-peer.py has config ${c.name}'s LoRA settings`);
+    }
+  }
 });
 
 test("xft bench runs a tiny config in its own process and reports every figure", () => {

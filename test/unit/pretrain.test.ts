@@ -109,6 +109,6 @@ test("runs from the base: full fine-tuning and LoRA record the base; the LoRA ru
   assert.equal(probe.examples, lora.data.test);
   const { params } = loadRunModel(lora);
   disposeParams(params);
-  await assert.rejects(runExperiment({ ...spec, adapter: "lora" }, { runsDir }), /LoRA adapter needs a pretrained base/);
+  await assert.rejects(runExperiment({ ...spec, adapter: "lora" }, { runsDir }), /a LoRA adapter needs pretrained weights: use init base/);
   await assert.rejects(runExperiment({ ...spec, init: "base", base: path.join(root, "nowhere") }, { runsDir }), /no base model here/);
 });

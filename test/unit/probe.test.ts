@@ -30,7 +30,7 @@ const softmax = (xs: number[]) => {
  * the lens prefers label 0 up to 1.mid and label 1 at the output.
  */
 const HAND: GptConfig = { vocabSize: 8, maxLen: 8, layers: 2, dModel: 4, heads: 2, mlpRatio: 1, initStd: 0.02 };
-const LABELS = [5, 6, 7];
+const LABELS = [5, 6, 7].map((id) => [id]);
 function handModel() {
   const values = new Map<string, Float32Array>();
   for (const [name, shape] of parameterShapes(HAND)) {
@@ -85,7 +85,7 @@ test("probing reads the model without changing it: the final lens is the readout
   const params = createParams(config, 7);
   try {
     const prompts = [[1, 2, 3, 4, 5], [9, 8, 7], [10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20], [30]];
-    const labels = [40, 41, 42, 43];
+    const labels = [40, 41, 42, 43].map((id) => [id]);
     const before = await readLabelsBatch(params, config, prompts, labels, 0);
     const weights = await paramsToValues(params);
     // A memory bound that allows one sequence per batch: the batching must not change a number.

@@ -1,13 +1,15 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { loadDataset } from "../../src/data/load";
+import { xftFormat } from "../../src/text/format";
 import { XftTokenizer } from "../../src/text/tokenizer";
 import { PseudoExplanations, PSEUDO_CONDITIONS, realExplanation, words } from "../../src/train/pseudo";
 import { encodeExample, explanationVariants } from "../../src/train/sequences";
 
 const tok = XftTokenizer.load();
+const fmt = xftFormat(tok);
 const corpus = loadDataset("esnli").train.slice(0, 400);
-const pseudo = new PseudoExplanations(corpus, tok, 1);
+const pseudo = new PseudoExplanations(corpus, fmt, 1);
 const sorted = (xs: string[]) => [...xs].sort();
 
 test("shuffled keeps the multiset of the example's own explanation words, in another order", () => {
@@ -63,13 +65,13 @@ test("mismatched never returns the example's own explanation", () => {
   for (const ex of corpus) assert.notEqual(pseudo.mismatched(ex), realExplanation(ex));
   // Even in a corpus of two where one explanation is duplicated.
   const twin = { ...corpus[0], id: "twin" };
-  const tiny = new PseudoExplanations([corpus[0], twin, corpus[1]], tok, 3);
+  const tiny = new PseudoExplanations([corpus[0], twin, corpus[1]], fmt, 3);
   assert.equal(tiny.mismatched(corpus[0]), realExplanation(corpus[1]));
 });
 
 test("pseudo-explanations are deterministic in (seed, example) and change with the seed", () => {
-  const again = new PseudoExplanations(corpus, tok, 1);
-  const other = new PseudoExplanations(corpus, tok, 2);
+  const again = new PseudoExplanations(corpus, fmt, 1);
+  const other = new PseudoExplanations(corpus, fmt, 2);
   for (const condition of PSEUDO_CONDITIONS) {
     const a = corpus.slice(0, 20).map((ex) => pseudo.tokens(ex, condition, 48).join());
     assert.deepEqual(corpus.slice(0, 20).map((ex) => again.tokens(ex, condition, 48).join()), a, condition);
@@ -80,22 +82,22 @@ test("pseudo-explanations are deterministic in (seed, example) and change with t
 test("every pseudo condition builds a label-first target: label, <|expl|>, pseudo-explanation, <|eos|>", () => {
   const ex = corpus[0];
   for (const condition of PSEUDO_CONDITIONS) {
-    const e = encodeExample(ex, condition, tok, { maxLen: 128, maxExplTokens: 48 }, pseudo);
+    const e = encodeExample(ex, condition, fmt, { maxLen: 128, maxExplTokens: 48 }, pseudo);
     const target = e.tokens.slice(e.promptLen);
     assert.equal(target[0], tok.labelToken(ex.labelSet.indexOf(ex.label)));
     assert.equal(target[1], tok.special("<|expl|>"));
     assert.deepEqual(target.slice(2, -1), pseudo.tokens(ex, condition, 48));
     assert.equal(target.at(-1), tok.special("<|eos|>"));
   }
-  assert.throws(() => encodeExample(ex, "label+bow", tok, { maxLen: 128, maxExplTokens: 48 }), /needs pseudo-explanations/);
+  assert.throws(() => encodeExample(ex, "label+bow", fmt, { maxLen: 128, maxExplTokens: 48 }), /needs pseudo-explanations/);
 });
 
 test("explanation variants: what each explanation condition trains on, decoded, the filler run written once with its count", () => {
   const ex = corpus[0];
-  const variants = explanationVariants(ex, tok, 8, pseudo);
+  const variants = explanationVariants(ex, fmt, 8, pseudo);
   assert.deepEqual(variants.map((v) => v.condition), ["label+expl", ...PSEUDO_CONDITIONS]);
   for (const v of variants) {
-    const e = encodeExample(ex, v.condition, tok, { maxLen: 128, maxExplTokens: 8 }, pseudo);
+    const e = encodeExample(ex, v.condition, fmt, { maxLen: 128, maxExplTokens: 8 }, pseudo);
     assert.equal(v.tokens, e.tokens.length - e.promptLen - 3, `${v.condition}: the target's tokens between <|expl|> and <|eos|>`);
   }
   assert.equal(variants[0].text, tok.decode(tok.encode(realExplanation(ex)).slice(0, 8)));
@@ -105,7 +107,7 @@ test("explanation variants: what each explanation condition trains on, decoded, 
 
 test("bag-of-words and mismatched draw from the example's own dimension", () => {
   const conv = loadDataset("conv-chatbot-arena").train.slice(0, 300);
-  const byDimension = new PseudoExplanations(conv, tok, 4);
+  const byDimension = new PseudoExplanations(conv, fmt, 4);
   const explanationsOf = new Map<string, Set<string>>();
   const wordsOf = new Map<string, Set<string>>();
   for (const ex of conv) {

@@ -13,6 +13,7 @@ import { readLabels, readLabelsRationaleFirst, RationaleReadout } from "../../sr
 import { disposeParams, GptConfig, initialValues, Params, paramsFromValues } from "../../src/model/model";
 import { Prediction, runExperiment } from "../../src/runs/experiment";
 import type { Profile } from "../../src/runs/profiles";
+import { xftFormat } from "../../src/text/format";
 import { XftTokenizer } from "../../src/text/tokenizer";
 import { PseudoExplanations } from "../../src/train/pseudo";
 import {
@@ -21,6 +22,7 @@ import {
 } from "../../src/train/sequences";
 
 const tok = XftTokenizer.load();
+const fmt = xftFormat(tok);
 const example: Example = {
   id: "x1", source: "test", dimension: "entailment", context: [{ role: "premise", text: "A man plays a guitar on stage." }],
   response: "A man is performing music.", label: "neutral", labelSet: ["entailment", "neutral", "contradiction"],
@@ -41,46 +43,46 @@ test("expl+label: a known condition after label+expl, neither pseudo nor label-f
 
 test("expl+label target: <|expl|>, the real explanation (capped), the label, <|eos|>; the loss covers all of it", () => {
   assert.ok(tok.encode(example.explanations[0]).length > SEQ.maxExplTokens, "the explanation is long enough to be capped");
-  const e = encodeExample(example, "expl+label", tok, SEQ);
+  const e = encodeExample(example, "expl+label", fmt, SEQ);
   const target = e.tokens.slice(e.promptLen);
   const explanation = tok.encode(example.explanations[0]).slice(0, SEQ.maxExplTokens);
   assert.deepEqual(target, [EXPL, ...explanation, tok.labelToken(1), EOS]);
   assert.equal(e.label, 1);
   assert.equal(e.tokens[e.promptLen - 1], tok.special("<|score|>"));
   // The same explanation tokens as label+expl, and the same prompt.
-  const le = encodeExample(example, "label+expl", tok, SEQ);
-  assert.deepEqual(explanationTokens(example, "expl+label", tok, SEQ.maxExplTokens), explanationTokens(example, "label+expl", tok, SEQ.maxExplTokens));
+  const le = encodeExample(example, "label+expl", fmt, SEQ);
+  assert.deepEqual(explanationTokens(example, "expl+label", fmt, SEQ.maxExplTokens), explanationTokens(example, "label+expl", fmt, SEQ.maxExplTokens));
   assert.deepEqual(e.tokens.slice(0, e.promptLen), le.tokens.slice(0, le.promptLen));
   // Where the label is: after the explanation for expl+label, right after the prompt for label-first conditions.
-  assert.equal(e.tokens[labelTokenIndex(e, "expl+label")], tok.labelToken(1));
-  assert.equal(le.tokens[labelTokenIndex(le, "label+expl")], tok.labelToken(1));
-  assert.equal(labelTokenIndex(e, "expl+label"), e.promptLen + 1 + SEQ.maxExplTokens);
+  assert.equal(e.tokens[labelTokenIndex(e, "expl+label", fmt, 1)], tok.labelToken(1));
+  assert.equal(le.tokens[labelTokenIndex(le, "label+expl", fmt, 1)], tok.labelToken(1));
+  assert.equal(labelTokenIndex(e, "expl+label", fmt, 1), e.promptLen + 1 + SEQ.maxExplTokens);
   // Loss on every target token, the label included, predicted from the last explanation token.
   const batch = makeBatch([e], PAD, SEQ.maxLen);
   assert.deepEqual(batch.lossTargets, target);
   assert.deepEqual(batch.lossPositions, target.map((_, j) => e.promptLen - 1 + j));
   // Without an explanation it is the same clear error as label+expl, and the pseudo helpers do not apply.
-  assert.throws(() => encodeExample({ ...example, explanations: [] }, "expl+label", tok, SEQ), /example x1: this condition needs an explanation/);
-  const pseudo = new PseudoExplanations([example, { ...example, id: "x2", explanations: ["another one"] }], tok, 1);
-  assert.deepEqual(encodeExample(example, "expl+label", tok, SEQ, pseudo).tokens, e.tokens, "a pseudo source changes nothing");
+  assert.throws(() => encodeExample({ ...example, explanations: [] }, "expl+label", fmt, SEQ), /example x1: this condition needs an explanation/);
+  const pseudo = new PseudoExplanations([example, { ...example, id: "x2", explanations: ["another one"] }], fmt, 1);
+  assert.deepEqual(encodeExample(example, "expl+label", fmt, SEQ, pseudo).tokens, e.tokens, "a pseudo source changes nothing");
 });
 
 test("expl+label with no explanation budget: <|expl|> then the label", () => {
-  const e = encodeExample(example, "expl+label", tok, { ...SEQ, maxExplTokens: 0 });
+  const e = encodeExample(example, "expl+label", fmt, { ...SEQ, maxExplTokens: 0 });
   assert.deepEqual(e.tokens.slice(e.promptLen), [EXPL, tok.labelToken(1), EOS]);
 });
 
 test("a rationale-first test prompt leaves room for <|expl|>, the capped explanation, the label and <|eos|>", () => {
   const long = { ...example, context: [{ role: "premise" as const, text: "word ".repeat(200) }], explanations: [] };
-  const p = encodeRationalePrompt(long, tok, SEQ);
+  const p = encodeRationalePrompt(long, fmt, SEQ);
   assert.equal(p.tokens.length, SEQ.maxLen - (SEQ.maxExplTokens + 3));
   assert.equal(p.promptLen, p.tokens.length);
   assert.equal(p.tokens.at(-1), tok.special("<|score|>"));
   assert.equal(p.label, 1);
-  assert.deepEqual(p.tokens, encodePrompt(long, tok, SEQ.maxLen - SEQ.maxExplTokens - 3));
+  assert.deepEqual(p.tokens, encodePrompt(long, fmt, SEQ.maxLen - SEQ.maxExplTokens - 3));
   // A short example has the prompt training sees.
-  const short = encodeExample(example, "expl+label", tok, SEQ);
-  assert.deepEqual(encodeRationalePrompt(example, tok, SEQ).tokens, short.tokens.slice(0, short.promptLen));
+  const short = encodeExample(example, "expl+label", fmt, SEQ);
+  assert.deepEqual(encodeRationalePrompt(example, fmt, SEQ).tokens, short.tokens.slice(0, short.promptLen));
 });
 
 /*
@@ -93,6 +95,7 @@ const A = tok.encode(" the")[0];
 const B = tok.encode(" music")[0];
 const C = tok.encode(" stage")[0];
 const L = [0, 1, 2].map((k) => tok.labelToken(k));
+const LABELS = L.map((id) => [id]);
 const OUT = [A, B, C, ...L, EOS];
 const MAXLEN = 32;
 // Position -> greedy token. Rows with <|expl|> at 3, 6, 7, 10, 13, 16, 28 (prompt lengths) stop differently.
@@ -126,7 +129,7 @@ function prompt(n: number, label = 0): EncodedExample {
   return { tokens, promptLen: tokens.length, label };
 }
 
-const rationaleOpts = (maxExplTokens: number, batchSize?: number) => ({ padId: PAD, explId: EXPL, eosId: EOS, maxExplTokens, batchSize });
+const rationaleOpts = (maxExplTokens: number, batchSize?: number) => ({ maxExplTokens, batchSize });
 
 /** readLabels at the last token of each example's prompt + <|expl|> + rationale: what the rationale readout must give. */
 async function oracle(params: Params, examples: EncodedExample[], r: RationaleReadout): Promise<Float32Array> {
@@ -134,7 +137,7 @@ async function oracle(params: Params, examples: EncodedExample[], r: RationaleRe
     const tokens = [...e.tokens.slice(0, e.promptLen), EXPL, ...r.rationales[i]];
     return { tokens, promptLen: tokens.length, label: e.label };
   });
-  return (await readLabels(params, BIGRAM, full, L, { padId: PAD })).probs;
+  return (await readLabels(params, BIGRAM, full, LABELS, { padId: PAD })).probs;
 }
 
 function assertClose(actual: ArrayLike<number>, expected: ArrayLike<number>, what: string, tol = 1e-5): void {
@@ -149,16 +152,16 @@ test("rationale readout: a label token as the first argmax is read at <|expl|>, 
   const params = positionModel();
   try {
     const ex = prompt(6, 1); // <|expl|> at position 6, where the argmax is <|label_1|>
-    const r = await readLabelsRationaleFirst(params, BIGRAM, [ex], L, rationaleOpts(5));
+    const r = await readLabelsRationaleFirst(params, BIGRAM, [ex], LABELS, fmt, rationaleOpts(5));
     assert.deepEqual(r.rationales, [[]]);
     assert.deepEqual(r.stops, ["label"]);
-    const direct = await readLabels(params, BIGRAM, [{ tokens: [...ex.tokens, EXPL], promptLen: ex.tokens.length + 1, label: 1 }], L, { padId: PAD });
+    const direct = await readLabels(params, BIGRAM, [{ tokens: [...ex.tokens, EXPL], promptLen: ex.tokens.length + 1, label: 1 }], LABELS, { padId: PAD });
     assertClose(r.probs, direct.probs, "probs", 1e-6);
     assert.deepEqual(r.predicted, [1]);
     assert.deepEqual(r.gold, [1]);
     assert.equal(r.k, 3);
     // Not the <|score|> position's distribution, which readLabels gives for label-first conditions.
-    const atScore = await readLabels(params, BIGRAM, [ex], L, { padId: PAD });
+    const atScore = await readLabels(params, BIGRAM, [ex], LABELS, { padId: PAD });
     assert.ok(Math.abs(atScore.probs[1] - r.probs[1]) > 1e-3);
   } finally {
     disposeParams(params);
@@ -170,7 +173,7 @@ test("rationale readout: generation stops at a label, at <|eos|>, at the cap and
   const params = positionModel();
   try {
     const examples = [3, 7, 10, 13, 16, 28].map((n) => prompt(n));
-    const r = await readLabelsRationaleFirst(params, BIGRAM, examples, L, rationaleOpts(5));
+    const r = await readLabelsRationaleFirst(params, BIGRAM, examples, LABELS, fmt, rationaleOpts(5));
     assert.deepEqual(r.rationales, [
       [A, B, C], // then <|label_1|> at position 6
       [B], // then <|eos|> at 8
@@ -184,7 +187,7 @@ test("rationale readout: generation stops at a label, at <|eos|>, at the cap and
     assert.equal(r.predicted[0], 1);
     assert.equal(r.predicted[3], 2);
     // A cap of zero reads every row at <|expl|>.
-    const none = await readLabelsRationaleFirst(params, BIGRAM, examples, L, rationaleOpts(0));
+    const none = await readLabelsRationaleFirst(params, BIGRAM, examples, LABELS, fmt, rationaleOpts(0));
     assert.deepEqual(none.rationales, examples.map(() => []));
     assert.deepEqual(none.stops, ["cap", "cap", "cap", "cap", "cap", "cap"]);
     assertClose(none.probs, await oracle(params, examples, none), "cap 0 probs");
@@ -198,10 +201,10 @@ test("rationale readout: rows that stop at different steps in one batch give wha
   const params = positionModel();
   try {
     const examples = [10, 3, 16, 7, 13, 6, 28, 4].map((n, i) => prompt(n, i % 3));
-    const together = await readLabelsRationaleFirst(params, BIGRAM, examples, L, rationaleOpts(5));
-    const inPairs = await readLabelsRationaleFirst(params, BIGRAM, examples, L, rationaleOpts(5, 3));
+    const together = await readLabelsRationaleFirst(params, BIGRAM, examples, LABELS, fmt, rationaleOpts(5));
+    const inPairs = await readLabelsRationaleFirst(params, BIGRAM, examples, LABELS, fmt, rationaleOpts(5, 3));
     const progress: number[] = [];
-    const alone = await readLabelsRationaleFirst(params, BIGRAM, examples, L, { ...rationaleOpts(5, 1), onProgress: (done) => progress.push(done) });
+    const alone = await readLabelsRationaleFirst(params, BIGRAM, examples, LABELS, fmt, { ...rationaleOpts(5, 1), onProgress: (done) => progress.push(done) });
     assert.deepEqual(progress, [1, 2, 3, 4, 5, 6, 7, 8]);
     assert.ok(new Set(together.rationales.map((x) => x.length)).size >= 4, "the rows stop at different steps");
     for (const other of [inPairs, alone]) {
@@ -216,12 +219,12 @@ test("rationale readout: rows that stop at different steps in one batch give wha
   }
 });
 
-test("rationale readout: a prompt with no room for <|expl|> and a bad cap are clear errors", async () => {
+test("rationale readout: a prompt with no room for a rationale and a bad cap are clear errors", async () => {
   await initBackend({ quiet: true });
   const params = positionModel();
   try {
-    await assert.rejects(readLabelsRationaleFirst(params, BIGRAM, [prompt(MAXLEN)], L, rationaleOpts(5)), /no room for <\|expl\|> within maxLen 32/);
-    await assert.rejects(readLabelsRationaleFirst(params, BIGRAM, [prompt(4)], L, rationaleOpts(-1)), /maxExplTokens must be a non-negative integer/);
+    await assert.rejects(readLabelsRationaleFirst(params, BIGRAM, [prompt(MAXLEN)], LABELS, fmt, rationaleOpts(5)), /leaves no room for a rationale and its label within maxLen 32/);
+    await assert.rejects(readLabelsRationaleFirst(params, BIGRAM, [prompt(4)], LABELS, fmt, rationaleOpts(-1)), /maxExplTokens must be a non-negative integer/);
   } finally {
     disposeParams(params);
   }

@@ -6,6 +6,7 @@ import { test } from "node:test";
 import { initBackend, tf } from "../../src/backend/engine";
 import type { Example } from "../../src/data/schema";
 import { createParams, disposeParams, GptConfig, paramsToValues } from "../../src/model/model";
+import { xftFormat } from "../../src/text/format";
 import { XftTokenizer } from "../../src/text/tokenizer";
 import { AdamW, learningRate, OptimizerConfig } from "../../src/train/optimizer";
 import { encodeExample, makeBatch, parseCondition, EncodedExample } from "../../src/train/sequences";
@@ -13,6 +14,7 @@ import { DataOrder, train, TrainConfig } from "../../src/train/trainer";
 import { Rng } from "../../src/util/rng";
 
 const tok = XftTokenizer.load();
+const fmt = xftFormat(tok);
 const example: Example = {
   id: "x1", source: "test", dimension: "entailment", context: [{ role: "premise", text: "A man plays a guitar on stage." }],
   response: "A man is performing music.", label: "entailment", labelSet: ["entailment", "neutral", "contradiction"],
@@ -21,7 +23,7 @@ const example: Example = {
 const SEQ = { maxLen: 64, maxExplTokens: 8 };
 
 test("label condition: the target is the label token and <|eos|>", () => {
-  const e = encodeExample(example, "label", tok, SEQ);
+  const e = encodeExample(example, "label", fmt, SEQ);
   assert.deepEqual(e.tokens.slice(e.promptLen), [tok.labelToken(0), tok.special("<|eos|>")]);
   assert.equal(e.tokens[e.promptLen - 1], tok.special("<|score|>"));
   assert.equal(e.tokens[0], tok.special("<|bos|>"));
@@ -29,19 +31,19 @@ test("label condition: the target is the label token and <|eos|>", () => {
 });
 
 test("label+expl condition: label, <|expl|>, the explanation (capped), <|eos|>", () => {
-  const e = encodeExample(example, "label+expl", tok, SEQ);
+  const e = encodeExample(example, "label+expl", fmt, SEQ);
   const target = e.tokens.slice(e.promptLen);
   assert.equal(target[0], tok.labelToken(0));
   assert.equal(target[1], tok.special("<|expl|>"));
   assert.deepEqual(target.slice(2, -1), tok.encode(example.explanations[0]).slice(0, 8));
   assert.equal(target.at(-1), tok.special("<|eos|>"));
   // The prompt does not depend on the condition.
-  assert.deepEqual(e.tokens.slice(0, e.promptLen), encodeExample(example, "label", tok, SEQ).tokens.slice(0, e.promptLen));
+  assert.deepEqual(e.tokens.slice(0, e.promptLen), encodeExample(example, "label", fmt, SEQ).tokens.slice(0, e.promptLen));
 });
 
 test("an over-long example loses the start of its context, never the response or the cue", () => {
   const long = { ...example, context: [{ role: "premise" as const, text: "word ".repeat(200) }] };
-  const e = encodeExample(long, "label+expl", tok, SEQ);
+  const e = encodeExample(long, "label+expl", fmt, SEQ);
   assert.equal(e.tokens.length, SEQ.maxLen);
   const responseIds = tok.encode(example.response);
   assert.deepEqual(e.tokens.slice(e.promptLen - 1 - responseIds.length, e.promptLen - 1), responseIds);
@@ -50,7 +52,7 @@ test("an over-long example loses the start of its context, never the response or
 test("an over-long response keeps its start and leaves the question at least half the room", () => {
   const question = "Which vaccine should I get first?";
   const long = { ...example, context: [{ role: "user" as const, text: question }], response: "The answer is long. ".repeat(100) };
-  const e = encodeExample(long, "label", tok, SEQ);
+  const e = encodeExample(long, "label", fmt, SEQ);
   assert.equal(e.tokens.length, SEQ.maxLen);
   const q = tok.encode(question);
   const at = e.tokens.indexOf(tok.roleToken("user"));
@@ -60,13 +62,13 @@ test("an over-long response keeps its start and leaves the question at least hal
 });
 
 test("missing explanation and unknown condition are clear errors", () => {
-  assert.throws(() => encodeExample({ ...example, explanations: [] }, "label+expl", tok, SEQ), /example x1: this condition needs an explanation/);
+  assert.throws(() => encodeExample({ ...example, explanations: [] }, "label+expl", fmt, SEQ), /example x1: this condition needs an explanation/);
   assert.throws(() => parseCondition("label+magic"), /unknown condition "label\+magic"; known: label, label\+expl/);
 });
 
 test("a batch trains only the target positions and pads to a multiple of 8", () => {
-  const a = encodeExample(example, "label", tok, SEQ);
-  const b = encodeExample(example, "label+expl", tok, SEQ);
+  const a = encodeExample(example, "label", fmt, SEQ);
+  const b = encodeExample(example, "label+expl", fmt, SEQ);
   const batch = makeBatch([a, b], tok.special("<|pad|>"), SEQ.maxLen);
   assert.equal(batch.length % 8, 0);
   assert.equal(batch.lossPositions.length, (a.tokens.length - a.promptLen) + (b.tokens.length - b.promptLen));

@@ -1,0 +1,54 @@
+/**
+ * Fine-tuning and probing a Hugging Face checkpoint from the command line: `xft train --init hf:DIR` (fully and
+ * with LoRA on the checkpoint's module names) finishes and prints metrics, keys the run by the checkpoint's
+ * hash, reuses a finished run, and `xft probe` reads it back (its self-check holds the lens to the run's readout).
+ */
+import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import { after, test } from "node:test";
+import { fixtureDir, fixturesUnavailable } from "./hf-fixtures";
+
+const ROOT = path.resolve(__dirname, "../..");
+const xft = (...args: string[]) => spawnSync(process.execPath, [path.join(ROOT, "bin/xft.cjs"), ...args], {
+  cwd: ROOT, encoding: "utf8", env: { ...process.env, TF_CPP_MIN_LOG_LEVEL: "2" },
+});
+const skip = fixturesUnavailable();
+const runsDir = fs.mkdtempSync(path.join(os.tmpdir(), "xft-hf-train-"));
+after(() => fs.rmSync(runsDir, { recursive: true, force: true }));
+
+function train(...extra: string[]) {
+  const run = xft("train", "--init", `hf:${fixtureDir("llama-gqa")}`, "--dataset", "esnli", "--condition", "label+expl", "--profile", "ci", "--runs-dir", runsDir, ...extra);
+  assert.equal(run.status, 0, run.stderr);
+  return { out: JSON.parse(run.stdout) as Record<string, unknown> & { run: string; dir: string }, stderr: run.stderr };
+}
+
+test("xft train --init hf:<tiny llama> fine-tunes it, records the checkpoint, and reuses the finished run", { skip }, () => {
+  const { out } = train();
+  assert.equal(out.init, "hf");
+  assert.ok(typeof out.accuracy === "number" && out.n === 300);
+  const record = JSON.parse(fs.readFileSync(path.join(out.dir, "run.json"), "utf8"));
+  assert.equal(record.init.from, "hf");
+  assert.equal(record.init.modelType, "llama");
+  assert.match(record.init.hash, /^[0-9a-f]{64}$/);
+  assert.equal(record.model.family, "llama");
+  assert.equal(record.train.lr, 5e-5, "a checkpoint fine-tunes at the pretrained learning rate");
+  assert.ok(fs.existsSync(path.join(out.dir, "model.safetensors")));
+  const again = train();
+  assert.equal(again.out.run, out.run);
+  assert.match(again.stderr, /reused the finished run/);
+});
+
+test("xft train --init hf:<tiny llama> --adapter lora trains an adapter on q_proj/v_proj, and xft probe reads the run", { skip }, () => {
+  const { out } = train("--adapter", "lora", "--lora-targets", "q_proj,v_proj");
+  assert.deepEqual((out.adapter as { targets: string[] }).targets, ["q_proj", "v_proj"]);
+  assert.ok(fs.existsSync(path.join(out.dir, "adapter.safetensors")));
+  assert.ok(!fs.existsSync(path.join(out.dir, "model.safetensors")), "only the adapter is saved");
+  const probe = xft("probe", "--run", out.run, "--runs-dir", runsDir);
+  assert.equal(probe.status, 0, probe.stderr);
+  assert.match(probe.stdout, /hidden_entropy/);
+  const wrongTarget = xft("train", "--init", `hf:${fixtureDir("llama-gqa")}`, "--adapter", "lora", "--lora-targets", "c_attn", "--profile", "ci", "--runs-dir", runsDir);
+  assert.match(wrongTarget.stderr, /target c_attn is not a matrix of a llama model/);
+});
