@@ -121,12 +121,6 @@ export async function initBackend(opts: { requested?: string; quiet?: boolean } 
   throw new Error(`no TensorFlow.js backend could start:\n${why}\nRun \`npx xft doctor\` for what to install.`);
 }
 
-/** The backend chosen by initBackend, or an error if none was initialised yet. */
-export function backendInfo(): BackendInfo {
-  if (!current) throw new Error("initBackend() has not been called");
-  return current;
-}
-
 /** One line: "tensorflow (TensorFlow 2.21.0, 2 threads, tfjs 4.22.0, attention kernel, xft's TensorFlow ops)". */
 export function describeBackend(b: BackendInfo): string {
   const tfv = b.tensorflowVersion ? `TensorFlow ${b.tensorflowVersion}, ` : "";

@@ -25,13 +25,6 @@ export function metricsTable(runs: readonly RunRecord[]): Table {
   })));
 }
 
-/** Long format: one row per (run, step) with the training loss. */
-export function lossTable(runs: readonly RunRecord[]): Table {
-  return aq.from(runs.flatMap((r) => r.training.losses.map((p) => ({
-    dataset: r.spec.dataset, condition: r.spec.condition, seed: r.spec.seed, step: p.step, loss: p.loss,
-  }))));
-}
-
 /** Confusion matrix of one run: rows are gold labels, columns predicted labels. */
 export function confusionTable(run: RunRecord): Table {
   const labels = run.data.labelSet;

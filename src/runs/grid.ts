@@ -59,8 +59,7 @@ export const GRID_PROFILES: Record<ProfileName, GridProfile> = {
   // Every source, three seeds: 756 runs (504 of the paper's grid, 252 of the budget ablation). A one-layer model
   // for more epochs rather than a deeper one for fewer: at 600 examples and 3 epochs a two-layer model predicted
   // the majority class in every setting, so there was nothing to compare; 8 epochs at lr 3e-3 learn the settings
-  // that can be learned at this size. About 11 s a run on one core of this machine (expl+label more: it writes
-  // its rationale before the label is read); `--jobs 2` trains two at a time.
+  // that can be learned at this size. `--jobs 2` trains two at a time (README: what the grid costs).
   quick: {
     profile: {
       ...base("quick"),

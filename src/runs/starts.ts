@@ -16,7 +16,6 @@ export const STARTS = {
   base: { init: "base" },
   "base+lora": { init: "base", adapter: "lora" },
 } as const satisfies Record<string, RunStart>;
-export type StartName = keyof typeof STARTS;
 
 /** Per start and arm: the wins table's counts, the mean paired difference over settings, and both arms' mean accuracy. */
 export interface StartEffectRow extends WinsRow {

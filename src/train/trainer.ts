@@ -90,15 +90,15 @@ export function batchLoss(params: Params, model: ModelConfig, batch: Batch, lora
   });
 }
 
-/**
- * One optimisation step on a batch; returns the loss. With a LoRA adapter only its weights get gradients and
- * updates (`opt` is the adapter's); without, every parameter. The bench times exactly this.
- */
 /** variableGrads' gradients (keyed by tfjs variable name) under the parameters' own names, as the optimizer takes them. */
 export function gradsByName(params: Params, grads: tf.NamedTensorMap): Record<string, tf.Tensor> {
   return Object.fromEntries(Object.entries(params).map(([name, p]) => [name, grads[p.name]]));
 }
 
+/**
+ * One optimisation step on a batch; returns the loss. With a LoRA adapter only its weights get gradients and
+ * updates (`opt` is the adapter's); without, every parameter. The bench times exactly this.
+ */
 export async function trainStep(params: Params, model: ModelConfig, opt: AdamW, batch: Batch, lr: number, lora?: LoraForward): Promise<number> {
   const trained = lora ? lora.adapter : params;
   const { value, grads } = tf.variableGrads(() => batchLoss(params, model, batch, lora), Object.values(trained));
