@@ -7,6 +7,7 @@
  *   xft logits --init hf:DIR | --run KEY --text "..." [--json]
  *   xft doctor
  *   xft data list | show NAME|PATH | check FILE...
+ *   xft runs verify [--runs-dir DIR]
  */
 import { parseArgs } from "util";
 import { DEFAULT_BENCH } from "../bench/bench";
@@ -17,6 +18,7 @@ import { runLogits } from "./logits";
 import { runPretrain } from "./pretrain";
 import { runProbe } from "./probe";
 import { runReproduce } from "./reproduce";
+import { runRuns } from "./runs";
 import { parseStart, START_OPTIONS, START_USAGE } from "./start-options";
 import { runTrain } from "./train";
 
@@ -34,12 +36,14 @@ commands:
            --profile ci|quick|full   --part all|explanations|pseudo|budget[,...] (default all)   --shard k/n
            --jobs N (train in N processes, shards of this machine, then analyse; 2 on a 2-core machine)
            --backend NAME   --runs-dir DIR   --out DIR (default results/<profile>, results/<profile>-base(-lora) from the base)
+           --fresh (retrain every run of the grid, or of the shard; the way past a damaged run)
            --init, --base, --adapter, --lora-*: as for train, for every run of the grid
   probe    what the explanations change inside the model: hidden-state and attention entropy, logit lens,
            output sharpness at the label-decision position; stored beside each run (probe.json) and reused
            --run KEY|DIR (one run's per-point table) | --profile ci|quick|full --part ... (the grid, trained
            as reproduce trains it, then probed; tables into --out, default results/<profile>)
-           --memory-mb N (bound on one batch's activation cache, default 256)   --fresh   --backend NAME   --runs-dir DIR
+           --memory-mb N (bound on one batch's activation cache, default 256)   --backend NAME   --runs-dir DIR
+           --fresh (probe again, and retrain the grid's damaged runs)
            --init, --base, --adapter, --lora-*: which grid (as for reproduce)
   bench    training speed on synthetic tokens for the reference configs A-D (each in its own process)
            --configs A,B,C,D  --custom layers,d,heads,seq,vocab,batch  --backend NAME  --json
@@ -61,6 +65,8 @@ commands:
   data check FILE|FOLDER...  every bad row of a JSONL(.gz) file as file:line: field: problem, and what train would
                              refuse (a missing split, fewer rows than a batch, too many labels); exit 1 if any
                              --profile ci|quick|full (the batch size to check against; default $XFT_PROFILE or quick)
+  runs verify                every run folder checked as reuse checks it (run.json parses, each file the run wrote has
+                             its recorded size and sha256); lists the damaged runs, exit 1 if any   --runs-dir DIR
 `;
 
 const COMMANDS: Record<string, (args: string[]) => Promise<number>> = {
@@ -113,12 +119,12 @@ const COMMANDS: Record<string, (args: string[]) => Promise<number>> = {
       options: {
         profile: { type: "string" }, part: { type: "string", default: "all" }, shard: { type: "string" },
         backend: { type: "string" }, "runs-dir": { type: "string" }, out: { type: "string" },
-        jobs: { type: "string" }, "train-only": { type: "boolean", default: false }, ...START_OPTIONS,
+        jobs: { type: "string" }, "train-only": { type: "boolean", default: false }, fresh: { type: "boolean", default: false }, ...START_OPTIONS,
       },
     });
     return runReproduce({
       profile: values.profile, part: values.part!, shard: values.shard, backend: values.backend, runsDir: values["runs-dir"], out: values.out,
-      jobs: values.jobs === undefined ? undefined : Number(values.jobs), trainOnly: values["train-only"]!, start: parseStart(values),
+      jobs: values.jobs === undefined ? undefined : Number(values.jobs), trainOnly: values["train-only"]!, fresh: values.fresh!, start: parseStart(values),
     });
   },
   probe: async (args) => {
@@ -170,6 +176,7 @@ const COMMANDS: Record<string, (args: string[]) => Promise<number>> = {
     return runDoctor({ init: values.init });
   },
   data: async (args) => runData(args),
+  runs: async (args) => runRuns(args),
 };
 
 function positive(s: string, flag: string): number {

@@ -58,7 +58,10 @@ export async function runProbe(args: ProbeArgs): Promise<number> {
   const interrupt = stopOnInterrupt();
   const status = statusLine();
   try {
-    const records = await runGrid(specs, { runsDir: args.runsDir, shouldStop: interrupt.requested, onProgress: (p) => status(p.text, false) });
+    // --fresh recomputes the probes, and retrains only the runs whose folders fail their check (intact runs are kept).
+    const records = await runGrid(specs, {
+      runsDir: args.runsDir, retrainDamaged: args.fresh, shouldStop: interrupt.requested, onProgress: (p) => status(p.text, false),
+    });
     if (records.some((r) => r.status === "stopped")) {
       status("xft probe: stopped while training the grid; run the same command to resume", true);
       return 130;

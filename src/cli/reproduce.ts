@@ -29,6 +29,8 @@ export interface ReproduceArgs {
   jobs?: number;
   /** Train only, no analysis: what each job of `--jobs` does. */
   trainOnly?: boolean;
+  /** Retrain every run of the grid (or of the shard), as `train --fresh` retrains one; also the way past a damaged run. */
+  fresh?: boolean;
   /** Where every run's weights start (default: from scratch). */
   start: RunStart;
 }
@@ -70,7 +72,8 @@ export async function runReproduce(args: ReproduceArgs): Promise<number> {
   const started = Date.now();
   try {
     const records = await runGrid(specs, {
-      runsDir: args.runsDir, shouldStop: interrupt.requested,
+      // With --jobs the jobs have retrained the grid; here it is only read back.
+      runsDir: args.runsDir, fresh: args.fresh && jobs === 1, shouldStop: interrupt.requested,
       onProgress: (p) => status(p.text, false),
     });
     status(`xft reproduce: ${records.length} runs (${records.filter((r) => r.reused).length} reused) in ${((Date.now() - started) / 1000).toFixed(0)} s`, true);
@@ -107,6 +110,7 @@ async function trainInJobs(args: ReproduceArgs, profile: string, jobs: number): 
     const childArgs = [bin, "reproduce", "--profile", profile, "--part", args.part, "--shard", `${j + 1}/${jobs}`, "--train-only", ...startArgs(args.start)];
     if (args.backend) childArgs.push("--backend", args.backend);
     if (args.runsDir) childArgs.push("--runs-dir", args.runsDir);
+    if (args.fresh) childArgs.push("--fresh");
     const child = spawn(process.execPath, childArgs, {
       stdio: ["ignore", "ignore", "pipe"], env: { ...process.env, TF_NUM_INTRAOP_THREADS: threads, TF_NUM_INTEROP_THREADS: "1", TF_CPP_MIN_LOG_LEVEL: "2" },
     });

@@ -4,7 +4,7 @@
  * the bins behind it for a reliability diagram, and the multi-class Brier score.
  */
 
-/** Equal-width confidence bins over [0, 1] for ECE, as PROTOCOL.md fixes them. */
+/** Equal-width confidence bins over [0, 1] for ECE, as docs/protocol.md fixes them. */
 export const ECE_BINS = 10;
 
 /**

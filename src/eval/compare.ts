@@ -1,5 +1,5 @@
 /**
- * The analysis of an experiment grid (PROTOCOL.md, "Metrics per (dataset, dimension, condition)"): run
+ * The analysis of an experiment grid (docs/protocol.md, "Metrics per (dataset, dimension, condition)"): run
  * records and their test predictions in, arquero tables out. A *setting* is (dataset, dimension), an
  * *arm* is (condition, explTokens); a grid runs every arm in every setting with the same seeds.
  *

@@ -103,7 +103,7 @@ export function quadraticWeightedKappa(confusion: Confusion): number {
   return expectedTimesN === 0 ? NaN : 1 - (observed * n) / expectedTimesN;
 }
 
-/** Everything a run reports on its test set (PROTOCOL.md, "Metrics per (dataset, dimension, condition)"). */
+/** Everything a run reports on its test set (docs/protocol.md, "Metrics per (dataset, dimension, condition)"). */
 export interface RunMetrics extends ClassificationMetrics, CalibrationMetrics {
   /** Mean absolute error of the predicted label index. */
   mae: number;

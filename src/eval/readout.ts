@@ -1,5 +1,5 @@
 /**
- * The constrained label readout of PROTOCOL.md: each label's log-probability after the prompt, restricted to the
+ * The constrained label readout of docs/protocol.md: each label's log-probability after the prompt, restricted to the
  * label set and renormalised. prediction = argmax, confidence = max, sharpness = entropy of that distribution.
  * A label of several tokens scores the sum of its tokens' log-probabilities (as lm-evaluation-harness scores
  * multiple choice); where every label is one token (xft's own format) that is the softmax of the K label logits
@@ -144,6 +144,18 @@ export async function readLabels(
     opts.onProgress?.(Math.min(start + batchSize, examples.length), examples.length);
     await yieldToEventLoop();
   }
+  return readoutOf(probs, k, examples);
+}
+
+/**
+ * The readout of both readers, where the probabilities are checked once: a NaN would pass argmax as label 0
+ * and the metrics as a number, so a non-finite probability is an error naming the example.
+ */
+function readoutOf(probs: Float32Array, k: number, examples: readonly EncodedExample[]): Readout {
+  const bad = probs.findIndex((p) => !Number.isFinite(p));
+  if (bad >= 0) {
+    throw new Error(`readout: example ${Math.floor(bad / k)} has a non-finite label probability (${probs[bad]}) for label ${bad % k}; the model's weights or activations are not finite`);
+  }
   const predicted = examples.map((_, i) => argmax(probs.subarray(i * k, (i + 1) * k)));
   return { probs, k, predicted, gold: examples.map((e) => e.label) };
 }
@@ -241,8 +253,7 @@ export async function readLabelsRationaleFirst(
     if (!atStop) probs.set(await readLabelsBatch(params, model, ids.map((i) => [...seqs.get(i)!, ...fmt.rationaleClose]), labels, fmt.padId), start * k);
     opts.onProgress?.(Math.min(start + batchSize, examples.length), examples.length);
   }
-  const predicted = examples.map((_, i) => argmax(probs.subarray(i * k, (i + 1) * k)));
-  return { probs, k, predicted, gold: examples.map((e) => e.label), rationales, stops };
+  return { ...readoutOf(probs, k, examples), rationales, stops };
 }
 
 export function argmax(xs: ArrayLike<number>): number {

@@ -24,6 +24,18 @@ export function valuesWithPrefix(tensors: TensorMap, prefix = ""): Map<string, F
   return out;
 }
 
+/**
+ * Every value of every tensor is finite: a NaN or Inf weight makes every output NaN, and downstream code (argmax,
+ * entropy, Math.max) turns NaN into plausible-looking numbers, so it is stopped where the weights are read.
+ */
+export function assertFiniteTensors(tensors: TensorMap, file: string): void {
+  for (const [name, { data }] of tensors) {
+    for (let i = 0; i < data.length; i++) {
+      if (!Number.isFinite(data[i])) throw new Error(`${file}: tensor ${name} has a non-finite value (${data[i]}) at index ${i}`);
+    }
+  }
+}
+
 export interface SaveOptions {
   /** Write model.safetensors.gz (for checkpoints shipped in git) instead of model.safetensors. */
   compress?: boolean;
@@ -49,6 +61,8 @@ export function loadModel(dir: string): { params: Params; config: ModelConfig } 
   if (!fs.existsSync(configFile)) throw new Error(`${configFile}: no model config here`);
   const config = JSON.parse(fs.readFileSync(configFile, "utf8")) as ModelConfig;
   validateConfig(config);
-  const { tensors } = loadSafetensors(weightsFile(dir));
+  const file = weightsFile(dir);
+  const { tensors } = loadSafetensors(file);
+  assertFiniteTensors(tensors, file);
   return { params: paramsFromValues(config, valuesWithPrefix(tensors)), config };
 }

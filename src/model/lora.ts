@@ -12,7 +12,7 @@ import { tf } from "../backend/engine";
 import { Rng } from "../util/rng";
 import { isLlama, modelKind, ModelConfig } from "./config";
 import { LoraForward, parameterShapes, Params, variablesFromValues } from "./model";
-import { paramsToTensorMap, valuesWithPrefix } from "./io";
+import { assertFiniteTensors, paramsToTensorMap, valuesWithPrefix } from "./io";
 import { writeFileAtomic } from "../util/atomic-write";
 import { loadSafetensors, saveSafetensors } from "./safetensors";
 
@@ -153,6 +153,8 @@ export function loadAdapter(dir: string, model: ModelConfig): { adapter: Params;
   const configFile = path.join(dir, ADAPTER_CONFIG_FILE);
   if (!fs.existsSync(configFile)) throw new Error(`${configFile}: no adapter here`);
   const info = JSON.parse(fs.readFileSync(configFile, "utf8")) as AdapterFile;
-  const { tensors } = loadSafetensors(path.join(dir, ADAPTER_WEIGHTS_FILE));
+  const weights = path.join(dir, ADAPTER_WEIGHTS_FILE);
+  const { tensors } = loadSafetensors(weights);
+  assertFiniteTensors(tensors, weights);
   return { adapter: variablesFromValues(adapterShapes(model, info.lora), valuesWithPrefix(tensors)), info };
 }

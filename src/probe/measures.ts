@@ -1,5 +1,5 @@
 /**
- * What the probes measure at the label-decision position (PROTOCOL.md, "Internals"), each a named function
+ * What the probes measure at the label-decision position (docs/protocol.md, "Internals"), each a named function
  * of one example's `DecisionSnapshot`, so that a new measure is one more entry in a table:
  *
  *   hidden_entropy     per residual point: p = softmax(LN(h)) over the d hidden units, LN without learned
@@ -29,7 +29,7 @@ export interface DecisionSnapshot {
   lens: Float32Array[];
 }
 
-/** p = softmax(LN(h)) over the units, its entropy divided by log d (PROTOCOL.md). */
+/** p = softmax(LN(h)) over the units, its entropy divided by log d (docs/protocol.md). */
 export function hiddenStateEntropy(h: ArrayLike<number>, eps = 1e-5): number {
   const d = h.length;
   if (d < 2) throw new Error(`hidden-state entropy needs at least 2 units, got ${d}`);

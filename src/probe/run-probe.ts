@@ -13,6 +13,7 @@ import { initBackend } from "../backend/engine";
 import { argmax, readLabelsRationaleFirst } from "../eval/readout";
 import { disposeParams } from "../model/model";
 import { writeFileAtomic } from "../util/atomic-write";
+import { artifactProblems, damagedRunError } from "../runs/artifacts";
 import { loadRunModel, readPredictions, recordTestSet, RunRecord, runFormat } from "../runs/experiment";
 import { isRationaleFirst } from "../train/sequences";
 import type { ProbedRun } from "./compare";
@@ -70,6 +71,9 @@ export async function probeRun(record: RunRecord, opts: ProbeRunOptions = {}): P
   if (record.status !== "done") throw new Error(`run ${record.key} is not finished (status ${record.status}); train it before probing`);
   const stored = opts.fresh ? undefined : storedProbe(record);
   if (stored) return stored;
+  // A probe of a truncated or overwritten run would be stored and reused as if it were the run's.
+  const problems = artifactProblems(record.dir, record.artifacts);
+  if (problems.length > 0) throw damagedRunError({ key: record.key, problems });
   await initBackend();
   const started = Date.now();
   const fmt = runFormat(record);
@@ -84,6 +88,7 @@ export async function probeRun(record: RunRecord, opts: ProbeRunOptions = {}): P
       sequences = sequences.map((s, i) => [...s, ...fmt.rationaleOpen, ...r.rationales[i], ...fmt.rationaleClose]);
     }
     const snapshots = await probeSequences(params, config, sequences, test.labels, { padId: fmt.padId, memoryBytes: opts.memoryBytes, onProgress: opts.onProgress });
+    assertFiniteSnapshots(snapshots, record.key, residualPoints(config).map((p) => p.label));
     const readoutMaxAbsDiff = maxReadoutDifference(snapshots, predictions.map((p) => p.probs), record.key);
     const probe = summarizeSnapshots(snapshots, {
       key: record.key,
@@ -102,13 +107,40 @@ export async function probeRun(record: RunRecord, opts: ProbeRunOptions = {}): P
   }
 }
 
-function maxReadoutDifference(snapshots: readonly DecisionSnapshot[], stored: readonly number[][], key: string): number {
+/**
+ * Every value the measures read is finite. The measures would not say so themselves: entropy skips NaN (0),
+ * argmax never picks it, so a NaN model gave entropy 0, agreement 1 and a stored probe.
+ */
+export function assertFiniteSnapshots(snapshots: readonly DecisionSnapshot[], key: string, points: readonly string[]): void {
+  const parts: Array<[string, (s: DecisionSnapshot) => Float32Array[], (j: number) => string]> = [
+    ["residual stream", (s) => s.residual, (j) => `point ${points[j] ?? j}`],
+    ["attention", (s) => s.attention, (j) => `block ${j}`],
+    ["logit lens", (s) => s.lens, (j) => `point ${points[j] ?? j}`],
+  ];
+  snapshots.forEach((s, i) => {
+    for (const [measure, valuesOf, where] of parts) {
+      valuesOf(s).forEach((values, j) => {
+        const bad = values.findIndex((x) => !Number.isFinite(x));
+        if (bad >= 0) throw new Error(`run ${key}, example ${i}: the ${measure} at ${where(j)} has a non-finite value (${values[bad]}); the run's model is not finite`);
+      });
+    }
+  });
+}
+
+/** Largest |probe - predictions.json| over every example and label; NaN on either side is a failure, never a 0. */
+export function maxReadoutDifference(snapshots: readonly DecisionSnapshot[], stored: readonly number[][], key: string): number {
   if (snapshots.length !== stored.length) throw new Error(`run ${key}: probed ${snapshots.length} examples, predictions.json has ${stored.length}`);
   let worst = 0;
   snapshots.forEach((s, i) => {
     const final = s.lens[s.lens.length - 1];
     if (final.length !== stored[i].length) throw new Error(`run ${key}, example ${i}: ${final.length} labels probed, ${stored[i].length} stored`);
-    final.forEach((p, c) => (worst = Math.max(worst, Math.abs(p - stored[i][c]))));
+    final.forEach((p, c) => {
+      // A NaN stored by JSON.stringify comes back as null, and p - null is p: only a number is compared.
+      const diff = typeof stored[i][c] === "number" ? Math.abs(p - stored[i][c]) : NaN;
+      // Math.max(worst, NaN) is NaN, and NaN > tolerance is false: a NaN has to be caught by name.
+      if (!Number.isFinite(diff)) throw new Error(`run ${key}, example ${i}, label ${c}: the probe's probability ${p} against the stored ${stored[i][c]} is not a finite difference`);
+      worst = Math.max(worst, diff);
+    });
   });
   if (worst > READOUT_TOLERANCE) {
     throw new Error(`run ${key}: the probe's final label distribution differs from the run's predictions by ${worst.toExponential(2)} ` +

@@ -13,8 +13,11 @@ import { RunMetrics, runMetrics } from "../eval/metrics";
 import { readLabels, readLabelsRationaleFirst, Readout } from "../eval/readout";
 import { countParameters, createParams, disposeParams, GptConfig, ModelConfig, Params } from "../model/model";
 import { TextFormat, xftFormat } from "../text/format";
-import { loadModel, saveModel } from "../model/io";
-import { adapterShapes, allLinearTargets, createAdapter, DEFAULT_LORA, loadAdapter, LoraConfig, mergeAdapter, saveAdapter, validateLoraConfig } from "../model/lora";
+import { CONFIG_FILE, loadModel, saveModel, WEIGHTS_FILE } from "../model/io";
+import {
+  ADAPTER_CONFIG_FILE, ADAPTER_WEIGHTS_FILE, adapterShapes, allLinearTargets, createAdapter, DEFAULT_LORA, loadAdapter, LoraConfig, mergeAdapter,
+  saveAdapter, validateLoraConfig,
+} from "../model/lora";
 import { makeDirectory, writeFileAtomic } from "../util/atomic-write";
 import { XftTokenizer } from "../text/tokenizer";
 import { PseudoExplanations } from "../train/pseudo";
@@ -23,6 +26,7 @@ import {
 } from "../train/sequences";
 import { LossPoint, train, TrainConfig, TrainProgress } from "../train/trainer";
 import { hashSeed, Rng } from "../util/rng";
+import { Artifacts, checkRunFolder, damagedRunError, readJsonFile, recordArtifacts } from "./artifacts";
 import { AdapterKind, BaseRef, baseParams, checkBase, defaultBaseDir, Init, parseInit } from "./base";
 import { checkCheckpoint, checkpointFormat, checkpointParams, checkpointRunConfig, CheckpointRef } from "./checkpoint-start";
 import { collectEnvironment, Environment } from "./environment";
@@ -69,6 +73,8 @@ export interface RunOptions {
   runsDir?: string;
   /** Retrain even if a finished run exists (its folder is replaced). */
   fresh?: boolean;
+  /** Retrain a run whose folder fails its check (`xft probe --fresh`), where otherwise that is an error; intact runs are reused. */
+  retrainDamaged?: boolean;
   onProgress?: (e: ProgressEvent) => void;
   shouldStop?: () => boolean;
 }
@@ -101,6 +107,15 @@ export interface RunRecord {
   wallS: number;
   training: { steps: number; tokensPerSec: number; wallS: number; resumedFromStep: number; losses: LossPoint[] };
   metrics?: RunMetrics;
+  /** Size and sha256 of each file a finished run wrote, checked before it is reused (artifacts.ts); absent in older records. */
+  artifacts?: Artifacts;
+}
+
+const PREDICTIONS_FILE = "predictions.json";
+
+/** The files a finished run writes beside run.json: its predictions, and its weights (a LoRA run's adapter) with their config. */
+function artifactNames(adapter: boolean): string[] {
+  return [PREDICTIONS_FILE, ...(adapter ? [ADAPTER_WEIGHTS_FILE, ADAPTER_CONFIG_FILE] : [WEIGHTS_FILE, CONFIG_FILE])];
 }
 
 /** The rows of one dimension; a dimension the dataset does not rate is an error that lists those it does. */
@@ -217,11 +232,16 @@ export async function runExperiment(spec: RunSpec, opts: RunOptions = {}): Promi
   });
   const dir = path.join(runsRoot(opts.runsDir), key);
   const recordFile = path.join(dir, "run.json");
-  if (fs.existsSync(recordFile) && !opts.fresh) {
-    const prev = JSON.parse(fs.readFileSync(recordFile, "utf8")) as RunRecord;
-    if (prev.status === "done") return { ...withCurrentMetrics(prev, dir, recordFile), dir, reused: true };
+  let fresh = opts.fresh ?? false;
+  if (fs.existsSync(recordFile) && !fresh) {
+    const check = checkRunFolder(dir, key);
+    if (check.problems.length > 0 && !opts.retrainDamaged) throw damagedRunError(check);
+    // A damaged run is never resumed: its checkpoint is no more to be trusted than its other files.
+    fresh = check.problems.length > 0;
+    const prev = check.record;
+    if (!fresh && prev?.status === "done") return { ...withCurrentMetrics(prev, dir, recordFile), dir, reused: true };
   }
-  if (opts.fresh) fs.rmSync(dir, { recursive: true, force: true });
+  if (fresh) fs.rmSync(dir, { recursive: true, force: true });
   makeDirectory(dir);
 
   const backend = await initBackend();
@@ -279,9 +299,10 @@ export async function runExperiment(spec: RunSpec, opts: RunOptions = {}): Promi
         probs: Array.from(readout.probs.subarray(i * readout.k, (i + 1) * readout.k), (p) => Number(p.toFixed(6))),
         ...(rationales ? { rationale: rationales[i] } : {}),
       }));
-      writeFileAtomic(path.join(dir, "predictions.json"), JSON.stringify(predictions) + "\n");
+      writeFileAtomic(path.join(dir, PREDICTIONS_FILE), JSON.stringify(predictions) + "\n");
       if (adapter && from) await saveAdapter(dir, adapter.params, { lora: adapter.config, base: { dir: from.dir, hash: from.hash } });
       else await saveModel(dir, params, model);
+      record.artifacts = recordArtifacts(dir, artifactNames(Boolean(adapter && from)));
       fs.rmSync(path.join(dir, "checkpoint.safetensors"), { force: true });
     }
     record.wallS = (Date.now() - started) / 1000;
@@ -374,14 +395,14 @@ export function readRunRecord(keyOrDir: string, opts: Pick<RunOptions, "runsDir"
   const dir = fs.existsSync(path.join(keyOrDir, "run.json")) ? keyOrDir : path.join(runsRoot(opts.runsDir), keyOrDir);
   const file = path.join(dir, "run.json");
   if (!fs.existsSync(file)) throw new Error(`no run "${keyOrDir}": neither a run folder nor a key under ${runsRoot(opts.runsDir)}`);
-  return { ...(JSON.parse(fs.readFileSync(file, "utf8")) as RunRecord), dir: path.resolve(dir) };
+  return { ...readJsonFile<RunRecord>(file, `run ${path.basename(path.resolve(dir))}`), dir: path.resolve(dir) };
 }
 
 /** The per-example predictions a finished run stored beside its record. */
 export function readPredictions(record: Pick<RunRecord, "key" | "dir">): Prediction[] {
-  const file = path.join(record.dir, "predictions.json");
-  if (!fs.existsSync(file)) throw new Error(`run ${record.key} (${record.dir}) has no predictions.json; is it finished?`);
-  return JSON.parse(fs.readFileSync(file, "utf8")) as Prediction[];
+  const file = path.join(record.dir, PREDICTIONS_FILE);
+  if (!fs.existsSync(file)) throw new Error(`run ${record.key} (${record.dir}) has no ${PREDICTIONS_FILE}; is it finished?`);
+  return readJsonFile<Prediction[]>(file, `run ${record.key}`);
 }
 
 export function formatSeconds(s: number): string {

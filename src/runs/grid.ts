@@ -5,7 +5,7 @@
  * where it stopped (the run it was in resumes from its checkpoint), and `--shard k/n` lets n machines each
  * take one share of the runs and merge their run folders afterwards.
  *
- * The paper's grid (PROTOCOL.md): six conversation sources x three dimensions (18 settings) plus the
+ * The paper's grid (docs/protocol.md): six conversation sources x three dimensions (18 settings) plus the
  * real-explanation datasets, every condition, several seeds. The sizes of one run come from the grid
  * profile (`GRID_PROFILES`), smaller than the quickstart's: a grid is hundreds of runs.
  */
@@ -36,7 +36,7 @@ export interface GridProfile {
   sources: string[] | "all";
 }
 
-/** The real-explanation datasets (PROTOCOL.md): human or GPT-4 rationales, not the teacher's. */
+/** The real-explanation datasets (docs/protocol.md): human or GPT-4 rationales, not the teacher's. */
 export const REAL_EXPLANATION_DATASETS = ["feedbackqa", "autoj", "esnli"] as const;
 /** The token-budget ablation: label+expl with explanations cut to these many tokens (and whole, the default cap). */
 export const EXPLANATION_BUDGETS = [0, 8, 16, 32] as const;

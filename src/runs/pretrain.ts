@@ -161,7 +161,7 @@ export function modelCard(c: BaseCard): string {
   return `# Base model: ${m.layers} layer(s), d ${m.dModel}, ${m.heads} heads (profile ${c.profile})
 
 A small GPT (src/model/gpt.ts) pretrained by xft on the project's own text, to stand in for a pretrained LLM
-(PROTOCOL.md: no pretrained weights are reachable here). Fine-tune it with \`--init base\`, fully or \`--adapter lora\`.
+(docs/protocol.md: no pretrained weights are reachable here). Fine-tune it with \`--init base\`, fully or \`--adapter lora\`.
 
 - Parameters: ${m.parameters.toLocaleString("en-US")} (vocabulary ${m.vocabSize}, ${m.maxLen} positions, MLP x${m.mlpRatio}).
 - Corpus: every text under data/ from train splits (${c.corpus.datasets.join(", ")}): ${c.corpus.conversations.toLocaleString("en-US")} unique

@@ -1,5 +1,5 @@
 /**
- * Pseudo-explanations (PROTOCOL.md's condition table): text in the explanation's place that keeps some
+ * Pseudo-explanations (docs/protocol.md's condition table): text in the explanation's place that keeps some
  * of its properties and drops others, to tell apart what an explanation contributes (meaning, vocabulary,
  * or just more target tokens). Every choice is a pure function of (seed, condition, example id), so a
  * run is reproducible and the same example gets the same pseudo-explanation in every epoch.

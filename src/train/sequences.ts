@@ -1,5 +1,5 @@
 /**
- * From an example to the token sequence the model trains on (PROTOCOL.md, "The reproduction"), in a text format
+ * From an example to the token sequence the model trains on (docs/protocol.md, "The reproduction"), in a text format
  * (src/text/format.ts: xft's special tokens, or plain text for a pretrained checkpoint). In xft's format:
  *
  *   prompt: <|bos|> <|task|> dimension  <|role|> turn ...  <|response|> response  <|score|>

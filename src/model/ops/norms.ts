@@ -16,7 +16,7 @@ export function layerNorm(x: tf.Tensor, g: tf.Tensor, b: tf.Tensor, eps = LN_EPS
   return tfOpsLoaded() ? fusedLayerNorm(x, g, b, eps) : affineLayerNorm(eps)(x, g, b);
 }
 
-/** LayerNorm without learned parameters: the probes' normalisation of a residual stream (PROTOCOL.md). */
+/** LayerNorm without learned parameters: the probes' normalisation of a residual stream (docs/protocol.md). */
 export function plainLayerNorm(x: tf.Tensor, eps = LN_EPS): tf.Tensor {
   const { mean, variance } = tf.moments(x, -1, true);
   return x.sub(mean).mul(tf.rsqrt(variance.add(eps)));

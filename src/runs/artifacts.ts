@@ -1,0 +1,108 @@
+/**
+ * A finished run checks itself before it is reused. Its run.json records the size and sha256 of each file the
+ * run wrote (`artifacts`); reuse compares them with the files as they are now: the size always, the hash where
+ * hashing is cheap. A truncated, deleted or overwritten file is then an error that names the run and the file,
+ * where before it was reused silently (and its tables, or a probe of it, were wrong).
+ *
+ * Records written before `artifacts` existed have nothing to compare and are accepted as they are, so that
+ * their runs stay reusable (a run's key never depends on this record).
+ */
+import * as crypto from "crypto";
+import * as fs from "fs";
+import * as path from "path";
+import type { RunRecord } from "./experiment";
+
+export interface ArtifactRecord { bytes: number; sha256: string }
+/** File name in the run folder -> its size and hash when the run finished. */
+export type Artifacts = Record<string, ArtifactRecord>;
+
+/** Files larger than this are checked by size only: hashing a checkpoint-sized file on every reuse costs seconds. */
+export const HASH_LIMIT_BYTES = 64 * 2 ** 20;
+
+const HASH_CHUNK_BYTES = 4 * 2 ** 20;
+
+/** sha256 of a file, read in chunks so that a large model never sits in memory twice. */
+export function sha256File(file: string): string {
+  const hash = crypto.createHash("sha256");
+  const fd = fs.openSync(file, "r");
+  try {
+    const chunk = Buffer.allocUnsafe(HASH_CHUNK_BYTES);
+    for (let n; (n = fs.readSync(fd, chunk, 0, chunk.length, null)) > 0;) hash.update(chunk.subarray(0, n));
+  } finally {
+    fs.closeSync(fd);
+  }
+  return hash.digest("hex");
+}
+
+/** The size and hash of each named file in `dir`, as written: what run.json records. */
+export function recordArtifacts(dir: string, names: readonly string[]): Artifacts {
+  return Object.fromEntries(names.map((name) => {
+    const file = path.join(dir, name);
+    return [name, { bytes: fs.statSync(file).size, sha256: sha256File(file) }];
+  }));
+}
+
+/** A path as a person would type it: relative to the working folder when it lies inside it. */
+export function displayPath(file: string): string {
+  const rel = path.relative(process.cwd(), file);
+  return rel !== "" && !rel.startsWith("..") && !path.isAbsolute(rel) ? rel : file;
+}
+
+/** Each recorded file that is missing or differs from its record, as "PATH: what is wrong"; none for old records. */
+export function artifactProblems(dir: string, artifacts: Artifacts | undefined): string[] {
+  const problems: string[] = [];
+  for (const [name, want] of Object.entries(artifacts ?? {})) {
+    const file = path.join(dir, name);
+    const shown = displayPath(file);
+    if (!fs.existsSync(file)) {
+      problems.push(`${shown}: missing, the record says ${want.bytes} bytes`);
+      continue;
+    }
+    const bytes = fs.statSync(file).size;
+    if (bytes !== want.bytes) problems.push(`${shown}: ${bytes} bytes, the record says ${want.bytes}`);
+    else if (bytes <= HASH_LIMIT_BYTES) {
+      const sha256 = sha256File(file);
+      if (sha256 !== want.sha256) problems.push(`${shown}: sha256 ${sha256.slice(0, 12)}, the record says ${want.sha256.slice(0, 12)} (same size, other bytes)`);
+    }
+  }
+  return problems;
+}
+
+/** A JSON file's value; a file that does not parse is an error naming it, and `owner` (e.g. "run KEY"). */
+export function readJsonFile<T>(file: string, owner: string): T {
+  const text = fs.readFileSync(file, "utf8");
+  try {
+    return JSON.parse(text) as T;
+  } catch (err) {
+    // JSON.parse quotes the text it choked on, newlines and all: one line keeps the CLI's errors one line.
+    throw new Error(`${owner}: ${displayPath(file)} is not valid JSON (${(err as Error).message.replace(/\s+/g, " ")})`);
+  }
+}
+
+/** What a run folder holds as far as reuse is concerned: its record where it parses, and every problem found. */
+export interface RunFolderCheck {
+  key: string;
+  dir: string;
+  record?: RunRecord;
+  problems: string[];
+}
+
+/**
+ * Checks one run folder: run.json parses, and a finished run's recorded files match their records. A run that
+ * stopped midway has no files to check yet (it resumes from its checkpoint).
+ */
+export function checkRunFolder(dir: string, key = path.basename(dir)): RunFolderCheck {
+  let record: RunRecord;
+  try {
+    record = readJsonFile<RunRecord>(path.join(dir, "run.json"), `run ${key}`);
+  } catch (err) {
+    return { key, dir, problems: [(err as Error).message.replace(`run ${key}: `, "")] };
+  }
+  const problems = record.status === "done" ? artifactProblems(dir, record.artifacts) : [];
+  return { key, dir, record, problems };
+}
+
+/** The error for a damaged run: the key, every problem, and the way out. */
+export function damagedRunError(check: Pick<RunFolderCheck, "key" | "problems">): Error {
+  return new Error(`run ${check.key} is damaged: ${check.problems.join("; ")}; --fresh retrains it (xft runs verify lists every damaged run)`);
+}
