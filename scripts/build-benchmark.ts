@@ -1,7 +1,7 @@
 /**
  * Builds the three-dimension conversation benchmark: six datasets data/conv-<source>/{train,test}.jsonl.gz
  * and CARD.md, one example per (conversation, dimension), labelled 1-5 with one explanation by the rubric
- * teacher (src/teacher/). Real conversations stand in for the paper's six sources (PROTOCOL.md).
+ * teacher (src/teacher/). Real conversations stand in for the paper's six sources (docs/protocol.md).
  *
  *   node --import tsx scripts/build-benchmark.ts [--raw RAW_DIR] [SOURCE ...]   (default: all six sources)
  *
