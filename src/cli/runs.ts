@@ -7,14 +7,14 @@
 import * as fs from "fs";
 import * as path from "path";
 import { parseArgs } from "util";
-import { checkRunFolder, displayPath, RunFolderCheck } from "../runs/artifacts";
+import { checkRunFolder, displayPath, RUN_FILE, RunFolderCheck } from "../runs/artifacts";
 import { runsRoot } from "../runs/paths";
 
 /** Every run folder under `root` (a folder with a run.json), checked; other folders (a pretrained base, a run that never finished a step) are not runs yet. */
 export function verifyRuns(root: string): RunFolderCheck[] {
   if (!fs.existsSync(root)) throw new Error(`${root}: no runs folder here`);
   return fs.readdirSync(root, { withFileTypes: true })
-    .filter((e) => e.isDirectory() && fs.existsSync(path.join(root, e.name, "run.json")))
+    .filter((e) => e.isDirectory() && fs.existsSync(path.join(root, e.name, RUN_FILE)))
     .map((e) => e.name).sort()
     .map((name) => checkRunFolder(path.join(root, name), name));
 }

@@ -10,11 +10,11 @@
 import * as fs from "fs";
 import * as path from "path";
 import { initBackend } from "../backend/engine";
-import { argmax, readLabelsRationaleFirst } from "../eval/readout";
+import { argmax } from "../eval/readout";
 import { disposeParams } from "../model/model";
 import { writeFileAtomic } from "../util/atomic-write";
 import { artifactProblems, damagedRunError } from "../runs/artifacts";
-import { loadRunModel, readPredictions, recordTestSet, RunRecord, runFormat } from "../runs/experiment";
+import { loadRunModel, readPredictions, readTestSet, recordTestSet, RunRecord, runFormat } from "../runs/experiment";
 import { isRationaleFirst } from "../train/sequences";
 import type { ProbedRun } from "./compare";
 import { DecisionSnapshot, EXAMPLE_MEASURES, ExampleMeasureName, LAYER_MEASURES, LayerMeasureName } from "./measures";
@@ -84,8 +84,8 @@ export async function probeRun(record: RunRecord, opts: ProbeRunOptions = {}): P
     let sequences = test.encoded.map((e) => e.tokens.slice(0, e.promptLen));
     if (isRationaleFirst(record.spec.condition)) {
       // The decision position is where the run's readout read the label: after the rationale and its close.
-      const r = await readLabelsRationaleFirst(params, config, test.encoded, test.labels, fmt, { maxExplTokens: record.sequence.maxExplTokens });
-      sequences = sequences.map((s, i) => [...s, ...fmt.rationaleOpen, ...r.rationales[i], ...fmt.rationaleClose]);
+      const { rationales } = await readTestSet(params, config, test, record.spec.condition, fmt, record.sequence.maxExplTokens);
+      sequences = sequences.map((s, i) => [...s, ...fmt.rationaleOpen, ...rationales![i], ...fmt.rationaleClose]);
     }
     const snapshots = await probeSequences(params, config, sequences, test.labels, { padId: fmt.padId, memoryBytes: opts.memoryBytes, onProgress: opts.onProgress });
     assertFiniteSnapshots(snapshots, record.key, residualPoints(config).map((p) => p.label));

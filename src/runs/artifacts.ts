@@ -12,6 +12,9 @@ import * as fs from "fs";
 import * as path from "path";
 import type { RunRecord } from "./experiment";
 
+/** A run's record, in its folder. */
+export const RUN_FILE = "run.json";
+
 export interface ArtifactRecord { bytes: number; sha256: string }
 /** File name in the run folder -> its size and hash when the run finished. */
 export type Artifacts = Record<string, ArtifactRecord>;
@@ -94,7 +97,7 @@ export interface RunFolderCheck {
 export function checkRunFolder(dir: string, key = path.basename(dir)): RunFolderCheck {
   let record: RunRecord;
   try {
-    record = readJsonFile<RunRecord>(path.join(dir, "run.json"), `run ${key}`);
+    record = readJsonFile<RunRecord>(path.join(dir, RUN_FILE), `run ${key}`);
   } catch (err) {
     return { key, dir, problems: [(err as Error).message.replace(`run ${key}: `, "")] };
   }

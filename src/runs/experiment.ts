@@ -6,7 +6,7 @@
 import * as crypto from "crypto";
 import * as fs from "fs";
 import * as path from "path";
-import { initBackend } from "../backend/engine";
+import { BackendInfo, initBackend } from "../backend/engine";
 import { Dataset, loadDataset } from "../data/load";
 import type { Example } from "../data/schema";
 import { RunMetrics, runMetrics } from "../eval/metrics";
@@ -24,9 +24,9 @@ import { PseudoExplanations } from "../train/pseudo";
 import {
   Condition, encodeExample, EncodedExample, encodeRationalePrompt, isPseudo, isRationaleFirst, parseCondition,
 } from "../train/sequences";
-import { LossPoint, train, TrainConfig, TrainProgress } from "../train/trainer";
+import { LossPoint, train, TrainConfig, TrainProgress, TrainResult } from "../train/trainer";
 import { hashSeed, Rng } from "../util/rng";
-import { Artifacts, checkRunFolder, damagedRunError, readJsonFile, recordArtifacts } from "./artifacts";
+import { Artifacts, checkRunFolder, damagedRunError, readJsonFile, recordArtifacts, RUN_FILE } from "./artifacts";
 import { AdapterKind, BaseRef, baseParams, checkBase, defaultBaseDir, Init, parseInit } from "./base";
 import { checkCheckpoint, checkpointFormat, checkpointParams, checkpointRunConfig, CheckpointRef } from "./checkpoint-start";
 import { collectEnvironment, Environment } from "./environment";
@@ -86,6 +86,8 @@ export interface Prediction {
 }
 
 export interface RunRecord {
+  /** The record's format (RUN_RECORD_VERSION); absent in records of version 1. */
+  version?: number;
   key: string;
   dir: string;
   status: "done" | "stopped";
@@ -112,6 +114,8 @@ export interface RunRecord {
 }
 
 const PREDICTIONS_FILE = "predictions.json";
+/** A run's training checkpoint, while it trains. */
+const CHECKPOINT_FILE = "checkpoint.safetensors";
 
 /** The files a finished run writes beside run.json: its predictions, and its weights (a LoRA run's adapter) with their config. */
 function artifactNames(adapter: boolean): string[] {
@@ -204,112 +208,172 @@ function encodeAll(
   return examples.map((ex) => encodeExample(ex, condition, fmt, seq, pseudo));
 }
 
-export async function runExperiment(spec: RunSpec, opts: RunOptions = {}): Promise<RunRecord> {
+/** Everything that determines a run, resolved and checked, with its key and folder. */
+interface ResolvedRun {
+  spec: RunSpec;
+  profile: Profile;
+  condition: Condition;
+  dataset: Dataset;
+  dimension: string | null;
+  sequence: Profile["sequence"];
+  start: Start;
+  model: ModelConfig;
+  fmt: TextFormat;
+  trainExamples: Example[];
+  test: TestSet;
+  trainConfig: TrainConfig;
+  data: RunRecord["data"];
+  key: string;
+  dir: string;
+}
+
+/** Step 1: the spec resolved against the profile, the dataset and the start; the key hashes what determines the result. */
+function resolveRun(spec: RunSpec, runsDir: string | undefined): ResolvedRun {
   const profile = typeof spec.profile === "object" ? spec.profile : resolveProfile(spec.profile);
   const condition = parseCondition(spec.condition);
   if (!Number.isInteger(spec.seed)) throw new Error(`seed must be an integer, got ${spec.seed}`);
-  const dataset = cachedDataset(spec.dataset);
-  const dimension = spec.dimension ?? null;
-  const trainExamples = subset(ofDimension(dataset.train, spec.dimension, dataset.name), profile.maxTrain, `${subsetSalt(dataset.name, spec.dimension)}/train`);
   if (spec.maxExplTokens !== undefined && !(Number.isInteger(spec.maxExplTokens) && spec.maxExplTokens >= 0)) {
     throw new Error(`maxExplTokens must be a non-negative integer, got ${spec.maxExplTokens}`);
   }
+  const dataset = cachedDataset(spec.dataset);
+  const dimension = spec.dimension ?? null;
+  const trainExamples = subset(ofDimension(dataset.train, spec.dimension, dataset.name), profile.maxTrain, `${subsetSalt(dataset.name, spec.dimension)}/train`);
   const sequence = { ...profile.sequence, maxExplTokens: spec.maxExplTokens ?? profile.sequence.maxExplTokens };
   const { start, model, fmt } = resolveStart(spec, profile, sequence.maxLen);
   const test = testSetOf(dataset, spec.dimension, profile.maxTest, condition, fmt, sequence);
-  const testExamples = test.examples;
-  const encodedTest = test.encoded;
   const steps = Math.ceil((profile.epochs * trainExamples.length) / profile.train.batchSize);
   // A pretrained checkpoint fine-tunes at its own, smaller learning rates (profiles.ts).
   const optimizer = start.checkpoint ? CHECKPOINT_LR[start.lora ? "lora" : "full"] : {};
   const trainConfig: TrainConfig = { ...profile.train, ...optimizer, seed: spec.seed, steps };
-  const data = { name: dataset.name, dimension, hash: dataset.hash, train: trainExamples.length, test: testExamples.length, labelSet: dataset.labelSet };
-  const from = start.base ?? start.checkpoint;
+  const data = { name: dataset.name, dimension, hash: dataset.hash, train: trainExamples.length, test: test.examples.length, labelSet: dataset.labelSet };
   // Runs from scratch keep the keys they had before bases existed; a base or checkpoint (its hash) and an adapter are part of the key.
   const key = runKey({
     data, condition, model, trainConfig, sequence, tokenizer: fmt.tokenizerHash,
     ...(start.base ? { base: start.base.hash, adapter: start.lora } : start.checkpoint ? { checkpoint: start.checkpoint.hash, adapter: start.lora } : {}),
   });
-  const dir = path.join(runsRoot(opts.runsDir), key);
-  const recordFile = path.join(dir, "run.json");
+  return {
+    spec, profile, condition, dataset, dimension, sequence, start, model, fmt, trainExamples, test, trainConfig, data, key,
+    dir: path.join(runsRoot(runsDir), key),
+  };
+}
+
+/**
+ * Step 2: a finished run in the run's folder, checked, is reused; a damaged one is an error unless the options say to
+ * retrain it. Otherwise the folder is made ready: emptied where the run starts afresh, kept where it resumes.
+ */
+function reuseOrPrepare(run: ResolvedRun, opts: RunOptions): RunRecord | undefined {
+  const recordFile = path.join(run.dir, RUN_FILE);
   let fresh = opts.fresh ?? false;
   if (fs.existsSync(recordFile) && !fresh) {
-    const check = checkRunFolder(dir, key);
+    const check = checkRunFolder(run.dir, run.key);
     if (check.problems.length > 0 && !opts.retrainDamaged) throw damagedRunError(check);
     // A damaged run is never resumed: its checkpoint is no more to be trusted than its other files.
     fresh = check.problems.length > 0;
-    const prev = check.record;
-    if (!fresh && prev?.status === "done") return { ...withCurrentMetrics(prev, dir, recordFile), dir, reused: true };
+    if (!fresh && check.record?.status === "done") return { ...migrateRecord(check.record, run.dir), dir: run.dir, reused: true };
   }
-  if (fresh) fs.rmSync(dir, { recursive: true, force: true });
-  makeDirectory(dir);
+  if (fresh) fs.rmSync(run.dir, { recursive: true, force: true });
+  makeDirectory(run.dir);
+  return undefined;
+}
 
-  const backend = await initBackend();
-  const started = Date.now();
-  // Pseudo-explanations draw from the training split only, with a seed of their own per run seed.
-  const pseudo = isPseudo(condition) ? new PseudoExplanations(trainExamples, fmt, hashSeed(spec.seed, "pseudo")) : undefined;
-  const encodedTrain = encodeAll(trainExamples, condition, fmt, sequence, pseudo);
-  const rationaleFirst = isRationaleFirst(condition);
+/** The weights a run starts from, and its LoRA adapter (the only thing that trains then). The caller disposes them. */
+function startingWeights(run: ResolvedRun): { params: Params; adapter?: { params: Params; config: LoraConfig } } {
+  const { start, model, spec } = run;
   const params = start.base ? baseParams(start.base, model as GptConfig)
     : start.checkpoint ? checkpointParams(start.checkpoint, model) : createParams(model, hashSeed(spec.seed, "init"));
-  // LoRA: only this adapter trains; the base's weights stay as they are.
   const adapter = start.lora && { params: createAdapter(model, start.lora, hashSeed(spec.seed, "lora")), config: start.lora };
+  return { params, adapter };
+}
+
+/** Step 3: training, resumed from the folder's checkpoint where there is one. */
+function trainRun(run: ResolvedRun, weights: ReturnType<typeof startingWeights>, opts: RunOptions): Promise<TrainResult> {
+  // Pseudo-explanations draw from the training split only, with a seed of their own per run seed.
+  const pseudo = isPseudo(run.condition) ? new PseudoExplanations(run.trainExamples, run.fmt, hashSeed(run.spec.seed, "pseudo")) : undefined;
+  return train({
+    params: weights.params, model: run.model, config: run.trainConfig, examples: encodeAll(run.trainExamples, run.condition, run.fmt, run.sequence, pseudo),
+    padId: run.fmt.padId, adapter: weights.adapter, checkpointFile: path.join(run.dir, CHECKPOINT_FILE), shouldStop: opts.shouldStop,
+    onProgress: (p) => opts.onProgress?.({
+      phase: "train", ...p, done: p.step, total: p.totalSteps,
+      text: `step ${p.step}/${p.totalSteps}  loss ${p.loss.toFixed(4)}  ${Math.round(p.tokensPerSec)} tok/s  ` +
+        `${formatSeconds(p.elapsedS)} elapsed, ${formatSeconds(p.etaS)} left`,
+    }),
+  });
+}
+
+/**
+ * The readout of a test set as a run's condition reads it: right after the prompt for label-first conditions;
+ * rationale first, after the explanation the model generates (`rationales`, token ids per example).
+ */
+export async function readTestSet(
+  params: Params, model: ModelConfig, test: TestSet, condition: Condition, fmt: TextFormat, maxExplTokens: number,
+  onProgress?: (done: number, total: number) => void,
+): Promise<{ readout: Readout; rationales?: number[][] }> {
+  if (!isRationaleFirst(condition)) return { readout: await readLabels(params, model, test.encoded, test.labels, { padId: fmt.padId, onProgress }) };
+  const r = await readLabelsRationaleFirst(params, model, test.encoded, test.labels, fmt, { maxExplTokens, onProgress });
+  return { readout: r, rationales: r.rationales };
+}
+
+/** Step 4: the test readout and its metrics, on the trained weights (LoRA: merged, as inference would). */
+async function evaluateTrained(run: ResolvedRun, params: Params, opts: RunOptions): Promise<{ metrics: RunMetrics; predictions: Prediction[] }> {
+  const { readout, rationales } = await readTestSet(params, run.model, run.test, run.condition, run.fmt, run.sequence.maxExplTokens,
+    (done, total) => opts.onProgress?.({ phase: "eval", done, total, text: `evaluating ${done}/${total}` }));
+  const predictions: Prediction[] = run.test.examples.map((ex, i) => ({
+    id: ex.id, gold: readout.gold[i], predicted: readout.predicted[i],
+    probs: Array.from(readout.probs.subarray(i * readout.k, (i + 1) * readout.k), (p) => Number(p.toFixed(6))),
+    ...(rationales ? { rationale: run.fmt.decode(rationales[i]) } : {}),
+  }));
+  return { metrics: runMetrics(readout.gold, readout.predicted, readout.probs, readout.k), predictions };
+}
+
+/** Step 5: a finished run's files: predictions, the weights (LoRA: the adapter only), and what they hash to. */
+async function writeResults(run: ResolvedRun, weights: ReturnType<typeof startingWeights>, predictions: Prediction[]): Promise<Artifacts> {
+  writeFileAtomic(path.join(run.dir, PREDICTIONS_FILE), JSON.stringify(predictions) + "\n");
+  const from = run.start.base ?? run.start.checkpoint;
+  const adapterOnly = Boolean(weights.adapter && from);
+  if (weights.adapter && from) await saveAdapter(run.dir, weights.adapter.params, { lora: weights.adapter.config, base: { dir: from.dir, hash: from.hash } });
+  else await saveModel(run.dir, weights.params, run.model);
+  fs.rmSync(path.join(run.dir, CHECKPOINT_FILE), { force: true });
+  return recordArtifacts(run.dir, artifactNames(adapterOnly));
+}
+
+function newRecord(run: ResolvedRun, training: TrainResult, backend: BackendInfo): RunRecord {
+  const { spec, start, model } = run;
+  return {
+    version: RUN_RECORD_VERSION, key: run.key, dir: run.dir, status: training.steps < run.trainConfig.steps ? "stopped" : "done", reused: false,
+    spec: { dataset: run.dataset.name, dimension: run.dimension, condition: run.condition, explTokens: spec.maxExplTokens ?? null, seed: spec.seed, profile: run.profile.name },
+    model: { ...model, parameters: countParameters(model) }, train: run.trainConfig, sequence: run.sequence, data: run.data,
+    tokenizerHash: run.fmt.tokenizerHash,
+    init: start.base ? { from: "base", ...start.base } : start.checkpoint ? { from: "hf", ...start.checkpoint } : { from: "scratch" },
+    adapter: start.lora ?? null,
+    datasetSource: run.dataset.name === spec.dataset ? spec.dataset : path.resolve(spec.dataset),
+    environment: collectEnvironment(backend),
+    wallS: 0,
+    training,
+  };
+}
+
+/** One run, top to bottom: resolve, reuse or train, evaluate, write. */
+export async function runExperiment(spec: RunSpec, opts: RunOptions = {}): Promise<RunRecord> {
+  const run = resolveRun(spec, opts.runsDir);
+  const reused = reuseOrPrepare(run, opts);
+  if (reused) return reused;
+  const backend = await initBackend();
+  const started = Date.now();
+  const weights = startingWeights(run);
   let merged: Params | undefined;
   try {
-    const training = await train({
-      params, model, config: trainConfig, examples: encodedTrain, padId: fmt.padId,
-      adapter,
-      checkpointFile: path.join(dir, "checkpoint.safetensors"),
-      shouldStop: opts.shouldStop,
-      onProgress: (p) => opts.onProgress?.({
-        phase: "train", ...p, done: p.step, total: p.totalSteps,
-        text: `step ${p.step}/${p.totalSteps}  loss ${p.loss.toFixed(4)}  ${Math.round(p.tokensPerSec)} tok/s  ` +
-          `${formatSeconds(p.elapsedS)} elapsed, ${formatSeconds(p.etaS)} left`,
-      }),
-    });
-    const record: RunRecord = {
-      key, dir, status: training.steps < steps ? "stopped" : "done", reused: false,
-      spec: { dataset: dataset.name, dimension, condition, explTokens: spec.maxExplTokens ?? null, seed: spec.seed, profile: profile.name },
-      model: { ...model, parameters: countParameters(model) }, train: trainConfig, sequence, data,
-      tokenizerHash: fmt.tokenizerHash,
-      init: start.base ? { from: "base", ...start.base } : start.checkpoint ? { from: "hf", ...start.checkpoint } : { from: "scratch" },
-      adapter: start.lora ?? null,
-      datasetSource: dataset.name === spec.dataset ? spec.dataset : path.resolve(spec.dataset),
-      environment: collectEnvironment(backend),
-      wallS: 0,
-      training,
-    };
+    const record = newRecord(run, await trainRun(run, weights, opts), backend);
     if (record.status === "done") {
-      // LoRA: the readout runs on the merged model, as inference would.
-      merged = adapter && mergeAdapter(params, adapter.params, adapter.config);
-      const evalParams = merged ?? params;
-      const onProgress = (done: number, total: number) => opts.onProgress?.({ phase: "eval", done, total, text: `evaluating ${done}/${total}` });
-      let rationales: string[] | undefined;
-      let readout: Readout;
-      if (rationaleFirst) {
-        const r = await readLabelsRationaleFirst(evalParams, model, encodedTest, test.labels, fmt, { maxExplTokens: sequence.maxExplTokens, onProgress });
-        rationales = r.rationales.map((ids) => fmt.decode(ids));
-        readout = r;
-      } else {
-        readout = await readLabels(evalParams, model, encodedTest, test.labels, { padId: fmt.padId, onProgress });
-      }
-      record.metrics = runMetrics(readout.gold, readout.predicted, readout.probs, readout.k);
-      const predictions: Prediction[] = testExamples.map((ex, i) => ({
-        id: ex.id, gold: readout.gold[i], predicted: readout.predicted[i],
-        probs: Array.from(readout.probs.subarray(i * readout.k, (i + 1) * readout.k), (p) => Number(p.toFixed(6))),
-        ...(rationales ? { rationale: rationales[i] } : {}),
-      }));
-      writeFileAtomic(path.join(dir, PREDICTIONS_FILE), JSON.stringify(predictions) + "\n");
-      if (adapter && from) await saveAdapter(dir, adapter.params, { lora: adapter.config, base: { dir: from.dir, hash: from.hash } });
-      else await saveModel(dir, params, model);
-      record.artifacts = recordArtifacts(dir, artifactNames(Boolean(adapter && from)));
-      fs.rmSync(path.join(dir, "checkpoint.safetensors"), { force: true });
+      merged = weights.adapter && mergeAdapter(weights.params, weights.adapter.params, weights.adapter.config);
+      const { metrics, predictions } = await evaluateTrained(run, merged ?? weights.params, opts);
+      record.metrics = metrics;
+      record.artifacts = await writeResults(run, weights, predictions);
     }
     record.wallS = (Date.now() - started) / 1000;
-    writeFileAtomic(recordFile, JSON.stringify(record, null, 1) + "\n");
+    writeFileAtomic(path.join(run.dir, RUN_FILE), JSON.stringify(record, null, 1) + "\n");
     return record;
   } finally {
-    for (const p of [params, adapter?.params, merged]) if (p) disposeParams(p);
+    for (const p of [weights.params, weights.adapter?.params, merged]) if (p) disposeParams(p);
   }
 }
 
@@ -374,26 +438,31 @@ function adaptedWeights(record: Pick<RunRecord, "key" | "init" | "tokenizerHash"
   return baseParams(init, config as GptConfig);
 }
 
+/** The format of run.json; `migrateRecord` brings an older record up to this one. */
+export const RUN_RECORD_VERSION = 2;
+
 /**
- * A run finished before MAE, QWK, ECE and Brier were recorded gets them from its predictions.json, and
- * its run.json is rewritten, so that reusing it never means retraining or a record with metrics missing.
+ * A record of an older format brought up to date, and rewritten, so that reusing a run never means retraining or a
+ * record with fields missing. Version 1 (records without `version`): a run finished before MAE, QWK, ECE and Brier
+ * were recorded gets them from its predictions.json. Records of version 1 have no `artifacts` to check.
  */
-function withCurrentMetrics(record: RunRecord, dir: string, recordFile: string): RunRecord {
+function migrateRecord(record: RunRecord, dir: string): RunRecord {
+  if ((record.version ?? 1) >= RUN_RECORD_VERSION) return record;
   const stored: Partial<RunMetrics> | undefined = record.metrics;
-  if (stored === undefined || stored.brier !== undefined) return record;
-  const predictions = readPredictions({ ...record, dir });
-  const metrics = runMetrics(
-    predictions.map((p) => p.gold), predictions.map((p) => p.predicted), predictions.flatMap((p) => p.probs), record.data.labelSet.length,
-  );
-  const upgraded = { ...record, metrics };
-  writeFileAtomic(recordFile, JSON.stringify(upgraded, null, 1) + "\n");
+  let metrics = record.metrics;
+  if (stored !== undefined && stored.brier === undefined) {
+    const predictions = readPredictions({ ...record, dir });
+    metrics = runMetrics(predictions.map((p) => p.gold), predictions.map((p) => p.predicted), predictions.flatMap((p) => p.probs), record.data.labelSet.length);
+  }
+  const upgraded: RunRecord = { ...record, version: RUN_RECORD_VERSION, metrics };
+  writeFileAtomic(path.join(dir, RUN_FILE), JSON.stringify(upgraded, null, 1) + "\n");
   return upgraded;
 }
 
 /** A stored run's record, by its key (a folder under the runs folder) or by the path of its folder. */
 export function readRunRecord(keyOrDir: string, opts: Pick<RunOptions, "runsDir"> = {}): RunRecord {
-  const dir = fs.existsSync(path.join(keyOrDir, "run.json")) ? keyOrDir : path.join(runsRoot(opts.runsDir), keyOrDir);
-  const file = path.join(dir, "run.json");
+  const dir = fs.existsSync(path.join(keyOrDir, RUN_FILE)) ? keyOrDir : path.join(runsRoot(opts.runsDir), keyOrDir);
+  const file = path.join(dir, RUN_FILE);
   if (!fs.existsSync(file)) throw new Error(`no run "${keyOrDir}": neither a run folder nor a key under ${runsRoot(opts.runsDir)}`);
   return { ...readJsonFile<RunRecord>(file, `run ${path.basename(path.resolve(dir))}`), dir: path.resolve(dir) };
 }

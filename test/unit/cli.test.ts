@@ -41,9 +41,11 @@ test("xft train on a user's JSONL prints metrics as JSON, and a second call reus
   assert.ok(out.mae >= 0 && out.mae <= 1 && out.qwk >= -1 && out.qwk <= 1, `mae ${out.mae}, qwk ${out.qwk}`);
   assert.ok(out.ece >= 0 && out.ece <= 1 && out.brier >= 0 && out.brier <= 2, `ece ${out.ece}, brier ${out.brier}`);
   assert.ok(fs.existsSync(path.join(out.dir, "run.json")) && fs.existsSync(path.join(out.dir, "model.safetensors")));
-  // Reusing a run recorded before MAE, QWK, ECE and Brier existed fills them in from predictions.json.
+  // Reusing a run recorded before MAE, QWK, ECE and Brier existed (a record of version 1, which had no version field)
+  // fills them in from predictions.json.
   const recordFile = path.join(out.dir, "run.json");
-  const record = JSON.parse(fs.readFileSync(recordFile, "utf8"));
+  const { version, ...record } = JSON.parse(fs.readFileSync(recordFile, "utf8"));
+  assert.equal(version, 2);
   const { n, accuracy, macroF1, confusion, f1 } = record.metrics;
   fs.writeFileSync(recordFile, JSON.stringify({ ...record, metrics: { n, accuracy, macroF1, confusion, f1 } }));
   const second = xft(...args);
@@ -55,7 +57,8 @@ test("xft train on a user's JSONL prints metrics as JSON, and a second call reus
   assert.equal(reused.qwk, out.qwk);
   // predictions.json keeps 6 decimals of each probability.
   assert.ok(Math.abs(reused.ece - out.ece) < 1e-5 && Math.abs(reused.brier - out.brier) < 1e-5);
-  assert.ok(JSON.parse(fs.readFileSync(recordFile, "utf8")).metrics.reliability.length > 0, "run.json is rewritten");
+  const migrated = JSON.parse(fs.readFileSync(recordFile, "utf8"));
+  assert.ok(migrated.metrics.reliability.length > 0 && migrated.version === 2, "run.json is rewritten in the current format");
   fs.rmSync(dir, { recursive: true });
 });
 
