@@ -1,5 +1,6 @@
 /**
  * `xft runs`: the run folders themselves.
+ *   xft runs list [--profile P] [--runs-dir DIR]   every run as a table (src/runs/catalog.ts, `listRuns`)
  *   xft runs verify [--runs-dir DIR]   every run folder checked as reuse checks it (src/runs/artifacts.ts): run.json
  *                                      parses, a finished run's files match their recorded size and hash; the
  *                                      damaged ones are listed, exit 1 if any
@@ -8,6 +9,7 @@ import * as fs from "fs";
 import * as path from "path";
 import { parseArgs } from "util";
 import { checkRunFolder, displayPath, RUN_FILE, RunFolderCheck } from "../runs/artifacts";
+import { listRuns } from "../runs/catalog";
 import { runsRoot } from "../runs/paths";
 
 /** Every run folder under `root` (a folder with a run.json), checked; other folders (a pretrained base, a run that never finished a step) are not runs yet. */
@@ -33,8 +35,16 @@ function verify(args: string[]): number {
   return damaged.length > 0 ? 1 : 0;
 }
 
+function list(args: string[]): number {
+  const { values } = parseArgs({ args, options: { "runs-dir": { type: "string" }, profile: { type: "string" } } });
+  const runs = listRuns({ runsDir: values["runs-dir"], profile: values.profile });
+  process.stdout.write(runs.numRows() === 0 ? "no runs\n" : runs.toMarkdown() + "\n");
+  return 0;
+}
+
 export async function runRuns(args: string[]): Promise<number> {
   const [sub, ...rest] = args;
   if (sub === "verify") return verify(rest);
-  throw new Error(`runs takes verify, got ${sub === undefined ? "nothing" : `"${sub}"`}`);
+  if (sub === "list") return list(rest);
+  throw new Error(`runs takes list or verify, got ${sub === undefined ? "nothing" : `"${sub}"`}`);
 }

@@ -6,7 +6,12 @@ type Table = ReturnType<typeof aq.table>;
 
 /** One row per run: dataset, condition, seed, accuracy, macro-F1, MAE, QWK, ECE, Brier, n, steps, tokens/s, wall time. */
 export function metricsTable(runs: readonly RunRecord[]): Table {
-  return aq.from(runs.map((r) => ({
+  return aq.from(runs.map(metricsRow));
+}
+
+/** A run's row of `metricsTable`. */
+export function metricsRow(r: RunRecord): Record<string, string | number> {
+  return {
     dataset: r.spec.dataset,
     dimension: r.spec.dimension ?? "all",
     condition: r.spec.condition,
@@ -22,7 +27,7 @@ export function metricsTable(runs: readonly RunRecord[]): Table {
     tokens_per_s: Math.round(r.training.tokensPerSec),
     train_s: Math.round(r.training.wallS),
     backend: r.environment.backend,
-  })));
+  };
 }
 
 /** Confusion matrix of one run: rows are gold labels, columns predicted labels. */

@@ -7,6 +7,8 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { after, test } from "node:test";
+import { disposeParams } from "../../src/model/model";
+import { listRuns, loadRun } from "../../src/runs/catalog";
 import { evaluateRun, predictionTable } from "../../src/runs/evaluate";
 import { readPredictions, runExperiment } from "../../src/runs/experiment";
 
@@ -38,4 +40,13 @@ test("evaluateRun on the run's own test set gives its stored predictions and met
   const other = path.join(dir, "other.jsonl");
   writeDataset(other, ["bad", "good"]);
   await assert.rejects(evaluateRun(record, other), /has labels bad, good; run [0-9a-f]+ rates low, high/);
+  // The catalogue: one row per run, and the run's model ready to use.
+  const runs = listRuns({ runsDir: path.join(dir, "runs") });
+  assert.deepEqual(runs.array("key"), [record.key]);
+  assert.equal(runs.get("accuracy", 0), record.metrics!.accuracy);
+  assert.equal(listRuns({ runsDir: path.join(dir, "runs"), profile: "quick" }).numRows(), 0);
+  const loaded = loadRun(record.key, { runsDir: path.join(dir, "runs") });
+  assert.equal(loaded.format.kind, "xft");
+  assert.equal(loaded.config.layers, record.model.layers);
+  disposeParams(loaded.params);
 });
