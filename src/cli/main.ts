@@ -7,13 +7,15 @@
  *   xft logits --init hf:DIR | --run KEY --text "..." [--json]
  *   xft doctor
  *   xft data list | show NAME|PATH | check FILE...
- *   xft runs verify [--runs-dir DIR]
+ *   xft runs list|verify [--runs-dir DIR]
  */
 import { parseArgs } from "util";
 import { DEFAULT_BENCH } from "../bench/bench";
 import { runBench } from "./bench";
 import { runData } from "./data";
 import { runDoctor } from "./doctor";
+import { runEval } from "./eval";
+import { runExport } from "./export";
 import { runLogits } from "./logits";
 import { runPretrain } from "./pretrain";
 import { runProbe } from "./probe";
@@ -54,10 +56,17 @@ commands:
            --profile ci|quick|full (the grid's architecture; default $XFT_PROFILE or quick)
            --out DIR (default: data/base-<profile> where one is shipped (quick: reused), else runs/pretrain/<profile>)
            --layers N --d-model N --heads N (another architecture)   --fresh   --backend NAME
+  eval     a finished run applied to a dataset (its test split, or an evaluation-only one such as usr): metrics as
+           JSON, and with --out every example's label probabilities as CSV
+           --run KEY|DIR   --dataset NAME|PATH   --dimension NAME   --out FILE.csv   --runs-dir DIR   --backend NAME
   logits   the token ids of a text and the next-token log-probabilities at its last position: a sanity check
            on a checkpoint (and the handle for comparing xft with transformers)
            --init hf:DIR|hf:org/name (a save_pretrained folder, or a model in the local Hugging Face cache)
            | --run KEY|DIR (a finished run)   --text "..."   --top N (default 20)   --json   --backend NAME   --runs-dir DIR
+  export   a finished run as a Hugging Face model folder (config.json, model.safetensors, tokenizer, README.md card):
+           a full run (xft's GPT as gpt2, a checkpoint's run in its own family), or a LoRA run as a PEFT adapter
+           --run KEY|DIR | --base DIR (an xft pretrained base)   --to OUT (a new folder)   --runs-dir DIR
+           --merged (a LoRA run as one model, adapter merged)   --peft-base DIR (a LoRA run on xft's base: its export)
   doctor   check the environment (backend, Jupyter, kernelspec, browser, data) and say how to fix gaps
            --init hf:DIR|hf:org/name (also read a checkpoint's config and tokenizer, and say what it is)
   data list                  every dataset under data/: dimensions, labels, train/test counts, explanations
@@ -65,6 +74,7 @@ commands:
   data check FILE|FOLDER...  every bad row of a JSONL(.gz) file as file:line: field: problem, and what train would
                              refuse (a missing split, fewer rows than a batch, too many labels); exit 1 if any
                              --profile ci|quick|full (the batch size to check against; default $XFT_PROFILE or quick)
+  runs list                  every run as a table: key, profile, start, spec and metrics   --profile P   --runs-dir DIR
   runs verify                every run folder checked as reuse checks it (run.json parses, each file the run wrote has
                              its recorded size and sha256); lists the damaged runs, exit 1 if any   --runs-dir DIR
 `;
@@ -157,6 +167,17 @@ const COMMANDS: Record<string, (args: string[]) => Promise<number>> = {
       command: ["npx xft pretrain", ...args.filter((a) => a !== "--fresh")].join(" "),
     });
   },
+  eval: async (args) => {
+    const { values } = parseArgs({
+      args,
+      options: {
+        run: { type: "string" }, dataset: { type: "string" }, dimension: { type: "string" }, out: { type: "string" },
+        "runs-dir": { type: "string" }, backend: { type: "string" },
+      },
+    });
+    if (values.run === undefined || values.dataset === undefined) throw new Error("give --run KEY|DIR and --dataset NAME|PATH");
+    return runEval({ run: values.run, dataset: values.dataset, dimension: values.dimension, out: values.out, runsDir: values["runs-dir"], backend: values.backend });
+  },
   logits: async (args) => {
     const { values } = parseArgs({
       args,
@@ -170,6 +191,16 @@ const COMMANDS: Record<string, (args: string[]) => Promise<number>> = {
       init: values.init, run: values.run, runsDir: values["runs-dir"], text: values.text, top: positiveInteger(values.top!, "--top"),
       json: values.json!, backend: values.backend,
     });
+  },
+  export: async (args) => {
+    const { values } = parseArgs({
+      args,
+      options: {
+        run: { type: "string" }, base: { type: "string" }, to: { type: "string" }, "runs-dir": { type: "string" },
+        merged: { type: "boolean", default: false }, "peft-base": { type: "string" },
+      },
+    });
+    return runExport({ run: values.run, base: values.base, to: values.to, runsDir: values["runs-dir"], merged: values.merged!, peftBase: values["peft-base"] });
   },
   doctor: async (args) => {
     const { values } = parseArgs({ args, options: { init: { type: "string" } } });
