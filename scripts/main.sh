@@ -19,6 +19,8 @@ npx xft pretrain --profile "$XFT_PROFILE" > "$out/pretrain.txt"
 for adapter in none lora; do
   npx xft reproduce --profile "$XFT_PROFILE" --part explanations --init base --adapter "$adapter" --jobs "$jobs" > "$out/reproduce-base-$adapter.txt"
 done
+# Notebook 05's LoRA runs as PEFT adapters on the exported base, with their model cards (the supplement links them).
+npx xft export --grid --profile "$XFT_PROFILE" --part explanations --init base --adapter lora --to "$out/models" > "$out/export.txt"
 # Notebook 06's default checkpoint (XFT_MODEL unset): the tiny random Llama of the parity tests' set-up.
 [ -n "${XFT_MODEL:-}" ] || bash scripts/hf-reference.sh
 $PY scripts/run-notebooks.py --out "$out" notebooks/*.ipynb

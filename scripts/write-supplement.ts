@@ -1,11 +1,13 @@
 /**
- * Writes the supplement's index page: links to every executed notebook's HTML, the environment, and the
- * config of every run the notebooks used (copied beside the page, so the folder is self-contained).
+ * Writes the supplement's index page: links to every executed notebook's HTML, the environment, the config of
+ * every run the notebooks used (copied beside the page, so the folder is self-contained), and the model cards of
+ * the runs exported into models/ (`xft export --grid`, as scripts/main.sh does).
  *   node --import tsx scripts/write-supplement.ts build/supplement
  */
 import * as fs from "fs";
 import * as path from "path";
 import { initBackend } from "../src/backend/engine";
+import { runRecords } from "../src/runs/catalog";
 import { collectEnvironment } from "../src/runs/environment";
 import type { RunRecord } from "../src/runs/experiment";
 
@@ -15,14 +17,10 @@ const escape = (s: unknown) => String(s).replace(/&/g, "&amp;").replace(/</g, "&
 const arm = (r: RunRecord) => r.spec.condition + (r.spec.explTokens === null || r.spec.explTokens === undefined ? "" : `@${r.spec.explTokens}`);
 const runLabel = (r: RunRecord) => `${r.spec.dataset}/${r.spec.dimension ?? "all"}/${arm(r)}/${String(r.spec.seed).padStart(4, "0")}`;
 
-function runRecords(runsDir: string, profile: string): RunRecord[] {
-  if (!fs.existsSync(runsDir)) return [];
-  return fs.readdirSync(runsDir)
-    .map((key) => path.join(runsDir, key, "run.json"))
-    .filter((f) => fs.existsSync(f))
-    .map((f) => JSON.parse(fs.readFileSync(f, "utf8")) as RunRecord)
-    .filter((r) => r.spec.profile === profile && r.status === "done")
-    .sort((a, b) => runLabel(a).localeCompare(runLabel(b)));
+/** The exported grid's card for a run, relative to the page, where models/ has one. */
+function cardLink(outDir: string, r: RunRecord): string {
+  const card = path.join("models", "runs", r.key, "README.md");
+  return fs.existsSync(path.join(outDir, card)) ? `<a href="${card}">model card</a>` : "";
 }
 
 async function main(outDir: string): Promise<void> {
@@ -30,13 +28,16 @@ async function main(outDir: string): Promise<void> {
   const profile = process.env.XFT_PROFILE ?? "quick";
   const env = collectEnvironment(await initBackend({ quiet: true }));
   const pages = fs.readdirSync(outDir).filter((f) => f.endsWith(".html") && f !== "index.html").sort();
-  const runs = runRecords(process.env.XFT_RUNS_DIR ?? path.join(root, "runs"), profile);
+  const runs = runRecords({ runsDir: process.env.XFT_RUNS_DIR ?? path.join(root, "runs"), profile })
+    .filter((r) => r.status === "done")
+    .sort((a, b) => runLabel(a).localeCompare(runLabel(b)));
+  const models = fs.existsSync(path.join(outDir, "models", "README.md"));
   fs.mkdirSync(path.join(outDir, "runs"), { recursive: true });
   for (const r of runs) fs.writeFileSync(path.join(outDir, "runs", `${r.key}.json`), JSON.stringify(r, null, 1));
   const runRows = runs.map((r) => `<tr><td>${escape(r.spec.dataset)}</td><td>${escape(r.spec.dimension ?? "all")}</td>` +
     `<td>${escape(arm(r))}</td><td>${r.spec.seed}</td>` +
     `<td>${r.metrics ? r.metrics.accuracy.toFixed(3) : "-"}</td><td>${r.training.steps}</td><td>${escape(r.environment.backend)}</td>` +
-    `<td><a href="runs/${r.key}.json">${r.key}</a></td></tr>`).join("\n");
+    `<td><a href="runs/${r.key}.json">${r.key}</a></td><td>${cardLink(outDir, r)}</td></tr>`).join("\n");
   const html = `<!doctype html>
 <html><head><meta charset="utf-8"><title>xft supplement (${escape(profile)})</title>
 <style>body{font-family:sans-serif;max-width:60em;margin:2em auto;line-height:1.4}table{border-collapse:collapse}
@@ -50,7 +51,9 @@ ${pages.map((p) => `<li><a href="${escape(p)}">${escape(p.replace(/\.html$/, "")
 <h2>Environment</h2><table>
 ${Object.entries(env).map(([k, v]) => `<tr><th>${escape(k)}</th><td>${escape(v ?? "")}</td></tr>`).join("\n")}
 </table>
-<h2>Runs</h2><table><tr><th>dataset</th><th>dimension</th><th>condition</th><th>seed</th><th>accuracy</th><th>steps</th><th>backend</th><th>config and results</th></tr>
+${models ? `<h2>Exported models</h2>
+<p>The LoRA runs of notebook 05 (from the pretrained base) as PEFT adapters on the base exported as a transformers <code>gpt2</code> checkpoint, each with its model card: <a href="models/README.md">the index card</a> (results tables, how to load a run in Python), written by <code>npx xft export --grid --profile ${escape(profile)} --part explanations --init base --adapter lora --to models</code>.</p>` : ""}
+<h2>Runs</h2><table><tr><th>dataset</th><th>dimension</th><th>condition</th><th>seed</th><th>accuracy</th><th>steps</th><th>backend</th><th>config and results</th><th>export</th></tr>
 ${runRows}
 </table></body></html>
 `;

@@ -67,6 +67,8 @@ commands:
            a full run (xft's GPT as gpt2, a checkpoint's run in its own family), or a LoRA run as a PEFT adapter
            --run KEY|DIR | --base DIR (an xft pretrained base)   --to OUT (a new folder)   --runs-dir DIR
            --merged (a LoRA run as one model, adapter merged)   --peft-base DIR (a LoRA run on xft's base: its export)
+           | --grid --profile NAME --part P,... [--init, --adapter, ... as reproduce]: every run of a reproduced grid,
+           with an index card of its results tables (the base too, where its LoRA runs start from xft's)
   doctor   check the environment (backend, Jupyter, kernelspec, browser, data) and say how to fix gaps
            --init hf:DIR|hf:org/name (also read a checkpoint's config and tokenizer, and say what it is)
   data list                  every dataset under data/: dimensions, labels, train/test counts, explanations
@@ -196,11 +198,18 @@ const COMMANDS: Record<string, (args: string[]) => Promise<number>> = {
     const { values } = parseArgs({
       args,
       options: {
-        run: { type: "string" }, base: { type: "string" }, to: { type: "string" }, "runs-dir": { type: "string" },
+        // START_OPTIONS' --base: the base to export, or with --grid the base that the grid's runs start from.
+        ...START_OPTIONS, run: { type: "string" }, to: { type: "string" }, "runs-dir": { type: "string" },
         merged: { type: "boolean", default: false }, "peft-base": { type: "string" },
+        grid: { type: "boolean", default: false }, profile: { type: "string" }, part: { type: "string" },
       },
     });
-    return runExport({ run: values.run, base: values.base, to: values.to, runsDir: values["runs-dir"], merged: values.merged!, peftBase: values["peft-base"] });
+    const startGiven = Object.keys(START_OPTIONS).filter((k) => k !== "base" && values[k as keyof typeof values] !== undefined);
+    if (!values.grid && startGiven.length > 0) throw new Error(`--${startGiven[0]} is for --grid (which runs to export), not --run or --base`);
+    return runExport({
+      run: values.run, base: values.grid ? undefined : values.base, to: values.to, runsDir: values["runs-dir"], merged: values.merged!, peftBase: values["peft-base"],
+      grid: values.grid ? { profile: values.profile, part: values.part ?? "all", start: parseStart(values) } : undefined,
+    });
   },
   doctor: async (args) => {
     const { values } = parseArgs({ args, options: { init: { type: "string" } } });

@@ -20,7 +20,7 @@ import { loadRunModel, RunRecord } from "../runs/experiment";
 import { XftTokenizer } from "../text/tokenizer";
 import { readMaybeGzipped } from "../util/gzip";
 import { writeHfModel } from "./hf-model";
-import { baseCard, ExportKind, runCard } from "./model-card";
+import { ArmSummary, baseCard, ExportKind, runCard } from "./model-card";
 import { writePeftAdapter } from "./peft-adapter";
 import { writeFolderAtomically } from "./staged-folder";
 import { copyCheckpointTokenizer, SpecialIds, writeGenerationConfig, writeXftTokenizer } from "./tokenizer-files";
@@ -35,6 +35,8 @@ export interface RunExportOptions {
    * base_model_name_or_path names. A run from a checkpoint names the checkpoint's folder itself.
    */
   peftBase?: string;
+  /** Exported with its grid: its arm's summary over the grid's seeds, for the card. */
+  armSummary?: ArmSummary;
 }
 
 export interface ExportResult { out: string; kind: ExportKind | "base"; files: string[] }
@@ -106,7 +108,7 @@ export async function exportRun(record: RunRecord, out: string, opts: RunExportO
       const exported = exportedConfig(record, config);
       writeHfModel(dir, exported, values, writeTokenizer(record, dir, exported.maxLen));
     }
-    fs.writeFileSync(path.join(dir, CARD_FILE), runCard(record, kind, baseModel));
+    fs.writeFileSync(path.join(dir, CARD_FILE), runCard(record, kind, baseModel, opts.armSummary));
   });
   return { out: written, kind, files: fs.readdirSync(written).sort() };
 }

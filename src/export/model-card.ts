@@ -1,8 +1,10 @@
 /**
  * The README.md of an export: a model card with the Hub's YAML front matter, written in the voice of a data card.
  * It states only what the run record shows (data, condition, seed, test metrics of this one run) and the command
- * that reproduces it; there are no seed intervals, since one run is one seed.
+ * that reproduces it; exported with its grid (`xft export --grid`), also its arm's mean and interval over the seeds.
  */
+import type { ColumnTable } from "arquero";
+import { armColumns } from "../eval/compare";
 import type { RunRecord } from "../runs/experiment";
 import type { BaseCard } from "../runs/base";
 import { modelKind, ModelConfig } from "../model/config";
@@ -59,12 +61,42 @@ const KIND_LINE: Record<ExportKind, string> = {
   merged: "the base model with the run's LoRA adapter merged into its weights, as a transformers checkpoint",
 };
 
-function fmt(x: number | undefined, digits = 3): string {
+function fmt(x: number | undefined | null, digits = 3): string {
   return x === undefined || x === null || !Number.isFinite(x) ? "n/a" : x.toFixed(digits);
 }
 
+/** An arquero table as a Markdown table; numbers with 3 decimals, null as empty. */
+export function markdownTable(t: ColumnTable): string {
+  const columns = t.columnNames();
+  const cell = (v: unknown) => (v === null || v === undefined ? "" : typeof v === "number" ? (Number.isInteger(v) ? String(v) : fmt(v)) : String(v));
+  const rows = (t.objects() as Record<string, unknown>[]).map((row) => `| ${columns.map((c) => cell(row[c])).join(" | ")} |`);
+  return [`| ${columns.join(" | ")} |`, `|${columns.map(() => "---").join("|")}|`, ...rows].join("\n");
+}
+
+/** A run's arm over the seeds of its grid: the summary row of its setting and arm (src/eval/compare.ts `summarize`). */
+export type ArmSummary = Record<string, string | number | null>;
+
+export function armSummaryOf(summary: ColumnTable, record: RunRecord): ArmSummary | undefined {
+  const arm = armColumns(record.spec);
+  return (summary.objects() as ArmSummary[]).find((row) => Object.entries(arm).every(([k, v]) => row[k] === v));
+}
+
+function armSummaryLines(a: ArmSummary): string[] {
+  const metric = (m: string) => `${fmt(a[`${m}_mean`] as number)} [${fmt(a[`${m}_lo`] as number)}, ${fmt(a[`${m}_hi`] as number)}]`;
+  return [
+    `## Test results of this arm over the grid's ${a.n_seeds} seeds`,
+    "",
+    "Mean and 95% t-interval over seeds (the same setting, condition and sizes; this run is one of them):",
+    "",
+    "| seeds | accuracy | macro-F1 | MAE | ECE |",
+    "|---|---|---|---|---|",
+    `| ${a.n_seeds} | ${metric("accuracy")} | ${metric("macro_f1")} | ${metric("mae")} | ${metric("ece")} |`,
+    "",
+  ];
+}
+
 /** The card of an exported run. */
-export function runCard(record: RunRecord, kind: ExportKind, baseModel?: string): string {
+export function runCard(record: RunRecord, kind: ExportKind, baseModel?: string, armSummary?: ArmSummary): string {
   const s = record.spec;
   const m = record.metrics!;
   const dimension = s.dimension ? `, dimension \`${s.dimension}\`` : "";
@@ -100,8 +132,10 @@ export function runCard(record: RunRecord, kind: ExportKind, baseModel?: string)
     "|---|---|---|---|---|---|---|",
     `| ${m.n} | ${fmt(m.accuracy)} | ${fmt(m.macroF1)} | ${fmt(m.mae)} | ${fmt(m.qwk)} | ${fmt(m.ece)} | ${fmt(m.brier)} |`,
     "",
-    "Labels are read by xft's readout on its own prompt format; the numbers hold for that format only. With one seed there is no interval: the spread over seeds is in the grid's results tables, not here.",
+    "Labels are read by xft's readout on its own prompt format; the numbers hold for that format only." +
+      (armSummary ? "" : " With one seed there is no interval: the spread over seeds is in the grid's results tables, not here."),
     "",
+    ...(armSummary ? armSummaryLines(armSummary) : []),
     "## Reproduce",
     "",
     "```bash",
@@ -115,7 +149,7 @@ export function runCard(record: RunRecord, kind: ExportKind, baseModel?: string)
     "- It is a rater for this dataset's labels, not a general-purpose or instruction-following model; its generations are not evaluated.",
     ...(record.init?.from === "scratch" || !record.init ? ["- Trained from random weights on little text: it has no general language knowledge."] : []),
     ...(record.init?.from !== "hf" ? ["- xft's tokenizer: transformers reads the text `<|eos|>` (and xft's other special-token strings) as the special token, xft's own encoder as plain characters; other text gets the same ids."] : []),
-    "- The test metrics are from one run and one seed.",
+    armSummary ? "- The first table is one run and one seed; the second, its arm over the grid's seeds." : "- The test metrics are from one run and one seed.",
     "",
   ];
   return lines.join("\n");

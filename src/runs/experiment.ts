@@ -257,6 +257,12 @@ function resolveRun(spec: RunSpec, runsDir: string | undefined): ResolvedRun {
   };
 }
 
+/** The folder that a spec's run trains into, found without training: what `xft export --grid` reads. */
+export function runFolderOf(spec: RunSpec, runsDir?: string): { key: string; dir: string } {
+  const { key, dir } = resolveRun(spec, runsDir);
+  return { key, dir };
+}
+
 /**
  * Step 2: a finished run in the run's folder, checked, is reused; a damaged one is an error unless the options say to
  * retrain it. Otherwise the folder is made ready: emptied where the run starts afresh, kept where it resumes.

@@ -156,7 +156,13 @@ describe("notebooks run with the ci profile", { skip: missingNotebookTools() }, 
       checkHtml(exportHtml(executed), figures);
     });
   }
-  test("the supplement's index links every executed notebook and the config of every run they used, and opens offline", () => {
+  test("the supplement's index links every executed notebook, the config of every run they used and the exported model cards, and opens offline", () => {
+    // Notebook 05's LoRA runs exported as scripts/main.sh exports them.
+    const models = path.join(outDir, "models");
+    fs.rmSync(models, { recursive: true, force: true });
+    const exported = spawnSync(process.execPath, ["bin/xft.cjs", "export", "--grid", "--profile", "ci", "--part", "explanations", "--init", "base",
+      "--adapter", "lora", "--runs-dir", runsDir, "--to", models], { cwd: PROJECT_ROOT, encoding: "utf8", env: { ...process.env, XFT_RUNS_DIR: runsDir, TF_CPP_MIN_LOG_LEVEL: "2" } });
+    assert.equal(exported.status, 0, exported.stderr);
     const r = spawnSync(process.execPath, ["--import", "tsx", "scripts/write-supplement.ts", outDir], {
       cwd: PROJECT_ROOT, encoding: "utf8", env: { ...process.env, XFT_PROFILE: "ci", XFT_RUNS_DIR: runsDir, TF_CPP_MIN_LOG_LEVEL: "2" },
     });
@@ -167,6 +173,9 @@ describe("notebooks run with the ci profile", { skip: missingNotebookTools() }, 
     assert.ok(runs.length > 0);
     for (const key of runs) assert.ok(fs.existsSync(path.join(outDir, "runs", `${key}.json`)) && index.includes(`href="runs/${key}.json"`), `run ${key} is in the supplement`);
     assert.match(index, /<h2>Environment<\/h2>/);
+    assert.ok(index.includes('href="models/README.md"'), "the index links the exported grid's card");
+    const cards = fs.readdirSync(path.join(models, "runs"));
+    assert.ok(cards.length > 0 && cards.every((key) => index.includes(`href="models/runs/${key}/README.md"`)), "every exported run's card is linked");
     checkHtml(path.join(outDir, "index.html"));
   });
 });

@@ -12,7 +12,11 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { after, before, test } from "node:test";
 import { initBackend, tf } from "../../src/backend/engine";
-import { disposeParams, forward, logitsAt } from "../../src/model/model";
+import type { GptConfig } from "../../src/model/config";
+import { disposeParams, forward, logitsAt, ModelConfig, Params } from "../../src/model/model";
+import { exportGrid } from "../../src/export/grid-export";
+import { baseParams, checkBase, readBaseCard } from "../../src/runs/base";
+import { expandGrid, GridSpec, gridProfile, runGrid, settingsOf } from "../../src/runs/grid";
 import { loadSafetensors, saveSafetensors } from "../../src/model/safetensors";
 import { loadRunModel, readRunRecord, RunRecord } from "../../src/runs/experiment";
 import { HfTokenizer } from "../../src/text/hf-tokenizer";
@@ -56,9 +60,8 @@ function paddedBatch(pad: number, vocab: number): Batch {
   };
 }
 
-/** xft's logits [B][T][V] for the batch, from the run as xft loads it. */
-async function xftLogits(record: RunRecord, batch: Batch): Promise<number[][][]> {
-  const { params, config } = loadRunModel(record);
+/** xft's logits [B][T][V] for the batch from a model's weights, which it disposes. */
+async function logitsOf(params: Params, config: ModelConfig, batch: Batch): Promise<number[][][]> {
   try {
     const [B, T] = [batch.ids.length, batch.ids[0].length];
     const ids = tf.tensor2d(batch.ids.flat(), [B, T], "int32");
@@ -70,6 +73,12 @@ async function xftLogits(record: RunRecord, batch: Batch): Promise<number[][][]>
   } finally {
     disposeParams(params);
   }
+}
+
+/** xft's logits [B][T][V] for the batch, from the run as xft loads it. */
+async function xftLogits(record: RunRecord, batch: Batch): Promise<number[][][]> {
+  const { params, config } = loadRunModel(record);
+  return logitsOf(params, config, batch);
 }
 
 interface PyRequest { dir: string; adapter?: boolean; ids: number[][]; attention_mask: number[][]; texts?: string[] }
@@ -217,4 +226,68 @@ test("xft export: a bad --run, an unfinished run, an existing folder and --merge
   const merged = xft("export", "--run", gptRun.dir, "--merged", "--to", path.join(work, "merged-full"));
   assert.match(merged.stderr, /--merged is for LoRA runs/);
   assert.deepEqual(fs.readdirSync(work).filter((f) => f.includes(".partial-")), [], "no staging folder is left behind");
+});
+
+test("xft logits --init hf:OUT on an exported run gives the numbers of --run on the run itself", { skip }, () => {
+  const out = exportRun(gptRun, "full-for-logits");
+  const text = "Premise: A dog runs.\nScore:";
+  const read = (...from: string[]) => {
+    const run = xft("logits", ...from, "--text", text, "--json", "--top", "10");
+    assert.equal(run.status, 0, run.stderr);
+    return JSON.parse(run.stdout) as { ids: number[]; top: [number, number][] };
+  };
+  const exported = read("--init", `hf:${out}`);
+  const own = read("--run", gptRun.dir);
+  assert.deepEqual(exported.ids, own.ids, "the exported tokenizer gives the run's ids");
+  assert.deepEqual(exported.top.map(([id]) => id), own.top.map(([id]) => id));
+  const scale = Math.max(...own.top.map(([, lp]) => Math.abs(lp)));
+  exported.top.forEach(([, lp], i) => assert.ok(Math.abs(lp - own.top[i][1]) <= TOLERANCE * scale, `log-prob ${i}: ${lp} vs ${own.top[i][1]}`));
+});
+
+test("xft export --grid: LoRA runs on xft's base as PEFT adapters on the exported gpt2 base, equal to xft's logits; an index card; an unfinished grid writes nothing", { skip }, async () => {
+  const baseDir = path.join(work, "base-ci");
+  const made = xft("pretrain", "--profile", "ci", "--out", baseDir);
+  assert.equal(made.status, 0, made.stderr);
+  const grid: GridSpec = {
+    settings: settingsOf(["esnli"]), arms: [{ condition: "label" }, { condition: "label+expl" }], seeds: [1, 2],
+    profile: gridProfile("ci").profile, start: { init: "base", base: baseDir, adapter: "lora" },
+  };
+  const records = await runGrid(expandGrid(grid), { runsDir });
+  const out = path.join(work, "grid");
+  const result = await exportGrid({ grid, part: "explanations", runsDir }, out);
+  assert.deepEqual({ runs: result.runs, base: result.base }, { runs: 4, base: path.join(out, "base") });
+  assert.deepEqual(fs.readdirSync(path.join(out, "runs")).sort(), records.map((r) => r.key).sort());
+  for (const f of ["summary.csv", "differences.csv", "wins.csv", "runs.csv", "configs.json"]) assert.ok(fs.existsSync(path.join(out, "results", f)), f);
+  const index = fs.readFileSync(path.join(out, "README.md"), "utf8");
+  for (const r of records) assert.ok(index.includes(`[${r.key}](runs/${r.key}/README.md)`), `the index links ${r.key}`);
+  assert.match(index, /npx xft reproduce --profile ci --part explanations --init base --base \S+ --adapter lora/);
+
+  // The base export and one adapter on it, in transformers and PEFT, against xft.
+  const tok = XftTokenizer.load();
+  const run = records[0];
+  const batch = paddedBatch(tok.special("<|pad|>"), run.model.vocabSize);
+  const adapterConfig = JSON.parse(fs.readFileSync(path.join(out, "runs", run.key, "adapter_config.json"), "utf8"));
+  assert.equal(adapterConfig.base_model_name_or_path, path.join(out, "base"));
+  assert.deepEqual(adapterConfig.target_modules, ["c_attn", "c_fc", "c_proj"]);
+  const [base, adapter] = python([request(path.join(out, "base"), batch), request(path.join(out, "runs", run.key), batch, { adapter: true })]);
+  const { parameters: _p, ...baseModel } = readBaseCard(baseDir).model;
+  const baseOurs = await logitsOf(baseParams(checkBase(baseDir, baseModel as GptConfig, tok.hash), baseModel as GptConfig), baseModel as GptConfig, batch);
+  const runOurs = await xftLogits(run, batch);
+  const baseDiff = relDiff(baseOurs, base.logits, batch.mask);
+  const adapterDiff = relDiff(runOurs, adapter.logits, batch.mask);
+  console.log(`grid export: base (gpt2) ${baseDiff.toExponential(2)}, PEFT adapter on it ${adapterDiff.toExponential(2)} max relative difference`);
+  assert.ok(baseDiff < TOLERANCE, `base logits differ by ${baseDiff}`);
+  assert.ok(adapterDiff < TOLERANCE, `adapter logits differ by ${adapterDiff}`);
+  assert.ok(relDiff(runOurs, base.logits, batch.mask) > 10 * TOLERANCE, "the adapter moves the logits, so the adapter check means something");
+
+  // Each run's card gives its arm over the grid's seeds: the mean of the two seeds' accuracies.
+  const label = records.filter((r) => r.spec.condition === "label");
+  const mean = (label[0].metrics!.accuracy + label[1].metrics!.accuracy) / 2;
+  const card = fs.readFileSync(path.join(out, "runs", label[0].key, "README.md"), "utf8");
+  assert.match(card, /## Test results of this arm over the grid's 2 seeds/);
+  assert.ok(card.includes(`| 2 | ${mean.toFixed(3)} [`), `the card's arm mean is ${mean.toFixed(3)}`);
+
+  const unfinished = path.join(work, "grid-unfinished");
+  await assert.rejects(exportGrid({ grid: { ...grid, seeds: [1, 2, 3] }, part: "explanations", runsDir }, unfinished), /2 of 6 runs of the grid are not finished/);
+  assert.ok(!fs.existsSync(unfinished));
 });
