@@ -105,12 +105,13 @@ def median_tokens_per_sec(step, tokens, repeats=3, seconds=2.0, warmup=3, warmup
             warmup_times.append(time.perf_counter() - t)
     steps = max(1, math.ceil(seconds / statistics.median(warmup_times[-3:])))
     rates = []
+    cpu = time.process_time()  # every thread's CPU time, as process.cpuUsage() in xft bench
     for _ in range(repeats):
         t = time.perf_counter()
         for _ in range(steps):
             step()
         rates.append(tokens * steps / (time.perf_counter() - t))
-    return statistics.median(rates), rates, steps
+    return statistics.median(rates), rates, steps, (time.process_time() - cpu) / (repeats * steps)
 
 
 def bench(name, impl, timing):
@@ -144,11 +145,11 @@ def bench(name, impl, timing):
         torch.nn.utils.clip_grad_norm_(trained, 1.0)
         opt.step()
 
-    rate, rates, steps = median_tokens_per_sec(step, batch * seq, **timing)
+    rate, rates, steps, cpu_per_step = median_tokens_per_sec(step, batch * seq, **timing)
     return {
         "config": name, "impl": impl, "parameters": parameters,
         "trainedParameters": sum(p.numel() for p in trained), "tokensPerSec": rate, "repeatTokensPerSec": rates,
-        "stepsPerRepeat": steps, "msPerStep": 1000 * batch * seq / rate,
+        "stepsPerRepeat": steps, "msPerStep": 1000 * batch * seq / rate, "cpuSecondsPerStep": cpu_per_step,
         # ru_maxrss is in KiB on Linux, as process.resourceUsage().maxRSS in xft bench.
         "peakRssMiB": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
     }
@@ -210,7 +211,8 @@ def main():
           f"float32 matmul 1024^3: {out['matmulGflops1024']:.1f} GFLOP/s")
     for r in out["configs"]:
         print(f"{r['config']:<19} {r['parameters']:>12,} params {r['trainedParameters']:>12,} trained "
-              f"{r['tokensPerSec']:>9,.0f} tokens/s {r['msPerStep']:>9,.1f} ms/step {r['peakRssMiB']:>7,.0f} MiB peak RSS")
+              f"{r['tokensPerSec']:>9,.0f} tokens/s {r['msPerStep']:>9,.1f} ms/step {r['cpuSecondsPerStep']:>7,.2f} CPU s/step "
+              f"{r['peakRssMiB']:>7,.0f} MiB peak RSS")
     print(f"tokens/s: median of {args.repeats} repeats ({', '.join(str(r['stepsPerRepeat']) for r in out['configs'])} steps each) "
           f"after {args.warmup}+ warm-up steps ({args.warmup_seconds} s at least)")
 

@@ -93,10 +93,17 @@ export interface BenchResult {
   tokensPerSec: number;
   repeatTokensPerSec: number[];
   stepsPerRepeat: number;
+  /**
+   * CPU seconds (every thread's, user + system) per timed step: on a machine shared with other work, wall time
+   * per step rises with their load while this stays near what the step needs.
+   */
+  cpuSecondsPerStep: number;
   flopsPerToken: number;
   gflops: number;
   /** Milliseconds per step (medians), split by phase: backward = (forward+backward) - forward, etc. */
   ms: { step: number; forward: number; backward: number; optimizer: number };
+  /** The backend's GEMM GFLOP/s on this config's own shapes (stepGemmGflops), which `gflops` is judged against. */
+  gemmGflops: number;
   /** Label readout examples per second (forward to the last position, K = 5 labels, batch 64). */
   readoutExamplesPerSec?: number;
 }
@@ -141,26 +148,59 @@ async function timeMs(f: () => Promise<void>, times: number): Promise<number> {
   return median(samples);
 }
 
-/** float32 matmul n x n x n on the current backend, GFLOP/s (median of timed batches over about `seconds`). */
-export async function matmulGflops(n = 1024, seconds = 2): Promise<number> {
-  const a = tf.randomNormal([n, n], 0, 1, "float32", 1) as tf.Tensor2D;
-  const b = tf.randomNormal([n, n], 0, 1, "float32", 2) as tf.Tensor2D;
-  const once = async () => {
-    const c = tf.matMul(a, b);
-    await c.data();
-    c.dispose();
+/** A matrix product [m, k] x [k, n] (the first factor transposed, [k, m], where `transposeA`). */
+export interface GemmShape { m: number; k: number; n: number; transposeA?: boolean }
+
+/**
+ * float32 GFLOP/s of one product shape on the current backend: the median of 5 timed batches over about `seconds`.
+ * The products are not read back into JavaScript (that copy is not the machine's GEMM rate); one element of each
+ * batch's last product is, so that a backend that queues work (WebGPU) has finished the batch when it is timed.
+ */
+export async function matmulGflops(shape: GemmShape = { m: 1024, k: 1024, n: 1024 }, seconds = 2): Promise<number> {
+  const { m, k, n, transposeA = false } = shape;
+  const a = tf.randomNormal(transposeA ? [k, m] : [m, k], 0, 1, "float32", 1) as tf.Tensor2D;
+  const b = tf.randomNormal([k, n], 0, 1, "float32", 2) as tf.Tensor2D;
+  const batch = async (reps: number) => {
+    for (let i = 0; i < reps - 1; i++) tf.matMul(a, b, transposeA).dispose();
+    const last = tf.matMul(a, b, transposeA);
+    const corner = last.slice([0, 0], [1, 1]);
+    await corner.data();
+    tf.dispose([last, corner]);
   };
-  await once();
-  const oneMs = await timeMs(once, 3);
-  const reps = Math.max(3, Math.ceil((seconds * 1000) / 5 / Math.max(oneMs, 1e-3)));
+  await batch(1);
+  const oneMs = await timeMs(() => batch(1), 3);
+  const reps = Math.max(1, Math.ceil((seconds * 1000) / 5 / Math.max(oneMs, 1e-3)));
   const samples: number[] = [];
-  for (let k = 0; k < 5; k++) {
+  for (let s = 0; s < 5; s++) {
     const t = performance.now();
-    for (let i = 0; i < reps; i++) await once();
-    samples.push((2 * n ** 3 * reps) / ((performance.now() - t) / 1000) / 1e9);
+    await batch(reps);
+    samples.push((2 * m * k * n * reps) / ((performance.now() - t) / 1000) / 1e9);
   }
   tf.dispose([a, b]);
   return median(samples);
+}
+
+/** The forward products of a training step of config c: per block the QKV, output, MLP up and down projections; the head. */
+export function stepGemmShapes(c: BenchConfig): GemmShape[] {
+  const rows = c.batch * c.seq;
+  const d = c.dModel;
+  return [{ m: rows, k: d, n: 3 * d }, { m: rows, k: d, n: d }, { m: rows, k: d, n: 4 * d }, { m: rows, k: 4 * d, n: d }, { m: rows, k: d, n: c.vocab }];
+}
+
+/**
+ * The machine's GEMM rate on a config's own shapes: each timed on its own, combined as the step weighs them (the
+ * total FLOPs over the total time: the block shapes once per layer, the head once). What the step's GFLOP/s is
+ * judged against.
+ */
+export async function stepGemmGflops(c: BenchConfig, seconds = 1): Promise<number> {
+  let flops = 0;
+  let time = 0;
+  for (const [i, shape] of stepGemmShapes(c).entries()) {
+    const f = 2 * shape.m * shape.k * shape.n * (i < 4 ? c.layers : 1);
+    flops += f;
+    time += f / (await matmulGflops(shape, seconds));
+  }
+  return flops / time;
 }
 
 export async function benchConfig(c: BenchConfig, opts: BenchOptions = DEFAULT_BENCH, withReadout = false): Promise<BenchResult> {
@@ -181,7 +221,8 @@ export async function benchConfig(c: BenchConfig, opts: BenchOptions = DEFAULT_B
       steps++;
     };
     // The warm-up; a step longer than a whole repeat (GPT-2 small) ends it, since such a step is bound by its
-    // matmuls and has nothing left for V8 to optimise after the first (gpt2 native: 60.2, 57.9 and 57.1 s).
+    // matmuls and has nothing left for V8 to optimise after the first (gpt2 native on 2 AMD EPYC cores: 25-30 s
+    // for the first step, then 7-8 s each).
     const warmupMs: number[] = [];
     const warmupStart = performance.now();
     for (let i = 0; i < opts.warmupSteps || performance.now() - warmupStart < 1000 * opts.warmupSeconds; i++) {
@@ -195,11 +236,13 @@ export async function benchConfig(c: BenchConfig, opts: BenchOptions = DEFAULT_B
     const stepMs = warmupMs.length > 0 ? median(warmupMs.slice(-3)) : await timeMs(step, 2);
     const stepsPerRepeat = Math.max(1, Math.ceil((opts.secondsPerRepeat * 1000) / stepMs));
     const repeatTokensPerSec: number[] = [];
+    const cpuFrom = process.cpuUsage();
     for (let r = 0; r < opts.repeats; r++) {
       const t = performance.now();
       for (let i = 0; i < stepsPerRepeat; i++) await step();
       repeatTokensPerSec.push((tokens * stepsPerRepeat) / ((performance.now() - t) / 1000));
     }
+    const cpu = process.cpuUsage(cpuFrom);
     const tokensPerSec = median(repeatTokensPerSec);
     // The phases as often as a repeat has steps, 3 to 10 times; once where one step fills a repeat.
     const phaseTimes = stepsPerRepeat === 1 ? 1 : Math.max(3, Math.min(stepsPerRepeat, 10));
@@ -226,7 +269,8 @@ export async function benchConfig(c: BenchConfig, opts: BenchOptions = DEFAULT_B
     const fpt = flopsPerToken(c);
     const result: BenchResult = {
       config: c, parameters: countParameters(model), trainedParameters: countOf(trained), tokensPerSec, repeatTokensPerSec, stepsPerRepeat,
-      flopsPerToken: fpt, gflops: (tokensPerSec * fpt) / 1e9,
+      cpuSecondsPerStep: (cpu.user + cpu.system) / 1e6 / (opts.repeats * stepsPerRepeat),
+      flopsPerToken: fpt, gflops: (tokensPerSec * fpt) / 1e9, gemmGflops: await stepGemmGflops(c),
       ms: { step: 1000 * tokens / tokensPerSec, forward, backward: forwardBackward - forward, optimizer },
     };
     if (withReadout) result.readoutExamplesPerSec = await readoutThroughput(c, params, model, opts);

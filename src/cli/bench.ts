@@ -5,6 +5,7 @@
  * custom one. Each config runs in a child process so that its peak RSS is its own.
  */
 import { spawnSync } from "child_process";
+import * as os from "os";
 import * as path from "path";
 import { BENCH_CONFIGS, BenchConfig, benchConfig, BenchOptions, BenchResult, findBenchConfig, matmulGflops } from "../bench/bench";
 import { describeBackend, initBackend } from "../backend/engine";
@@ -58,11 +59,11 @@ function runInChild(c: BenchConfig, args: BenchArgs): ConfigReport {
   return JSON.parse(r.stdout) as ConfigReport;
 }
 
-function formatTable(reports: ConfigReport[], matmul: number): string {
-  const header = ["config", "params", "trained", "tokens/s", "GFLOP/s", "% of matmul", "peak RSS MiB", "ms/step", "fwd", "bwd", "opt", "readout ex/s"];
+function formatTable(reports: ConfigReport[]): string {
+  const header = ["config", "params", "trained", "tokens/s", "GFLOP/s", "GEMM GFLOP/s", "% of GEMM", "peak RSS MiB", "ms/step", "CPU s/step", "fwd", "bwd", "opt", "readout ex/s"];
   const rows = reports.map((r) => [
     r.config.name, r.parameters.toLocaleString("en-US"), r.trainedParameters.toLocaleString("en-US"), Math.round(r.tokensPerSec).toLocaleString("en-US"),
-    r.gflops.toFixed(1), `${((100 * r.gflops) / matmul).toFixed(1)}%`, r.peakRssMiB.toFixed(0), r.ms.step.toFixed(1),
+    r.gflops.toFixed(1), r.gemmGflops.toFixed(1), `${((100 * r.gflops) / r.gemmGflops).toFixed(1)}%`, r.peakRssMiB.toFixed(0), r.ms.step.toFixed(1), r.cpuSecondsPerStep.toFixed(2),
     r.ms.forward.toFixed(1), r.ms.backward.toFixed(1), r.ms.optimizer.toFixed(1),
     r.readoutExamplesPerSec === undefined ? "" : r.readoutExamplesPerSec.toFixed(0),
   ]);
@@ -85,15 +86,17 @@ export async function runBench(args: BenchArgs): Promise<number> {
     if (!args.json) process.stderr.write(`bench: config ${c.name} ...\n`);
     reports.push(args.inProcess ? await runOne(c, args.options) : runInChild(c, args));
   }
+  const cpu = `${os.cpus()[0]?.model.trim() ?? "unknown CPU"} x${os.cpus().length}`;
   if (args.json) {
-    process.stdout.write(JSON.stringify({ backend, matmulGflops1024: matmul, options: args.options, configs: reports }, null, 2) + "\n");
+    process.stdout.write(JSON.stringify({ cpu, backend, matmulGflops1024: matmul, options: args.options, configs: reports }, null, 2) + "\n");
   } else {
-    process.stdout.write(`backend ${describeBackend(backend)}; float32 matmul 1024^3: ${matmul.toFixed(1)} GFLOP/s\n`);
-    process.stdout.write(`${formatTable(reports, matmul)}\n`);
+    process.stdout.write(`${cpu}; backend ${describeBackend(backend)}; float32 matmul 1024^3: ${matmul.toFixed(1)} GFLOP/s\n`);
+    process.stdout.write(`${formatTable(reports)}\n`);
     process.stdout.write(`tokens/s: median of ${args.options.repeats} repeats after ${args.options.warmupSteps}+ warm-up steps ` +
-      `(${args.options.warmupSeconds} s at least); ` +
+      `(${args.options.warmupSeconds} s at least; a step longer than a repeat ends the warm-up); ` +
       "GFLOP/s = tokens/s x (6 x params + 12 x layers x seq x d; under LoRA 4 x params + 6 x trained + the same); " +
-      "loss on every position; readout: batch 64, 5 labels\n");
+      "GEMM GFLOP/s: the backend's float32 products on the config's own shapes, weighted as in a step, without reading them back; " +
+      "CPU s/step: every thread's CPU time per timed step; loss on every position; readout: batch 64, 5 labels\n");
   }
   return 0;
 }

@@ -86,7 +86,8 @@ export function batchLoss(params: Params, model: ModelConfig, batch: Batch, lora
   return tf.tidy(() => {
     const inputs = tf.tensor2d(batch.inputs, [batch.rows, batch.length], "int32");
     const { hidden } = forward(params, model, inputs, { lora });
-    return lossAt(params, hidden, tf.tensor1d(batch.lossPositions, "int32"), tf.tensor1d(batch.lossTargets, "int32"));
+    // Under LoRA the head is frozen: its gradient is never asked for.
+    return lossAt(params, hidden, tf.tensor1d(batch.lossPositions, "int32"), tf.tensor1d(batch.lossTargets, "int32"), lora === undefined);
   });
 }
 

@@ -57,9 +57,10 @@ test("xft bench runs a tiny config in its own process and reports every figure",
   assert.equal(r.status, 0, r.stderr);
   const out = JSON.parse(r.stdout);
   assert.ok(out.matmulGflops1024 > 0);
+  assert.match(out.cpu, / x\d+$/, "the CPU is named");
   const [c] = out.configs;
   assert.equal(c.config.name, "custom");
   assert.equal(c.repeatTokensPerSec.length, 2);
-  for (const key of ["tokensPerSec", "gflops", "peakRssMiB", "readoutExamplesPerSec"]) assert.ok(c[key] > 0, key);
+  for (const key of ["tokensPerSec", "gflops", "gemmGflops", "peakRssMiB", "cpuSecondsPerStep", "readoutExamplesPerSec"]) assert.ok(c[key] > 0, key);
   for (const phase of ["step", "forward", "backward"]) assert.ok(c.ms[phase] > 0, phase);
 });

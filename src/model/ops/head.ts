@@ -53,43 +53,55 @@ function softmaxCrossEntropyOps(logits: tf.Tensor2D, targets: tf.Tensor1D): [tf.
  * hand-written gradient that keeps the probabilities P and never forms P - onehot: with Y the one-hot targets,
  * dh = (P - Y) W / M = (P W - W[targets]) / M and dW = (P - Y)^T h / M = (P^T h - segment sums of h by target) / M.
  * Autodiff would keep the logits, P and Y, and pass over [M, V] about eight times; this is one fused op (or a
- * softmax and two row maxima). The rows go in blocks of headChunkRows (P is kept block by block), so that no
- * [M, V] tensor is ever allocated whole.
+ * softmax and two row maxima). The rows go in blocks of headChunkRows (P is kept block by block), so that the
+ * forward pass never allocates an [M, V] tensor whole. Where the head is frozen (LoRA), W is not an input of the
+ * op and dW, a [V, M] x [M, d] product as costly as the logits, is never computed.
  */
-const headCrossEntropy = tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => {
-  const [h, w, targets, save] = args as [tf.Tensor2D, tf.Tensor2D, tf.Tensor1D, tf.GradSaveFunc];
-  const [M, V] = [h.shape[0], w.shape[0]];
-  const rows = headChunkRows(V);
-  const sizes = Array.from({ length: Math.ceil(M / rows) }, (_, i) => Math.min(rows, M - i * rows));
-  const blocks = <R extends tf.Rank>(x: tf.Tensor<R>) => (sizes.length > 1 ? tf.split(x, sizes) : [x]);
-  const hs = blocks(h);
-  const ts = blocks(targets);
-  const probs: tf.Tensor2D[] = [];
-  const losses = hs.map((hc, c) => {
-    const [p, loss] = (tfOpsLoaded() ? softmaxCrossEntropy : softmaxCrossEntropyOps)(tf.matMul(hc, w, false, true), ts[c] as tf.Tensor1D);
-    probs.push(p);
-    return loss;
+function headCrossEntropy(trainHead: boolean, w: tf.Tensor2D): (h: tf.Tensor2D, targets: tf.Tensor1D) => tf.Scalar {
+  const [V] = w.shape;
+  const op = tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => {
+    const save = args.pop() as tf.GradSaveFunc;
+    const [h, targets, weight] = args as [tf.Tensor2D, tf.Tensor1D, tf.Tensor2D | undefined];
+    const W = weight ?? w;
+    const M = h.shape[0];
+    const rows = headChunkRows(V);
+    const sizes = Array.from({ length: Math.ceil(M / rows) }, (_, i) => Math.min(rows, M - i * rows));
+    const blocks = <R extends tf.Rank>(x: tf.Tensor<R>) => (sizes.length > 1 ? tf.split(x, sizes) : [x]);
+    const ts = blocks(targets);
+    const probs: tf.Tensor2D[] = [];
+    const losses = blocks(h).map((hc, c) => {
+      const [p, loss] = (tfOpsLoaded() ? softmaxCrossEntropy : softmaxCrossEntropyOps)(tf.matMul(hc, W, false, true), ts[c] as tf.Tensor1D);
+      probs.push(p);
+      return loss;
+    });
+    save([h, targets, ...probs]);
+    return {
+      value: tf.addN(losses).div(M),
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => tf.tidy(() => {
+        const [sh, stargets, ...sprobs] = saved as [tf.Tensor2D, tf.Tensor1D, ...tf.Tensor2D[]];
+        const scale = dy.div(M);
+        const pW = sprobs.map((p) => tf.matMul(p, W));
+        const dh = (pW.length > 1 ? tf.concat(pW) : pW[0]).sub(tf.gather(W, stargets)).mul(scale);
+        const noGradient = tf.zeros(stargets.shape); // (targets are ids)
+        if (!weight) return [dh, noGradient];
+        // P^T h as one matmul over P whole: a [V, d] product per block, summed, would hold one [V, d] tensor per
+        // block at once (GPT-2 small at batch 8 x 256: 25 blocks of 147 MiB, 3.7 GiB), where P whole is one [M, V].
+        const pTh = tf.matMul(sprobs.length > 1 ? tf.concat(sprobs) : sprobs[0], sh, true, false);
+        const dw = pTh.sub(tf.unsortedSegmentSum(sh, stargets, V)).mul(scale);
+        return [dh, noGradient, dw];
+      }),
+    };
   });
-  save([h, w, targets, ...probs]);
-  return {
-    value: tf.addN(losses).div(M),
-    gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => tf.tidy(() => {
-      const [sh, sw, stargets, ...sprobs] = saved;
-      const scale = dy.div(M);
-      const shs = blocks(sh);
-      const pW = sprobs.map((p) => tf.matMul(p, sw));
-      const dh = (pW.length > 1 ? tf.concat(pW) : pW[0]).sub(tf.gather(sw, stargets)).mul(scale);
-      const pTh = sprobs.map((p, c) => tf.matMul(p, shs[c], true, false));
-      const dw = (pTh.length > 1 ? tf.addN(pTh) : pTh[0]).sub(tf.unsortedSegmentSum(sh, stargets as tf.Tensor1D, V)).mul(scale);
-      return [dh, dw, tf.zeros(stargets.shape)]; // (targets are ids: no gradient)
-    }),
-  };
-});
+  return (h, targets) => (trainHead ? op(h, targets, w) : op(h, targets)) as tf.Scalar;
+}
 
-/** Mean next-token cross-entropy at flat positions of hidden [B, T, d] against targets [M]. */
-export function lossAt(params: Params, hidden: tf.Tensor3D, flatIdx: tf.Tensor1D, targets: tf.Tensor1D): tf.Scalar {
+/**
+ * Mean next-token cross-entropy at flat positions of hidden [B, T, d] against targets [M]. `trainHead` false (a
+ * LoRA step, whose head is frozen) leaves the head matrix out of the gradient.
+ */
+export function lossAt(params: Params, hidden: tf.Tensor3D, flatIdx: tf.Tensor1D, targets: tf.Tensor1D, trainHead = true): tf.Scalar {
   return tf.tidy(() => {
     const [B, T, d] = hidden.shape;
-    return headCrossEntropy(tf.gather(hidden.reshape([B * T, d]), flatIdx), headWeight(params), targets) as tf.Scalar;
+    return headCrossEntropy(trainHead, headWeight(params) as tf.Tensor2D)(tf.gather(hidden.reshape([B * T, d]), flatIdx) as tf.Tensor2D, targets);
   });
 }
