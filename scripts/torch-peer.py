@@ -165,6 +165,16 @@ def matmul_gflops(n=1024, seconds=2.0):
     return 2 * n**3 * reps / (time.perf_counter() - t) / 1e9
 
 
+def cpu_model():
+    """The CPU as xft bench names it (Node's os.cpus()[0].model, the 'model name' of /proc/cpuinfo) and its count."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            name = next((line.split(":", 1)[1].strip() for line in f if line.startswith("model name")), "unknown CPU")
+    except OSError:
+        name = "unknown CPU"
+    return f"{name} x{os.cpu_count()}"
+
+
 def config_name(text):
     for name in CONFIGS:
         if name.lower() == text.strip().lower():
@@ -191,7 +201,7 @@ def main():
         print(json.dumps(bench(args.child, args.impl, timing)))
         return
     names = [config_name(c) for c in args.configs.split(",")]
-    out = {"torch": torch.__version__, "threads": args.threads, "impl": args.impl, "matmulGflops1024": matmul_gflops(),
+    out = {"cpu": cpu_model(), "torch": torch.__version__, "threads": args.threads, "impl": args.impl, "matmulGflops1024": matmul_gflops(),
            "malloc": {k: v for k, v in os.environ.items() if k.startswith("MALLOC_")}, "configs": []}
     for name in names:
         if not args.json:
@@ -207,7 +217,7 @@ def main():
         print(json.dumps(out, indent=2))
         return
     malloc = " ".join(f"{k}={v}" for k, v in out["malloc"].items()) or "malloc as it comes"
-    print(f"torch {out['torch']}, {args.threads} threads, impl {args.impl}, {malloc}; "
+    print(f"{out['cpu']}; torch {out['torch']}, {args.threads} threads, impl {args.impl}, {malloc}; "
           f"float32 matmul 1024^3: {out['matmulGflops1024']:.1f} GFLOP/s")
     for r in out["configs"]:
         print(f"{r['config']:<19} {r['parameters']:>12,} params {r['trainedParameters']:>12,} trained "
