@@ -106,6 +106,7 @@ async function trainInJobs(args: ReproduceArgs, profile: string, jobs: number): 
   const latest = new Array<string>(jobs).fill("starting");
   const bin = path.join(projectRoot(), "bin", "xft.cjs");
   process.stderr.write(`xft reproduce: ${jobs} jobs, ${threads} TensorFlow thread(s) each\n`);
+  const failures: string[] = [];
   const codes = await Promise.all(latest.map((_, j) => new Promise<number>((resolve) => {
     const childArgs = [bin, "reproduce", "--profile", profile, "--part", args.part, "--shard", `${j + 1}/${jobs}`, "--train-only", ...startArgs(args.start)];
     if (args.backend) childArgs.push("--backend", args.backend);
@@ -115,10 +116,12 @@ async function trainInJobs(args: ReproduceArgs, profile: string, jobs: number): 
       stdio: ["ignore", "ignore", "pipe"], env: { ...process.env, TF_NUM_INTRAOP_THREADS: threads, TF_NUM_INTEROP_THREADS: "1", TF_CPP_MIN_LOG_LEVEL: "2" },
     });
     let pending = "";
+    let lastLine = "";
     child.stderr.setEncoding("utf8");
     child.stderr.on("data", (chunk: string) => {
       const lines = (pending + chunk).split(/[\r\n]/);
       pending = lines.pop() ?? "";
+      lastLine = lines.map((l) => l.trim()).filter((l) => l !== "").at(-1) ?? lastLine;
       // The job's own progress lines; TensorFlow's start-up log lines are left out.
       const last = lines.map((l) => l.replace(/\x1b\[K/g, "").trim()).filter((l) => /^(run |xft )/.test(l)).at(-1);
       if (last) {
@@ -126,11 +129,18 @@ async function trainInJobs(args: ReproduceArgs, profile: string, jobs: number): 
         status(latest.map((t, i) => `[${i + 1}/${jobs}] ${t}`).join("  |  "), false);
       }
     });
-    child.on("close", (code) => {
-      latest[j] = `done (exit ${code})`;
+    child.on("close", (code, signal) => {
+      const failed = code !== 0;
+      latest[j] = failed ? `failed (${signal ? `killed by ${signal}` : `exit ${code}`})` : "done";
+      if (failed) {
+        // The job's own error is its last line; its command runs it alone (finished runs are reused).
+        failures.push(`job ${j + 1}/${jobs} ${latest[j]}${lastLine ? `: ${lastLine}` : ""}\n  rerun it alone: npx xft ${childArgs.slice(1).join(" ")}`);
+      }
       resolve(code ?? 1);
     });
   })));
-  status(`xft reproduce: jobs finished with exit codes ${codes.join(", ")}`, true);
+  status(`xft reproduce: jobs finished: ${latest.map((t, j) => `[${j + 1}/${jobs}] ${t}`).join(", ")}`, true);
+  for (const f of failures) process.stderr.write(`xft reproduce: ${f}\n`);
+  if (failures.length > 0) process.stderr.write("xft reproduce: rerunning this command resumes every job; finished runs are reused\n");
   return codes.find((c) => c !== 0) ?? 0;
 }

@@ -6,8 +6,8 @@
  */
 import { createHash } from "crypto";
 import { existsSync, readdirSync, statSync } from "fs";
-import { basename, dirname, join, relative, resolve, isAbsolute } from "path";
-import { readMaybeGzipped } from "../util/gzip";
+import { basename, dirname, join, resolve } from "path";
+import { displayPath, readMaybeGzipped } from "../util/read-file";
 import { DataError, Example, FileValidator, Split } from "./schema";
 
 export interface ReadOptions {
@@ -46,12 +46,6 @@ const EXTENSIONS = [".jsonl", ".jsonl.gz"];
 
 export function projectRoot(): string {
   return process.env.XFT_ROOT ?? process.cwd();
-}
-
-/** A path as messages show it: relative to the working directory when it lies inside it. */
-function displayPath(path: string): string {
-  const rel = relative(process.cwd(), path);
-  return rel !== "" && !rel.startsWith("..") && !isAbsolute(rel) ? rel : path;
 }
 
 /** Fails on the first byte that is not UTF-8; the BOM is kept so that only the file's first line drops it. */

@@ -9,6 +9,7 @@ import * as path from "path";
 import { projectRoot } from "../data/load";
 import { SPECIAL_TOKENS_MAP_FILE, TOKENIZER_CONFIG_FILE, TOKENIZER_FILE } from "../text/hf-tokenizer";
 import { XftTokenizer } from "../text/tokenizer";
+import { readJsonFile } from "../util/read-file";
 
 /** Special token ids as config.json and generation_config.json write them. */
 export interface SpecialIds { bos_token_id?: number; eos_token_id?: number; pad_token_id?: number }
@@ -45,7 +46,7 @@ export function copyCheckpointTokenizer(checkpointDir: string, dir: string): Spe
   const copied = CHECKPOINT_TOKENIZER_FILES.filter((name) => fs.existsSync(path.join(checkpointDir, name)));
   if (!copied.includes(TOKENIZER_FILE)) throw new Error(`${checkpointDir}: no ${TOKENIZER_FILE} to export with the model`);
   for (const name of copied) fs.copyFileSync(path.join(checkpointDir, name), path.join(dir, name));
-  const config = JSON.parse(fs.readFileSync(path.join(checkpointDir, "config.json"), "utf8")) as Record<string, unknown>;
+  const config = readJsonFile<Record<string, unknown>>(path.join(checkpointDir, "config.json"));
   const ids: SpecialIds = {};
   for (const key of ["bos_token_id", "eos_token_id", "pad_token_id"] as const) {
     if (typeof config[key] === "number") ids[key] = config[key] as number;

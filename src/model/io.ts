@@ -4,7 +4,8 @@ import * as path from "path";
 import { ModelConfig, Params, paramsFromValues, paramsToValues, validateConfig } from "./model";
 import * as zlib from "zlib";
 import { writeFileAtomic } from "../util/atomic-write";
-import { encodeSafetensors, loadSafetensors, TensorMap } from "./safetensors";
+import { assertFiniteTensors, encodeSafetensors, loadSafetensors, TensorMap } from "./safetensors";
+import { readJsonFile } from "../util/read-file";
 
 export const WEIGHTS_FILE = "model.safetensors";
 export const CONFIG_FILE = "config.json";
@@ -24,17 +25,6 @@ export function valuesWithPrefix(tensors: TensorMap, prefix = ""): Map<string, F
   return out;
 }
 
-/**
- * Every value of every tensor is finite: a NaN or Inf weight makes every output NaN, and downstream code (argmax,
- * entropy, Math.max) turns NaN into plausible-looking numbers, so it is stopped where the weights are read.
- */
-export function assertFiniteTensors(tensors: TensorMap, file: string): void {
-  for (const [name, { data }] of tensors) {
-    for (let i = 0; i < data.length; i++) {
-      if (!Number.isFinite(data[i])) throw new Error(`${file}: tensor ${name} has a non-finite value (${data[i]}) at index ${i}`);
-    }
-  }
-}
 
 export interface SaveOptions {
   /** Write model.safetensors.gz (for checkpoints shipped in git) instead of model.safetensors. */
@@ -59,7 +49,7 @@ export function weightsFile(dir: string): string {
 export function loadModel(dir: string): { params: Params; config: ModelConfig } {
   const configFile = path.join(dir, CONFIG_FILE);
   if (!fs.existsSync(configFile)) throw new Error(`${configFile}: no model config here`);
-  const config = JSON.parse(fs.readFileSync(configFile, "utf8")) as ModelConfig;
+  const config = readJsonFile<ModelConfig>(configFile);
   validateConfig(config);
   const file = weightsFile(dir);
   const { tensors } = loadSafetensors(file);

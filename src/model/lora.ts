@@ -12,9 +12,10 @@ import { tf } from "../backend/engine";
 import { Rng } from "../util/rng";
 import { isLlama, modelKind, ModelConfig } from "./config";
 import { LoraForward, parameterShapes, Params, variablesFromValues } from "./model";
-import { assertFiniteTensors, paramsToTensorMap, valuesWithPrefix } from "./io";
+import { paramsToTensorMap, valuesWithPrefix } from "./io";
 import { writeFileAtomic } from "../util/atomic-write";
-import { loadSafetensors, saveSafetensors } from "./safetensors";
+import { assertFiniteTensors, loadSafetensors, saveSafetensors } from "./safetensors";
+import { readJsonFile } from "../util/read-file";
 
 /**
  * What an adapter can target, per family: every linear layer of a block (as in QLoRA), by xft's matrix name or
@@ -152,7 +153,7 @@ export async function saveAdapter(dir: string, adapter: Params, info: AdapterFil
 export function loadAdapter(dir: string, model: ModelConfig): { adapter: Params; info: AdapterFile } {
   const configFile = path.join(dir, ADAPTER_CONFIG_FILE);
   if (!fs.existsSync(configFile)) throw new Error(`${configFile}: no adapter here`);
-  const info = JSON.parse(fs.readFileSync(configFile, "utf8")) as AdapterFile;
+  const info = readJsonFile<AdapterFile>(configFile);
   const weights = path.join(dir, ADAPTER_WEIGHTS_FILE);
   const { tensors } = loadSafetensors(weights);
   assertFiniteTensors(tensors, weights);

@@ -6,7 +6,7 @@
  * file renamed into place, so an interrupted save never leaves a half-written checkpoint behind.
  */
 import { writeFileAtomic } from "../util/atomic-write";
-import { readMaybeGzipped } from "../util/gzip";
+import { readMaybeGzipped } from "../util/read-file";
 
 export interface NamedArray { shape: number[]; data: Float32Array | Int32Array }
 export type TensorMap = Map<string, NamedArray>;
@@ -119,4 +119,16 @@ export function saveSafetensors(file: string, tensors: TensorMap, metadata: Reco
 
 export function loadSafetensors(file: string): { tensors: TensorMap; metadata: Record<string, string> } {
   return decodeSafetensors(readMaybeGzipped(file), file);
+}
+
+/**
+ * Every value of every tensor is finite: a NaN or Inf weight makes every output NaN, and downstream code (argmax,
+ * entropy, Math.max) turns NaN into plausible-looking numbers, so it is stopped where the weights are read.
+ */
+export function assertFiniteTensors(tensors: TensorMap, file: string): void {
+  for (const [name, { data }] of tensors) {
+    for (let i = 0; i < data.length; i++) {
+      if (!Number.isFinite(data[i])) throw new Error(`${file}: tensor ${name} has a non-finite value (${data[i]}) at index ${i}`);
+    }
+  }
 }

@@ -10,7 +10,7 @@
 import * as crypto from "crypto";
 import * as fs from "fs";
 import * as path from "path";
-import type { RunRecord } from "./experiment";
+import { displayPath, readJsonFile } from "../util/read-file";
 
 /** A run's record, in its folder. */
 export const RUN_FILE = "run.json";
@@ -45,11 +45,6 @@ export function recordArtifacts(dir: string, names: readonly string[]): Artifact
   }));
 }
 
-/** A path as a person would type it: relative to the working folder when it lies inside it. */
-export function displayPath(file: string): string {
-  const rel = path.relative(process.cwd(), file);
-  return rel !== "" && !rel.startsWith("..") && !path.isAbsolute(rel) ? rel : file;
-}
 
 /** Each recorded file that is missing or differs from its record, as "PATH: what is wrong"; none for old records. */
 export function artifactProblems(dir: string, artifacts: Artifacts | undefined): string[] {
@@ -71,22 +66,15 @@ export function artifactProblems(dir: string, artifacts: Artifacts | undefined):
   return problems;
 }
 
-/** A JSON file's value; a file that does not parse is an error naming it, and `owner` (e.g. "run KEY"). */
-export function readJsonFile<T>(file: string, owner: string): T {
-  const text = fs.readFileSync(file, "utf8");
-  try {
-    return JSON.parse(text) as T;
-  } catch (err) {
-    // JSON.parse quotes the text it choked on, newlines and all: one line keeps the CLI's errors one line.
-    throw new Error(`${owner}: ${displayPath(file)} is not valid JSON (${(err as Error).message.replace(/\s+/g, " ")})`);
-  }
-}
+
+/** What the check reads of a run record (experiment.ts's RunRecord has more). */
+export interface RecordedRun { status: string; artifacts?: Artifacts }
 
 /** What a run folder holds as far as reuse is concerned: its record where it parses, and every problem found. */
-export interface RunFolderCheck {
+export interface RunFolderCheck<R extends RecordedRun = RecordedRun> {
   key: string;
   dir: string;
-  record?: RunRecord;
+  record?: R;
   problems: string[];
 }
 
@@ -94,10 +82,10 @@ export interface RunFolderCheck {
  * Checks one run folder: run.json parses, and a finished run's recorded files match their records. A run that
  * stopped midway has no files to check yet (it resumes from its checkpoint).
  */
-export function checkRunFolder(dir: string, key = path.basename(dir)): RunFolderCheck {
-  let record: RunRecord;
+export function checkRunFolder<R extends RecordedRun = RecordedRun>(dir: string, key = path.basename(dir)): RunFolderCheck<R> {
+  let record: R;
   try {
-    record = readJsonFile<RunRecord>(path.join(dir, RUN_FILE), `run ${key}`);
+    record = readJsonFile<R>(path.join(dir, RUN_FILE), `run ${key}`);
   } catch (err) {
     return { key, dir, problems: [(err as Error).message.replace(`run ${key}: `, "")] };
   }

@@ -12,7 +12,8 @@ import { initBackend } from "../backend/engine";
 import { countParameters, createParams, disposeParams, GptConfig, Params } from "../model/model";
 import { saveModel, WEIGHTS_FILE, weightsFile } from "../model/io";
 import { writeFileAtomic } from "../util/atomic-write";
-import { readMaybeGzipped } from "../util/gzip";
+import { interruptedSince } from "../util/interrupt";
+import { readMaybeGzipped } from "../util/read-file";
 import { buildCorpus, packBlocks } from "../text/corpus";
 import { XftTokenizer } from "../text/tokenizer";
 import { EncodedExample, makeBatch } from "../train/sequences";
@@ -121,7 +122,7 @@ export async function pretrain(profileName: string | undefined, opts: PretrainOp
     const training = await train({
       params, model, config: trainConfig, examples: blocks, padId,
       checkpointFile: path.join(dir, "checkpoint.safetensors"),
-      shouldStop: opts.shouldStop,
+      shouldStop: opts.shouldStop ?? interruptedSince(),
       onProgress: (p) => opts.onProgress?.({
         ...p,
         text: `pretrain step ${p.step}/${p.totalSteps}  loss ${p.loss.toFixed(3)}  ${Math.round(p.tokensPerSec)} tok/s  ` +

@@ -4,9 +4,11 @@ import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
+import * as zlib from "node:zlib";
 import { after, test } from "node:test";
 import { initBackend, tf } from "../../src/backend/engine";
 import { createParams, disposeParams, GptConfig, Params } from "../../src/model/model";
+import { readBaseCard } from "../../src/runs/base";
 import { XftTokenizer } from "../../src/text/tokenizer";
 import { EncodedExample } from "../../src/train/sequences";
 import { train, TrainConfig } from "../../src/train/trainer";
@@ -70,4 +72,30 @@ test("a divergence claims a kept checkpoint only where one was written", async (
   const message = await divergeAfter(3, later);
   assert.equal(message.replace(/\(lr [^)]+\)/, "(lr)"), `training diverged: loss is NaN at step 4 (lr); the last checkpoint (${later}) is kept`);
   assert.ok(fs.existsSync(later));
+});
+
+test("a truncated .jsonl.gz and a corrupt JSON file name the file", () => {
+  const data = path.join(tmp, "cut");
+  fs.mkdirSync(data);
+  const rows = fs.readFileSync(path.join(ROOT, "data", "esnli", fs.readdirSync(path.join(ROOT, "data", "esnli")).find((f) => f.startsWith("test."))!));
+  const gz = rows[0] === 0x1f ? rows : zlib.gzipSync(rows);
+  fs.writeFileSync(path.join(data, "test.jsonl.gz"), gz.subarray(0, Math.floor(gz.length / 2)));
+  const r = xft("data", "check", path.join(data, "test.jsonl.gz"));
+  assert.notEqual(r.status, 0);
+  assert.match(r.stderr, /test\.jsonl\.gz: truncated or corrupt gzip/);
+  const card = path.join(tmp, "base-card");
+  fs.mkdirSync(card);
+  fs.writeFileSync(path.join(card, "base.json"), '{"model": {"layers": 1,');
+  assert.throws(() => readBaseCard(card), new RegExp(`base ${card}: .*base\\.json is not valid JSON`));
+});
+
+test("xft reproduce --jobs 2 with failing jobs names each job's failure, its error and the command that reruns it", () => {
+  const r = xft("reproduce", "--profile", "ci", "--part", "explanations", "--init", "base", "--base", path.join(tmp, "no-base"), "--jobs", "2",
+    "--runs-dir", path.join(tmp, "jobs-runs"));
+  assert.notEqual(r.status, 0);
+  for (const j of [1, 2]) {
+    assert.match(r.stderr, new RegExp(`job ${j}/2 failed \\(exit 1\\): .*no base model here`));
+    assert.match(r.stderr, new RegExp(`rerun it alone: npx xft reproduce --profile ci --part explanations --shard ${j}/2 --train-only --init base --base \\S+no-base`));
+  }
+  assert.doesNotMatch(r.stderr, /exit null/);
 });

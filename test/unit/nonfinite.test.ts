@@ -16,6 +16,7 @@ import { saveSafetensors } from "../../src/model/safetensors";
 import { DecisionSnapshot } from "../../src/probe/measures";
 import { assertFiniteSnapshots, maxReadoutDifference, PROBE_FILE, probeRun } from "../../src/probe/run-probe";
 import { recordArtifacts } from "../../src/runs/artifacts";
+import { baseParams, sha256 } from "../../src/runs/base";
 import { runExperiment, RunRecord } from "../../src/runs/experiment";
 import { GRID_PROFILES } from "../../src/runs/grid";
 
@@ -49,6 +50,13 @@ test("a NaN or Inf weight in a saved model is an error at load naming the file a
   const fine = path.join(tmp, "fine-model");
   await saveWithValue(fine, "ln_f.g", 1);
   disposeParams(loadModel(fine).params);
+});
+
+test("a NaN in a pretrained base's weights is an error when a run starts from it, naming the file and the tensor", async () => {
+  const dir = path.join(tmp, "nan-base");
+  await saveWithValue(dir, "blocks.0.attn.wqkv", NaN);
+  const bytes = fs.readFileSync(path.join(dir, "model.safetensors"));
+  assert.throws(() => baseParams({ dir, hash: sha256(bytes) }, TINY), /nan-base\/model\.safetensors: tensor blocks\.0\.attn\.wqkv has a non-finite value \(NaN\)/);
 });
 
 test("a NaN in a LoRA adapter is an error at load naming adapter.safetensors and the tensor", async () => {

@@ -7,9 +7,10 @@ import { createHash } from "crypto";
 import * as fs from "fs";
 import * as path from "path";
 import { ModelConfig } from "../config";
-import { loadSafetensors, TensorMap } from "../safetensors";
+import { assertFiniteTensors, loadSafetensors, TensorMap } from "../safetensors";
 import { HfModelType, hfModelConfig } from "./config";
 import { hfToXft } from "./weights";
+import { readJsonFile } from "../../util/read-file";
 
 export const HF_CONFIG_FILE = "config.json";
 export const HF_WEIGHTS_FILE = "model.safetensors";
@@ -29,17 +30,9 @@ export function readHfCheckpoint(dir: string): HfCheckpoint {
   const abs = path.resolve(dir);
   const configFile = path.join(abs, HF_CONFIG_FILE);
   if (!fs.existsSync(configFile)) throw new Error(`${abs}: no ${HF_CONFIG_FILE} here, so not a Hugging Face checkpoint folder`);
-  const json = readJson(configFile);
+  const json = readJsonFile<unknown>(configFile);
   const config = hfModelConfig(json, configFile);
   return { dir: abs, config, modelType: (json as { model_type: HfModelType }).model_type, weightFiles: weightFiles(abs) };
-}
-
-function readJson(file: string): unknown {
-  try {
-    return JSON.parse(fs.readFileSync(file, "utf8"));
-  } catch (err) {
-    throw new Error(`${file}: not valid JSON (${(err as Error).message})`);
-  }
 }
 
 function weightFiles(dir: string): string[] {
@@ -52,7 +45,7 @@ function weightFiles(dir: string): string[] {
 
 /** The shards a model.safetensors.index.json's weight_map names, each once, in name order; all must exist. */
 function shardFiles(indexFile: string): string[] {
-  const weightMap = (readJson(indexFile) as { weight_map?: unknown }).weight_map;
+  const weightMap = (readJsonFile<unknown>(indexFile) as { weight_map?: unknown }).weight_map;
   if (typeof weightMap !== "object" || weightMap === null || Array.isArray(weightMap)) throw new Error(`${indexFile}: "weight_map" is missing or not an object`);
   const names = Object.values(weightMap);
   if (names.length === 0) throw new Error(`${indexFile}: "weight_map" is empty`);
@@ -80,7 +73,9 @@ export function readWeightTensors(checkpoint: HfCheckpoint): TensorMap {
   const all: TensorMap = new Map();
   const fileOf = new Map<string, string>();
   for (const file of checkpoint.weightFiles) {
-    for (const [name, tensor] of loadSafetensors(file).tensors) {
+    const { tensors } = loadSafetensors(file);
+    assertFiniteTensors(tensors, file);
+    for (const [name, tensor] of tensors) {
       if (all.has(name)) throw new Error(`${file}: tensor ${name} is also in ${fileOf.get(name)}`);
       all.set(name, tensor);
       fileOf.set(name, file);
