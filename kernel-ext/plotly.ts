@@ -3,8 +3,10 @@
  * - `application/vnd.plotly.v1+json` for JupyterLab's plotly renderer;
  * - `text/html`, a div and a script that draws it, for the classic Notebook and nbconvert's HTML export;
  * - `text/plain`, a one-line summary for text-only viewers.
- * The first chart of a kernel session also carries plotly.js itself inside its HTML, so a saved notebook or an
- * exported HTML page draws its charts with no network at all.
+ * The first chart of a kernel session also carries plotly.js itself inside its HTML, so that the live page has it.
+ * Which output that is depends on the session's history (a re-run first chart cell has none), so before a notebook is
+ * saved for good or exported, `standaloneCharts` puts the one copy into its first chart output: the page then draws
+ * every chart with no network, whatever order the cells ran in (scripts/export-html.sh does this).
  */
 import * as fs from "fs";
 import { escapeHtml } from "./html";
@@ -107,4 +109,26 @@ const bundleForThisSession = createFigureBundler();
 /** Shows a Plotly figure as one notebook output. */
 export function show(figure: PlotlyFigure): void {
   writeDisplay(bundleForThisSession(figure));
+}
+
+/** A notebook as nbformat stores it, as far as chart outputs go. */
+export interface NotebookJson {
+  cells: Array<{ cell_type: string; outputs?: Array<{ output_type: string; data?: Record<string, unknown> }> }>;
+}
+
+const joined = (text: unknown): string => (Array.isArray(text) ? text.join("") : String(text));
+
+/**
+ * Moves plotly.js into the notebook's first chart output, wherever the session put it (or left it out): every
+ * chart's HTML loses any copy it carries, the first gets the one copy. Returns how many charts there are.
+ */
+export function standaloneCharts(notebook: NotebookJson): number {
+  const charts = notebook.cells.flatMap((c) => c.outputs ?? []).filter((o) => o.data?.["application/vnd.plotly.v1+json"] && o.data["text/html"] !== undefined);
+  charts.forEach((output, i) => {
+    const html = joined(output.data!["text/html"]);
+    // The figure's own HTML starts at its div (the last one: its data escapes "<"); anything before is the library.
+    const figure = html.slice(Math.max(0, html.lastIndexOf('<div id="')));
+    output.data!["text/html"] = i === 0 ? plotlyLibraryScript() + figure : figure;
+  });
+  return charts.length;
 }

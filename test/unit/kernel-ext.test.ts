@@ -4,7 +4,7 @@ import { describe, it } from "node:test";
 import * as aq from "arquero";
 import { environmentMimeBundle, environmentText, type EnvironmentInfo } from "../../kernel-ext/banner";
 import { insideKernel } from "../../kernel-ext/output";
-import { createFigureBundler, plotlyMimeBundle, type PlotlyFigure } from "../../kernel-ext/plotly";
+import { createFigureBundler, plotlyMimeBundle, type NotebookJson, type PlotlyFigure, standaloneCharts } from "../../kernel-ext/plotly";
 import {
   progressBar,
   progressLine,
@@ -43,6 +43,26 @@ describe("plotly bundle", () => {
     assert.ok(first.includes(PLOTLY_LIBRARY_MARKER) && first.length > 1_000_000, "first figure carries plotly.js");
     assert.ok(!second.includes(PLOTLY_LIBRARY_MARKER) && second.length < 10_000, "second figure does not");
     assert.equal(first.split("<script").length - 1, 2, "library script + draw script");
+  });
+
+  it("moves plotly.js into a notebook's first chart output, whichever output of the session carried it", () => {
+    const bundleFor = createFigureBundler();
+    const [withLibrary, plain, other] = [bundleFor(figure), bundleFor(figure), bundleFor({ data: [{ type: "bar", x: [1], y: [2] }] })];
+    const output = (b: ReturnType<typeof plotlyMimeBundle>) => ({ output_type: "display_data", data: { ...b, "text/html": html(b).split(/(?<=\n)/) } as Record<string, unknown> });
+    // As saved after re-running the first chart cell: the library sits in the second chart, not the first.
+    const notebook: NotebookJson = { cells: [
+      { cell_type: "markdown" },
+      { cell_type: "code", outputs: [{ output_type: "stream" }, output(plain)] },
+      { cell_type: "code", outputs: [output(withLibrary), output(other)] },
+    ] };
+    assert.equal(standaloneCharts(notebook), 3);
+    const htmls = notebook.cells.flatMap((c) => c.outputs ?? []).filter((o) => o.data).map((o) => String(o.data!["text/html"]));
+    assert.deepEqual(htmls.map((h) => h.includes(PLOTLY_LIBRARY_MARKER)), [true, false, false], "one copy, in the first chart");
+    assert.ok(htmls[0].endsWith(html(plain)), "the first chart keeps its own figure");
+    const ownFigure = html(withLibrary).slice(html(withLibrary).lastIndexOf('<div id="'));
+    assert.ok(ownFigure.startsWith('<div id="plotly-'));
+    assert.equal(htmls[1], ownFigure, "the chart that carried the library keeps only its figure");
+    assert.equal(htmls[2], html(other));
   });
 
   it("keeps the page's HTML intact whatever the data holds", () => {
