@@ -5,19 +5,27 @@
  *   xft data check FILE|FOLDER... [--profile P] every bad row, and what train requires of the dataset; exit 1 if train would fail
  */
 import { existsSync, statSync } from "fs";
-import { parseArgs } from "util";
 import { checkData, DataCheck } from "../data/check";
 import { datasetNames, loadDataset, projectRoot, readExamples } from "../data/load";
 import { Example, Split, SPLITS } from "../data/schema";
 import { resolveProfile } from "../runs/profiles";
 import { XftTokenizer } from "../text/tokenizer";
 import { formatCheck, formatExample, formatSummaries, summarize } from "./data-format";
+import { Command, parseOptions } from "./options";
 
 /** Longest text `show` prints of one turn, response or explanation. */
 const SHOW_MAX_CHARS = 300;
 
+const SHOW_OPTIONS = {
+  n: { type: "string", default: "3", help: "N (default 3)" },
+  split: { type: "string", help: "train|test" },
+} as const;
+const CHECK_OPTIONS = {
+  profile: { type: "string", help: "ci|quick|full (the batch size to check against; default $XFT_PROFILE or quick)" },
+} as const;
+
 function list(args: string[]): number {
-  parseArgs({ args, options: {} });
+  parseOptions(args, {});
   const root = projectRoot();
   const names = datasetNames(root);
   if (names.length === 0) {
@@ -63,11 +71,7 @@ function rowsToShow(target: string, split: Split | undefined): { header: string;
 }
 
 function show(args: string[]): number {
-  const { values, positionals } = parseArgs({
-    args,
-    allowPositionals: true,
-    options: { n: { type: "string", default: "3" }, split: { type: "string" } },
-  });
+  const { values, positionals } = parseOptions(args, SHOW_OPTIONS, true);
   if (positionals.length !== 1) throw new Error("usage: xft data show NAME|PATH [--n 3] [--split train|test]");
   const n = parseCount(values.n!);
   const { header, rows } = rowsToShow(positionals[0], parseSplit(values.split));
@@ -90,7 +94,7 @@ function failsTraining(result: DataCheck): boolean {
 }
 
 function check(args: string[]): number {
-  const { values, positionals } = parseArgs({ args, allowPositionals: true, options: { profile: { type: "string" } } });
+  const { values, positionals } = parseOptions(args, CHECK_OPTIONS, true);
   if (positionals.length === 0) throw new Error("usage: xft data check FILE|FOLDER... [--profile ci|quick|full]");
   // The batch size, which the train split must fill at least once, is the profile's that train would use.
   const profile = resolveProfile(values.profile);
@@ -105,11 +109,14 @@ function check(args: string[]): number {
   return failed ? 1 : 0;
 }
 
-const SUBCOMMANDS: Record<string, (args: string[]) => number> = { list, show, check };
-
-export function runData(args: string[]): number {
-  const [sub, ...rest] = args;
-  const run = sub === undefined ? undefined : SUBCOMMANDS[sub];
-  if (!run) throw new Error(`expected a subcommand: ${Object.keys(SUBCOMMANDS).join(", ")}${sub === undefined ? "" : ` (got "${sub}")`}`);
-  return run(rest);
-}
+export const DATA_COMMANDS: Record<string, Command> = {
+  list: { summary: "every dataset under data/: dimensions, labels, train/test counts, explanations", options: {}, run: list },
+  show: { positionals: "NAME|PATH", summary: "print examples readably", options: SHOW_OPTIONS, run: show },
+  check: {
+    positionals: "FILE|FOLDER...",
+    summary: "every bad row of a JSONL(.gz) file as file:line: field: problem, and what train would refuse (a missing split, " +
+      "fewer rows than a batch, too many labels); exit 1 if any",
+    options: CHECK_OPTIONS,
+    run: check,
+  },
+};

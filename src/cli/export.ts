@@ -10,6 +10,7 @@ import type { RunStart } from "../runs/experiment";
 import { readRunRecord } from "../runs/experiment";
 import { gridProfile, reproductionGrid } from "../runs/grid";
 import { parseParts } from "./reproduce";
+import { startArgs } from "./start-options";
 
 export interface ExportArgs {
   run?: string;
@@ -26,7 +27,7 @@ async function exportOne(args: ExportArgs, to: string): Promise<object> {
   if (args.grid) {
     if (args.merged || args.peftBase !== undefined) throw new Error("--merged and --peft-base are for one LoRA run, not --grid (a grid's LoRA runs name its exported base)");
     const grid = reproductionGrid(parseParts(args.grid.part), gridProfile(args.grid.profile), args.grid.start);
-    return exportGrid({ grid, part: args.grid.part, runsDir: args.runsDir }, to);
+    return exportGrid({ grid, part: args.grid.part, startArgs: startArgs(args.grid.start), runsDir: args.runsDir }, to);
   }
   if (args.base !== undefined) {
     if (args.merged || args.peftBase !== undefined) throw new Error("--merged and --peft-base are for LoRA runs, not --base");

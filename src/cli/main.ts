@@ -1,223 +1,238 @@
 /**
- * The `xft` command line: the same library the notebooks call.
- *   xft train --dataset esnli --condition label+expl --seed 1 --profile quick [--init base --adapter lora]
- *   xft pretrain --profile ci|quick|full
- *   xft reproduce --profile ci|quick|full [--part ...] [--shard k/n]
- *   xft probe --run KEY | --profile ci|quick|full [--part ...]
- *   xft logits --init hf:DIR | --run KEY --text "..." [--json]
- *   xft doctor
- *   xft data list | show NAME|PATH | check FILE...
- *   xft runs list|verify [--runs-dir DIR]
+ * The `xft` command line: the same library the notebooks call. Each command is a table of its options (with the help
+ * of each) and what it does with them; `xft help` is written from the tables (src/cli/options.ts).
  */
-import { parseArgs } from "util";
 import { DEFAULT_BENCH } from "../bench/bench";
 import { runBench } from "./bench";
-import { runData } from "./data";
+import { DATA_COMMANDS } from "./data";
 import { runDoctor } from "./doctor";
 import { runEval } from "./eval";
 import { runExport } from "./export";
 import { runLogits } from "./logits";
+import { Command, commandUsage, OptionTable, parseOptions } from "./options";
 import { runPretrain } from "./pretrain";
 import { runProbe } from "./probe";
 import { runReproduce } from "./reproduce";
-import { runRuns } from "./runs";
-import { parseStart, START_OPTIONS, START_USAGE } from "./start-options";
+import { RUNS_COMMANDS } from "./runs";
+import { parseStart, START_OPTIONS } from "./start-options";
 import { runTrain } from "./train";
 
-const USAGE = `usage: xft <command> [options]
+const PROFILE = { type: "string", help: "ci|quick|full (default $XFT_PROFILE or quick)" } as const;
+const BACKEND = { type: "string", help: "NAME (tensorflow-gpu, tensorflow, wasm, cpu; default the fastest that loads)" } as const;
+const RUNS_DIR = { type: "string", help: "DIR (default $XFT_RUNS_DIR, else runs/)" } as const;
+const FRESH = { type: "boolean", default: false, help: "(retrain even if a finished run exists)" } as const;
+const PART = { type: "string", default: "all", help: "all|explanations|pseudo|budget[,...] (default all)" } as const;
 
-commands:
-  train    train one (dataset, condition, seed) run and print its metrics as JSON
-           --dataset NAME|PATH  (default esnli)   --dimension NAME (default: every row)
-           --condition label|label+expl|label+shuffled|... (default label)
-           --seed N (default 1)   --profile ci|quick|full (default $XFT_PROFILE or quick)
-           --backend NAME   --runs-dir DIR   --fresh (retrain even if a finished run exists)
-           ${START_USAGE}
-  reproduce  the paper's grid (sources x dimensions x conditions x seeds, and the real-explanation datasets),
-           then its analysis; finished runs are reused, an interrupted grid resumes
-           --profile ci|quick|full   --part all|explanations|pseudo|budget[,...] (default all)   --shard k/n
-           --jobs N (train in N processes, shards of this machine, then analyse; 2 on a 2-core machine)
-           --backend NAME   --runs-dir DIR   --out DIR (default results/<profile>, results/<profile>-base(-lora) from the base)
-           --fresh (retrain every run of the grid, or of the shard; the way past a damaged run)
-           --init, --base, --adapter, --lora-*: as for train, for every run of the grid
-  probe    what the explanations change inside the model: hidden-state and attention entropy, logit lens,
-           output sharpness at the label-decision position; stored beside each run (probe.json) and reused
-           --run KEY|DIR (one run's per-point table) | --profile ci|quick|full --part ... (the grid, trained
-           as reproduce trains it, then probed; tables into --out, default results/<profile>)
-           --memory-mb N (bound on one batch's activation cache, default 256)   --backend NAME   --runs-dir DIR
-           --fresh (probe again, and retrain the grid's damaged runs)
-           --init, --base, --adapter, --lora-*: which grid (as for reproduce)
-  bench    training speed on synthetic tokens for the reference configs A-D (each in its own process)
-           --configs A,B,C,D  --custom layers,d,heads,seq,vocab,batch  --backend NAME  --json
-           --repeats N (default 3)  --seconds S per repeat (default 2)  --warmup N (default 3)
-           --warmup-seconds S (untimed steps go on until S s have passed, default 2)  --in-process
-  pretrain next-token pretraining of a base model on every text the project ships (train splits only, no test
-           text), resumable; writes the weights and a model card (CARD.md, base.json)
-           --profile ci|quick|full (the grid's architecture; default $XFT_PROFILE or quick)
-           --out DIR (default: data/base-<profile> where one is shipped (quick: reused), else runs/pretrain/<profile>)
-           --layers N --d-model N --heads N (another architecture)   --fresh   --backend NAME
-  eval     a finished run applied to a dataset (its test split, or an evaluation-only one such as usr): metrics as
-           JSON, and with --out every example's label probabilities as CSV
-           --run KEY|DIR   --dataset NAME|PATH   --dimension NAME   --out FILE.csv   --runs-dir DIR   --backend NAME
-  logits   the token ids of a text and the next-token log-probabilities at its last position: a sanity check
-           on a checkpoint (and the handle for comparing xft with transformers)
-           --init hf:DIR|hf:org/name (a save_pretrained folder, or a model in the local Hugging Face cache)
-           | --run KEY|DIR (a finished run)   --text "..."   --top N (default 20)   --json   --backend NAME   --runs-dir DIR
-  export   a finished run as a Hugging Face model folder (config.json, model.safetensors, tokenizer, README.md card):
-           a full run (xft's GPT as gpt2, a checkpoint's run in its own family), or a LoRA run as a PEFT adapter
-           --run KEY|DIR | --base DIR (an xft pretrained base)   --to OUT (a new folder)   --runs-dir DIR
-           --merged (a LoRA run as one model, adapter merged)   --peft-base DIR (a LoRA run on xft's base: its export)
-           | --grid --profile NAME --part P,... [--init, --adapter, ... as reproduce]: every run of a reproduced grid,
-           with an index card of its results tables (the base too, where its LoRA runs start from xft's)
-  doctor   check the environment (backend, Jupyter, kernelspec, browser, data) and say how to fix gaps
-           --init hf:DIR|hf:org/name (also read a checkpoint's config and tokenizer, and say what it is)
-  data list                  every dataset under data/: dimensions, labels, train/test counts, explanations
-  data show NAME|PATH        print examples readably   --n N (default 3)   --split train|test
-  data check FILE|FOLDER...  every bad row of a JSONL(.gz) file as file:line: field: problem, and what train would
-                             refuse (a missing split, fewer rows than a batch, too many labels); exit 1 if any
-                             --profile ci|quick|full (the batch size to check against; default $XFT_PROFILE or quick)
-  runs list                  every run as a table: key, profile, start, spec and metrics   --profile P   --runs-dir DIR
-  runs verify                every run folder checked as reuse checks it (run.json parses, each file the run wrote has
-                             its recorded size and sha256); lists the damaged runs, exit 1 if any   --runs-dir DIR
-`;
+const TRAIN_OPTIONS = {
+  dataset: { type: "string", default: "esnli", help: "NAME|PATH (default esnli)" },
+  dimension: { type: "string", help: "NAME (default: every row)" },
+  condition: { type: "string", default: "label", help: "label|label+expl|expl+label|label+shuffled|... (default label)" },
+  seed: { type: "string", default: "1", help: "N (default 1)" },
+  profile: PROFILE, backend: BACKEND, "runs-dir": RUNS_DIR, fresh: FRESH,
+  ...START_OPTIONS,
+} as const satisfies OptionTable;
 
-const COMMANDS: Record<string, (args: string[]) => Promise<number>> = {
-  train: async (args) => {
-    const { values } = parseArgs({
-      args,
-      options: {
-        dataset: { type: "string", default: "esnli" },
-        dimension: { type: "string" },
-        condition: { type: "string", default: "label" },
-        seed: { type: "string", default: "1" },
-        profile: { type: "string" },
-        backend: { type: "string" },
-        "runs-dir": { type: "string" },
-        fresh: { type: "boolean", default: false },
-        ...START_OPTIONS,
-      },
-    });
-    return runTrain({
-      dataset: values.dataset!, dimension: values.dimension, condition: values.condition!, seed: parseSeed(values.seed!), profile: values.profile,
-      backend: values.backend, runsDir: values["runs-dir"], fresh: values.fresh!, start: parseStart(values),
-    });
+const BENCH_OPTIONS = {
+  configs: { type: "string", default: "A,B,C,D", help: "A,B,C,D,gpt2,gpt2-lora,... (default A,B,C,D)" },
+  custom: { type: "string", help: "layers,d,heads,seq,vocab,batch" },
+  backend: BACKEND,
+  json: { type: "boolean", default: false, help: "" },
+  repeats: { type: "string", default: String(DEFAULT_BENCH.repeats), help: `N (default ${DEFAULT_BENCH.repeats})` },
+  seconds: { type: "string", default: String(DEFAULT_BENCH.secondsPerRepeat), help: `S per repeat (default ${DEFAULT_BENCH.secondsPerRepeat})` },
+  warmup: { type: "string", default: String(DEFAULT_BENCH.warmupSteps), help: `N steps (default ${DEFAULT_BENCH.warmupSteps})` },
+  "warmup-seconds": { type: "string", default: String(DEFAULT_BENCH.warmupSeconds), help: `S (untimed steps go on until S s have passed, default ${DEFAULT_BENCH.warmupSeconds})` },
+  "in-process": { type: "boolean", default: false, help: "(no child process per config: no per-config peak RSS)" },
+  child: { type: "string", help: "", internal: true },
+} as const satisfies OptionTable;
+
+const REPRODUCE_OPTIONS = {
+  profile: PROFILE, part: PART,
+  shard: { type: "string", help: "k/n (this machine's share of the grid)" },
+  jobs: { type: "string", help: "N (train in N processes, shards of this machine, then analyse; 2 on a 2-core machine)" },
+  "train-only": { type: "boolean", default: false, help: "(train the grid, no analysis: what each job of --jobs does)" },
+  backend: BACKEND, "runs-dir": RUNS_DIR,
+  out: { type: "string", help: "DIR (default results/<profile>, results/<profile>-base(-lora) from the base)" },
+  fresh: { type: "boolean", default: false, help: "(retrain every run of the grid, or of the shard; the way past a damaged run)" },
+  ...START_OPTIONS,
+} as const satisfies OptionTable;
+
+const PROBE_OPTIONS = {
+  run: { type: "string", help: "KEY|DIR (one run's per-point table)" },
+  profile: PROFILE, part: PART, backend: BACKEND, "runs-dir": RUNS_DIR,
+  out: { type: "string", help: "DIR (the grid's tables; default results/<profile>)" },
+  fresh: { type: "boolean", default: false, help: "(probe again, and retrain the grid's damaged runs)" },
+  "memory-mb": { type: "string", help: "N (bound on one batch's activation cache, default 256)" },
+  ...START_OPTIONS,
+} as const satisfies OptionTable;
+
+const PRETRAIN_OPTIONS = {
+  profile: { type: "string", help: "ci|quick|full (the grid's architecture; default $XFT_PROFILE or quick)" },
+  out: { type: "string", help: "DIR (default data/base-<profile> where one is shipped (quick: reused), else runs/pretrain/<profile>)" },
+  layers: { type: "string", help: "N" }, "d-model": { type: "string", help: "N" }, heads: { type: "string", help: "N (another architecture)" },
+  fresh: { type: "boolean", default: false, help: "(pretrain again)" }, backend: BACKEND,
+} as const satisfies OptionTable;
+
+const EVAL_OPTIONS = {
+  run: { type: "string", help: "KEY|DIR" }, dataset: { type: "string", help: "NAME|PATH" }, dimension: { type: "string", help: "NAME" },
+  out: { type: "string", help: "FILE.csv (every example's label probabilities)" }, "runs-dir": RUNS_DIR, backend: BACKEND,
+} as const satisfies OptionTable;
+
+const LOGITS_OPTIONS = {
+  init: { type: "string", help: "hf:DIR|hf:org/name (a save_pretrained folder, or a model in the local Hugging Face cache)" },
+  run: { type: "string", help: "KEY|DIR (a finished run, instead of --init)" },
+  text: { type: "string", help: '"..." (required)' },
+  top: { type: "string", default: "20", help: "N (default 20)" },
+  json: { type: "boolean", default: false, help: "" },
+  backend: BACKEND, "runs-dir": RUNS_DIR,
+} as const satisfies OptionTable;
+
+const EXPORT_OPTIONS = {
+  run: { type: "string", help: "KEY|DIR (a finished run)" },
+  ...START_OPTIONS,
+  // One option, two uses: the base to export, or with --grid the base that the grid's runs start from.
+  base: { type: "string", help: "DIR (an xft pretrained base to export; with --grid, the base its runs start from)" },
+  grid: { type: "boolean", default: false, help: "(every run of the grid that reproduce trains with --profile, --part and the start options)" },
+  profile: PROFILE, part: PART,
+  to: { type: "string", help: "OUT (a new folder; required)" },
+  merged: { type: "boolean", default: false, help: "(a LoRA run as one model, adapter merged)" },
+  "peft-base": { type: "string", help: "DIR (a LoRA run on xft's base: that base's export)" },
+  "runs-dir": RUNS_DIR,
+} as const satisfies OptionTable;
+
+const DOCTOR_OPTIONS = {
+  init: { type: "string", help: "hf:DIR|hf:org/name (also read a checkpoint's config and tokenizer, and say what it is)" },
+} as const satisfies OptionTable;
+
+/** A command with subcommands (`xft data show`): its own name, then the subcommand's. */
+function group(name: string, commands: Record<string, Command>): (args: string[]) => Promise<number> {
+  return async ([sub, ...rest]) => {
+    const command = sub === undefined ? undefined : commands[sub];
+    if (!command) throw new Error(`${name} takes ${Object.keys(commands).join(", ")}, got ${sub === undefined ? "nothing" : `"${sub}"`}`);
+    return command.run(rest);
+  };
+}
+
+const int = (s: string | undefined, flag: string) => (s === undefined ? undefined : positiveInteger(s, flag));
+
+export const COMMANDS: Record<string, Command> = {
+  train: {
+    summary: "train one (dataset, condition, seed) run and print its metrics as JSON",
+    options: TRAIN_OPTIONS,
+    run: (args) => {
+      const { values } = parseOptions(args, TRAIN_OPTIONS);
+      return runTrain({
+        dataset: values.dataset, dimension: values.dimension, condition: values.condition, seed: parseSeed(values.seed), profile: values.profile,
+        backend: values.backend, runsDir: values["runs-dir"], fresh: values.fresh, start: parseStart(values),
+      });
+    },
   },
-  bench: async (args) => {
-    const { values } = parseArgs({
-      args,
-      options: {
-        configs: { type: "string", default: "A,B,C,D" },
-        custom: { type: "string" },
-        backend: { type: "string" },
-        json: { type: "boolean", default: false },
-        repeats: { type: "string", default: String(DEFAULT_BENCH.repeats) },
-        seconds: { type: "string", default: String(DEFAULT_BENCH.secondsPerRepeat) },
-        warmup: { type: "string", default: String(DEFAULT_BENCH.warmupSteps) },
-        "warmup-seconds": { type: "string", default: String(DEFAULT_BENCH.warmupSeconds) },
-        "in-process": { type: "boolean", default: false },
-        child: { type: "string" },
-      },
-    });
-    return runBench({
-      configs: values.configs!.split(","), custom: values.custom, backend: values.backend, json: values.json!,
-      inProcess: values["in-process"]!, child: values.child,
-      options: { repeats: positive(values.repeats!, "--repeats"), secondsPerRepeat: positive(values.seconds!, "--seconds"), warmupSteps: nonNegative(values.warmup!, "--warmup"),
-        warmupSeconds: nonNegative(values["warmup-seconds"]!, "--warmup-seconds") },
-    });
+  reproduce: {
+    summary: "the paper's grid (sources x dimensions x conditions x seeds, and the real-explanation datasets), then its " +
+      "analysis; finished runs are reused, an interrupted grid resumes; the start options apply to every run",
+    options: REPRODUCE_OPTIONS,
+    run: (args) => {
+      const { values } = parseOptions(args, REPRODUCE_OPTIONS);
+      return runReproduce({
+        profile: values.profile, part: values.part, shard: values.shard, backend: values.backend, runsDir: values["runs-dir"], out: values.out,
+        jobs: values.jobs === undefined ? undefined : Number(values.jobs), trainOnly: values["train-only"], fresh: values.fresh, start: parseStart(values),
+      });
+    },
   },
-  reproduce: async (args) => {
-    const { values } = parseArgs({
-      args,
-      options: {
-        profile: { type: "string" }, part: { type: "string", default: "all" }, shard: { type: "string" },
-        backend: { type: "string" }, "runs-dir": { type: "string" }, out: { type: "string" },
-        jobs: { type: "string" }, "train-only": { type: "boolean", default: false }, fresh: { type: "boolean", default: false }, ...START_OPTIONS,
-      },
-    });
-    return runReproduce({
-      profile: values.profile, part: values.part!, shard: values.shard, backend: values.backend, runsDir: values["runs-dir"], out: values.out,
-      jobs: values.jobs === undefined ? undefined : Number(values.jobs), trainOnly: values["train-only"]!, fresh: values.fresh!, start: parseStart(values),
-    });
+  probe: {
+    summary: "what the explanations change inside the model: hidden-state and attention entropy, logit lens, output " +
+      "sharpness at the label-decision position; stored beside each run (probe.json) and reused; --run for one run, " +
+      "or a grid (trained as reproduce trains it, then probed)",
+    options: PROBE_OPTIONS,
+    run: (args) => {
+      const { values } = parseOptions(args, PROBE_OPTIONS);
+      return runProbe({
+        run: values.run, profile: values.profile, part: values.part, backend: values.backend, runsDir: values["runs-dir"], out: values.out,
+        fresh: values.fresh, memoryMb: values["memory-mb"] === undefined ? undefined : positive(values["memory-mb"], "--memory-mb"),
+        start: parseStart(values),
+      });
+    },
   },
-  probe: async (args) => {
-    const { values } = parseArgs({
-      args,
-      options: {
-        run: { type: "string" }, profile: { type: "string" }, part: { type: "string", default: "all" },
-        backend: { type: "string" }, "runs-dir": { type: "string" }, out: { type: "string" },
-        fresh: { type: "boolean", default: false }, "memory-mb": { type: "string" }, ...START_OPTIONS,
-      },
-    });
-    return runProbe({
-      run: values.run, profile: values.profile, part: values.part!, backend: values.backend, runsDir: values["runs-dir"], out: values.out,
-      fresh: values.fresh!, memoryMb: values["memory-mb"] === undefined ? undefined : positive(values["memory-mb"], "--memory-mb"),
-      start: parseStart(values),
-    });
+  pretrain: {
+    summary: "next-token pretraining of a base model on every text the project ships (train splits only, no test text), " +
+      "resumable; writes the weights and a model card (CARD.md, base.json)",
+    options: PRETRAIN_OPTIONS,
+    run: (args) => {
+      const { values } = parseOptions(args, PRETRAIN_OPTIONS);
+      return runPretrain({
+        profile: values.profile, out: values.out, layers: int(values.layers, "--layers"), dModel: int(values["d-model"], "--d-model"),
+        heads: int(values.heads, "--heads"), backend: values.backend, fresh: values.fresh,
+        command: ["npx xft pretrain", ...args.filter((a) => a !== "--fresh")].join(" "),
+      });
+    },
   },
-  pretrain: async (args) => {
-    const { values } = parseArgs({
-      args,
-      options: {
-        profile: { type: "string" }, out: { type: "string" }, layers: { type: "string" }, "d-model": { type: "string" },
-        heads: { type: "string" }, backend: { type: "string" }, fresh: { type: "boolean", default: false },
-      },
-    });
-    const int = (s: string | undefined, flag: string) => (s === undefined ? undefined : positiveInteger(s, flag));
-    return runPretrain({
-      profile: values.profile, out: values.out, layers: int(values.layers, "--layers"), dModel: int(values["d-model"], "--d-model"),
-      heads: int(values.heads, "--heads"), backend: values.backend, fresh: values.fresh!,
-      command: ["npx xft pretrain", ...args.filter((a) => a !== "--fresh")].join(" "),
-    });
+  bench: {
+    summary: "training speed on synthetic tokens for the reference configs (each in its own process)",
+    options: BENCH_OPTIONS,
+    run: (args) => {
+      const { values } = parseOptions(args, BENCH_OPTIONS);
+      return runBench({
+        configs: values.configs.split(","), custom: values.custom, backend: values.backend, json: values.json,
+        inProcess: values["in-process"], child: values.child,
+        options: {
+          repeats: positive(values.repeats, "--repeats"), secondsPerRepeat: positive(values.seconds, "--seconds"),
+          warmupSteps: nonNegative(values.warmup, "--warmup"), warmupSeconds: nonNegative(values["warmup-seconds"], "--warmup-seconds"),
+        },
+      });
+    },
   },
-  eval: async (args) => {
-    const { values } = parseArgs({
-      args,
-      options: {
-        run: { type: "string" }, dataset: { type: "string" }, dimension: { type: "string" }, out: { type: "string" },
-        "runs-dir": { type: "string" }, backend: { type: "string" },
-      },
-    });
-    if (values.run === undefined || values.dataset === undefined) throw new Error("give --run KEY|DIR and --dataset NAME|PATH");
-    return runEval({ run: values.run, dataset: values.dataset, dimension: values.dimension, out: values.out, runsDir: values["runs-dir"], backend: values.backend });
+  eval: {
+    summary: "a finished run applied to a dataset (its test split, or an evaluation-only one such as usr): metrics as JSON",
+    options: EVAL_OPTIONS,
+    run: (args) => {
+      const { values } = parseOptions(args, EVAL_OPTIONS);
+      if (values.run === undefined || values.dataset === undefined) throw new Error("give --run KEY|DIR and --dataset NAME|PATH");
+      return runEval({ run: values.run, dataset: values.dataset, dimension: values.dimension, out: values.out, runsDir: values["runs-dir"], backend: values.backend });
+    },
   },
-  logits: async (args) => {
-    const { values } = parseArgs({
-      args,
-      options: {
-        init: { type: "string" }, run: { type: "string" }, "runs-dir": { type: "string" }, text: { type: "string" },
-        top: { type: "string", default: "20" }, json: { type: "boolean", default: false }, backend: { type: "string" },
-      },
-    });
-    if (values.text === undefined) throw new Error("--text is required");
-    return runLogits({
-      init: values.init, run: values.run, runsDir: values["runs-dir"], text: values.text, top: positiveInteger(values.top!, "--top"),
-      json: values.json!, backend: values.backend,
-    });
+  logits: {
+    summary: "the token ids of a text and the next-token log-probabilities at its last position: a sanity check on a " +
+      "checkpoint (and the handle for comparing xft with transformers)",
+    options: LOGITS_OPTIONS,
+    run: (args) => {
+      const { values } = parseOptions(args, LOGITS_OPTIONS);
+      if (values.text === undefined) throw new Error("--text is required");
+      return runLogits({
+        init: values.init, run: values.run, runsDir: values["runs-dir"], text: values.text, top: positiveInteger(values.top, "--top"),
+        json: values.json, backend: values.backend,
+      });
+    },
   },
-  export: async (args) => {
-    const { values } = parseArgs({
-      args,
-      options: {
-        // START_OPTIONS' --base: the base to export, or with --grid the base that the grid's runs start from.
-        ...START_OPTIONS, run: { type: "string" }, to: { type: "string" }, "runs-dir": { type: "string" },
-        merged: { type: "boolean", default: false }, "peft-base": { type: "string" },
-        grid: { type: "boolean", default: false }, profile: { type: "string" }, part: { type: "string" },
-      },
-    });
-    const startGiven = Object.keys(START_OPTIONS).filter((k) => k !== "base" && values[k as keyof typeof values] !== undefined);
-    if (!values.grid && startGiven.length > 0) throw new Error(`--${startGiven[0]} is for --grid (which runs to export), not --run or --base`);
-    return runExport({
-      run: values.run, base: values.grid ? undefined : values.base, to: values.to, runsDir: values["runs-dir"], merged: values.merged!, peftBase: values["peft-base"],
-      grid: values.grid ? { profile: values.profile, part: values.part ?? "all", start: parseStart(values) } : undefined,
-    });
+  export: {
+    summary: "a finished run as a Hugging Face model folder (config.json, model.safetensors, tokenizer, README.md card): a full " +
+      "run (xft's GPT as gpt2, a checkpoint's run in its own family), a LoRA run as a PEFT adapter, an xft base, or a " +
+      "reproduced grid's every run with an index card of its results tables",
+    options: EXPORT_OPTIONS,
+    run: (args) => {
+      const { values } = parseOptions(args, EXPORT_OPTIONS);
+      const startGiven = Object.keys(START_OPTIONS).filter((k) => k !== "base" && values[k as keyof typeof values] !== undefined);
+      if (!values.grid && startGiven.length > 0) throw new Error(`--${startGiven[0]} is for --grid (which runs to export), not --run or --base`);
+      return runExport({
+        run: values.run, base: values.grid ? undefined : values.base, to: values.to, runsDir: values["runs-dir"], merged: values.merged, peftBase: values["peft-base"],
+        grid: values.grid ? { profile: values.profile, part: values.part, start: parseStart(values) } : undefined,
+      });
+    },
   },
-  doctor: async (args) => {
-    const { values } = parseArgs({ args, options: { init: { type: "string" } } });
-    return runDoctor({ init: values.init });
+  doctor: {
+    summary: "check the environment (backend, Jupyter, kernelspec, browser, data) and say how to fix gaps",
+    options: DOCTOR_OPTIONS,
+    run: (args) => runDoctor({ init: parseOptions(args, DOCTOR_OPTIONS).values.init }),
   },
-  data: async (args) => runData(args),
-  runs: async (args) => runRuns(args),
+  data: { positionals: "list|show|check", summary: "look at datasets before training on them (below)", options: {}, run: group("data", DATA_COMMANDS) },
+  runs: { positionals: "list|verify", summary: "the runs folder (below)", options: {}, run: group("runs", RUNS_COMMANDS) },
 };
+
+/** `xft help`: every command and subcommand with its options, from the tables above. */
+export function usage(): string {
+  const blocks = Object.entries(COMMANDS).filter(([name]) => name !== "data" && name !== "runs").map(([name, c]) => commandUsage(name, c));
+  const groups = [["data", DATA_COMMANDS], ["runs", RUNS_COMMANDS]] as const;
+  const subBlocks = groups.flatMap(([name, commands]) => Object.entries(commands).map(([sub, c]) => commandUsage(`${name} ${sub}`, c)));
+  return `usage: xft <command> [options]\n\ncommands:\n${[...blocks, ...subBlocks].join("\n")}\n`;
+}
 
 function positive(s: string, flag: string): number {
   const n = Number(s);
@@ -247,16 +262,16 @@ function parseSeed(s: string): number {
 export async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
   if (!command || command === "help" || command === "--help" || command === "-h") {
-    process.stdout.write(USAGE);
+    process.stdout.write(usage());
     return command ? 0 : 2;
   }
-  const run = COMMANDS[command];
-  if (!run) {
-    process.stderr.write(`xft: unknown command "${command}"\n\n${USAGE}`);
+  const found = COMMANDS[command];
+  if (!found) {
+    process.stderr.write(`xft: unknown command "${command}"\n\n${usage()}`);
     return 2;
   }
   try {
-    return await run(rest);
+    return await found.run(rest);
   } catch (err) {
     process.stderr.write(`xft ${command}: ${(err as Error).message}\n`);
     return 1;

@@ -7,10 +7,11 @@
  */
 import * as fs from "fs";
 import * as path from "path";
-import { parseArgs } from "util";
-import { checkRunFolder, displayPath, RUN_FILE, RunFolderCheck } from "../runs/artifacts";
+import { checkRunFolder, RUN_FILE, RunFolderCheck } from "../runs/artifacts";
+import { displayPath } from "../util/read-file";
 import { listRuns } from "../runs/catalog";
 import { runsRoot } from "../runs/paths";
+import { Command, parseOptions } from "./options";
 
 /** Every run folder under `root` (a folder with a run.json), checked; other folders (a pretrained base, a run that never finished a step) are not runs yet. */
 export function verifyRuns(root: string): RunFolderCheck[] {
@@ -21,8 +22,11 @@ export function verifyRuns(root: string): RunFolderCheck[] {
     .map((name) => checkRunFolder(path.join(root, name), name));
 }
 
+const RUNS_DIR = { type: "string", help: "DIR (default $XFT_RUNS_DIR, else runs/)" } as const;
+const LIST_OPTIONS = { profile: { type: "string", help: "ci|quick|full (only that profile's runs)" }, "runs-dir": RUNS_DIR } as const;
+
 function verify(args: string[]): number {
-  const { values } = parseArgs({ args, options: { "runs-dir": { type: "string" } } });
+  const { values } = parseOptions(args, { "runs-dir": RUNS_DIR });
   const root = runsRoot(values["runs-dir"]);
   const checks = verifyRuns(root);
   const damaged = checks.filter((c) => c.problems.length > 0);
@@ -36,15 +40,18 @@ function verify(args: string[]): number {
 }
 
 function list(args: string[]): number {
-  const { values } = parseArgs({ args, options: { "runs-dir": { type: "string" }, profile: { type: "string" } } });
+  const { values } = parseOptions(args, LIST_OPTIONS);
   const runs = listRuns({ runsDir: values["runs-dir"], profile: values.profile });
   process.stdout.write(runs.numRows() === 0 ? "no runs\n" : runs.toMarkdown() + "\n");
   return 0;
 }
 
-export async function runRuns(args: string[]): Promise<number> {
-  const [sub, ...rest] = args;
-  if (sub === "verify") return verify(rest);
-  if (sub === "list") return list(rest);
-  throw new Error(`runs takes list or verify, got ${sub === undefined ? "nothing" : `"${sub}"`}`);
-}
+export const RUNS_COMMANDS: Record<string, Command> = {
+  list: { summary: "every run as a table: key, profile, start, spec and metrics", options: LIST_OPTIONS, run: list },
+  verify: {
+    summary: "every run folder checked as reuse checks it (run.json parses, each file the run wrote has its recorded size " +
+      "and sha256); lists the damaged runs, exit 1 if any",
+    options: { "runs-dir": RUNS_DIR },
+    run: verify,
+  },
+};

@@ -5,17 +5,24 @@
 import { LoraConfig, parseLoraTargets } from "../model/lora";
 import { ADAPTER_KINDS, AdapterKind, parseInit } from "../runs/base";
 import type { RunStart } from "../runs/experiment";
+import type { OptionTable } from "./options";
 
 export const START_OPTIONS = {
-  init: { type: "string" }, base: { type: "string" }, adapter: { type: "string" },
-  "lora-rank": { type: "string" }, "lora-alpha": { type: "string" }, "lora-dropout": { type: "string" }, "lora-targets": { type: "string" },
-} as const;
-
-export const START_USAGE = `--init scratch|base|hf:DIR (default scratch: random weights; base: the pretrained base, see pretrain;
-           hf:DIR or hf:org/name: a Hugging Face checkpoint, a save_pretrained folder or a model in the local cache)
-           --base DIR (default data/base-<profile>, else runs/pretrain/<profile>)   --adapter none|lora (with base or hf:)
-           --lora-rank N (8)  --lora-alpha A (16)  --lora-dropout P (0.05)  --lora-targets a,b (default every linear layer:
-           xft's names attn.wqkv,attn.wo,mlp.w1,mlp.w2, or the checkpoint's module names q_proj,v_proj,c_attn,...)`;
+  init: {
+    type: "string",
+    help: "scratch|base|hf:DIR|hf:org/name (default scratch: random weights; base: the pretrained base, see pretrain; hf: a " +
+      "Hugging Face checkpoint, a save_pretrained folder or a model in the local cache)",
+  },
+  base: { type: "string", help: "DIR (with --init base; default data/base-<profile>, else runs/pretrain/<profile>)" },
+  adapter: { type: "string", help: "none|lora (lora with base or hf:)" },
+  "lora-rank": { type: "string", help: "N (8)" },
+  "lora-alpha": { type: "string", help: "A (16)" },
+  "lora-dropout": { type: "string", help: "P (0.05)" },
+  "lora-targets": {
+    type: "string",
+    help: "a,b (default every linear layer: xft's attn.wqkv,attn.wo,mlp.w1,mlp.w2, or the checkpoint's module names q_proj,v_proj,c_attn,...)",
+  },
+} as const satisfies OptionTable;
 
 type StartValues = Partial<Record<keyof typeof START_OPTIONS, string>>;
 

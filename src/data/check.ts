@@ -6,9 +6,8 @@
  */
 import { statSync } from "fs";
 import { basename, dirname, resolve } from "path";
-import { MAX_LABELS } from "../text/tokenizer";
 import { readExamples, splitFile } from "./load";
-import { DataError, Example, Split } from "./schema";
+import { DataError, Example, Split, MAX_LABELS } from "./schema";
 
 /** One file's rows: the valid ones and the bad ones. */
 export interface FileRows {

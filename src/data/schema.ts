@@ -172,3 +172,6 @@ export class FileValidator {
     return example;
   }
 }
+
+/** Most labels a dataset may have: xft's tokenizer has one `<|label_k|>` token per label index (text/tokenizer.ts). */
+export const MAX_LABELS = 16;

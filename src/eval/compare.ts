@@ -19,14 +19,14 @@
  *   treat the seeds as a sample of possible trainings (the sign count over seeds is there for that).
  */
 import * as aq from "arquero";
-import type { Prediction, RunRecord } from "../runs/experiment";
+import type { EvaluatedRun, Prediction, RunSpecRow } from "./evaluated-run";
 import { CONDITIONS } from "../train/sequences";
 import { hashSeed, Rng } from "../util/rng";
 
 type Table = ReturnType<typeof aq.table>;
 
 export interface RunResult {
-  record: RunRecord;
+  record: EvaluatedRun;
   predictions: Prediction[];
 }
 
@@ -107,7 +107,7 @@ function meanInterval(values: readonly number[]): { mean: number; lo: number; hi
   return { mean, lo: mean - half, hi: mean + half };
 }
 
-type Spec = RunRecord["spec"];
+type Spec = RunSpecRow;
 
 /** "dataset/dimension condition expl=N seed S", for error messages. */
 export function describeRun(spec: Spec): string {
@@ -190,7 +190,7 @@ const SUMMARY_COLUMNS = [
  * `expl_tokens` is null for the profile's explanation budget. A record without metrics (a stopped run)
  * is an error, so that a missing seed never passes unnoticed.
  */
-export function summarize(records: readonly RunRecord[]): Table {
+export function summarize(records: readonly EvaluatedRun[]): Table {
   const rows = seedGroups(records).map((runs) => {
     const row: Record<string, string | number | null> = { ...armColumns(runs[0].spec), n_seeds: runs.length };
     for (const [column, field] of Object.entries(METRICS)) {

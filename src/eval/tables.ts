@@ -1,16 +1,16 @@
 /** Run results as arquero tables, for notebooks (kernel-ext's `table`) and CSV export. */
 import * as aq from "arquero";
-import type { RunRecord } from "../runs/experiment";
+import type { EvaluatedRun } from "./evaluated-run";
 
 type Table = ReturnType<typeof aq.table>;
 
 /** One row per run: dataset, condition, seed, accuracy, macro-F1, MAE, QWK, ECE, Brier, n, steps, tokens/s, wall time. */
-export function metricsTable(runs: readonly RunRecord[]): Table {
+export function metricsTable(runs: readonly EvaluatedRun[]): Table {
   return aq.from(runs.map(metricsRow));
 }
 
 /** A run's row of `metricsTable`. */
-export function metricsRow(r: RunRecord): Record<string, string | number> {
+export function metricsRow(r: EvaluatedRun): Record<string, string | number> {
   return {
     dataset: r.spec.dataset,
     dimension: r.spec.dimension ?? "all",
@@ -31,7 +31,7 @@ export function metricsRow(r: RunRecord): Record<string, string | number> {
 }
 
 /** Confusion matrix of one run: rows are gold labels, columns predicted labels. */
-export function confusionTable(run: RunRecord): Table {
+export function confusionTable(run: EvaluatedRun): Table {
   const labels = run.data.labelSet;
   const confusion = run.metrics?.confusion;
   if (!confusion) throw new Error(`run ${run.key} has no metrics (status ${run.status})`);

@@ -10,7 +10,6 @@
  */
 import * as fs from "fs";
 import * as path from "path";
-import { startArgs } from "../cli/start-options";
 import { readRunRecord, RunRecord, runFolderOf } from "../runs/experiment";
 import { describeSpec, expandGrid, GridSpec } from "../runs/grid";
 import { analyzeGrid, writeResults } from "../runs/results";
@@ -20,8 +19,9 @@ import { writeFolderAtomically } from "./staged-folder";
 
 export interface GridExportRequest {
   grid: GridSpec;
-  /** The parts as `--part` gave them, for the commands in the index card. */
+  /** The parts as `--part` gave them, and the start as its command-line options, for the commands in the index card. */
   part: string;
+  startArgs: string[];
   runsDir?: string;
 }
 
@@ -45,7 +45,7 @@ function finishedRuns(req: GridExportRequest): RunRecord[] {
 }
 
 function reproduceCommand(req: GridExportRequest): string {
-  return ["npx xft reproduce --profile", req.grid.profile.name, "--part", req.part, ...startArgs(req.grid.start ?? {})].join(" ");
+  return ["npx xft reproduce --profile", req.grid.profile.name, "--part", req.part, ...req.startArgs].join(" ");
 }
 
 /** The xft base folders that the grid's LoRA runs start from: PEFT needs each exported before the adapters name it. */
@@ -125,7 +125,7 @@ function indexCard(req: GridExportRequest, records: readonly RunRecord[], result
     "",
     "```bash",
     reproduceCommand(req),
-    `npx xft export --grid --profile ${profile} --part ${req.part} ${startArgs(start).join(" ")} --to OUT`.replace(/ +/g, " "),
+    `npx xft export --grid --profile ${profile} --part ${req.part} ${req.startArgs.join(" ")} --to OUT`.replace(/ +/g, " "),
     "```",
     "",
     "## Limits",

@@ -18,7 +18,7 @@ import { artifactProblems } from "../runs/artifacts";
 import { readBaseCard, sha256 } from "../runs/base";
 import { loadRunModel, RunRecord } from "../runs/experiment";
 import { XftTokenizer } from "../text/tokenizer";
-import { readMaybeGzipped } from "../util/gzip";
+import { readMaybeGzipped } from "../util/read-file";
 import { writeHfModel } from "./hf-model";
 import { ArmSummary, baseCard, ExportKind, runCard } from "./model-card";
 import { writePeftAdapter } from "./peft-adapter";

@@ -13,14 +13,10 @@ import * as aq from "arquero";
 import { armColumns, SeedDifferenceRow, seedGroups, seedInterval, seedPairedDifferences } from "../eval/compare";
 import type { RunRecord } from "../runs/experiment";
 import { LAYER_MEASURES, LayerMeasureName, EXAMPLE_MEASURES, ExampleMeasureName } from "./measures";
-import type { RunProbe } from "./run-probe";
+import type { ProbedRun, RunProbe } from "./run-probe";
 
 type Table = ReturnType<typeof aq.table>;
 
-export interface ProbedRun {
-  record: RunRecord;
-  probe: RunProbe;
-}
 
 type Keyed = ProbedRun & { spec: RunRecord["spec"]; key: string };
 

@@ -16,9 +16,9 @@ import { writeFileAtomic } from "../util/atomic-write";
 import { artifactProblems, damagedRunError } from "../runs/artifacts";
 import { loadRunModel, readPredictions, readTestSet, recordTestSet, RunRecord, runFormat } from "../runs/experiment";
 import { isRationaleFirst } from "../train/sequences";
-import type { ProbedRun } from "./compare";
 import { DecisionSnapshot, EXAMPLE_MEASURES, ExampleMeasureName, LAYER_MEASURES, LayerMeasureName } from "./measures";
 import { attentionHooks, DEFAULT_PROBE_MEMORY, probeBatchSize, probeSequences, residualPoints } from "./probe";
+import { readJsonFile } from "../util/read-file";
 
 export const PROBE_FILE = "probe.json";
 /** Bumped when a measure's definition changes, so that stored probes are recomputed rather than mixed. */
@@ -52,6 +52,12 @@ export interface RunProbe {
   wallS: number;
 }
 
+/** A finished run with its probe: what the probe comparisons (compare.ts) read. */
+export interface ProbedRun {
+  record: RunRecord;
+  probe: RunProbe;
+}
+
 export interface ProbeRunOptions {
   /** Recompute even if probe.json exists. */
   fresh?: boolean;
@@ -63,7 +69,7 @@ export interface ProbeRunOptions {
 export function storedProbe(record: Pick<RunRecord, "dir">): RunProbe | undefined {
   const file = path.join(record.dir, PROBE_FILE);
   if (!fs.existsSync(file)) return undefined;
-  const probe = JSON.parse(fs.readFileSync(file, "utf8")) as RunProbe;
+  const probe = readJsonFile<RunProbe>(file, `run ${path.basename(record.dir)}`);
   return probe.version === PROBE_VERSION ? probe : undefined;
 }
 

@@ -9,8 +9,8 @@ import * as path from "path";
 import { projectRoot } from "../data/load";
 import { GptConfig, ModelConfig, Params, paramsFromValues } from "../model/model";
 import { valuesWithPrefix, weightsFile } from "../model/io";
-import { decodeSafetensors } from "../model/safetensors";
-import { readMaybeGzipped } from "../util/gzip";
+import { assertFiniteTensors, decodeSafetensors } from "../model/safetensors";
+import { readJsonFile, readMaybeGzipped } from "../util/read-file";
 import type { LossPoint, TrainConfig } from "../train/trainer";
 import type { CorpusStats } from "../text/corpus";
 import type { Environment } from "./environment";
@@ -73,11 +73,23 @@ function pretrainDir(profile: ProfileName): string {
 export function readBaseCard(dir: string): BaseCard {
   const file = path.join(dir, BASE_CARD_FILE);
   if (!fs.existsSync(file)) throw new Error(`${dir}: no base model here (no ${BASE_CARD_FILE}); make one with \`xft pretrain\``);
-  return JSON.parse(fs.readFileSync(file, "utf8")) as BaseCard;
+  return readJsonFile<BaseCard>(file, `base ${dir}`);
 }
 
 function describeArchitecture(c: Pick<GptConfig, "layers" | "dModel" | "heads" | "mlpRatio">): string {
   return `${c.layers} layer(s), d ${c.dModel}, ${c.heads} heads, MLP x${c.mlpRatio}`;
+}
+
+/**
+ * The model of a run that starts from the base in `dir`: the base's architecture (as a run from a checkpoint has the
+ * checkpoint's), with the profile's other settings, at the run's sequence length. So one profile's base serves every
+ * command of that profile: `xft pretrain --profile ci` makes the ci grid's architecture, and `xft train --profile ci
+ * --init base` (whose model from scratch is larger) starts from it. Spread over the profile's model, the keys keep
+ * their order, and with it the run keys of runs that started from a base of the profile's own architecture.
+ */
+export function baseRunModel(dir: string, profileModel: Omit<GptConfig, "vocabSize" | "maxLen">, vocabSize: number, maxLen: number): GptConfig {
+  const { layers, dModel, heads, mlpRatio } = readBaseCard(dir).model;
+  return { ...profileModel, layers, dModel, heads, mlpRatio, vocabSize, maxLen };
 }
 
 /**
@@ -104,7 +116,9 @@ export function baseParams(ref: BaseRef, model: GptConfig): Params {
   const file = weightsFile(ref.dir);
   const bytes = readMaybeGzipped(file);
   if (sha256(bytes) !== ref.hash) throw new Error(`${file}: weights do not match the hash in ${BASE_CARD_FILE}; the base is damaged or was changed`);
-  return paramsFromValues(model, withPositionsCut(valuesWithPrefix(decodeSafetensors(bytes, file).tensors), model));
+  const { tensors } = decodeSafetensors(bytes, file);
+  assertFiniteTensors(tensors, file);
+  return paramsFromValues(model, withPositionsCut(valuesWithPrefix(tensors), model));
 }
 
 /** A checkpoint's values for a run of `model.maxLen` positions: a learned position embedding is cut to them. */

@@ -26,8 +26,12 @@ import {
 } from "../train/sequences";
 import { LossPoint, train, TrainConfig, TrainProgress, TrainResult } from "../train/trainer";
 import { hashSeed, Rng } from "../util/rng";
-import { Artifacts, checkRunFolder, damagedRunError, readJsonFile, recordArtifacts, RUN_FILE } from "./artifacts";
-import { AdapterKind, BaseRef, baseParams, checkBase, defaultBaseDir, Init, parseInit } from "./base";
+import { readJsonFile } from "../util/read-file";
+import { Artifacts, checkRunFolder, damagedRunError, recordArtifacts, RUN_FILE } from "./artifacts";
+import type { Prediction, RunSpecRow } from "../eval/evaluated-run";
+import { interruptedSince } from "../util/interrupt";
+import { lockRun } from "./run-lock";
+import { AdapterKind, BaseRef, baseParams, baseRunModel, checkBase, defaultBaseDir, Init, parseInit } from "./base";
 import { checkCheckpoint, checkpointFormat, checkpointParams, checkpointRunConfig, CheckpointRef } from "./checkpoint-start";
 import { collectEnvironment, Environment } from "./environment";
 import { runsRoot } from "./paths";
@@ -76,14 +80,13 @@ export interface RunOptions {
   /** Retrain a run whose folder fails its check (`xft probe --fresh`), where otherwise that is an error; intact runs are reused. */
   retrainDamaged?: boolean;
   onProgress?: (e: ProgressEvent) => void;
+  /** Stop training after the current step (checkpointed); default: on a SIGINT, as a notebook's kernel interrupt sends. */
   shouldStop?: () => boolean;
+  /** Told when the run is locked by another process and this one waits for it (default: a line on stderr). */
+  onWait?: (message: string) => void;
 }
 
-export interface Prediction {
-  id: string; gold: number; predicted: number; probs: number[];
-  /** `expl+label` only: the explanation the model generated before its label, decoded. */
-  rationale?: string;
-}
+export type { Prediction } from "../eval/evaluated-run";
 
 export interface RunRecord {
   /** The record's format (RUN_RECORD_VERSION); absent in records of version 1. */
@@ -93,7 +96,7 @@ export interface RunRecord {
   status: "done" | "stopped";
   reused: boolean;
   /** `explTokens`: the explanation-token budget when the run overrides the profile's (the ablation), else null. */
-  spec: { dataset: string; dimension: string | null; condition: Condition; explTokens: number | null; seed: number; profile: string };
+  spec: RunSpecRow & { condition: Condition };
   model: ModelConfig & { parameters: number };
   train: TrainConfig;
   sequence: Profile["sequence"];
@@ -271,7 +274,7 @@ function reuseOrPrepare(run: ResolvedRun, opts: RunOptions): RunRecord | undefin
   const recordFile = path.join(run.dir, RUN_FILE);
   let fresh = opts.fresh ?? false;
   if (fs.existsSync(recordFile) && !fresh) {
-    const check = checkRunFolder(run.dir, run.key);
+    const check = checkRunFolder<RunRecord>(run.dir, run.key);
     if (check.problems.length > 0 && !opts.retrainDamaged) throw damagedRunError(check);
     // A damaged run is never resumed: its checkpoint is no more to be trusted than its other files.
     fresh = check.problems.length > 0;
@@ -297,7 +300,7 @@ function trainRun(run: ResolvedRun, weights: ReturnType<typeof startingWeights>,
   const pseudo = isPseudo(run.condition) ? new PseudoExplanations(run.trainExamples, run.fmt, hashSeed(run.spec.seed, "pseudo")) : undefined;
   return train({
     params: weights.params, model: run.model, config: run.trainConfig, examples: encodeAll(run.trainExamples, run.condition, run.fmt, run.sequence, pseudo),
-    padId: run.fmt.padId, adapter: weights.adapter, checkpointFile: path.join(run.dir, CHECKPOINT_FILE), shouldStop: opts.shouldStop,
+    padId: run.fmt.padId, adapter: weights.adapter, checkpointFile: path.join(run.dir, CHECKPOINT_FILE), shouldStop: opts.shouldStop ?? interruptedSince(),
     onProgress: (p) => opts.onProgress?.({
       phase: "train", ...p, done: p.step, total: p.totalSteps,
       text: `step ${p.step}/${p.totalSteps}  loss ${p.loss.toFixed(4)}  ${Math.round(p.tokensPerSec)} tok/s  ` +
@@ -361,6 +364,16 @@ function newRecord(run: ResolvedRun, training: TrainResult, backend: BackendInfo
 /** One run, top to bottom: resolve, reuse or train, evaluate, write. */
 export async function runExperiment(spec: RunSpec, opts: RunOptions = {}): Promise<RunRecord> {
   const run = resolveRun(spec, opts.runsDir);
+  // Another process training this run is waited for; its finished run is then reused below (run-lock.ts).
+  const lock = await lockRun(path.dirname(run.dir), run.key, { onWait: opts.onWait ?? ((m) => process.stderr.write(`xft: ${m}\n`)) });
+  try {
+    return await trainOrReuse(run, opts);
+  } finally {
+    lock.release();
+  }
+}
+
+async function trainOrReuse(run: ResolvedRun, opts: RunOptions): Promise<RunRecord> {
   const reused = reuseOrPrepare(run, opts);
   if (reused) return reused;
   const backend = await initBackend();
@@ -413,7 +426,9 @@ function resolveStart(spec: RunSpec, profile: Profile, maxLen: number): { start:
   }
   const lora = adapterKind === "lora" ? { ...DEFAULT_LORA, ...spec.lora } : undefined;
   if (lora) validateLoraConfig(lora);
-  return { start: { base: checkBase(spec.base ?? defaultBaseDir(profile.name), model, tok.hash), lora }, model, fmt };
+  const baseDir = spec.base ?? defaultBaseDir(profile.name);
+  const baseModel = baseRunModel(baseDir, profile.model, tok.vocabSize, maxLen);
+  return { start: { base: checkBase(baseDir, baseModel, tok.hash), lora }, model: baseModel, fmt };
 }
 
 /**

@@ -13,6 +13,7 @@ import * as path from "path";
 import { datasetNames, projectRoot } from "../data/load";
 import { dimensionsOf } from "../data/stats";
 import { Condition, CONDITIONS } from "../train/sequences";
+import { interruptedSince } from "../util/interrupt";
 import { cachedDataset, formatSeconds, ProgressEvent, RunOptions, RunRecord, runExperiment, RunSpec, RunStart, startSuffix } from "./experiment";
 import { Profile, PROFILES, ProfileName, resolveProfile } from "./profiles";
 
@@ -179,9 +180,14 @@ export function describeSpec(s: RunSpec): string {
   return `${s.dataset}/${s.dimension ?? "all"} ${s.condition}${budget} seed ${s.seed}${startSuffix(s).replace(/-/g, " ")}`;
 }
 
-/** Runs the specs one after the other; stops between steps (checkpointed) when `shouldStop` says so. */
+/**
+ * Runs the specs one after the other; stops between steps (checkpointed) when `shouldStop` says so, by default on a
+ * SIGINT (a notebook kernel's interrupt).
+ */
 export async function runGrid(specs: readonly RunSpec[], opts: GridOptions = {}): Promise<RunRecord[]> {
   const records: RunRecord[] = [];
+  // One stop for the whole grid: an interrupt during one run's evaluation still stops the grid after that run.
+  const shouldStop = opts.shouldStop ?? interruptedSince();
   let trainedS = 0;
   let trained = 0;
   const started = Date.now();
@@ -194,13 +200,13 @@ export async function runGrid(specs: readonly RunSpec[], opts: GridOptions = {})
         `grid ${formatSeconds((Date.now() - started) / 1000)} elapsed, ${formatSeconds(eta())} left`,
     });
     report();
-    const record = await runExperiment(spec, { ...opts, onProgress: report });
+    const record = await runExperiment(spec, { ...opts, shouldStop, onProgress: report });
     records.push(record);
     if (!record.reused) {
       trainedS += record.wallS;
       trained += 1;
     }
-    if (record.status === "stopped") break;
+    if (record.status === "stopped" || shouldStop()) break;
   }
   return records;
 }

@@ -12,10 +12,9 @@ import { createHash } from "crypto";
 import { readFileSync } from "fs";
 import { join, resolve } from "path";
 import { projectRoot } from "../data/load";
-import { Role } from "../data/schema";
+import { MAX_LABELS, Role } from "../data/schema";
 
-/** Most labels a dataset may have: one `<|label_k|>` token per label index. */
-export const MAX_LABELS = 16;
+export { MAX_LABELS };
 
 const ROLE_TOKENS: Record<Role, string> = {
   system: "<|system|>",

@@ -4,6 +4,10 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { test } from "node:test";
+import { DATA_COMMANDS } from "../../src/cli/data";
+import { COMMANDS, usage } from "../../src/cli/main";
+import type { Command } from "../../src/cli/options";
+import { RUNS_COMMANDS } from "../../src/cli/runs";
 
 const ROOT = path.resolve(__dirname, "../..");
 const xft = (...args: string[]) => spawnSync(process.execPath, [path.join(ROOT, "bin/xft.cjs"), ...args], {
@@ -82,4 +86,41 @@ test("xft doctor reports the backend; unknown commands and conditions are clear 
   const badCondition = xft("train", "--condition", "label+magic", "--profile", "ci");
   assert.equal(badCondition.status, 1);
   assert.match(badCondition.stderr, /unknown condition "label\+magic"/);
+});
+
+test("xft pretrain --profile ci, then xft train --profile ci --init base --adapter lora, work together as the README gives them", () => {
+  const runs = fs.mkdtempSync(path.join(os.tmpdir(), "xft-cli-base-"));
+  const env = { ...process.env, TF_CPP_MIN_LOG_LEVEL: "2", XFT_RUNS_DIR: runs };
+  const run = (...args: string[]) => spawnSync(process.execPath, [path.join(ROOT, "bin/xft.cjs"), ...args], { cwd: ROOT, encoding: "utf8", env });
+  const pretrained = run("pretrain", "--profile", "ci");
+  assert.equal(pretrained.status, 0, pretrained.stderr);
+  const trained = run("train", "--dataset", "esnli", "--condition", "label", "--profile", "ci", "--init", "base", "--adapter", "lora");
+  assert.equal(trained.status, 0, trained.stderr);
+  const record = JSON.parse(fs.readFileSync(path.join(JSON.parse(trained.stdout).dir, "run.json"), "utf8"));
+  const base = JSON.parse(fs.readFileSync(path.join(runs, "pretrain", "ci", "base.json"), "utf8"));
+  assert.equal(record.init.dir, path.join(runs, "pretrain", "ci"));
+  for (const k of ["layers", "dModel", "heads", "mlpRatio"]) assert.equal(record.model[k], base.model[k], `the run has the base's ${k}`);
+  fs.rmSync(runs, { recursive: true });
+});
+
+test("xft help is written from the option tables: every option a command accepts is in its block", () => {
+  const text = usage();
+  const blocks = text.split(/\n(?= {2}\S)/);
+  const all: [string, Command][] = [
+    ...Object.entries(COMMANDS).filter(([name]) => name !== "data" && name !== "runs"),
+    ...Object.entries(DATA_COMMANDS).map(([sub, c]): [string, Command] => [`data ${sub}`, c]),
+    ...Object.entries(RUNS_COMMANDS).map(([sub, c]): [string, Command] => [`runs ${sub}`, c]),
+  ];
+  for (const [name, command] of all) {
+    const block = blocks.find((b) => b.startsWith(`  ${name} `) || b.startsWith(`  ${name}\n`));
+    assert.ok(block, `a block for ${name}`);
+    for (const [option, spec] of Object.entries(command.options)) {
+      if (!spec.internal) assert.match(block!, new RegExp(`--${option}\\b`), `${name}'s usage shows --${option}`);
+    }
+  }
+  assert.match(text, /--train-only/);
+  assert.ok(text.split("\n").every((line) => line.length <= 118), "no line wider than 118 characters");
+  const r = xft("train", "--no-such-option");
+  assert.equal(r.status, 1);
+  assert.match(r.stderr, /xft train: Unknown option '--no-such-option'/);
 });

@@ -14,6 +14,7 @@ import { after, before, test } from "node:test";
 import { initBackend, tf } from "../../src/backend/engine";
 import type { GptConfig } from "../../src/model/config";
 import { disposeParams, forward, logitsAt, ModelConfig, Params } from "../../src/model/model";
+import { startArgs } from "../../src/cli/start-options";
 import { exportGrid } from "../../src/export/grid-export";
 import { baseParams, checkBase, readBaseCard } from "../../src/runs/base";
 import { expandGrid, GridSpec, gridProfile, runGrid, settingsOf } from "../../src/runs/grid";
@@ -254,7 +255,8 @@ test("xft export --grid: LoRA runs on xft's base as PEFT adapters on the exporte
   };
   const records = await runGrid(expandGrid(grid), { runsDir });
   const out = path.join(work, "grid");
-  const result = await exportGrid({ grid, part: "explanations", runsDir }, out);
+  const gridRequest = { grid, part: "explanations", startArgs: startArgs(grid.start!), runsDir };
+  const result = await exportGrid(gridRequest, out);
   assert.deepEqual({ runs: result.runs, base: result.base }, { runs: 4, base: path.join(out, "base") });
   assert.deepEqual(fs.readdirSync(path.join(out, "runs")).sort(), records.map((r) => r.key).sort());
   for (const f of ["summary.csv", "differences.csv", "wins.csv", "runs.csv", "configs.json"]) assert.ok(fs.existsSync(path.join(out, "results", f)), f);
@@ -288,6 +290,6 @@ test("xft export --grid: LoRA runs on xft's base as PEFT adapters on the exporte
   assert.ok(card.includes(`| 2 | ${mean.toFixed(3)} [`), `the card's arm mean is ${mean.toFixed(3)}`);
 
   const unfinished = path.join(work, "grid-unfinished");
-  await assert.rejects(exportGrid({ grid: { ...grid, seeds: [1, 2, 3] }, part: "explanations", runsDir }, unfinished), /2 of 6 runs of the grid are not finished/);
+  await assert.rejects(exportGrid({ ...gridRequest, grid: { ...grid, seeds: [1, 2, 3] } }, unfinished), /2 of 6 runs of the grid are not finished/);
   assert.ok(!fs.existsSync(unfinished));
 });

@@ -7,11 +7,11 @@ import { initBackend, tf } from "../../src/backend/engine";
 import { readLabelsBatch } from "../../src/eval/readout";
 import { createParams, disposeParams, GptConfig, parameterShapes, paramsFromValues, paramsToValues } from "../../src/model/model";
 import {
-  findingDifferences, findingTallies, intermediateHiddenEntropy, overconfidence, pointsOverSettings, pooledReliability, probeSummary, ProbedRun,
+  findingDifferences, findingTallies, intermediateHiddenEntropy, overconfidence, pointsOverSettings, pooledReliability, probeSummary,
 } from "../../src/probe/compare";
 import { attentionEntropy, firstTop1Point, hiddenStateEntropy } from "../../src/probe/measures";
 import { cacheBytesPerSequence, probeBatchSize, probeSequences, residualPoints } from "../../src/probe/probe";
-import { PROBE_FILE, probeRun, storedProbe } from "../../src/probe/run-probe";
+import { PROBE_FILE, probeRun, storedProbe, ProbedRun } from "../../src/probe/run-probe";
 import { readRunRecord, runExperiment } from "../../src/runs/experiment";
 import { GRID_PROFILES } from "../../src/runs/grid";
 

@@ -16,12 +16,6 @@ export function layerNorm(x: tf.Tensor, g: tf.Tensor, b: tf.Tensor, eps = LN_EPS
   return tfOpsLoaded() ? fusedLayerNorm(x, g, b, eps) : affineLayerNorm(eps)(x, g, b);
 }
 
-/** LayerNorm without learned parameters: the probes' normalisation of a residual stream (docs/protocol.md). */
-export function plainLayerNorm(x: tf.Tensor, eps = LN_EPS): tf.Tensor {
-  const { mean, variance } = tf.moments(x, -1, true);
-  return x.sub(mean).mul(tf.rsqrt(variance.add(eps)));
-}
-
 /**
  * LayerNorm with a hand-written gradient (about half the ops of autodiff through `moments`):
  * dx = rstd * (dxhat - mean(dxhat) - xhat * mean(dxhat * xhat)), with dxhat = dy * g.
