@@ -29,10 +29,6 @@ function currentWriter(): DisplayWriter | null {
   return jupyter.lastWriteDisplayData as unknown as DisplayWriter | null;
 }
 
-export function insideKernel(): boolean {
-  return currentWriter() !== null;
-}
-
 export function writeDisplay(bundle: MimeBundle, target: DisplayTarget = {}): void {
   const write = currentWriter();
   if (!write) throw new Error("rich output needs a tslab kernel: call this from a notebook cell");

@@ -6,10 +6,12 @@
  * The first chart of a kernel session also carries plotly.js itself inside its HTML, so that the live page has it.
  * Which output that is depends on the session's history (a re-run first chart cell has none), so before a notebook is
  * saved for good or exported, `standaloneCharts` puts the one copy into its first chart output: the page then draws
- * every chart with no network, whatever order the cells ran in (scripts/export-html.sh does this).
+ * every chart with no network, whatever order the cells ran in (xft export-notebook does this: src/export/notebook-export.ts).
+ * A live chart (live-chart.ts) is one output redrawn in place; its final state is an ordinary chart output.
  */
 import * as fs from "fs";
 import { escapeHtml } from "./html";
+import { outputInPlace } from "./in-place";
 import { type MimeBundle, writeDisplay } from "./output";
 
 export interface PlotlyFigure {
@@ -94,21 +96,49 @@ export function plotlyMimeBundle(
   };
 }
 
-/** Returns a bundle maker that inlines plotly.js in its first bundle only (one per kernel session is enough). */
-export function createFigureBundler(): (figure: PlotlyFigure) => MimeBundle {
-  let libraryInlined = false;
-  return (figure) => {
-    const bundle = plotlyMimeBundle(figure, { includeLibrary: !libraryInlined });
-    libraryInlined = true;
-    return bundle;
+/** A session's copy of plotly.js: the first chart to claim it carries it, every later claim is refused. */
+export function createLibraryClaim(): () => boolean {
+  let claimed = false;
+  return () => {
+    const first = !claimed;
+    claimed = true;
+    return first;
   };
 }
 
-const bundleForThisSession = createFigureBundler();
+/** Returns a bundle maker that inlines plotly.js in its first bundle only (one per kernel session is enough). */
+export function createFigureBundler(claimLibrary: () => boolean = createLibraryClaim()): (figure: PlotlyFigure) => MimeBundle {
+  return (figure) => plotlyMimeBundle(figure, { includeLibrary: claimLibrary() });
+}
+
+/**
+ * Bundles for ONE chart output redrawn in place, all with the same div. Where the chart takes the session's copy of
+ * plotly.js, its first draw carries it (the live page needs it) and so does its final one (the saved output keeps it,
+ * as a chart drawn once would); the redraws in between leave the 4.8 MB out, the page has it by then.
+ */
+export function createRedrawBundler(claimLibrary: () => boolean): (figure: PlotlyFigure, final: boolean) => MimeBundle {
+  const divId = randomDivId();
+  let carriesLibrary: boolean | undefined;
+  return (figure, final) => {
+    const first = carriesLibrary === undefined;
+    if (carriesLibrary === undefined) carriesLibrary = claimLibrary();
+    return plotlyMimeBundle(figure, { includeLibrary: carriesLibrary && (first || final), divId });
+  };
+}
+
+const claimLibraryForThisSession = createLibraryClaim();
+const bundleForThisSession = createFigureBundler(claimLibraryForThisSession);
 
 /** Shows a Plotly figure as one notebook output. */
 export function show(figure: PlotlyFigure): void {
   writeDisplay(bundleForThisSession(figure));
+}
+
+/** A chart output that the first call creates and later calls redraw in place; `final` marks the last one. */
+export function chartInPlace(): (figure: PlotlyFigure, final: boolean) => void {
+  const bundle = createRedrawBundler(claimLibraryForThisSession);
+  const write = outputInPlace();
+  return (figure, final) => write(bundle(figure, final));
 }
 
 /** A notebook as nbformat stores it, as far as chart outputs go. */

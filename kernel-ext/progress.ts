@@ -1,16 +1,21 @@
 /**
  * A progress bar that is ONE notebook output, replaced in place (update_display_data), so a long training loop
- * leaves one line in the notebook instead of thousands. Updates are throttled: re-rendering a 2 KB output costs a
- * kernel message and a frontend repaint, and a loop can call update() thousands of times a second.
+ * leaves one line in the notebook instead of thousands. Updates are throttled (throttle.ts).
  * Outside a kernel (a script, a test) the bar is a single stderr line redrawn with "\r".
  */
 import { escapeHtml } from "./html";
-import { insideKernel, type MimeBundle, newDisplayId, writeDisplay } from "./output";
+import { outputInPlace } from "./in-place";
+import { insideTslabKernel } from "../src/util/notice";
+import { type MimeBundle } from "./output";
+import { MIN_REDRAW_INTERVAL_MS, throttle } from "./throttle";
 
 export interface ProgressBar {
   update(done: number, total: number, text?: string): void;
-  /** Draws the final state now; later update() calls are ignored. */
-  close(text?: string): void;
+  /**
+   * Draws the final state now; later update() calls are ignored. `done` is the final count where the last update()
+   * reported the start of the last item (a loop's "item i of n"), so that a finished bar reads n/n.
+   */
+  close(text?: string, done?: number): void;
 }
 
 export interface ProgressState {
@@ -26,8 +31,6 @@ export interface ProgressState {
 /** Draws one state somewhere: a notebook output, a terminal line. */
 export type ProgressRenderer = (state: ProgressState) => void;
 
-/** At most ~4 redraws a second. */
-const MIN_REDRAW_INTERVAL_MS = 250;
 const TEXT_BAR_WIDTH = 24;
 
 function fractionDone(state: ProgressState): number {
@@ -73,12 +76,8 @@ export function progressMimeBundle(state: ProgressState): MimeBundle {
 
 /** The in-kernel renderer: the first state creates the output, later states replace it. */
 function notebookRenderer(): ProgressRenderer {
-  const displayId = newDisplayId();
-  let created = false;
-  return (state) => {
-    writeDisplay(progressMimeBundle(state), { displayId, update: created });
-    created = true;
-  };
+  const write = outputInPlace();
+  return (state) => write(progressMimeBundle(state));
 }
 
 /** The fallback renderer: one stderr line, redrawn in place, ended with a newline when the bar closes. */
@@ -94,8 +93,8 @@ function stderrRenderer(): ProgressRenderer {
 
 /**
  * A bar that draws through `render`: the first state at once, then at most one redraw per `minIntervalMs`. An update
- * that arrives too soon is not lost: a timer draws the latest state when the interval is up, and close() draws the
- * final state immediately.
+ * that arrives too soon is not lost: the latest state is drawn when the interval is up, and close() draws the final
+ * state immediately.
  */
 export function throttledProgressBar(
   title: string,
@@ -104,18 +103,12 @@ export function throttledProgressBar(
 ): ProgressBar {
   const startedAt = Date.now();
   const state: ProgressState = { title, done: 0, total: 0, elapsedMs: 0, closed: false };
-  let lastDrawnAt = -Infinity;
-  let pendingDraw: ReturnType<typeof setTimeout> | undefined;
-
-  const draw = (): void => {
-    if (pendingDraw !== undefined) clearTimeout(pendingDraw);
-    pendingDraw = undefined;
+  const redraw = throttle(() => {
     state.elapsedMs = Date.now() - startedAt;
-    lastDrawnAt = Date.now();
     render({ ...state });
-  };
+  }, minIntervalMs);
 
-  draw();
+  redraw.flush();
   return {
     update(done, total, text) {
       // A callback that fires after close() (a late epoch hook) must not reopen a finished bar.
@@ -123,24 +116,19 @@ export function throttledProgressBar(
       state.done = done;
       state.total = total;
       state.text = text;
-      const wait = lastDrawnAt + minIntervalMs - Date.now();
-      if (wait <= 0) draw();
-      else if (pendingDraw === undefined) {
-        pendingDraw = setTimeout(draw, wait);
-        // A pending redraw must not keep a plain Node script alive.
-        pendingDraw.unref();
-      }
+      redraw.request();
     },
-    close(text) {
+    close(text, done) {
       if (state.closed) return;
       state.closed = true;
       if (text !== undefined) state.text = text;
-      draw();
+      if (done !== undefined) state.done = done;
+      redraw.flush();
     },
   };
 }
 
 /** A progress bar in the current cell's output (or on stderr outside a kernel). */
 export function progressBar(title: string): ProgressBar {
-  return throttledProgressBar(title, insideKernel() ? notebookRenderer() : stderrRenderer());
+  return throttledProgressBar(title, insideTslabKernel() ? notebookRenderer() : stderrRenderer());
 }

@@ -12,7 +12,6 @@ cd "$(dirname "$0")/.."
 
 PINS="torch==2.13.0 transformers==5.18.0 peft==0.21.0 tokenizers==0.23.2 safetensors==0.8.0"
 VENV=.venv-hf
-VENV_STAMP="$VENV/xft-pins.txt"
 OUT=build/hf-fixtures
 SCRIPT=scripts/hf-reference.py
 CORPUS=data/esnli/train.jsonl.gz  # the tokenizer's training text, so it is part of the fixtures' inputs too
@@ -33,26 +32,9 @@ unavailable() {  # $1: one-line reason
   exit 0
 }
 
-# 1. The venv, (re)installed only when its stamp does not list exactly these pins. A venv whose Python no longer
-#    runs (e.g. the interpreter it was made from is gone) is made afresh.
-if [ -e "$VENV" ] && ! "$VENV/bin/python" -c 'import sys' >/dev/null 2>&1; then rm -rf "$VENV"; fi
-if [ "$(cat "$VENV_STAMP" 2>/dev/null)" != "$PINS" ]; then
-  echo "hf-reference: installing $PINS into $VENV"
-  log="$(mktemp)"
-  start=$SECONDS
-  # --retries 0: an unreachable index fails at once instead of retrying for every package.
-  # shellcheck disable=SC2086  # PINS is a word list on purpose
-  if { [ -x "$VENV/bin/python" ] || "$PYTHON" -m venv "$VENV"; } >"$log" 2>&1 \
-    && "$VENV/bin/python" -m pip install --retries 0 -q $PINS >>"$log" 2>&1; then
-    echo "$PINS" >"$VENV_STAMP"
-    echo "hf-reference: install took $((SECONDS - start))s"
-    rm -f "$log"
-  else
-    reason="$(grep -v '^[[:space:]]*$' "$log" | tail -n 1 || true)"
-    rm -f "$log" "$VENV_STAMP"
-    unavailable "pip install of the Hugging Face reference packages failed: ${reason:-no output}"
-  fi
-fi
+# 1. The venv, (re)installed only when it does not hold exactly these pins.
+source scripts/pinned-venv.sh
+pinned_venv "$VENV" "$PINS" "$PYTHON" || unavailable "pip install of the Hugging Face reference packages failed: ${PINNED_VENV_FAILURE:-no output}"
 
 # 2. The fixtures, built into a fresh folder and moved into place only when complete (which also drops a stale
 #    UNAVAILABLE), so the tests never see a half-written set.

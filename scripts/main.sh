@@ -24,6 +24,6 @@ npx xft export --grid --profile "$XFT_PROFILE" --part explanations --init base -
 # Notebook 06's default checkpoint (XFT_MODEL unset): the tiny random Llama of the parity tests' set-up.
 [ -n "${XFT_MODEL:-}" ] || bash scripts/hf-reference.sh
 $PY scripts/run-notebooks.py --out "$out" notebooks/*.ipynb
-bash scripts/export-html.sh "$out"/*.ipynb
+npx xft export-notebook --executed "$out"/*.ipynb
 node --import tsx scripts/write-supplement.ts "$out"
 echo "main: done in $(( $(date +%s) - started )) s; open $out/index.html"

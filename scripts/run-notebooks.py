@@ -8,8 +8,9 @@ scripts/env.sh so that Jupyter finds the kernelspec in kernel-ext/jupyter. The k
 whatever folder a notebook is in, and inherits this process's environment (XFT_PROFILE and the like).
 
 Every notebook runs, even after one fails. The executed copy is written to --out either way, so a failing run can be
-inspected. For a failed cell this prints its source and its stderr output: tslab reports errors only as stderr text,
-never as an `error` message, so nbclient's own exception message is empty.
+inspected. For a failed cell this prints its source, its stderr output (where tslab writes compile errors) and its
+`error` output (a run-time error: the traceback, mapped to the .ts source by the project's tslab patch). A cell fails
+when its execute_reply says "error", which is what nbclient's CellExecutionError reports.
 Exit status: 0 when all notebooks ran, 1 when any failed, 2 for bad arguments.
 """
 import argparse
@@ -33,8 +34,17 @@ def stream_text(cell, name):
     )
 
 
+def error_text(cell):
+    """The cell's `error` outputs: each one's traceback lines (which begin with "ename: evalue")."""
+    return "\n".join(
+        "\n".join(output.get("traceback") or [f"{output.get('ename')}: {output.get('evalue')}"])
+        for output in cell.get("outputs", [])
+        if output.get("output_type") == "error"
+    )
+
+
 def describe_failure(nb, cell_index, error):
-    """The failing cell's number, source and stderr, for the terminal."""
+    """The failing cell's number, source, stderr and error, for the terminal."""
     if cell_index is None:
         return f"{type(error).__name__}: {error}"
     cell = nb.cells[cell_index]
@@ -44,7 +54,9 @@ def describe_failure(nb, cell_index, error):
         reason = "the cell failed"
     else:
         reason = f"{type(error).__name__}: {str(error).strip()}"
-    return f"{label}: {reason}\n--- source ---\n{cell.source}\n--- stderr ---\n{stderr}"
+    report = f"{label}: {reason}\n--- source ---\n{cell.source}\n--- stderr ---\n{stderr}"
+    traceback = error_text(cell)
+    return f"{report}\n--- error ---\n{traceback}" if traceback else report
 
 
 def run_notebook(path, out_path, timeout_s):

@@ -28,6 +28,13 @@ bash scripts/native-tf.sh
 echo "setup: xft's native kernels"
 bash scripts/native-kernels.sh
 
+# JupyterLab (npm run lab), pinned, in its own venv; the classic Notebook and the tests' kernel need only Debian's Jupyter.
+echo "setup: JupyterLab (.venv-lab)"
+source scripts/pinned-venv.sh
+if ! pinned_venv .venv-lab "jupyterlab==4.6.4"; then
+  echo "setup: JupyterLab could not be installed (${PINNED_VENV_FAILURE:-no output}); npm run lab needs it, the rest does not" >&2
+fi
+
 source scripts/env.sh
 if ! $PY scripts/kernelspecs.py 2>/dev/null | grep -q "kernel-ext/jupyter/kernels/tslab"; then
   echo "setup: Jupyter does not see the project's tslab kernelspec (kernel-ext/jupyter/kernels/tslab)" >&2

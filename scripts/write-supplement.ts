@@ -7,6 +7,7 @@
 import * as fs from "fs";
 import * as path from "path";
 import { initBackend } from "../src/backend/engine";
+import { describeArm } from "../src/eval/run-identity";
 import { runRecords } from "../src/runs/catalog";
 import { collectEnvironment } from "../src/runs/environment";
 import type { RunRecord } from "../src/runs/experiment";
@@ -14,8 +15,7 @@ import type { RunRecord } from "../src/runs/experiment";
 const escape = (s: unknown) => String(s).replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;");
 
 /** dataset/dimension condition[@budget] seed: how the index sorts and shows a run. */
-const arm = (r: RunRecord) => r.spec.condition + (r.spec.explTokens === null || r.spec.explTokens === undefined ? "" : `@${r.spec.explTokens}`);
-const runLabel = (r: RunRecord) => `${r.spec.dataset}/${r.spec.dimension ?? "all"}/${arm(r)}/${String(r.spec.seed).padStart(4, "0")}`;
+const runLabel = (r: RunRecord) => `${r.spec.dataset}/${r.spec.dimension ?? "all"}/${describeArm(r.spec)}/${String(r.spec.seed).padStart(4, "0")}`;
 
 /** The exported grid's card for a run, relative to the page, where models/ has one. */
 function cardLink(outDir: string, r: RunRecord): string {
@@ -35,7 +35,7 @@ async function main(outDir: string): Promise<void> {
   fs.mkdirSync(path.join(outDir, "runs"), { recursive: true });
   for (const r of runs) fs.writeFileSync(path.join(outDir, "runs", `${r.key}.json`), JSON.stringify(r, null, 1));
   const runRows = runs.map((r) => `<tr><td>${escape(r.spec.dataset)}</td><td>${escape(r.spec.dimension ?? "all")}</td>` +
-    `<td>${escape(arm(r))}</td><td>${r.spec.seed}</td>` +
+    `<td>${escape(describeArm(r.spec))}</td><td>${r.spec.seed}</td>` +
     `<td>${r.metrics ? r.metrics.accuracy.toFixed(3) : "-"}</td><td>${r.training.steps}</td><td>${escape(r.environment.backend)}</td>` +
     `<td><a href="runs/${r.key}.json">${r.key}</a></td><td>${cardLink(outDir, r)}</td></tr>`).join("\n");
   const html = `<!doctype html>

@@ -4,6 +4,7 @@
  * Everything else in xft imports `tf` from here, so that every module sees the same engine.
  */
 import * as tf from "@tensorflow/tfjs";
+import { notice } from "../util/notice";
 import { loadAttentionKernel } from "./attention-kernel";
 import type { Impl } from "./impl-choice";
 import { registerNativeFixes } from "./native";
@@ -96,7 +97,7 @@ function requestedOrder(requested: string | undefined): BackendName[] {
 
 /**
  * Initialises the backend once per process and returns what was chosen. `requested` (or XFT_BACKEND)
- * forces one backend and fails loudly if it cannot start. `quiet` skips the one-line report on stderr.
+ * forces one backend and fails loudly if it cannot start. `quiet` skips the one-line report (see `notice`).
  */
 export async function initBackend(opts: { requested?: string; quiet?: boolean } = {}): Promise<BackendInfo> {
   const requested = opts.requested ?? process.env.XFT_BACKEND;
@@ -111,7 +112,7 @@ export async function initBackend(opts: { requested?: string; quiet?: boolean } 
         ...got, tfjsVersion: tf.version.tfjs, skipped, attention: attention.impl, attentionNote: attention.why,
         tfOps: ops.impl, tfOpsNote: ops.why,
       };
-      if (!opts.quiet) console.error(`xft: backend ${describeBackend(current)}`);
+      if (!opts.quiet) notice(`xft: backend ${describeBackend(current)}`);
       return current;
     } catch (err) {
       skipped[name] = (err as Error).message.split("\n")[0];

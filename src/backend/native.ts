@@ -168,10 +168,29 @@ const linearOps = tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) =>
 });
 
 /**
- * A linear layer x [N, k] @ w [k, m] + b: TensorFlow's ops directly where the backend is tfjs-node with the
- * patched binding (nativeFusedMatMul), else tfjs's fused matMul.
+ * The same layer with w and b frozen (a LoRA step's base weights), so that its gradient is x's alone, the same
+ * product as linearOps': a custom gradient computes every input's gradient, asked for or not, and tfjs keeps the
+ * ones nobody asked for until the backward pass ends (GPT-2 small: 340 MB of frozen matrices' gradients).
  */
-export function linear(x: tf.Tensor2D, w: tf.Tensor2D, b: tf.Tensor1D): tf.Tensor2D {
-  if (fusedMatMulMended && tf.getBackend() === "tensorflow" && x.dtype === "float32") return linearOps(x, w, b) as tf.Tensor2D;
+function frozenLinearOps(x: tf.Tensor2D, w: tf.Tensor2D, b: tf.Tensor1D): tf.Tensor2D {
+  const be = tf.backend() as unknown as NodeBackend;
+  const op = tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => {
+    const [input] = args as [tf.Tensor2D];
+    return {
+      value: fusedMatMulOp(be, input, w, b, false, false, FUSED_OPS.linear),
+      gradFunc: (dy: tf.Tensor) => [matMulOp(be, dy, w, false, true)],
+    };
+  });
+  return op(x) as tf.Tensor2D;
+}
+
+/**
+ * A linear layer x [N, k] @ w [k, m] + b: TensorFlow's ops directly where the backend is tfjs-node with the
+ * patched binding (nativeFusedMatMul), else tfjs's fused matMul. `frozen`: no gradient for w and b.
+ */
+export function linear(x: tf.Tensor2D, w: tf.Tensor2D, b: tf.Tensor1D, frozen = false): tf.Tensor2D {
+  if (fusedMatMulMended && tf.getBackend() === "tensorflow" && x.dtype === "float32") {
+    return frozen ? frozenLinearOps(x, w, b) : linearOps(x, w, b) as tf.Tensor2D;
+  }
   return tf.fused.matMul({ a: x, b: w, bias: b }) as tf.Tensor2D;
 }

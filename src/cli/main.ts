@@ -7,6 +7,7 @@ import { runBench } from "./bench";
 import { DATA_COMMANDS } from "./data";
 import { runDoctor } from "./doctor";
 import { runEval } from "./eval";
+import { exportNotebooks } from "../export/notebook-export";
 import { runExport } from "./export";
 import { runLogits } from "./logits";
 import { Command, commandUsage, OptionTable, parseOptions } from "./options";
@@ -67,13 +68,15 @@ const PROBE_OPTIONS = {
 
 const PRETRAIN_OPTIONS = {
   profile: { type: "string", help: "ci|quick|full (the grid's architecture; default $XFT_PROFILE or quick)" },
-  out: { type: "string", help: "DIR (default data/base-<profile> where one is shipped (quick: reused), else runs/pretrain/<profile>)" },
+  init: { type: "string", help: "hf:DIR|hf:org/name (continue pretraining a Hugging Face checkpoint; writes a checkpoint folder for --init hf:OUT)" },
+  out: { type: "string", help: "DIR (default data/base-<profile> where one is shipped (quick: reused), else runs/pretrain/<profile>[-hf-<name>])" },
   layers: { type: "string", help: "N" }, "d-model": { type: "string", help: "N" }, heads: { type: "string", help: "N (another architecture)" },
   fresh: { type: "boolean", default: false, help: "(pretrain again)" }, backend: BACKEND,
 } as const satisfies OptionTable;
 
 const EVAL_OPTIONS = {
-  run: { type: "string", help: "KEY|DIR" }, dataset: { type: "string", help: "NAME|PATH" }, dimension: { type: "string", help: "NAME" },
+  run: { type: "string", help: "KEY|DIR" }, dataset: { type: "string", help: "NAME|PATH" }, dimension: { type: "string", help: "NAME (only its rows)" },
+  "as-dimension": { type: "string", help: "NAME (read every row as this dimension: the run's own, on rows rated on others, e.g. usr)" },
   out: { type: "string", help: "FILE.csv (every example's label probabilities)" }, "runs-dir": RUNS_DIR, backend: BACKEND,
 } as const satisfies OptionTable;
 
@@ -97,6 +100,13 @@ const EXPORT_OPTIONS = {
   merged: { type: "boolean", default: false, help: "(a LoRA run as one model, adapter merged)" },
   "peft-base": { type: "string", help: "DIR (a LoRA run on xft's base: that base's export)" },
   "runs-dir": RUNS_DIR,
+} as const satisfies OptionTable;
+
+const EXPORT_NOTEBOOK_OPTIONS = {
+  profile: PROFILE,
+  out: { type: "string", help: "DIR (the executed copies and their pages; default build/notebooks, with --executed each notebook's own folder)" },
+  executed: { type: "boolean", default: false, help: "(the notebooks ran already: render their outputs as they are)" },
+  pdf: { type: "boolean", default: false, help: "(also each page as a PDF, charts drawn, printed by headless Chromium)" },
 } as const satisfies OptionTable;
 
 const DOCTOR_OPTIONS = {
@@ -154,12 +164,13 @@ export const COMMANDS: Record<string, Command> = {
   },
   pretrain: {
     summary: "next-token pretraining of a base model on every text the project ships (train splits only, no test text), " +
-      "resumable; writes the weights and a model card (CARD.md, base.json)",
+      "resumable; writes the weights and a model card (CARD.md, base.json); --init hf:DIR continues a checkpoint in its own tokenizer " +
+      "and writes a checkpoint folder (README.md, pretrain.json) that --init hf:OUT starts from",
     options: PRETRAIN_OPTIONS,
     run: (args) => {
       const { values } = parseOptions(args, PRETRAIN_OPTIONS);
       return runPretrain({
-        profile: values.profile, out: values.out, layers: int(values.layers, "--layers"), dModel: int(values["d-model"], "--d-model"),
+        profile: values.profile, init: values.init, out: values.out, layers: int(values.layers, "--layers"), dModel: int(values["d-model"], "--d-model"),
         heads: int(values.heads, "--heads"), backend: values.backend, fresh: values.fresh,
         command: ["npx xft pretrain", ...args.filter((a) => a !== "--fresh")].join(" "),
       });
@@ -186,7 +197,7 @@ export const COMMANDS: Record<string, Command> = {
     run: (args) => {
       const { values } = parseOptions(args, EVAL_OPTIONS);
       if (values.run === undefined || values.dataset === undefined) throw new Error("give --run KEY|DIR and --dataset NAME|PATH");
-      return runEval({ run: values.run, dataset: values.dataset, dimension: values.dimension, out: values.out, runsDir: values["runs-dir"], backend: values.backend });
+      return runEval({ run: values.run, dataset: values.dataset, dimension: values.dimension, asDimension: values["as-dimension"], out: values.out, runsDir: values["runs-dir"], backend: values.backend });
     },
   },
   logits: {
@@ -215,6 +226,19 @@ export const COMMANDS: Record<string, Command> = {
         run: values.run, base: values.grid ? undefined : values.base, to: values.to, runsDir: values["runs-dir"], merged: values.merged, peftBase: values["peft-base"],
         grid: values.grid ? { profile: values.profile, part: values.part, start: parseStart(values) } : undefined,
       });
+    },
+  },
+  "export-notebook": {
+    positionals: "NOTEBOOK.ipynb...",
+    summary: "a notebook as one HTML page that draws every chart with nothing else reachable (no network, no machine path): " +
+      "executed with the profile, then checked in headless Chromium; a page that fails the check is not written",
+    options: EXPORT_NOTEBOOK_OPTIONS,
+    run: async (args) => {
+      const { values, positionals } = parseOptions(args, EXPORT_NOTEBOOK_OPTIONS, true);
+      if (positionals.length === 0) throw new Error("give the notebooks to export: xft export-notebook notebooks/00-quickstart.ipynb");
+      if (values.executed && values.profile !== undefined) throw new Error("--profile is for notebooks that xft executes, not --executed ones");
+      await exportNotebooks(positionals, { out: values.out, executed: values.executed, profile: values.profile, pdf: values.pdf, log: (line) => process.stdout.write(`${line}\n`) });
+      return 0;
     },
   },
   doctor: {

@@ -41,7 +41,7 @@ const INDENT = " ".repeat(11);
 const WIDTH = 118;
 
 /** A table's visible options as "--name help" items, wrapped to the usage's width under the command. */
-export function optionsUsage(options: OptionTable): string {
+function optionsUsage(options: OptionTable): string {
   const items = Object.entries(options).filter(([, o]) => !o.internal).map(([name, o]) => `--${name}${o.help ? ` ${o.help}` : ""}`);
   const room = WIDTH - INDENT.length;
   const lines: string[] = [];

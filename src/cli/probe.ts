@@ -8,7 +8,7 @@ import * as path from "path";
 import * as aq from "arquero";
 import { initBackend } from "../backend/engine";
 import { writeFileAtomic } from "../util/atomic-write";
-import { describeRun } from "../eval/compare";
+import { describeRun } from "../eval/run-identity";
 import { findingDifferences, findingTallies, pointsOverSettings, pooledReliability, probeSummary } from "../probe/compare";
 import { probeRun, probeRuns, RunProbe } from "../probe/run-probe";
 import { readRunRecord, RunStart } from "../runs/experiment";
@@ -30,7 +30,7 @@ export interface ProbeArgs {
 }
 
 /** One run's probe as two tables: per residual point, and per block (attention). */
-export function probeTables(p: RunProbe): { points: ReturnType<typeof aq.from>; blocks: ReturnType<typeof aq.from> } {
+function probeTables(p: RunProbe): { points: ReturnType<typeof aq.from>; blocks: ReturnType<typeof aq.from> } {
   const points = aq.from(p.points.map((point, j) => ({
     point, hidden_entropy: p.layers.hidden_entropy[j], lens_entropy: p.layers.lens_entropy[j], lens_max_prob: p.layers.lens_max_prob[j],
     lens_agrees_final: p.lensAgreement[j], lens_accuracy: p.lensAccuracy[j], first_top1_here: p.firstTop1Counts[j],
@@ -75,7 +75,7 @@ export async function runProbe(args: ProbeArgs): Promise<number> {
     const summary = probeSummary(probed);
     const differences = findingDifferences(probed);
     const tallies = aq.from(findingTallies(differences));
-    const reliability = pooledReliability(records);
+    const reliability = aq.from(pooledReliability(records));
     const out = args.out ?? gridResultsDir(grid.profile.name, args.start);
     const files: Record<string, ReturnType<typeof aq.from>> = {
       "probe-summary.csv": summary, "probe-differences.csv": differences, "probe-findings.csv": tallies, "reliability.csv": reliability,

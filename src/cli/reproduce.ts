@@ -9,14 +9,16 @@ import * as path from "path";
 import type { ColumnTable } from "arquero";
 import { initBackend } from "../backend/engine";
 import { projectRoot } from "../data/load";
-import type { RunStart } from "../runs/experiment";
+import type { RunRecord, RunStart } from "../runs/experiment";
 import { expandGrid, GridPart, gridProfile, gridResultsDir, parseShard, reproductionGrid, runGrid, shardOf } from "../runs/grid";
+import { humanTransfer } from "../runs/human-transfer";
 import { analyzeGrid, writeResults } from "../runs/results";
+import { writeFileAtomic } from "../util/atomic-write";
 import { formatTable } from "./data-format";
 import { statusLine, stopOnInterrupt } from "./long-running";
 import { startArgs } from "./start-options";
 
-export const GRID_PARTS: readonly GridPart[] = ["all", "explanations", "pseudo", "budget"];
+const GRID_PARTS: readonly GridPart[] = ["all", "explanations", "pseudo", "budget"];
 
 export interface ReproduceArgs {
   profile?: string;
@@ -85,6 +87,7 @@ export async function runReproduce(args: ReproduceArgs): Promise<number> {
     const results = analyzeGrid(records);
     const out = args.out ?? gridResultsDir(grid.profile.name, args.start) + (shard ? `-shard${shard.index}of${shard.count}` : "");
     const files = writeResults(out, results, records);
+    if (records.some((r) => r.data.name.startsWith("conv-"))) files.push(...await writeHumanTransfer(out, records, args.runsDir, status));
     process.stdout.write(`wins against label (settings where the arm's mean accuracy over seeds is higher)\n${tableText(results.wins)}\n`);
     process.stdout.write(`paired accuracy differences to label (mean over seeds, 95% bootstrap interval, sign count)\n${tableText(results.differences)}\n`);
     process.stderr.write(`xft reproduce: wrote ${files.map((f) => path.relative(process.cwd(), f)).join(", ")}\n`);
@@ -92,6 +95,16 @@ export async function runReproduce(args: ReproduceArgs): Promise<number> {
   } finally {
     interrupt.release();
   }
+}
+
+/** The conversation runs against USR's people (src/runs/human-transfer.ts): human-transfer.csv and its differences. */
+async function writeHumanTransfer(out: string, records: RunRecord[], runsDir: string | undefined, status: (text: string, final: boolean) => void): Promise<string[]> {
+  const transfer = await humanTransfer(records, { runsDir, onProgress: (done, total) => status(`xft reproduce: conversation runs on USR's human ratings ${done}/${total}`, done === total) });
+  const files = [path.join(out, "human-transfer.csv"), path.join(out, "human-transfer-differences.csv")];
+  writeFileAtomic(files[0], transfer.summary.toCSV());
+  writeFileAtomic(files[1], transfer.differences.toCSV());
+  process.stdout.write(`agreement with people on USR (Spearman rho of the expected score, mean over seeds, 95% interval)\n${tableText(transfer.summary)}\n`);
+  return files;
 }
 
 /**

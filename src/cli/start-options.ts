@@ -1,11 +1,12 @@
 /**
  * The options that say where a run's weights start, shared by `xft train`, `xft reproduce` and `xft probe`:
  *   --init scratch|base|hf:DIR  --base DIR  --adapter none|lora  --lora-rank N  --lora-alpha A  --lora-dropout P  --lora-targets a,b
+ *   --chat-template (with hf:, the text in the checkpoint's chat template)
  */
 import { LoraConfig, parseLoraTargets } from "../model/lora";
 import { ADAPTER_KINDS, AdapterKind, parseInit } from "../runs/base";
 import type { RunStart } from "../runs/experiment";
-import type { OptionTable } from "./options";
+import type { OptionTable, OptionValues } from "./options";
 
 export const START_OPTIONS = {
   init: {
@@ -22,9 +23,10 @@ export const START_OPTIONS = {
     type: "string",
     help: "a,b (default every linear layer: xft's attn.wqkv,attn.wo,mlp.w1,mlp.w2, or the checkpoint's module names q_proj,v_proj,c_attn,...)",
   },
+  "chat-template": { type: "boolean", help: "(with hf:, the prompt as a user message and the target as the reply, in the checkpoint's chat template)" },
 } as const satisfies OptionTable;
 
-type StartValues = Partial<Record<keyof typeof START_OPTIONS, string>>;
+type StartValues = Partial<OptionValues<typeof START_OPTIONS>>;
 
 function oneOf<T extends string>(value: string | undefined, known: readonly T[], flag: string): T | undefined {
   if (value === undefined) return undefined;
@@ -53,6 +55,7 @@ export function parseStart(values: StartValues): RunStart {
   return {
     init: values.init === undefined ? undefined : parseInit(values.init), base: values.base, adapter,
     ...(Object.keys(lora).length > 0 ? { lora } : {}),
+    ...(values["chat-template"] ? { chatTemplate: true } : {}),
   };
 }
 
@@ -67,5 +70,6 @@ export function startArgs(start: RunStart): string[] {
   if (l.alpha !== undefined) args.push("--lora-alpha", String(l.alpha));
   if (l.dropout !== undefined) args.push("--lora-dropout", String(l.dropout));
   if (l.targets) args.push("--lora-targets", l.targets.join(","));
+  if (start.chatTemplate) args.push("--chat-template");
   return args;
 }

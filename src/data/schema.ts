@@ -5,7 +5,7 @@
  */
 
 export type Role = "system" | "user" | "assistant" | "premise" | "knowledge";
-export const ROLES: readonly Role[] = ["system", "user", "assistant", "premise", "knowledge"];
+const ROLES: readonly Role[] = ["system", "user", "assistant", "premise", "knowledge"];
 
 export interface Turn {
   role: Role;

@@ -1,7 +1,7 @@
 /**
  * The analysis of an experiment grid (docs/protocol.md, "Metrics per (dataset, dimension, condition)"): run
  * records and their test predictions in, arquero tables out. A *setting* is (dataset, dimension), an
- * *arm* is (condition, explTokens); a grid runs every arm in every setting with the same seeds.
+ * *arm* is (condition, explTokens) (run-identity.ts); a grid runs every arm in every setting with the same seeds.
  *
  * What each interval means:
  * - `summarize`, `<m>_lo` / `<m>_hi`: the 95% Student-t interval for the mean of metric m over seeds,
@@ -19,8 +19,8 @@
  *   treat the seeds as a sample of possible trainings (the sign count over seeds is there for that).
  */
 import * as aq from "arquero";
-import type { EvaluatedRun, Prediction, RunSpecRow } from "./evaluated-run";
-import { CONDITIONS } from "../train/sequences";
+import type { EvaluatedRun, Prediction } from "./evaluated-run";
+import { armKey, armOfRow, compareArms, compareRuns, describeRun, isBaseline, RunSpecRow, settingKey } from "./run-identity";
 import { hashSeed, Rng } from "../util/rng";
 
 type Table = ReturnType<typeof aq.table>;
@@ -107,70 +107,23 @@ function meanInterval(values: readonly number[]): { mean: number; lo: number; hi
   return { mean, lo: mean - half, hi: mean + half };
 }
 
-type Spec = RunSpecRow;
-
-/** "dataset/dimension condition expl=N seed S", for error messages. */
-export function describeRun(spec: Spec): string {
-  const expl = spec.explTokens === null ? "" : ` expl=${spec.explTokens}`;
-  return `${spec.dataset}/${spec.dimension ?? "all"} ${spec.condition}${expl} seed ${spec.seed}`;
-}
-
-function settingKey(spec: Spec): string {
-  return JSON.stringify([spec.dataset, spec.dimension]);
-}
-
-function armKey(spec: Spec): string {
-  return JSON.stringify([spec.condition, spec.explTokens]);
-}
-
-/** Setting, then arm: dataset and dimension by name (all rows first), conditions in CONDITIONS order, budgets ascending (the profile's first). */
-function compareSpecs(a: Spec, b: Spec): number {
-  return compareStrings(a.dataset, b.dataset)
-    || compareNullable(a.dimension, b.dimension, compareStrings)
-    || compareArms(a, b);
-}
-
-/** An arm; `condition` is a string because a differences table's rows are not checked against CONDITIONS. */
-interface Arm {
-  condition: string;
-  explTokens: number | null;
-}
-
-function compareArms(a: Arm, b: Arm): number {
-  return conditionRank(a.condition) - conditionRank(b.condition)
-    || compareStrings(a.condition, b.condition)
-    || compareNullable(a.explTokens, b.explTokens, (x, y) => x - y);
-}
-
-/** A condition not in CONDITIONS (a record from another version) sorts after the known ones. */
-function conditionRank(condition: string): number {
-  const i = (CONDITIONS as readonly string[]).indexOf(condition);
-  return i < 0 ? CONDITIONS.length : i;
-}
-
-function compareStrings(a: string, b: string): number {
-  return a < b ? -1 : a > b ? 1 : 0;
-}
-
-function compareNullable<T>(a: T | null, b: T | null, compare: (x: T, y: T) => number): number {
-  if (a === null || b === null) return a === b ? 0 : a === null ? -1 : 1;
-  return compare(a, b);
-}
+/** What the grouping reads of an item: the key and spec of the run it is or carries. */
+export type KeyedRun = Pick<EvaluatedRun, "key" | "spec">;
 
 /**
- * Items grouped by setting and arm, in compareSpecs order, each group keyed by seed. Two runs of one
+ * Items grouped by setting and arm, in compareRuns order, each group keyed by seed. Two runs of one
  * setting, arm and seed (e.g. from two profiles) are an error: counting both would count a seed twice.
  */
-function groupRuns<T>(items: readonly T[], specOf: (item: T) => Spec, keyOf: (item: T) => string): Map<number, T>[] {
+function groupRuns<T>(items: readonly T[], runOf: (item: T) => KeyedRun): Map<number, T>[] {
   const groups = new Map<string, Map<number, T>>();
-  for (const item of [...items].sort((a, b) => compareSpecs(specOf(a), specOf(b)))) {
-    const spec = specOf(item);
+  for (const item of [...items].sort((a, b) => compareRuns(runOf(a).spec, runOf(b).spec))) {
+    const spec = runOf(item).spec;
     const key = settingKey(spec) + armKey(spec);
     let bySeed = groups.get(key);
     if (!bySeed) groups.set(key, (bySeed = new Map()));
     const previous = bySeed.get(spec.seed);
     if (previous !== undefined) {
-      throw new Error(`runs ${keyOf(previous)} and ${keyOf(item)} are both ${describeRun(spec)}; a grid has one run per setting, arm and seed`);
+      throw new Error(`runs ${runOf(previous).key} and ${runOf(item).key} are both ${describeRun(spec)}; a grid has one run per setting, arm and seed`);
     }
     bySeed.set(spec.seed, item);
   }
@@ -191,7 +144,7 @@ const SUMMARY_COLUMNS = [
  * is an error, so that a missing seed never passes unnoticed.
  */
 export function summarize(records: readonly EvaluatedRun[]): Table {
-  const rows = seedGroups(records).map((runs) => {
+  const rows = seedGroups(records, (r) => r).map((runs) => {
     const row: Record<string, string | number | null> = { ...armColumns(runs[0].spec), n_seeds: runs.length };
     for (const [column, field] of Object.entries(METRICS)) {
       const values = runs.map((r) => {
@@ -207,13 +160,21 @@ export function summarize(records: readonly EvaluatedRun[]): Table {
 }
 
 /** The columns that name a setting and arm in every table of the analysis. */
-export function armColumns(spec: Spec): { dataset: string; dimension: string; condition: string; expl_tokens: number | null } {
+export interface ArmColumns {
+  dataset: string;
+  /** "all" for a run on every row. */
+  dimension: string;
+  condition: string;
+  expl_tokens: number | null;
+}
+
+export function armColumns(spec: RunSpecRow): ArmColumns {
   return { dataset: spec.dataset, dimension: spec.dimension ?? "all", condition: spec.condition, expl_tokens: spec.explTokens };
 }
 
-/** Finished runs (or anything carrying one's record) grouped by setting and arm in table order, one item per seed. */
-export function seedGroups<T extends { spec: Spec; key: string }>(items: readonly T[]): T[][] {
-  return groupRuns(items, (r) => r.spec, (r) => r.key).map((bySeed) => [...bySeed.values()]);
+/** Finished runs (or anything carrying one, `runOf`) grouped by setting and arm in table order, one item per seed. */
+export function seedGroups<T>(items: readonly T[], runOf: (item: T) => KeyedRun): T[][] {
+  return groupRuns(items, runOf).map((bySeed) => [...bySeed.values()]);
 }
 
 /** Mean and 95% t-interval over seeds of the non-NaN values (see the header), and how many were NaN. */
@@ -223,9 +184,8 @@ export function seedInterval(values: readonly number[]): { mean: number; lo: num
 }
 
 /** A row of `seedPairedDifferences`. */
-export interface SeedDifferenceRow {
-  dataset: string; dimension: string; condition: string; expl_tokens: number | null;
-  n_seeds: number; diff_mean: number; diff_lo: number; diff_hi: number; higher: number; lower: number;
+export interface SeedDifferenceRow extends ArmColumns, DifferenceInterval {
+  n_seeds: number; higher: number; lower: number;
 }
 
 /**
@@ -234,17 +194,16 @@ export interface SeedDifferenceRow {
  * and on how many seeds the arm's value is higher / lower. Seeds without a baseline run, and NaN values,
  * are left out (n_seeds counts the rest); an arm with none left has no row.
  */
-export function seedPairedDifferences<T extends { spec: Spec; key: string }>(
-  items: readonly T[], valueOf: (item: T) => number, baseline = "label",
+export function seedPairedDifferences<T>(
+  items: readonly T[], runOf: (item: T) => KeyedRun, valueOf: (item: T) => number, baseline = "label",
 ): SeedDifferenceRow[] {
-  const groups = groupRuns(items, (r) => r.spec, (r) => r.key);
-  const isBaseline = (spec: Spec) => spec.condition === baseline && spec.explTokens === null;
+  const groups = groupRuns(items, runOf);
   const rows: SeedDifferenceRow[] = [];
-  const specOf = (g: Map<number, T>) => g.values().next().value!.spec;
+  const specOf = (g: Map<number, T>) => runOf(g.values().next().value!).spec;
   for (const group of groups) {
     const spec = specOf(group);
-    if (isBaseline(spec)) continue;
-    const base = groups.find((g) => isBaseline(specOf(g)) && settingKey(specOf(g)) === settingKey(spec));
+    if (isBaseline(spec, baseline)) continue;
+    const base = groups.find((g) => isBaseline(specOf(g), baseline) && settingKey(specOf(g)) === settingKey(spec));
     if (!base) continue;
     const diffs = [...group.entries()].filter(([s]) => base.has(s))
       .map(([s, item]) => valueOf(item) - valueOf(base.get(s)!)).filter((d) => !Number.isNaN(d));
@@ -268,11 +227,7 @@ export interface PairingOptions {
 }
 
 /** An arm's seeds in one setting that have no baseline run of the same setting and seed. */
-export interface UnpairedArm {
-  dataset: string;
-  dimension: string | null;
-  condition: string;
-  explTokens: number | null;
+export interface UnpairedArm extends Pick<RunSpecRow, "dataset" | "dimension" | "condition" | "explTokens"> {
   seeds: number[];
 }
 
@@ -301,19 +256,18 @@ export function pairedDifferences(results: readonly RunResult[], opts: PairingOp
   const resamples = opts.resamples ?? 2000;
   const seed = opts.seed ?? 1;
   if (!(Number.isInteger(resamples) && resamples >= 1)) throw new Error(`resamples must be a positive integer, got ${resamples}`);
-  const isBaseline = (spec: Spec) => spec.condition === baseline && spec.explTokens === null;
 
-  const groups = groupRuns(results, (r) => r.record.spec, (r) => r.record.key);
+  const groups = groupRuns(results, (r) => r.record);
   const rows: Record<string, string | number | null>[] = [];
   const unpaired: UnpairedArm[] = [];
   for (const setting of new Set(groups.map((g) => settingKey(firstSpec(g))))) {
     const inSetting = groups.filter((g) => settingKey(firstSpec(g)) === setting);
-    const baselineRuns = inSetting.find((g) => isBaseline(firstSpec(g))) ?? new Map<number, RunResult>();
+    const baselineRuns = inSetting.find((g) => isBaseline(firstSpec(g), baseline)) ?? new Map<number, RunResult>();
     // The first baseline run (lowest seed) fixes the example order that the bootstrap indices refer to.
     const reference = [...baselineRuns.entries()].sort(([a], [b]) => a - b)[0]?.[1];
     // One index stream per setting, restarted for every arm: each arm sees the same resampled examples.
     const streamSeed = hashSeed(seed, setting);
-    for (const armRuns of inSetting.filter((g) => !isBaseline(firstSpec(g)))) {
+    for (const armRuns of inSetting.filter((g) => !isBaseline(firstSpec(g), baseline))) {
       const spec = firstSpec(armRuns);
       const seeds = [...armRuns.keys()].sort((a, b) => a - b);
       const missing = seeds.filter((s) => !baselineRuns.has(s));
@@ -353,8 +307,7 @@ export function pairedDifferences(results: readonly RunResult[], opts: PairingOp
       }
       stats.sort();
       rows.push({
-        dataset: spec.dataset, dimension: spec.dimension ?? "all", condition: spec.condition, expl_tokens: spec.explTokens,
-        n_seeds: paired.length, diff_mean: correctDiffSum / (n * paired.length),
+        ...armColumns(spec), n_seeds: paired.length, diff_mean: correctDiffSum / (n * paired.length),
         diff_lo: quantileSorted(stats, 0.025), diff_hi: quantileSorted(stats, 0.975),
         wins, losses, ties: paired.length - wins - losses,
       });
@@ -363,7 +316,7 @@ export function pairedDifferences(results: readonly RunResult[], opts: PairingOp
   return { table: aq.from(rows, DIFFERENCE_COLUMNS), unpaired };
 }
 
-function firstSpec(bySeed: Map<number, RunResult>): Spec {
+function firstSpec(bySeed: Map<number, RunResult>): RunSpecRow {
   return bySeed.values().next().value!.record.spec;
 }
 
@@ -409,19 +362,23 @@ function quantileSorted(sorted: Float64Array, p: number): number {
 }
 
 /** A row of a pairedDifferences table. */
-export interface DifferenceRow {
-  dataset: string;
-  dimension: string;
-  condition: string;
-  expl_tokens: number | null;
+export interface DifferenceRow extends ArmColumns, DifferenceInterval {
   n_seeds: number;
-  diff_mean: number;
-  diff_lo: number;
-  diff_hi: number;
   wins: number;
   losses: number;
   ties: number;
 }
+
+/** A row of `summarize`: the arm's columns, the seeds, and per metric (`accuracy`, `macro_f1`, ...) mean, interval and NaN seeds. */
+export type SummaryRow = ArmColumns & { n_seeds: number } & Record<`${keyof typeof METRICS}_${"mean" | "lo" | "hi" | "nan"}`, number>;
+
+/**
+ * A table's rows as the analysis types them (arquero's `objects()` is untyped), for filters and figures in a notebook
+ * cell; `X`, the columns a caller added (compareStarts' `start`).
+ */
+export const summaryRows = <X extends object = object>(t: Table) => t.objects() as Array<SummaryRow & X>;
+export const differenceRows = <X extends object = object>(t: Table) => t.objects() as Array<DifferenceRow & X>;
+export const winsRows = (t: Table) => t.objects() as WinsRow[];
 
 /** A row of a winsTable. */
 export interface WinsRow {
@@ -445,21 +402,58 @@ export function winsTable(differences: Table): Table {
   const needed = ["condition", "expl_tokens", "diff_mean", "diff_lo", "diff_hi"];
   const missing = needed.filter((c) => !differences.columnNames().includes(c));
   if (missing.length > 0) throw new Error(`winsTable needs a pairedDifferences table; missing column(s) ${missing.join(", ")}`);
-  const arms = new Map<string, Arm & { rows: DifferenceRow[] }>();
-  for (const row of differences.objects() as DifferenceRow[]) {
-    const key = JSON.stringify([row.condition, row.expl_tokens]);
-    let arm = arms.get(key);
-    if (!arm) arms.set(key, (arm = { condition: row.condition, explTokens: row.expl_tokens, rows: [] }));
-    arm.rows.push(row);
-  }
-  const rows = [...arms.values()].sort(compareArms).map(({ condition, explTokens, rows }): WinsRow => ({
-    condition,
-    expl_tokens: explTokens,
-    settings: rows.length,
-    wins: rows.filter((r) => r.diff_mean > 0).length,
-    significant_wins: rows.filter((r) => r.diff_lo > 0).length,
-    losses: rows.filter((r) => r.diff_mean < 0).length,
-    significant_losses: rows.filter((r) => r.diff_hi < 0).length,
+  const perArm = tallyDirections<DifferenceRow>(differenceRows(differences), (row) => armKey(armOfRow(row)), () => "higher");
+  const rows = perArm.sort((a, b) => compareArms(armOfRow(a.first), armOfRow(b.first))).map(({ first, tally }): WinsRow => ({
+    condition: first.condition,
+    expl_tokens: first.expl_tokens,
+    settings: tally.settings,
+    wins: tally.toward,
+    significant_wins: tally.towardInterval,
+    losses: tally.away,
+    significant_losses: tally.awayInterval,
   }));
   return aq.from(rows, ["condition", "expl_tokens", "settings", "wins", "significant_wins", "losses", "significant_losses"]);
+}
+
+/** The interval columns of a difference row, as pairedDifferences and seedPairedDifferences write them. */
+export interface DifferenceInterval {
+  diff_mean: number;
+  diff_lo: number;
+  diff_hi: number;
+}
+
+export type Direction = "higher" | "lower";
+
+/** Over settings: how many differences go one direction (by their mean; by their whole interval), and how many the other way. */
+export interface DirectionTally {
+  settings: number;
+  toward: number;
+  towardInterval: number;
+  away: number;
+  awayInterval: number;
+}
+
+/**
+ * Difference rows (one per setting) tallied per group (`groupOf`), groups in the order they first appear: a row
+ * counts `toward` when its mean difference is on `directionOf(row)`'s side of zero ("higher": above), and
+ * `towardInterval` when its whole interval is; `away` and `awayInterval` the other way. An interval that is NaN
+ * (one seed) counts for neither. The one tally behind winsTable and the probes' finding tallies.
+ */
+export function tallyDirections<R extends DifferenceInterval>(
+  rows: readonly R[], groupOf: (row: R) => string, directionOf: (row: R) => Direction,
+): Array<{ first: R; tally: DirectionTally }> {
+  const groups = new Map<string, { first: R; tally: DirectionTally }>();
+  for (const row of rows) {
+    const key = groupOf(row);
+    let group = groups.get(key);
+    if (!group) groups.set(key, (group = { first: row, tally: { settings: 0, toward: 0, towardInterval: 0, away: 0, awayInterval: 0 } }));
+    const higher = directionOf(row) === "higher";
+    const { tally } = group;
+    tally.settings += 1;
+    if ((higher ? 1 : -1) * row.diff_mean > 0) tally.toward += 1;
+    if ((higher ? 1 : -1) * row.diff_mean < 0) tally.away += 1;
+    if (higher ? row.diff_lo > 0 : row.diff_hi < 0) tally.towardInterval += 1;
+    if (higher ? row.diff_hi < 0 : row.diff_lo > 0) tally.awayInterval += 1;
+  }
+  return [...groups.values()];
 }

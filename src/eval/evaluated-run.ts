@@ -4,16 +4,7 @@
  * the analysis free of the runs layer, which itself calls the analysis.
  */
 import type { RunMetrics } from "./metrics";
-
-/** A run's identity in the tables: setting, arm and seed. `explTokens` is null for the profile's own budget. */
-export interface RunSpecRow {
-  dataset: string;
-  dimension: string | null;
-  condition: string;
-  explTokens: number | null;
-  seed: number;
-  profile: string;
-}
+import type { RunSpecRow } from "./run-identity";
 
 /** One test example's readout. */
 export interface Prediction {

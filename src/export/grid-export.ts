@@ -10,8 +10,9 @@
  */
 import * as fs from "fs";
 import * as path from "path";
-import { readRunRecord, RunRecord, runFolderOf } from "../runs/experiment";
-import { describeSpec, expandGrid, GridSpec } from "../runs/grid";
+import { describeArm, describeRun } from "../eval/run-identity";
+import { readRunRecord, RunRecord, runFolderOf, startSuffix } from "../runs/experiment";
+import { expandGrid, GridSpec } from "../runs/grid";
 import { analyzeGrid, writeResults } from "../runs/results";
 import { CARD_FILE, exportBase, exportRun } from "./hf-export";
 import { armSummaryOf, markdownTable } from "./model-card";
@@ -35,7 +36,7 @@ function finishedRuns(req: GridExportRequest): RunRecord[] {
     const { dir } = runFolderOf(spec, req.runsDir);
     const record = fs.existsSync(path.join(dir, "run.json")) ? readRunRecord(dir) : undefined;
     if (record?.status === "done") records.push(record);
-    else missing.push(`${describeSpec(spec)} (${record ? `status ${record.status}` : "not started"})`);
+    else missing.push(`${describeRun(spec, startSuffix(spec))} (${record ? `status ${record.status}` : "not started"})`);
   }
   if (missing.length > 0) {
     throw new Error(`${missing.length} of ${missing.length + records.length} runs of the grid are not finished, e.g. ${missing.slice(0, 3).join("; ")}: ` +
@@ -86,8 +87,8 @@ function indexCard(req: GridExportRequest, records: readonly RunRecord[], result
   const seeds = req.grid.seeds.length;
   const summary = results.summary.select("dataset", "dimension", "condition", "expl_tokens", "n_seeds", "accuracy_mean", "accuracy_lo", "accuracy_hi",
     "macro_f1_mean", "mae_mean", "ece_mean");
-  const runRows = records.map((r) => `| [${r.key}](runs/${r.key}/README.md) | ${r.spec.dataset} | ${r.spec.dimension ?? "all"} | ${r.spec.condition}` +
-    `${r.spec.explTokens === null ? "" : `@${r.spec.explTokens}`} | ${r.spec.seed} | ${r.metrics!.accuracy.toFixed(3)} | ${r.adapter ? "PEFT adapter" : "model"} |`);
+  const runRows = records.map((r) => `| [${r.key}](runs/${r.key}/README.md) | ${r.spec.dataset} | ${r.spec.dimension ?? "all"} | ${describeArm(r.spec)}` +
+    ` | ${r.spec.seed} | ${r.metrics!.accuracy.toFixed(3)} | ${r.adapter ? "PEFT adapter" : "model"} |`);
   return [
     `# xft grid: profile \`${profile}\`, part \`${req.part}\`${start.init ? `, from \`${start.init}\`` : ""}${start.adapter === "lora" ? ", LoRA" : ""}`,
     "",

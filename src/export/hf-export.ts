@@ -1,6 +1,6 @@
 /**
  * `xft export`: a finished run (or an xft pretrained base) as files the Python ecosystem loads.
- *   - a fully fine-tuned run, a base, or a LoRA run with `merged`: a transformers checkpoint folder (hf-model.ts),
+ *   - a fully fine-tuned run, a base, or a LoRA run with `merged`: a transformers checkpoint folder (src/model/hf/save-model.ts),
  *     in the checkpoint's own family for a run from `--init hf:DIR`, as `gpt2` for xft's own GPT;
  *   - a LoRA run: a PEFT adapter folder (peft-adapter.ts) on its base checkpoint;
  * each with its tokenizer files and a model card (README.md). The folder appears whole or not at all.
@@ -19,11 +19,11 @@ import { readBaseCard, sha256 } from "../runs/base";
 import { loadRunModel, RunRecord } from "../runs/experiment";
 import { XftTokenizer } from "../text/tokenizer";
 import { readMaybeGzipped } from "../util/read-file";
-import { writeHfModel } from "./hf-model";
 import { ArmSummary, baseCard, ExportKind, runCard } from "./model-card";
 import { writePeftAdapter } from "./peft-adapter";
 import { writeFolderAtomically } from "./staged-folder";
-import { copyCheckpointTokenizer, SpecialIds, writeGenerationConfig, writeXftTokenizer } from "./tokenizer-files";
+import { writeHfModel } from "../model/hf/save-model";
+import { copyCheckpointTokenizer, SpecialIds, writeGenerationConfig, writeXftTokenizer } from "../model/hf/tokenizer-files";
 
 export const CARD_FILE = "README.md";
 
@@ -42,7 +42,7 @@ export interface RunExportOptions {
 export interface ExportResult { out: string; kind: ExportKind | "base"; files: string[] }
 
 /** A run that may be exported: finished, with metrics, and with every file it wrote as it recorded it. */
-export function checkExportable(record: RunRecord): void {
+function checkExportable(record: RunRecord): void {
   if (record.status !== "done" || !record.metrics) {
     throw new Error(`run ${record.key} is not finished (status ${record.status}, ${record.training?.steps ?? 0} of ${record.train.steps} steps): ` +
       "run its xft train command again to finish it, then export");

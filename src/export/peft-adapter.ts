@@ -14,11 +14,11 @@ import { parameterNameMap, transpose2d } from "../model/hf/weights";
 import { LoraConfig } from "../model/lora";
 import { saveSafetensors, TensorMap } from "../model/safetensors";
 
-export const PEFT_CONFIG_FILE = "adapter_config.json";
-export const PEFT_WEIGHTS_FILE = "adapter_model.safetensors";
+const PEFT_CONFIG_FILE = "adapter_config.json";
+const PEFT_WEIGHTS_FILE = "adapter_model.safetensors";
 
 /** PEFT's tensors from xft's adapter values (`blocks.{l}.<matrix>.lora_a` / `.lora_b`). */
-export function peftTensors(config: ModelConfig, lora: LoraConfig, adapter: Map<string, Float32Array>): TensorMap {
+function peftTensors(config: ModelConfig, lora: LoraConfig, adapter: Map<string, Float32Array>): TensorMap {
   const moduleOf = new Map(parameterNameMap(config).map((p) => [p.xft, p.hfModule]));
   const out: TensorMap = new Map();
   for (const [name, a] of adapter) {
@@ -41,7 +41,7 @@ export function peftTensors(config: ModelConfig, lora: LoraConfig, adapter: Map<
  * module left unadapted (PEFT matches a name or a suffix after a dot). GPT-2 calls both output projections c_proj,
  * so an adapter on the attention's alone is `attn.c_proj`.
  */
-export function peftTargetModules(config: ModelConfig, adaptedModules: readonly string[]): string[] {
+function peftTargetModules(config: ModelConfig, adaptedModules: readonly string[]): string[] {
   const adapted = new Set(adaptedModules);
   const blockModules = [...new Set(parameterNameMap(config).filter((p) => p.shape.length === 2 && p.xft.startsWith("blocks.")).map((p) => p.hfModule))];
   const matches = (module: string, suffix: string) => module === suffix || module.endsWith(`.${suffix}`);

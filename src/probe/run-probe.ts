@@ -22,7 +22,7 @@ import { readJsonFile } from "../util/read-file";
 
 export const PROBE_FILE = "probe.json";
 /** Bumped when a measure's definition changes, so that stored probes are recomputed rather than mixed. */
-export const PROBE_VERSION = 1;
+const PROBE_VERSION = 1;
 /** Largest |lens - readout| allowed: float32 differences between backends and predictions.json's 6 decimals. */
 const READOUT_TOLERANCE = 1e-3;
 
@@ -170,7 +170,7 @@ export async function probeRuns(
 const round = (x: number) => Number(x.toFixed(5));
 
 /** Means and per-example values of every measure over a run's snapshots. */
-export function summarizeSnapshots(
+function summarizeSnapshots(
   snapshots: readonly DecisionSnapshot[],
   meta: { key: string; points: string[]; blocks: string[]; ids: string[]; gold: number[] },
 ): Omit<RunProbe, "readoutMaxAbsDiff" | "batchSize" | "memoryBytes" | "wallS"> {

@@ -20,12 +20,12 @@ export interface ArtifactRecord { bytes: number; sha256: string }
 export type Artifacts = Record<string, ArtifactRecord>;
 
 /** Files larger than this are checked by size only: hashing a checkpoint-sized file on every reuse costs seconds. */
-export const HASH_LIMIT_BYTES = 64 * 2 ** 20;
+const HASH_LIMIT_BYTES = 64 * 2 ** 20;
 
 const HASH_CHUNK_BYTES = 4 * 2 ** 20;
 
 /** sha256 of a file, read in chunks so that a large model never sits in memory twice. */
-export function sha256File(file: string): string {
+function sha256File(file: string): string {
   const hash = crypto.createHash("sha256");
   const fd = fs.openSync(file, "r");
   try {

@@ -65,14 +65,19 @@ export function defaultBaseDir(profile: ProfileName): string {
   return fs.existsSync(path.join(shipped, BASE_CARD_FILE)) ? shipped : pretrainDir(profile);
 }
 
-/** Where `xft pretrain` writes by default: pretrain/<profile> in the runs folder. */
-function pretrainDir(profile: ProfileName): string {
-  return path.join(runsRoot(), "pretrain", profile);
+/** Where `xft pretrain` writes by default: pretrain/<name> in the runs folder (a profile's name, or more). */
+export function pretrainDir(name: string): string {
+  return path.join(runsRoot(), "pretrain", name);
 }
 
 export function readBaseCard(dir: string): BaseCard {
   const file = path.join(dir, BASE_CARD_FILE);
-  if (!fs.existsSync(file)) throw new Error(`${dir}: no base model here (no ${BASE_CARD_FILE}); make one with \`xft pretrain\``);
+  if (!fs.existsSync(file)) {
+    // `xft pretrain --init hf:DIR` writes a checkpoint folder (pretrain-checkpoint.ts), which starts runs as hf: does.
+    const checkpoint = fs.existsSync(path.join(dir, "config.json"));
+    throw new Error(`${dir}: no base model here (no ${BASE_CARD_FILE}); ` +
+      (checkpoint ? `it is a Hugging Face checkpoint folder: start from it with --init hf:${dir}` : "make one with `xft pretrain`"));
+  }
   return readJsonFile<BaseCard>(file, `base ${dir}`);
 }
 

@@ -1,14 +1,18 @@
 /**
  * A trained rater applied to new data: a finished run's model reads another dataset in the example schema (its test
  * split, or an evaluation-only dataset such as USR) exactly as the run read its own test set, and gives its metrics
- * and per-example label probabilities. Notebooks call `evaluateRun`; `xft eval` prints and writes the same.
+ * and per-example label probabilities. Where people rated the dataset's responses (its ratings.jsonl: USR), also how
+ * the run's expected score agrees with them (src/eval/human-agreement.ts). Notebooks call `evaluateRun`; `xft eval`
+ * prints and writes the same.
  */
 import * as aq from "arquero";
 import { initBackend } from "../backend/engine";
+import { readHumanRatings } from "../data/human-ratings";
 import { loadDataset } from "../data/load";
+import { humanAgreement, HumanAgreementRow } from "../eval/human-agreement";
 import { RunMetrics, runMetrics } from "../eval/metrics";
 import { disposeParams } from "../model/model";
-import { loadRunModel, Prediction, readRunRecord, readTestSet, RunOptions, RunRecord, runFormat, testSetOf } from "./experiment";
+import { loadRunModel, ofDimension, Prediction, readRunRecord, readTestSet, RunOptions, RunRecord, runFormat, testSetOf } from "./experiment";
 
 export interface Evaluation {
   run: string;
@@ -17,11 +21,18 @@ export interface Evaluation {
   labelSet: string[];
   metrics: RunMetrics;
   predictions: Prediction[];
+  /** Where the dataset carries people's ratings: Spearman's rho of the expected score with each rated quality. */
+  human?: HumanAgreementRow[];
 }
 
 export interface EvaluateOptions extends Pick<RunOptions, "runsDir"> {
   /** Only this dimension's rows (a benchmark source rates three). */
   dimension?: string;
+  /**
+   * Read every row as a row of this dimension: a rater trained on one dimension (naturalness) applied to responses
+   * that people rated on others (USR's Overall). The prompt names the dimension, so it must be the run's own.
+   */
+  asDimension?: string;
   onProgress?: (done: number, total: number) => void;
 }
 
@@ -33,9 +44,10 @@ export async function evaluateRun(run: string | RunRecord, dataset: string, opts
   if (data.labelSet.join("\u0000") !== record.data.labelSet.join("\u0000")) {
     throw new Error(`dataset ${data.name} has labels ${data.labelSet.join(", ")}; run ${record.key} rates ${record.data.labelSet.join(", ")}`);
   }
+  if (opts.asDimension !== undefined) data.test = ofDimension(data.test, opts.dimension, data.name).map((ex) => ({ ...ex, dimension: opts.asDimension! }));
   await initBackend();
   const fmt = runFormat(record);
-  const test = testSetOf(data, opts.dimension, undefined, record.spec.condition, fmt, record.sequence);
+  const test = testSetOf(data, opts.asDimension ?? opts.dimension, undefined, record.spec.condition, fmt, record.sequence);
   const { params, config } = loadRunModel(record);
   try {
     const { readout, rationales } = await readTestSet(params, config, test, record.spec.condition, fmt, record.sequence.maxExplTokens, opts.onProgress);
@@ -44,9 +56,11 @@ export async function evaluateRun(run: string | RunRecord, dataset: string, opts
       probs: Array.from(readout.probs.subarray(i * readout.k, (i + 1) * readout.k)),
       ...(rationales ? { rationale: fmt.decode(rationales[i]) } : {}),
     }));
+    const ratings = readHumanRatings(data.dir);
     return {
       run: record.key, dataset: data.name, dimension: opts.dimension ?? null, labelSet: data.labelSet,
       metrics: runMetrics(readout.gold, readout.predicted, readout.probs, readout.k), predictions,
+      ...(ratings ? { human: humanAgreement(predictions, data.labelSet, ratings) } : {}),
     };
   } finally {
     disposeParams(params);

@@ -28,11 +28,13 @@ import { LossPoint, train, TrainConfig, TrainProgress, TrainResult } from "../tr
 import { hashSeed, Rng } from "../util/rng";
 import { readJsonFile } from "../util/read-file";
 import { Artifacts, checkRunFolder, damagedRunError, recordArtifacts, RUN_FILE } from "./artifacts";
-import type { Prediction, RunSpecRow } from "../eval/evaluated-run";
+import type { Prediction } from "../eval/evaluated-run";
+import type { RunSpecRow } from "../eval/run-identity";
 import { interruptedSince } from "../util/interrupt";
 import { lockRun } from "./run-lock";
 import { AdapterKind, BaseRef, baseParams, baseRunModel, checkBase, defaultBaseDir, Init, parseInit } from "./base";
 import { checkCheckpoint, checkpointFormat, checkpointParams, checkpointRunConfig, CheckpointRef } from "./checkpoint-start";
+import { notice } from "../util/notice";
 import { collectEnvironment, Environment } from "./environment";
 import { runsRoot } from "./paths";
 import { CHECKPOINT_LR, Profile, resolveProfile } from "./profiles";
@@ -46,8 +48,8 @@ export interface RunSpec {
   profile?: string | Profile;
   /** Train and test on this dimension's rows only (a benchmark source rates three); default: every row. */
   dimension?: string;
-  /** Cut explanations to this many tokens instead of the profile's cap (the token-budget ablation). */
-  maxExplTokens?: number;
+  /** Cut explanations to this many tokens instead of the profile's cap (the token-budget ablation; src/eval/run-identity.ts). */
+  explTokens?: number;
   /** Start from random weights (default), from a pretrained base (src/runs/base.ts), or from a Hugging Face checkpoint (`hf:DIR`). */
   init?: Init;
   /** The base's folder; default the profile's (`defaultBaseDir`). */
@@ -56,16 +58,18 @@ export interface RunSpec {
   adapter?: AdapterKind;
   /** LoRA settings over `DEFAULT_LORA`. */
   lora?: Partial<LoraConfig>;
+  /** With a checkpoint (`hf:`): its text through its chat template (src/text/chat-format.ts) instead of the plain format. */
+  chatTemplate?: boolean;
 }
 
 /** Where a run's weights start: the part of a RunSpec that `--init`, `--base`, `--adapter` and `--lora-*` set. */
-export type RunStart = Pick<RunSpec, "init" | "base" | "adapter" | "lora">;
+export type RunStart = Pick<RunSpec, "init" | "base" | "adapter" | "lora" | "chatTemplate">;
 
 /** A start as a folder-name suffix and a label: "" (scratch), "-base", "-base-lora", "-hf-<checkpoint folder>(-lora)". */
 export function startSuffix(start: RunStart): string {
   const init = start.init ?? "scratch";
   const from = init === "base" ? "-base" : init.startsWith("hf:") ? `-hf-${path.basename(init.slice(3)).replace(/[^A-Za-z0-9._-]+/g, "_")}` : "";
-  return from + (start.adapter === "lora" ? "-lora" : "");
+  return from + (start.adapter === "lora" ? "-lora" : "") + (start.chatTemplate ? "-chat" : "");
 }
 
 export type ProgressEvent =
@@ -147,7 +151,7 @@ function subsetSalt(datasetName: string, dimension: string | undefined): string 
   return dimension === undefined ? datasetName : `${datasetName}/${dimension}`;
 }
 
-export function runKey(parts: unknown): string {
+function runKey(parts: unknown): string {
   return crypto.createHash("sha256").update(JSON.stringify(parts)).digest("hex").slice(0, 16);
 }
 
@@ -185,7 +189,7 @@ export function testSetOf(
 
 /** The text format a run reads and writes: a checkpoint's own tokenizer for runs from one, else xft's. */
 export function runFormat(record: Pick<RunRecord, "init" | "model">): TextFormat {
-  return record.init?.from === "hf" ? checkpointFormat(record.init.dir, record.model) : xftFormat(XftTokenizer.load());
+  return record.init?.from === "hf" ? checkpointFormat(record.init, record.model) : xftFormat(XftTokenizer.load());
 }
 
 /**
@@ -219,7 +223,7 @@ interface ResolvedRun {
   dataset: Dataset;
   dimension: string | null;
   sequence: Profile["sequence"];
-  start: Start;
+  start: ResolvedStart;
   model: ModelConfig;
   fmt: TextFormat;
   trainExamples: Example[];
@@ -235,13 +239,13 @@ function resolveRun(spec: RunSpec, runsDir: string | undefined): ResolvedRun {
   const profile = typeof spec.profile === "object" ? spec.profile : resolveProfile(spec.profile);
   const condition = parseCondition(spec.condition);
   if (!Number.isInteger(spec.seed)) throw new Error(`seed must be an integer, got ${spec.seed}`);
-  if (spec.maxExplTokens !== undefined && !(Number.isInteger(spec.maxExplTokens) && spec.maxExplTokens >= 0)) {
-    throw new Error(`maxExplTokens must be a non-negative integer, got ${spec.maxExplTokens}`);
+  if (spec.explTokens !== undefined && !(Number.isInteger(spec.explTokens) && spec.explTokens >= 0)) {
+    throw new Error(`explTokens must be a non-negative integer, got ${spec.explTokens}`);
   }
   const dataset = cachedDataset(spec.dataset);
   const dimension = spec.dimension ?? null;
   const trainExamples = subset(ofDimension(dataset.train, spec.dimension, dataset.name), profile.maxTrain, `${subsetSalt(dataset.name, spec.dimension)}/train`);
-  const sequence = { ...profile.sequence, maxExplTokens: spec.maxExplTokens ?? profile.sequence.maxExplTokens };
+  const sequence = { ...profile.sequence, maxExplTokens: spec.explTokens ?? profile.sequence.maxExplTokens };
   const { start, model, fmt } = resolveStart(spec, profile, sequence.maxLen);
   const test = testSetOf(dataset, spec.dimension, profile.maxTest, condition, fmt, sequence);
   const steps = Math.ceil((profile.epochs * trainExamples.length) / profile.train.batchSize);
@@ -249,10 +253,10 @@ function resolveRun(spec: RunSpec, runsDir: string | undefined): ResolvedRun {
   const optimizer = start.checkpoint ? CHECKPOINT_LR[start.lora ? "lora" : "full"] : {};
   const trainConfig: TrainConfig = { ...profile.train, ...optimizer, seed: spec.seed, steps };
   const data = { name: dataset.name, dimension, hash: dataset.hash, train: trainExamples.length, test: test.examples.length, labelSet: dataset.labelSet };
-  // Runs from scratch keep the keys they had before bases existed; a base or checkpoint (its hash) and an adapter are part of the key.
+  // Runs from scratch keep the keys they had before bases existed; a base or checkpoint (its hash), an adapter and a chat template are part of the key.
   const key = runKey({
     data, condition, model, trainConfig, sequence, tokenizer: fmt.tokenizerHash,
-    ...(start.base ? { base: start.base.hash, adapter: start.lora } : start.checkpoint ? { checkpoint: start.checkpoint.hash, adapter: start.lora } : {}),
+    ...(start.base ? { base: start.base.hash, adapter: start.lora } : start.checkpoint ? { checkpoint: start.checkpoint.hash, adapter: start.lora, chatTemplate: start.checkpoint.chatTemplate } : {}),
   });
   return {
     spec, profile, condition, dataset, dimension, sequence, start, model, fmt, trainExamples, test, trainConfig, data, key,
@@ -349,7 +353,7 @@ function newRecord(run: ResolvedRun, training: TrainResult, backend: BackendInfo
   const { spec, start, model } = run;
   return {
     version: RUN_RECORD_VERSION, key: run.key, dir: run.dir, status: training.steps < run.trainConfig.steps ? "stopped" : "done", reused: false,
-    spec: { dataset: run.dataset.name, dimension: run.dimension, condition: run.condition, explTokens: spec.maxExplTokens ?? null, seed: spec.seed, profile: run.profile.name },
+    spec: { dataset: run.dataset.name, dimension: run.dimension, condition: run.condition, explTokens: spec.explTokens ?? null, seed: spec.seed, profile: run.profile.name },
     model: { ...model, parameters: countParameters(model) }, train: run.trainConfig, sequence: run.sequence, data: run.data,
     tokenizerHash: run.fmt.tokenizerHash,
     init: start.base ? { from: "base", ...start.base } : start.checkpoint ? { from: "hf", ...start.checkpoint } : { from: "scratch" },
@@ -365,7 +369,7 @@ function newRecord(run: ResolvedRun, training: TrainResult, backend: BackendInfo
 export async function runExperiment(spec: RunSpec, opts: RunOptions = {}): Promise<RunRecord> {
   const run = resolveRun(spec, opts.runsDir);
   // Another process training this run is waited for; its finished run is then reused below (run-lock.ts).
-  const lock = await lockRun(path.dirname(run.dir), run.key, { onWait: opts.onWait ?? ((m) => process.stderr.write(`xft: ${m}\n`)) });
+  const lock = await lockRun(path.dirname(run.dir), run.key, { onWait: opts.onWait ?? ((m) => notice(`xft: ${m}`)) });
   try {
     return await trainOrReuse(run, opts);
   } finally {
@@ -396,26 +400,27 @@ async function trainOrReuse(run: ResolvedRun, opts: RunOptions): Promise<RunReco
   }
 }
 
-/** Where a run's weights start, resolved and checked: a base (by its card) or a checkpoint, and the LoRA settings. */
-interface Start {
+/** A RunStart resolved and checked: the base (by its card) or the checkpoint it names, and the full LoRA settings. */
+interface ResolvedStart {
   base?: BaseRef;
   checkpoint?: CheckpointRef;
   lora?: LoraConfig;
 }
 
 /** The start, the model it gives a run of `maxLen` positions, and the text format that model reads. */
-function resolveStart(spec: RunSpec, profile: Profile, maxLen: number): { start: Start; model: ModelConfig; fmt: TextFormat } {
+function resolveStart(spec: RunSpec, profile: Profile, maxLen: number): { start: ResolvedStart; model: ModelConfig; fmt: TextFormat } {
   const init = parseInit(spec.init ?? "scratch");
   const adapterKind = spec.adapter ?? "none";
   if (adapterKind !== "none" && adapterKind !== "lora") throw new Error(`adapter must be none or lora, got "${adapterKind}"`);
   if (init !== "base" && spec.base !== undefined) throw new Error(`a base folder is given but init is ${init}: use init base (--init base)`);
+  if (spec.chatTemplate && !init.startsWith("hf:")) throw new Error(`a chat template is a checkpoint's, but init is ${init}: use it with init hf:DIR (--init hf:DIR)`);
   if (init.startsWith("hf:")) {
-    const { checkpoint, start } = checkCheckpoint(init);
+    const { checkpoint, start } = checkCheckpoint(init, spec.chatTemplate);
     const model = checkpointRunConfig(checkpoint, maxLen);
     // A checkpoint's LoRA targets every linear layer of its family unless told otherwise.
     const lora = adapterKind === "lora" ? { ...DEFAULT_LORA, targets: allLinearTargets(model), ...spec.lora } : undefined;
     if (lora) adapterShapes(model, lora);
-    return { start: { checkpoint: start, lora }, model, fmt: checkpointFormat(checkpoint.dir, model) };
+    return { start: { checkpoint: start, lora }, model, fmt: checkpointFormat(start, model) };
   }
   const tok = XftTokenizer.load();
   const model: GptConfig = { ...profile.model, vocabSize: tok.vocabSize, maxLen };
@@ -460,7 +465,7 @@ function adaptedWeights(record: Pick<RunRecord, "key" | "init" | "tokenizerHash"
 }
 
 /** The format of run.json; `migrateRecord` brings an older record up to this one. */
-export const RUN_RECORD_VERSION = 2;
+const RUN_RECORD_VERSION = 2;
 
 /**
  * A record of an older format brought up to date, and rewritten, so that reusing a run never means retraining or a

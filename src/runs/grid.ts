@@ -12,17 +12,17 @@
 import * as path from "path";
 import { datasetNames, projectRoot } from "../data/load";
 import { dimensionsOf } from "../data/stats";
+import { Arm, armKey, describeRun } from "../eval/run-identity";
 import { Condition, CONDITIONS } from "../train/sequences";
 import { interruptedSince } from "../util/interrupt";
 import { cachedDataset, formatSeconds, ProgressEvent, RunOptions, RunRecord, runExperiment, RunSpec, RunStart, startSuffix } from "./experiment";
 import { Profile, PROFILES, ProfileName, resolveProfile } from "./profiles";
 
 export interface Setting { dataset: string; dimension: string }
-export interface Arm { condition: Condition; explTokens?: number }
 
 export interface GridSpec {
   settings: Setting[];
-  arms: Arm[];
+  arms: Arm<Condition>[];
   seeds: number[];
   profile: Profile;
   /** Where every run's weights start (default: from scratch). */
@@ -72,8 +72,9 @@ export const GRID_PROFILES: Record<ProfileName, GridProfile> = {
     seeds: [1, 2, 3],
     sources: "all",
   },
+  // The full profile as it is (its model, every example), five seeds: the grid whose numbers one reports.
   full: {
-    profile: { ...base("quick"), name: "full", epochs: 6, maxTrain: undefined, maxTest: undefined },
+    profile: base("full"),
     seeds: [1, 2, 3, 4, 5],
     sources: "all",
   },
@@ -94,7 +95,7 @@ export function settingsOf(datasets: readonly string[]): Setting[] {
 }
 
 /** The conversation benchmark's sources under data/ (conv-*), or the profile's selection of them. */
-export function benchmarkSources(selection: GridProfile["sources"], root = projectRoot()): string[] {
+function benchmarkSources(selection: GridProfile["sources"], root = projectRoot()): string[] {
   const all = datasetNames(root).filter((name) => name.startsWith("conv-"));
   if (selection === "all") return all;
   const unknown = selection.filter((s) => !all.includes(s));
@@ -114,7 +115,7 @@ export type GridPart = "explanations" | "pseudo" | "budget" | "all";
  */
 export function reproductionGrid(parts: GridPart | readonly GridPart[], grid: GridProfile, start: RunStart = {}): GridSpec {
   const settings = settingsOf([...benchmarkSources(grid.sources), ...REAL_EXPLANATION_DATASETS]);
-  const byPart: Record<Exclude<GridPart, "all">, Arm[]> = {
+  const byPart: Record<Exclude<GridPart, "all">, Arm<Condition>[]> = {
     explanations: [{ condition: "label" }, { condition: "label+expl" }],
     pseudo: CONDITIONS.map((condition) => ({ condition })),
     budget: [{ condition: "label" }, ...EXPLANATION_BUDGETS.map((explTokens) => ({ condition: "label+expl" as const, explTokens }))],
@@ -125,12 +126,8 @@ export function reproductionGrid(parts: GridPart | readonly GridPart[], grid: Gr
   return { settings, arms, seeds: grid.seeds, profile: grid.profile, start };
 }
 
-function armKey(a: Arm): string {
-  return a.explTokens === undefined ? a.condition : `${a.condition}@${a.explTokens}`;
-}
-
-function uniqueArms(arms: Arm[]): Arm[] {
-  const seen = new Map<string, Arm>();
+function uniqueArms(arms: Arm<Condition>[]): Arm<Condition>[] {
+  const seen = new Map<string, Arm<Condition>>();
   for (const a of arms) if (!seen.has(armKey(a))) seen.set(armKey(a), a);
   return [...seen.values()];
 }
@@ -138,7 +135,7 @@ function uniqueArms(arms: Arm[]): Arm[] {
 /** The runs of a grid, in a fixed order (setting, arm, seed): shards and progress refer to positions in it. */
 export function expandGrid(g: GridSpec): RunSpec[] {
   return g.settings.flatMap((s) => g.arms.flatMap((a) => g.seeds.map((seed): RunSpec => ({
-    dataset: s.dataset, dimension: s.dimension, condition: a.condition, maxExplTokens: a.explTokens, seed, profile: g.profile, ...g.start,
+    dataset: s.dataset, dimension: s.dimension, condition: a.condition, explTokens: a.explTokens ?? undefined, seed, profile: g.profile, ...g.start,
   }))));
 }
 
@@ -166,6 +163,8 @@ export interface GridProgress {
   spec: RunSpec;
   /** The current run's own progress; absent between runs. */
   event?: ProgressEvent;
+  /** The run that just ended (finished, stopped or reused): reported once per run, after it; absent before. */
+  finished?: RunRecord;
   /** Seconds left for the grid, from the mean wall time of the runs trained so far (reused runs cost nothing). */
   etaS: number;
   text: string;
@@ -173,11 +172,6 @@ export interface GridProgress {
 
 export interface GridOptions extends Omit<RunOptions, "onProgress"> {
   onProgress?: (p: GridProgress) => void;
-}
-
-export function describeSpec(s: RunSpec): string {
-  const budget = s.maxExplTokens === undefined ? "" : `@${s.maxExplTokens}`;
-  return `${s.dataset}/${s.dimension ?? "all"} ${s.condition}${budget} seed ${s.seed}${startSuffix(s).replace(/-/g, " ")}`;
 }
 
 /**
@@ -194,18 +188,20 @@ export async function runGrid(specs: readonly RunSpec[], opts: GridOptions = {})
   for (const [i, spec] of specs.entries()) {
     const remaining = specs.length - i;
     const eta = () => (trained > 0 ? (trainedS / trained) * remaining : NaN);
-    const report = (event?: ProgressEvent) => opts.onProgress?.({
-      run: i + 1, runs: specs.length, spec, event, etaS: eta(),
-      text: `run ${i + 1}/${specs.length} ${describeSpec(spec)}${event ? `: ${event.phase} ${event.done}/${event.total}` : ""}; ` +
+    const report = (event?: ProgressEvent, finished?: RunRecord) => opts.onProgress?.({
+      run: i + 1, runs: specs.length, spec, event, finished, etaS: eta(),
+      text: `run ${i + 1}/${specs.length} ${describeRun(spec, startSuffix(spec))}${event ? `: ${event.phase} ${event.done}/${event.total}` : ""}` +
+        `${finished ? `: ${finished.reused ? "reused" : finished.status}` : ""}; ` +
         `grid ${formatSeconds((Date.now() - started) / 1000)} elapsed, ${formatSeconds(eta())} left`,
     });
     report();
-    const record = await runExperiment(spec, { ...opts, shouldStop, onProgress: report });
+    const record = await runExperiment(spec, { ...opts, shouldStop, onProgress: (event) => report(event) });
     records.push(record);
     if (!record.reused) {
       trainedS += record.wallS;
       trained += 1;
     }
+    report(undefined, record);
     if (record.status === "stopped" || shouldStop()) break;
   }
   return records;

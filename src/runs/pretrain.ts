@@ -9,15 +9,16 @@
 import * as fs from "fs";
 import * as path from "path";
 import { initBackend } from "../backend/engine";
+import type { ModelConfig } from "../model/config";
 import { countParameters, createParams, disposeParams, GptConfig, Params } from "../model/model";
 import { saveModel, WEIGHTS_FILE, weightsFile } from "../model/io";
 import { writeFileAtomic } from "../util/atomic-write";
 import { interruptedSince } from "../util/interrupt";
 import { readMaybeGzipped } from "../util/read-file";
-import { buildCorpus, packBlocks } from "../text/corpus";
+import { buildCorpus, Corpus, packBlocks, xftDocuments } from "../text/corpus";
 import { XftTokenizer } from "../text/tokenizer";
 import { EncodedExample, makeBatch } from "../train/sequences";
-import { batchLoss, train, TrainConfig, TrainProgress } from "../train/trainer";
+import { batchLoss, LossPoint, train, TrainConfig, TrainProgress, TrainResult } from "../train/trainer";
 import { hashSeed } from "../util/rng";
 import { BASE_CARD_FILE, BaseCard, defaultBaseDir, readBaseCard, sha256 } from "./base";
 import { collectEnvironment } from "./environment";
@@ -60,7 +61,10 @@ export const PRETRAIN_PROFILES: Record<ProfileName, PretrainProfile> = {
 };
 
 export interface PretrainOptions {
-  /** Where the base is written; default the profile's base folder (`defaultBaseDir`: the shipped one, if any, is reused). */
+  /**
+   * Where the base is written; default the profile's base folder (`defaultBaseDir`: the shipped one, if any, is reused).
+   * From a checkpoint (pretrain-checkpoint.ts): runs/pretrain/<profile>-hf-<checkpoint folder>.
+   */
   out?: string;
   /** Architecture changes over the profile's (a base for another model size). */
   model?: Partial<Pick<GptConfig, "layers" | "dModel" | "heads">>;
@@ -68,7 +72,8 @@ export interface PretrainOptions {
   fresh?: boolean;
   /** Recorded in the card: the command that reproduces the base. */
   command?: string;
-  onProgress?: (p: TrainProgress & { text: string }) => void;
+  /** Each step, with `done` and `total` as runExperiment's events have them (a notebook's live chart takes either). */
+  onProgress?: (p: TrainProgress & { done: number; total: number; text: string }) => void;
   shouldStop?: () => boolean;
 }
 
@@ -76,7 +81,7 @@ export interface PretrainOptions {
 export interface PretrainResult { dir: string; card?: BaseCard; status: "done" | "stopped"; reused: boolean }
 
 /** Mean next-token loss over blocks, weighted by their target tokens. */
-export function meanLoss(params: Params, model: GptConfig, blocks: readonly EncodedExample[], padId: number, batchSize: number): number {
+export function meanLoss(params: Params, model: ModelConfig, blocks: readonly EncodedExample[], padId: number, batchSize: number): number {
   let total = 0;
   let count = 0;
   for (let at = 0; at < blocks.length; at += batchSize) {
@@ -93,6 +98,56 @@ export function meanLoss(params: Params, model: GptConfig, blocks: readonly Enco
 function asExamples(blocks: number[][]): EncodedExample[] {
   return blocks.map((tokens) => ({ tokens, promptLen: 1, label: 0 }));
 }
+
+/** A corpus cut into the profile's seeded training and held-out blocks of `blockLen` inputs. */
+export function corpusBlocks(corpus: Corpus, blockLen: number, seed: number): { train: EncodedExample[]; heldOut: EncodedExample[] } {
+  const heldOut = asExamples(packBlocks(corpus.heldOut, blockLen, hashSeed(seed, "pack-held-out")));
+  if (heldOut.length === 0) throw new Error(`the held-out corpus (${corpus.stats.heldOutTokens} tokens) is shorter than one block of ${blockLen + 1}`);
+  return { train: asExamples(packBlocks(corpus.train, blockLen, hashSeed(seed, "pack"))), heldOut };
+}
+
+export interface CorpusTraining {
+  params: Params;
+  model: ModelConfig;
+  config: TrainConfig;
+  blocks: { train: EncodedExample[]; heldOut: EncodedExample[] };
+  padId: number;
+  /** The folder whose checkpoint.safetensors it resumes from. */
+  dir: string;
+}
+
+/** What a finished pretraining reports: the training, the loss curve for a card, and the held-out loss. */
+export interface CorpusTrainingResult {
+  training: TrainResult;
+  losses: LossPoint[];
+  heldOut: { loss: number; perplexity: number; tokens: number };
+}
+
+/** Next-token training on the blocks, resumable; undefined where it stopped before its last step. */
+export async function trainOnCorpus(run: CorpusTraining, opts: PretrainOptions): Promise<CorpusTrainingResult | undefined> {
+  const { params, model, config, blocks, padId } = run;
+  const training = await train({
+    params, model, config, examples: blocks.train, padId,
+    checkpointFile: path.join(run.dir, PRETRAIN_CHECKPOINT_FILE),
+    shouldStop: opts.shouldStop ?? interruptedSince(),
+    onProgress: (p) => opts.onProgress?.({
+      ...p, done: p.step, total: p.totalSteps,
+      text: `pretrain step ${p.step}/${p.totalSteps}  loss ${p.loss.toFixed(3)}  ${Math.round(p.tokensPerSec)} tok/s  ` +
+        `${formatSeconds(p.elapsedS)} elapsed, ${formatSeconds(p.etaS)} left`,
+    }),
+  });
+  if (training.steps < config.steps) return undefined;
+  const loss = meanLoss(params, model, blocks.heldOut, padId, config.batchSize);
+  const every = Math.max(1, Math.round(config.steps / 200));
+  return {
+    training,
+    losses: training.losses.filter((l) => l.step % every === 0 || l.step === config.steps),
+    heldOut: { loss, perplexity: Math.exp(loss), tokens: blocks.heldOut.length * model.maxLen },
+  };
+}
+
+/** The training checkpoint of an unfinished pretraining, removed once it is done. */
+export const PRETRAIN_CHECKPOINT_FILE = "checkpoint.safetensors";
 
 export async function pretrain(profileName: string | undefined, opts: PretrainOptions = {}): Promise<PretrainResult> {
   const profile = PRETRAIN_PROFILES[resolveProfile(profileName).name];
@@ -112,41 +167,26 @@ export async function pretrain(profileName: string | undefined, opts: PretrainOp
   fs.mkdirSync(dir, { recursive: true });
 
   const backend = await initBackend();
-  const corpus = buildCorpus(tok, { maxDocuments: profile.maxDocuments });
-  const blocks = asExamples(packBlocks(corpus.train, model.maxLen, hashSeed(profile.seed, "pack")));
-  const heldOut = asExamples(packBlocks(corpus.heldOut, model.maxLen, hashSeed(profile.seed, "pack-held-out")));
-  if (heldOut.length === 0) throw new Error(`the held-out corpus (${corpus.stats.heldOutTokens} tokens) is shorter than one block of ${model.maxLen + 1}`);
+  const corpus = buildCorpus(xftDocuments(tok), { maxDocuments: profile.maxDocuments });
   const padId = tok.special("<|pad|>");
   const params = createParams(model, hashSeed(profile.seed, "init"));
   try {
-    const training = await train({
-      params, model, config: trainConfig, examples: blocks, padId,
-      checkpointFile: path.join(dir, "checkpoint.safetensors"),
-      shouldStop: opts.shouldStop ?? interruptedSince(),
-      onProgress: (p) => opts.onProgress?.({
-        ...p,
-        text: `pretrain step ${p.step}/${p.totalSteps}  loss ${p.loss.toFixed(3)}  ${Math.round(p.tokensPerSec)} tok/s  ` +
-          `${formatSeconds(p.elapsedS)} elapsed, ${formatSeconds(p.etaS)} left`,
-      }),
-    });
-    if (training.steps < steps) return { dir, status: "stopped", reused: false };
-    const heldOutLoss = meanLoss(params, model, heldOut, padId, trainConfig.batchSize);
+    const blocks = corpusBlocks(corpus, model.maxLen, profile.seed);
+    const done = await trainOnCorpus({ params, model, config: trainConfig, blocks, padId, dir }, opts);
+    if (!done) return { dir, status: "stopped", reused: false };
     await saveModel(dir, params, model, { compress: true });
-    const every = Math.max(1, Math.round(steps / 200));
     const card: BaseCard = {
       format: "xft-base", profile: profile.name,
       model: { ...model, parameters: countParameters(model) }, train: trainConfig, corpus: corpus.stats,
-      tokensSeen: steps * trainConfig.batchSize * model.maxLen,
-      losses: training.losses.filter((l) => l.step % every === 0 || l.step === steps),
-      heldOut: { loss: heldOutLoss, perplexity: Math.exp(heldOutLoss), tokens: heldOut.length * model.maxLen },
-      wallS: training.wallS, tokensPerSec: training.tokensPerSec,
+      tokensSeen: steps * trainConfig.batchSize * model.maxLen, losses: done.losses, heldOut: done.heldOut,
+      wallS: done.training.wallS, tokensPerSec: done.training.tokensPerSec,
       environment: collectEnvironment(backend), tokenizerHash: tok.hash,
       weightsHash: sha256(readMaybeGzipped(weightsFile(dir))),
       command: opts.command ?? `npx xft pretrain --profile ${profile.name}`,
     };
     writeFileAtomic(path.join(dir, BASE_CARD_FILE), JSON.stringify(card, null, 1) + "\n");
     writeFileAtomic(path.join(dir, "CARD.md"), modelCard(card));
-    fs.rmSync(path.join(dir, "checkpoint.safetensors"), { force: true });
+    fs.rmSync(path.join(dir, PRETRAIN_CHECKPOINT_FILE), { force: true });
     return { dir, card, status: "done", reused: false };
   } finally {
     disposeParams(params);
@@ -154,7 +194,7 @@ export async function pretrain(profileName: string | undefined, opts: PretrainOp
 }
 
 /** The human-readable model card (CARD.md) from the machine-readable one. */
-export function modelCard(c: BaseCard): string {
+function modelCard(c: BaseCard): string {
   const m = c.model;
   const e = c.environment;
   const firstLoss = c.losses[0]?.loss;

@@ -7,7 +7,7 @@ import type { GptConfig } from "../model/model";
 import type { TrainConfig } from "../train/trainer";
 import type { SequenceOptions } from "../train/sequences";
 
-export const PROFILE_NAMES = ["ci", "quick", "full"] as const;
+const PROFILE_NAMES = ["ci", "quick", "full"] as const;
 export type ProfileName = (typeof PROFILE_NAMES)[number];
 
 export interface Profile {

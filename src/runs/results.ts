@@ -5,7 +5,7 @@
  */
 import * as fs from "fs";
 import * as path from "path";
-import { DifferenceRow, pairedDifferences, summarize, UnpairedArm, WinsRow, winsTable } from "../eval/compare";
+import { differenceRows, pairedDifferences, summarize, UnpairedArm, winsRows, winsTable } from "../eval/compare";
 import { metricsTable } from "../eval/tables";
 import { writeFileAtomic } from "../util/atomic-write";
 import { readPredictions, RunRecord } from "./experiment";
@@ -35,9 +35,9 @@ export function analyzeGrid(records: readonly RunRecord[]): GridResults {
 
 /** One sentence per arm of `condition` (whole explanation): its wins against label, as the notebooks print it. */
 export function describeWins(results: GridResults, condition: string): string {
-  const row = (results.wins.objects() as WinsRow[]).find((r) => r.condition === condition && r.expl_tokens === null);
+  const row = winsRows(results.wins).find((r) => r.condition === condition && r.expl_tokens === null);
   if (!row) return `${condition}: no setting has both ${condition} and label runs`;
-  const diffs = (results.differences.objects() as DifferenceRow[])
+  const diffs = differenceRows(results.differences)
     .filter((d) => d.condition === condition && d.expl_tokens === null).map((d) => d.diff_mean);
   const meanDiff = diffs.reduce((a, b) => a + b, 0) / diffs.length;
   return `${condition}: higher mean accuracy than label in ${row.wins} of ${row.settings} settings ` +

@@ -4,7 +4,7 @@
  * whether the explanation effect (label+expl against label, paired by seed) changes with where the weights start.
  */
 import * as aq from "arquero";
-import type { DifferenceRow, WinsRow } from "../eval/compare";
+import { differenceRows, summaryRows, type WinsRow, winsRows } from "../eval/compare";
 import type { RunRecord, RunStart } from "./experiment";
 import { analyzeGrid } from "./results";
 
@@ -45,11 +45,11 @@ export function compareStarts(byStart: ReadonlyMap<string, readonly RunRecord[]>
   const summaries: Table[] = [];
   for (const [start, records] of byStart) {
     const results = analyzeGrid(records);
-    const summary = results.summary.objects() as Array<{ condition: string; expl_tokens: number | null; accuracy_mean: number }>;
+    const summary = summaryRows(results.summary);
     const accuracy = (condition: string, explTokens: number | null) =>
       mean(summary.filter((r) => r.condition === condition && r.expl_tokens === explTokens).map((r) => r.accuracy_mean));
-    for (const w of results.wins.objects() as WinsRow[]) {
-      const diffs = (results.differences.objects() as DifferenceRow[])
+    for (const w of winsRows(results.wins)) {
+      const diffs = differenceRows(results.differences)
         .filter((d) => d.condition === w.condition && d.expl_tokens === w.expl_tokens).map((d) => d.diff_mean);
       effect.push({ start, ...w, mean_diff: mean(diffs), label_accuracy: accuracy("label", null), arm_accuracy: accuracy(w.condition, w.expl_tokens) });
     }

@@ -3,8 +3,8 @@
  * on-topic labels (data/conv-usr-*) with the mean of USR's annotators' Natural and Maintains Context ratings
  * (data/usr/ratings.jsonl, made by scripts/convert-usr.ts). The USR benchmark cards and the data notebook show it.
  */
-import { readFileSync } from "fs";
-import { join } from "path";
+import { basename, dirname, join } from "path";
+import { RATINGS_FILE, readHumanRatings } from "../data/human-ratings";
 import { projectRoot } from "../data/load";
 import type { Example } from "../data/schema";
 import { spearman } from "./agreement";
@@ -23,19 +23,13 @@ const PAIRS: readonly { dimension: Dimension; quality: UsrQuality; title: string
 
 export type HumanMeans = Record<UsrQuality, number>;
 
-/** Mean human ratings by response id, from ratings.jsonl; a line without them is an error naming the line. */
+/** Mean human ratings by response id, from ratings.jsonl (src/data/human-ratings.ts); a file without both qualities is an error. */
 export function readUsrRatings(path: string = join(projectRoot(), USR_RATINGS_FILE)): Map<string, HumanMeans> {
-  const out = new Map<string, HumanMeans>();
-  readFileSync(path, "utf8").split("\n").forEach((line, i) => {
-    if (line.trim() === "") return;
-    const record = JSON.parse(line) as { id?: unknown; mean?: Record<string, unknown> };
-    const { natural, maintainsContext } = record.mean ?? {};
-    if (typeof record.id !== "string" || typeof natural !== "number" || typeof maintainsContext !== "number") {
-      throw new Error(`${path}:${i + 1}: expected {id, mean: {natural, maintainsContext}} with numbers`);
-    }
-    out.set(record.id, { natural, maintainsContext });
-  });
-  return out;
+  const ratings = readHumanRatings(dirname(path));
+  if (ratings === undefined || basename(path) !== RATINGS_FILE) throw new Error(`${path}: no such ratings file (expected ${RATINGS_FILE} in a dataset folder)`);
+  const missing = (["natural", "maintainsContext"] as const).filter((q) => !ratings.qualities.includes(q));
+  if (missing.length > 0) throw new Error(`${path}: rates ${ratings.qualities.join(", ")}, not ${missing.join(", ")}`);
+  return new Map([...ratings.means].map(([id, m]) => [id, { natural: m.natural, maintainsContext: m.maintainsContext }]));
 }
 
 export interface TeacherVsHuman {

@@ -44,7 +44,7 @@ export function isStopword(word: string): boolean {
 }
 
 /** A light suffix stripper, so that "vaccines" meets "vaccine" and "running" meets "run". */
-export function stem(word: string): string {
+function stem(word: string): string {
   let w = word.replace(/'s$/, "");
   if (w.length > 5 && w.endsWith("ies")) return w.slice(0, -3) + "y";
   for (const suffix of ["ing", "ed", "es", "ly", "s"]) {

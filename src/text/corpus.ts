@@ -1,9 +1,16 @@
 /**
  * The pretraining corpus: every text the project ships under data/ (conversation turns and responses,
- * passages, premises and hypotheses, explanations), from train splits only, as token documents:
+ * passages, premises and hypotheses, explanations), from train splits only, as token documents; in xft's
+ * tokenizer (`xftDocuments`):
  *
  *   conversation   <|bos|> <|role|> turn ... <|response|> response <|eos|>
  *   explanation    <|bos|> <|expl|> explanation <|eos|>
+ *
+ * and in a checkpoint's own tokenizer (`plainDocuments`, for `xft pretrain --init hf:DIR`) as the plain format
+ * writes them (src/text/format.ts, one line each), after what its tokenizer puts first (e.g. bos), then its eos:
+ *
+ *   conversation   User: turn \n ... Response: response
+ *   explanation    explanation
  *
  * No labels: it is next-token pretraining on the texts. A document is left out when any of its texts also
  * occurs in any dataset's test split (datasets share conversations), so no test text is ever seen. Documents
@@ -13,6 +20,8 @@
 import { datasetNames, loadDataset } from "../data/load";
 import type { Example } from "../data/schema";
 import { hashSeed, Rng } from "../util/rng";
+import { oneLine, plainConversationLines } from "./format";
+import type { HfTokenizer } from "./hf-tokenizer";
 import type { XftTokenizer } from "./tokenizer";
 
 export interface CorpusStats {
@@ -44,28 +53,53 @@ export interface CorpusOptions {
 /** One in HELD_OUT_EVERY documents is held out. */
 const HELD_OUT_EVERY = 50;
 
-interface Document { kind: "conversation" | "explanation"; key: string; texts: string[]; tokens: (tok: XftTokenizer) => number[] }
+/** How a document becomes tokens, per tokenizer. */
+export interface DocumentEncoder {
+  conversation(ex: Pick<Example, "context" | "response">): number[];
+  explanation(text: string): number[];
+}
+
+/** Documents in xft's tokenizer, marked by its special tokens (see the top of this file). */
+export function xftDocuments(tok: XftTokenizer): DocumentEncoder {
+  return {
+    conversation: (ex) => [
+      tok.special("<|bos|>"), ...ex.context.flatMap((t) => [tok.roleToken(t.role), ...tok.encode(t.text)]),
+      tok.special("<|response|>"), ...tok.encode(ex.response), tok.special("<|eos|>"),
+    ],
+    explanation: (text) => [tok.special("<|bos|>"), tok.special("<|expl|>"), ...tok.encode(text), tok.special("<|eos|>")],
+  };
+}
+
+/** Documents in a checkpoint's tokenizer, as plain text in the plain format's layout (see the top of this file). */
+export function plainDocuments(tok: HfTokenizer): DocumentEncoder {
+  const eos = tok.eosId === undefined ? [] : [tok.eosId];
+  const document = (text: string) => [...tok.addedAround.before, ...tok.encode(text, { addSpecialTokens: false }), ...eos];
+  return {
+    // The lines without the newline that opens the first.
+    conversation: (ex) => document(plainConversationLines(ex).join("").slice(1)),
+    explanation: (text) => document(oneLine(text)),
+  };
+}
+
+interface Document { kind: "conversation" | "explanation"; key: string; texts: string[]; tokens: (encoder: DocumentEncoder) => number[] }
 
 function documentsOf(ex: Example): Document[] {
   const conversation: Document = {
     kind: "conversation",
     key: JSON.stringify(["conv", ex.context, ex.response]),
     texts: [...ex.context.map((t) => t.text), ex.response],
-    tokens: (tok) => [
-      tok.special("<|bos|>"), ...ex.context.flatMap((t) => [tok.roleToken(t.role), ...tok.encode(t.text)]),
-      tok.special("<|response|>"), ...tok.encode(ex.response), tok.special("<|eos|>"),
-    ],
+    tokens: (encoder) => encoder.conversation(ex),
   };
   const explanations = ex.explanations.filter((e) => e.trim() !== "").map((e): Document => ({
     kind: "explanation",
     key: JSON.stringify(["expl", e]),
     texts: [e],
-    tokens: (tok) => [tok.special("<|bos|>"), tok.special("<|expl|>"), ...tok.encode(e), tok.special("<|eos|>")],
+    tokens: (encoder) => encoder.explanation(e),
   }));
   return [conversation, ...explanations];
 }
 
-export function buildCorpus(tok: XftTokenizer, opts: CorpusOptions = {}): Corpus {
+export function buildCorpus(encoder: DocumentEncoder, opts: CorpusOptions = {}): Corpus {
   const names = datasetNames(opts.root);
   const datasets = names.map((name) => loadDataset(name, { root: opts.root, allowTestOnly: true }));
   const testTexts = new Set<string>();
@@ -89,7 +123,7 @@ export function buildCorpus(tok: XftTokenizer, opts: CorpusOptions = {}): Corpus
   }
   const train: number[][] = [];
   const heldOut: number[][] = [];
-  for (const doc of kept) (hashSeed("held-out", doc.key) % HELD_OUT_EVERY === 0 ? heldOut : train).push(doc.tokens(tok));
+  for (const doc of kept) (hashSeed("held-out", doc.key) % HELD_OUT_EVERY === 0 ? heldOut : train).push(doc.tokens(encoder));
   const count = (docs: number[][]) => docs.reduce((n, d) => n + d.length, 0);
   return {
     train, heldOut,

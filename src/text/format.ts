@@ -18,7 +18,8 @@
  *
  * Rationale first (`expl+label`), the prompt ends "Explanation:" and the target is " <explanation>\nScore: <label>"
  * and eos. Explanations are written on one line (whitespace runs become one space), so that a generated newline
- * ends a generated rationale. The checkpoint's BOS, where its tokenizer adds one, starts the prompt.
+ * ends a generated rationale. The checkpoint's BOS, where its tokenizer adds one, starts the prompt. On request the
+ * same prompt and target go through the checkpoint's chat template (chat-format.ts, `chatFormat`).
  */
 import type { Example, Role } from "../data/schema";
 import type { Rng } from "../util/rng";
@@ -38,8 +39,11 @@ export interface PromptParts {
 export type RationaleEnd = "label" | "eos";
 
 export interface TextFormat {
-  /** "xft": xft's special tokens; "plain": a pretrained checkpoint's tokenizer and a plain-text template. */
-  readonly kind: "xft" | "plain";
+  /**
+   * "xft": xft's special tokens; "plain": a pretrained checkpoint's tokenizer and a plain-text template; "chat": the
+   * plain template inside the checkpoint's chat template (chat-format.ts).
+   */
+  readonly kind: "xft" | "plain" | "chat";
   /** sha256 of the tokenizer's file: part of a run's identity. */
   readonly tokenizerHash: string;
   readonly padId: number;
@@ -107,6 +111,24 @@ export function oneLine(text: string): string {
   return text.replace(/\s+/g, " ").trim();
 }
 
+/** The plain prompt's text before its cue: the task line, one line per context turn, the response line. */
+export interface PlainPromptText { head: string; context: string[]; response: string }
+
+export function plainPromptText(ex: Example): PlainPromptText {
+  const lines = plainConversationLines(ex);
+  return { head: `Task: ${ex.dimension} (${ex.labelSet.join(", ")})`, context: lines.slice(0, -1), response: lines.at(-1)! };
+}
+
+/** A conversation in the plain format: a line per context turn (`\nUser: ...`), then `\nResponse: ...`, each on one line. */
+export function plainConversationLines(ex: Pick<Example, "context" | "response">): string[] {
+  return [...ex.context.map((turn) => `\n${ROLE_NAMES[turn.role]}: ${oneLine(turn.text)}`), `\nResponse: ${oneLine(ex.response)}`];
+}
+
+/** The word after which a target starts: the label's, or rationale first the explanation's. */
+export function cueWord(rationaleFirst: boolean): string {
+  return rationaleFirst ? "Explanation:" : "Score:";
+}
+
 /** A pretrained checkpoint's format (see the top of this file), in its own tokenizer. */
 export function plainFormat(tok: HfTokenizer): TextFormat {
   const encode = (text: string) => (text === "" ? [] : tok.encode(text, { addSpecialTokens: false }));
@@ -124,20 +146,23 @@ export function plainFormat(tok: HfTokenizer): TextFormat {
     encode,
     decode: (ids) => tok.decode(ids),
     encodeExplanation: (text) => encode(" " + oneLine(text)),
-    promptParts: (ex, rationaleFirst) => ({
-      head: [...tok.addedAround.before, ...encode(`Task: ${ex.dimension} (${ex.labelSet.join(", ")})`)],
-      context: ex.context.flatMap((turn) => encode(`\n${ROLE_NAMES[turn.role]}: ${oneLine(turn.text)}`)),
-      response: encode(`\nResponse: ${oneLine(ex.response)}`),
-      cue: encode(rationaleFirst ? "\nExplanation:" : "\nScore:"),
-    }),
+    promptParts: (ex, rationaleFirst) => {
+      const text = plainPromptText(ex);
+      return {
+        head: [...tok.addedAround.before, ...encode(text.head)],
+        context: text.context.flatMap(encode),
+        response: encode(text.response),
+        cue: encode("\n" + cueWord(rationaleFirst)),
+      };
+    },
     labelTokens: (labelSet) => labelSet.map((label) => {
       const ids = encode(" " + label);
       if (ids.length === 0) throw new Error(`label "${label}" has no tokens`);
       return ids;
     }),
-    explanationMarker: encode("\nExplanation:"),
+    explanationMarker: encode("\n" + cueWord(true)),
     rationaleOpen: [],
-    rationaleClose: encode("\nScore:"),
+    rationaleClose: encode("\n" + cueWord(false)),
     end,
     endsRationale: (token) => (end.includes(token) ? "eos" : tok.decode([token]).includes("\n") ? "label" : undefined),
     fillerToken: filler,

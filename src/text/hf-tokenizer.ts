@@ -51,6 +51,8 @@ export class HfTokenizer {
   readonly unkId: number | undefined;
   /** The default chat template (Jinja), if the checkpoint has one. */
   readonly chatTemplate: string | undefined;
+  /** The special tokens' strings by role, as a chat template reads them (`bos_token`, ...). */
+  readonly specialTokens: Readonly<Partial<Record<SpecialRole, string>>>;
   /** What `addSpecialTokens` puts before and after a text's own ids (e.g. [bos] and []). */
   readonly addedAround: { before: number[]; after: number[] };
   private readonly tokenizer: Tokenizer;
@@ -89,6 +91,7 @@ export class HfTokenizer {
     this.padId = id("pad");
     this.unkId = id("unk");
     this.chatTemplate = settings.chatTemplate;
+    this.specialTokens = settings.tokens;
     this.cleanUpSpaces = settings.cleanUpSpaces;
     this.addedAround = addedAround(this.tokenizer);
   }

@@ -77,7 +77,7 @@ function removeQuietly(file: string, io: AtomicWriteFs): void {
 }
 
 /** The failure of writing `file`, in words: the cause and the file. */
-export function writeError(file: string, err: unknown): WriteError {
+function writeError(file: string, err: unknown): WriteError {
   return failure("writing", file, err);
 }
 

@@ -14,7 +14,7 @@ export interface Figure {
 const PALETTE = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2", "#17becf"];
 
 /** Exponential moving average, bias-corrected, for readable loss curves. */
-export function smooth(values: readonly number[], alpha = 0.1): number[] {
+function smooth(values: readonly number[], alpha = 0.1): number[] {
   let avg = 0;
   return values.map((v, i) => {
     avg = (1 - alpha) * avg + alpha * v;
@@ -26,8 +26,11 @@ function runName(r: RunRecord): string {
   return `${r.spec.condition} (seed ${r.spec.seed})`;
 }
 
+/** One loss curve and the name it is shown under: a run's, a base's. */
+export interface NamedLosses { name: string; losses: readonly LossPoint[] }
+
 /** Loss per step for each named curve: raw (faint) and smoothed. */
-function lossCurves(curves: ReadonlyArray<{ name: string; losses: readonly LossPoint[] }>, title: string, yTitle: string): Figure {
+function lossCurves(curves: readonly NamedLosses[], title: string, yTitle: string): Figure {
   const data = curves.flatMap((c, i) => {
     const color = PALETTE[i % PALETTE.length];
     const steps = c.losses.map((p) => p.step);
@@ -43,14 +46,25 @@ function lossCurves(curves: ReadonlyArray<{ name: string; losses: readonly LossP
   };
 }
 
-/** Training loss per step for each run: raw (faint) and smoothed. */
-export function lossCurveFigure(runs: readonly RunRecord[], title = "Training loss (target tokens only)"): Figure {
-  return lossCurves(runs.map((r) => ({ name: runName(r), losses: r.training.losses })), title, "cross-entropy (nats per target token)");
+/** Fine-tuning loss per step for each named curve (also drawn live while runs train: kernel-ext/live-training.ts). */
+export function trainingLossFigure(curves: readonly NamedLosses[], title = "Training loss (target tokens only)"): Figure {
+  return lossCurves(curves, title, "cross-entropy (nats per target token)");
 }
 
-/** A base model's pretraining loss (from its card), with its held-out loss as a dashed line. */
-export function pretrainLossFigure(card: BaseCard, title = "Pretraining loss (next token, every position)"): Figure {
+/** Training loss per step for each run: raw (faint) and smoothed. */
+export function lossCurveFigure(runs: readonly RunRecord[], title?: string): Figure {
+  return trainingLossFigure(runs.map((r) => ({ name: runName(r), losses: r.training.losses })), title);
+}
+
+/**
+ * A base model's pretraining loss (from its card), with its held-out loss as a dashed line; while the base trains,
+ * its losses so far without the held-out loss, which is measured at the end.
+ */
+export function pretrainLossFigure(
+  card: { losses: readonly LossPoint[]; heldOut?: BaseCard["heldOut"] }, title = "Pretraining loss (next token, every position)",
+): Figure {
   const fig = lossCurves([{ name: "training loss", losses: card.losses }], title, "cross-entropy (nats per token)");
+  if (!card.heldOut) return fig;
   const last = card.losses.at(-1)?.step ?? 0;
   fig.data.push({
     type: "scatter", mode: "lines", name: `held-out (perplexity ${card.heldOut.perplexity.toFixed(1)})`,

@@ -3,17 +3,17 @@
  * interval over seeds, the paired difference to `label` per setting (a forest plot), and the token-budget
  * ablation. They take the rows of the analysis tables (src/eval/compare.ts, `table.objects()`).
  */
-import type { DifferenceRow } from "../eval/compare";
+import type { DifferenceRow, SummaryRow } from "../eval/compare";
 import type { Figure } from "./figures";
 
 interface ArmRow { dataset: string; dimension: string; condition: string; expl_tokens: number | null }
 /** The columns of a summarize row that the figures read. */
-export interface SummaryRow extends ArmRow { accuracy_mean: number; accuracy_lo: number; accuracy_hi: number }
+type SummaryPoint = Pick<SummaryRow, keyof ArmRow | "accuracy_mean" | "accuracy_lo" | "accuracy_hi">;
 type DifferencePoint = Pick<DifferenceRow, keyof ArmRow | "diff_mean" | "diff_lo" | "diff_hi">;
 
 export const ARM_COLORS = ["#7f7f7f", "#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2", "#17becf", "#bcbd22"];
 
-export function armName(r: ArmRow): string {
+function armName(r: ArmRow): string {
   return r.expl_tokens === null ? r.condition : `${r.condition} (${r.expl_tokens} tokens)`;
 }
 
@@ -35,7 +35,7 @@ function bySeries<T extends ArmRow>(rows: readonly T[], series: (r: T) => string
 }
 
 /** Grouped bars: per (dataset, dimension), each arm's (or `series`') mean test accuracy over seeds, with its 95% interval. */
-export function settingAccuracyFigure<T extends SummaryRow>(
+export function settingAccuracyFigure<T extends SummaryPoint>(
   rows: readonly T[], title = "Test accuracy per setting (mean over seeds, 95% interval)", series: (r: T) => string = armName,
 ): Figure {
   const data = [...bySeries(rows, series)].map(([name, armRows], i) => ({

@@ -75,20 +75,23 @@ export function executeNotebook(
   return path.join(outDir, path.basename(notebookPath));
 }
 
-/** Exports an executed notebook to HTML next to it (scripts/export-html.sh) and returns the HTML path. */
+/**
+ * Exports an executed notebook to HTML next to it (`xft export-notebook --executed`, which refuses a page on which a
+ * chart does not draw offline) and returns the HTML path.
+ */
 export function exportHtml(ipynbPath: string): string {
-  runOrThrow(`exporting ${ipynbPath}`, `bash scripts/export-html.sh ${shellQuote(ipynbPath)}`);
+  runOrThrow(`exporting ${ipynbPath}`, `node bin/xft.cjs export-notebook --executed ${shellQuote(ipynbPath)}`);
   return ipynbPath.replace(/\.ipynb$/, ".html");
 }
 
 /**
- * Opens the page in headless Chromium with the network blocked (scripts/check-html.cjs) and requires every chart
- * to draw and at least `minFigures` charts. Returns the checker's summary; throws with it on failure.
+ * Opens the page in headless Chromium with nothing outside it reachable (scripts/check-pages.ts) and requires every
+ * chart to draw and at least `minCharts` charts. Returns the checker's summary; throws with it on failure.
  */
-export function checkHtml(htmlPath: string, minFigures = 0): string {
+export function checkHtml(htmlPath: string, minCharts = 0): string {
   return runOrThrow(
     `checking ${htmlPath}`,
-    `node scripts/check-html.cjs --min-figures ${minFigures} ${shellQuote(htmlPath)}`,
+    `node --import tsx scripts/check-pages.ts --min-charts ${minCharts} ${shellQuote(htmlPath)}`,
   );
 }
 

@@ -87,6 +87,6 @@ test("teacher against people on the shipped data gives the USR card's table; a b
   assert.deepEqual(results.map((r) => [r.dimension, r.quality, String(r.n), r.rho.toFixed(3)]), card);
 
   const bad = join(tmp, "ratings.jsonl");
-  writeFileSync(bad, `{"id": "a", "mean": {"natural": 2, "maintainsContext": 3}}\n{"id": "b", "mean": {"natural": 2}}\n`);
-  assert.throws(() => readUsrRatings(bad), /ratings\.jsonl:2: expected/);
+  writeFileSync(bad, `{"id": "a", "annotators": ["x", "y"], "natural": [2, 3], "maintainsContext": [3, 3]}\n{"id": "b", "annotators": ["x", "y"], "natural": [2], "maintainsContext": [3, 3]}\n`);
+  assert.throws(() => readUsrRatings(bad), /ratings\.jsonl:2: field "natural": expected 2 numbers, one per annotator/);
 });

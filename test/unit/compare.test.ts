@@ -1,7 +1,8 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import * as aq from "arquero";
-import { pairedDifferences, RunResult, summarize, tQuantile, winsTable } from "../../src/eval/compare";
+import { pairedDifferences, RunResult, summarize, tallyDirections, tQuantile, winsTable } from "../../src/eval/compare";
+import { armKey, compareArms, describeArm, describeRun, isBaseline, settingKey } from "../../src/eval/run-identity";
 import type { RunMetrics } from "../../src/eval/metrics";
 import type { Prediction, RunRecord } from "../../src/runs/experiment";
 import type { Condition } from "../../src/train/sequences";
@@ -261,4 +262,34 @@ test("winsTable counts wins and significant wins per arm over settings", () => {
   assert.deepEqual(rowsOf(winsTable(pairedDifferences(results, { resamples: 50 }).table))[0],
     { condition: "label+expl", expl_tokens: null, settings: 1, wins: 1, significant_wins: 0, losses: 0, significant_losses: 0 });
   assert.throws(() => winsTable(aq.from([{ condition: "label" }])), /missing column\(s\) expl_tokens, diff_mean, diff_lo, diff_hi/);
+});
+
+test("tallyDirections: per group in first-seen order, toward and away by the mean and by the whole interval, either direction", () => {
+  const rows = [
+    { group: "g", diff_mean: 0.1, diff_lo: 0.05, diff_hi: 0.2 },
+    { group: "h", diff_mean: -0.1, diff_lo: -0.2, diff_hi: -0.05 },
+    { group: "g", diff_mean: -0.1, diff_lo: -0.2, diff_hi: 0.1 },
+    { group: "h", diff_mean: 0.2, diff_lo: NaN, diff_hi: NaN },
+    { group: "g", diff_mean: 0, diff_lo: -0.1, diff_hi: 0.1 },
+  ];
+  const higher = tallyDirections(rows, (r) => r.group, () => "higher");
+  assert.deepEqual(higher.map((g) => g.first.group), ["g", "h"]);
+  assert.deepEqual(higher[0].tally, { settings: 3, toward: 1, towardInterval: 1, away: 1, awayInterval: 0 });
+  assert.deepEqual(higher[1].tally, { settings: 2, toward: 1, towardInterval: 0, away: 1, awayInterval: 1 }, "a NaN interval counts for neither");
+  const lower = tallyDirections(rows, (r) => r.group, () => "lower");
+  assert.deepEqual(lower[1].tally, { settings: 2, toward: 1, towardInterval: 1, away: 1, awayInterval: 0 });
+});
+
+test("run identity: one arm key for an absent and a null budget, the baseline, arms in CONDITIONS order, one description", () => {
+  assert.equal(armKey({ condition: "label+expl" }), armKey({ condition: "label+expl", explTokens: null }));
+  assert.notEqual(armKey({ condition: "label+expl", explTokens: 8 }), armKey({ condition: "label+expl" }));
+  assert.equal(settingKey({ dataset: "a" }), settingKey({ dataset: "a", dimension: null }));
+  assert.ok(isBaseline({ condition: "label" }) && isBaseline({ condition: "label", explTokens: null }));
+  assert.ok(!isBaseline({ condition: "label", explTokens: 16 }) && !isBaseline({ condition: "label+expl" }));
+  assert.ok(isBaseline({ condition: "label+expl" }, "label+expl"));
+  const arms = [{ condition: "label+expl", explTokens: 8 }, { condition: "zzz" }, { condition: "label+expl" }, { condition: "label" }];
+  assert.deepEqual(arms.sort(compareArms).map(describeArm), ["label", "label+expl", "label+expl@8", "zzz"]);
+  const spec = { dataset: "esnli", dimension: null, condition: "label+expl", explTokens: 8, seed: 2, profile: "ci" };
+  assert.equal(describeRun(spec), "esnli/all label+expl@8 seed 2");
+  assert.equal(describeRun({ dataset: "conv-usr", dimension: "engaging", condition: "label", seed: 1 }, "-base-lora"), "conv-usr/engaging label seed 1 base lora");
 });

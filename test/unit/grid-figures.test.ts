@@ -1,8 +1,9 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { budgetFigure, differenceFigure, settingAccuracyFigure, SummaryRow } from "../../src/viz/grid-figures";
+import { budgetFigure, differenceFigure, settingAccuracyFigure } from "../../src/viz/grid-figures";
 
 type DifferenceRow = Parameters<typeof differenceFigure>[0][number];
+type SummaryRow = Parameters<typeof settingAccuracyFigure>[0][number];
 
 const setting = (dataset: string, dimension: string) => ({ dataset, dimension });
 

@@ -76,10 +76,15 @@ test("a grid runs per dimension, reuses finished runs, and two shards' run folde
   const runsDir = path.join(dir, "runs");
   const progress: string[] = [];
   // Two "machines", each its share, into one runs folder.
-  const first = await runGrid(shardOf(specs, parseShard("1/2")), { runsDir, onProgress: (p) => { if (!p.event) progress.push(p.text); } });
+  const finished: string[] = [];
+  const first = await runGrid(shardOf(specs, parseShard("1/2")), {
+    runsDir, onProgress: (p) => { if (p.finished) finished.push(p.text); else if (!p.event) progress.push(p.text); },
+  });
   const second = await runGrid(shardOf(specs, parseShard("2/2")), { runsDir });
   assert.equal(first.length + second.length, 12);
   assert.match(progress[1], /^run 2\/6 .* seed \d; grid .* elapsed, .* left$/);
+  assert.equal(finished.length, 6, "each run is reported once more when it ends");
+  assert.match(finished[5], /^run 6\/6 .* seed \d: done; grid /);
   for (const r of [...first, ...second]) {
     assert.equal(r.status, "done");
     assert.ok(r.spec.dimension === "clarity" || r.spec.dimension === "depth");

@@ -52,3 +52,20 @@ test("xft train --init hf:<tiny llama> --adapter lora trains an adapter on q_pro
   const wrongTarget = xft("train", "--init", `hf:${fixtureDir("llama-gqa")}`, "--adapter", "lora", "--lora-targets", "c_attn", "--profile", "ci", "--runs-dir", runsDir);
   assert.match(wrongTarget.stderr, /target c_attn is not a matrix of a llama model/);
 });
+
+test("xft train --init hf:<tiny llama> --chat-template trains in the checkpoint's chat template, keyed apart, and xft probe reads it back", { skip }, () => {
+  const plain = train("--condition", "label");
+  const { out } = train("--condition", "label", "--chat-template");
+  assert.ok(typeof out.accuracy === "number" && out.n === 300);
+  assert.notEqual(out.run, plain.out.run, "the template is part of the run's key");
+  const record = JSON.parse(fs.readFileSync(path.join(out.dir, "run.json"), "utf8"));
+  assert.match(record.init.chatTemplate, /^[0-9a-f]{64}$/);
+  assert.equal(JSON.parse(fs.readFileSync(path.join(plain.out.dir, "run.json"), "utf8")).init.chatTemplate, undefined);
+  // The probe rebuilds the run's text format from its record; its lens must give the run's stored predictions.
+  const probe = xft("probe", "--run", out.run, "--runs-dir", runsDir);
+  assert.equal(probe.status, 0, probe.stderr);
+  const qwen = fixtureDir("qwen2");
+  const none = xft("train", "--init", `hf:${qwen}`, "--chat-template", "--dataset", "esnli", "--condition", "label", "--profile", "ci", "--runs-dir", runsDir);
+  assert.notEqual(none.status, 0);
+  assert.match(none.stderr, new RegExp(`${qwen}: a chat template was asked for \\(--chat-template\\), but this checkpoint has none`));
+});

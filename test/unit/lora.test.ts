@@ -6,9 +6,10 @@ import { test } from "node:test";
 import { initBackend, tf } from "../../src/backend/engine";
 import { createParams, disposeParams, forward, GptConfig, LlamaConfig, Params, paramsToValues } from "../../src/model/model";
 import { adapterShapes, createAdapter, DEFAULT_LORA, loadAdapter, LoraConfig, loraForward, mergeAdapter, parseLoraTargets, saveAdapter } from "../../src/model/lora";
+import { projection } from "../../src/model/ops/linear";
 import { makeBatch } from "../../src/train/sequences";
 import { train } from "../../src/train/trainer";
-import { Rng } from "../../src/util/rng";
+import { hashSeed, Rng } from "../../src/util/rng";
 
 const MODEL: GptConfig = { vocabSize: 50, maxLen: 16, layers: 2, dModel: 16, heads: 2, mlpRatio: 4, initStd: 0.02 };
 const LORA: LoraConfig = { rank: 4, alpha: 8, dropout: 0.1, targets: ["attn.wqkv", "attn.wo", "mlp.w1", "mlp.w2"] };
@@ -160,4 +161,33 @@ test("LoRA targets by the checkpoint's module names: Llama's q_proj/o_proj/down_
   assert.ok(maxAbsDiff(unmerged.dataSync() as Float32Array, plain.dataSync() as Float32Array) > 1e-3, "the adapter changes the outputs");
   tf.dispose([unmerged, viaMerge, plain, input]);
   for (const p of [base, adapter, merged]) disposeParams(p);
+});
+
+test("the adapter's update (one op, its own gradient) gives autodiff's numbers of dropout(x) A B exactly, kept from the tape as booleans", async () => {
+  await initBackend();
+  const rng = new Rng(5);
+  const normal = (shape: number[]) => tf.tensor(Array.from({ length: shape.reduce((a, b) => a * b) }, () => rng.normal()), shape, "float32");
+  const params: Params = { w: tf.variable(normal([16, 24])), b: tf.variable(normal([24])) };
+  const adapter: Params = { "w.lora_a": tf.variable(normal([16, 4])), "w.lora_b": tf.variable(normal([4, 24])) };
+  const x = normal([40, 16]);
+  for (const dropout of [0, 0.3]) {
+    const lora = { ...loraForward(adapter, LORA, 11), dropout };
+    // The composition that autodiff differentiates, as the op's forward pass reads.
+    const reference = () => {
+      const dropped = dropout > 0 ? tf.dropout(x, dropout, undefined, hashSeed(lora.dropoutSeed, "w")) : x;
+      const y = tf.matMul(x, params.w).add(params.b).add(tf.matMul(dropped, adapter["w.lora_a"]).mul(lora.scale).matMul(adapter["w.lora_b"]));
+      return y.square().sum() as tf.Scalar;
+    };
+    const fused = () => (projection(params, lora)(x, "w", "b").square().sum() as tf.Scalar);
+    const vars = [adapter["w.lora_a"], adapter["w.lora_b"]];
+    const want = tf.variableGrads(reference, vars);
+    const before = tf.memory().numTensors;
+    const got = tf.variableGrads(fused, vars);
+    assert.equal(got.value.dataSync()[0], want.value.dataSync()[0], `loss at dropout ${dropout}`);
+    for (const v of vars) assert.deepEqual(got.grads[v.name].dataSync(), want.grads[v.name].dataSync(), `${v.name} at dropout ${dropout}`);
+    // Nothing is left behind but the loss and the two gradients.
+    assert.equal(tf.memory().numTensors - before, 3);
+    tf.dispose([want.value, got.value, ...Object.values(want.grads), ...Object.values(got.grads)]);
+  }
+  tf.dispose([x, ...Object.values(params), ...Object.values(adapter)]);
 });

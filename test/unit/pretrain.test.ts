@@ -10,7 +10,7 @@ import { readBaseCard } from "../../src/runs/base";
 import { loadRunModel, runExperiment } from "../../src/runs/experiment";
 import { GRID_PROFILES } from "../../src/runs/grid";
 import { pretrain } from "../../src/runs/pretrain";
-import { buildCorpus, packBlocks } from "../../src/text/corpus";
+import { buildCorpus, packBlocks, xftDocuments } from "../../src/text/corpus";
 import { XftTokenizer } from "../../src/text/tokenizer";
 import { disposeParams } from "../../src/model/model";
 import { Rng } from "../../src/util/rng";
@@ -53,7 +53,7 @@ process.env.XFT_ROOT = root;
 
 test("the pretraining corpus has every train text once and no text of any test split", () => {
   const tok = XftTokenizer.load();
-  const corpus = buildCorpus(tok, { root });
+  const corpus = buildCorpus(xftDocuments(tok), { root });
   const texts = [...corpus.train, ...corpus.heldOut].map((d) => tok.decode(d));
   assert.equal(corpus.stats.excludedForTest, 2, "the conversation with the shared response and the test explanation");
   assert.ok(!texts.some((t) => t.includes(SHARED_RESPONSE) || t.includes(TEST_EXPLANATION)));

@@ -7,7 +7,8 @@ import { initBackend, tf } from "../../src/backend/engine";
 import { readLabelsBatch } from "../../src/eval/readout";
 import { createParams, disposeParams, GptConfig, parameterShapes, paramsFromValues, paramsToValues } from "../../src/model/model";
 import {
-  findingDifferences, findingTallies, intermediateHiddenEntropy, overconfidence, pointsOverSettings, pooledReliability, probeSummary,
+  findingDifferences, findingSentences, findingTallies, firstSeedRun, intermediateHiddenEntropy, lensAgreementByCondition, overconfidence,
+  pointsOverSettings, pooledReliability, probeSummary, settingCurves,
 } from "../../src/probe/compare";
 import { attentionEntropy, firstTop1Point, hiddenStateEntropy } from "../../src/probe/measures";
 import { cacheBytesPerSequence, probeBatchSize, probeSequences, residualPoints } from "../../src/probe/probe";
@@ -159,7 +160,22 @@ test("probeRun: label-first and rationale-first runs, stored and reused, checked
     const tallies = findingTallies(findingDifferences(probed));
     assert.equal(tallies.length, 3 * 2, "three quantities, two arms against label");
     assert.ok(tallies.every((t) => t.settings === 1 && t.as_paper + t.against <= 1));
-    const reliability = pooledReliability(probed.map((p) => p.record)).objects() as Array<Record<string, any>>;
+    const arms = [{ condition: "label" }, { condition: "label+expl" }, { condition: "expl+label" }];
+    const sentences = findingSentences(tallies, arms);
+    assert.equal(sentences.length, 2 * 3, "every arm but the baseline, every quantity");
+    assert.match(sentences[0], /^label\+expl vs label, hidden-state entropy at the intermediate points: higher in \d of 1 settings/);
+    const setting = { dataset: probed[0].record.spec.dataset, dimension: "all" };
+    const curve = settingCurves(summary, setting, "hidden_entropy", arms.slice(0, 2));
+    assert.deepEqual(curve.map((r) => `${r.condition} ${r.point}`), ["label embed", "label 0.mid", "label 0.post", "label+expl embed", "label+expl 0.mid", "label+expl 0.post"]);
+    assert.equal(firstSeedRun(probed, setting, arms[1]), probed.find((p) => p.record.spec.condition === "label+expl" && p.record.spec.seed === 1));
+    assert.throws(() => firstSeedRun(probed, setting, { condition: "label+expl", explTokens: 8 }), /no probed run of mine\/all label\+expl@8/);
+    const lens = lensAgreementByCondition(probed);
+    assert.deepEqual(lens.conditions, ["label", "label+expl", "expl+label"]);
+    assert.deepEqual(lens.points, ["embed", "0.mid", "0.post"]);
+    const ofExplLabel = probed.filter((p) => p.record.spec.condition === "expl+label").map((p) => p.probe.lensAgreement[1]);
+    assert.ok(Math.abs(lens.agreement[1][2] - (ofExplLabel[0] + ofExplLabel[1]) / 2) < 1e-12);
+    assert.deepEqual(lens.agreement[2], [1, 1, 1], "the last point is every run's prediction");
+    const reliability = pooledReliability(probed.map((p) => p.record));
     assert.equal(reliability.filter((r) => r.condition === "label").reduce((a, r) => a + r.count, 0), 24, "two seeds x 12 examples");
     const o = overconfidence(probed[0].record);
     assert.ok(o >= -1 && o <= 1);

@@ -209,9 +209,9 @@ double gradientNorm(const std::vector<AdamTensor>& ts) {
   return std::sqrt(total);
 }
 
-// One AdamW step with the gradients scaled by min(1, clip / norm); m and v are flat, in the tensors' order.
-void adamWStep(const std::vector<AdamTensor>& ts, const float* m, const float* v, const AdamHyper& h, float norm,
-               float* newM, float* newV) {
+// One AdamW step with the gradients scaled by min(1, clip / norm); m and v are flat, in the tensors' order, and
+// updated in place.
+void adamWStep(const std::vector<AdamTensor>& ts, const AdamHyper& h, float norm, float* m, float* v) {
   const float scale = h.gradClip > 0 ? std::min(1.0f, h.gradClip / std::max(norm, 1e-12f)) : 1.0f;
   int64_t offset = 0;
   for (const AdamTensor& t : ts) {
@@ -221,8 +221,8 @@ void adamWStep(const std::vector<AdamTensor>& ts, const float* m, const float* v
         const float g = t.grad[i] * scale;
         const float mi = m[offset + i] * h.beta1 + g * (1 - h.beta1);
         const float vi = v[offset + i] * h.beta2 + g * g * (1 - h.beta2);
-        newM[offset + i] = mi;
-        newV[offset + i] = vi;
+        m[offset + i] = mi;
+        v[offset + i] = vi;
         const float update = mi / (std::sqrt(vi / h.biasCorrection2) + h.eps) * (1 / h.biasCorrection1) + t.param[i] * decay;
         t.newParam[i] = t.param[i] - update * h.lr;
       }
@@ -278,6 +278,17 @@ struct OpContext {
     held.push_back(t);
     *dims = shape(t);
     return static_cast<const T*>(TF_TensorData(t));
+  }
+  // Input `in` as output `out`, the same buffer, to be written in place (nothing else may hold that tensor).
+  float* inPlace(int in, int out, std::vector<int64_t>* dims) {
+    TF_Tensor* t = nullptr;
+    TF_GetInput(ctx, in, &t, status);
+    if (!ok()) return nullptr;
+    held.push_back(t);
+    TF_SetOutput(ctx, out, t, status);
+    if (!ok()) return nullptr;
+    *dims = shape(t);
+    return static_cast<float*>(TF_TensorData(t));
   }
   float* output(int i, const std::vector<int64_t>& dims) {
     TF_Tensor* t = TF_AllocateOutput(ctx, i, TF_FLOAT, dims.data(), static_cast<int>(dims.size()), count(dims) * sizeof(float), status);
@@ -403,7 +414,7 @@ void computeSoftmaxCrossEntropy(void*, TF_OpKernelContext* ctx) {
 }
 
 // Inputs: params (N), grads (N), m, v, hyper [8], decays [N] (1 where the parameter decays); outputs: the new
-// params (N), m, v, and the gradient norm before clipping.
+// params (N), m and v (the inputs themselves, updated in place), and the gradient norm before clipping.
 void computeAdamW(void*, TF_OpKernelContext* ctx) {
   OpContext op(ctx, "XftAdamW");
   const int n = (TF_NumInputs(ctx) - 4) / 2;
@@ -418,9 +429,11 @@ void computeAdamW(void*, TF_OpKernelContext* ctx) {
     ts[i].size = count(shapes[i]);
     total += ts[i].size;
   }
+  // m and v are updated in place (each is its own output): two new buffers as large as the model, beside the old
+  // ones, would be the step's peak of memory. The optimizer (optimizer.ts) alone holds them.
   std::vector<int64_t> ms, vs, hs, ds;
-  const float* m = op.input(2 * n, &ms);
-  const float* v = m ? op.input(2 * n + 1, &vs) : nullptr;
+  float* m = op.inPlace(2 * n, n, &ms);
+  float* v = m ? op.inPlace(2 * n + 1, n + 1, &vs) : nullptr;
   const float* hyper = v ? op.input(2 * n + 2, &hs) : nullptr;
   const float* decays = hyper ? op.input(2 * n + 3, &ds) : nullptr;
   if (!decays || !isVector(op, "m", ms, total) || !isVector(op, "v", vs, total) || !isVector(op, "hyper", hs, 8) ||
@@ -432,13 +445,11 @@ void computeAdamW(void*, TF_OpKernelContext* ctx) {
     ts[i].newParam = op.output(i, shapes[i]);
     if (!ts[i].newParam) return;
   }
-  float* newM = op.output(n, ms);
-  float* newV = newM ? op.output(n + 1, vs) : nullptr;
-  float* norm = newV ? op.output(n + 2, {}) : nullptr;
+  float* norm = op.output(n + 2, {});
   if (!norm) return;
   const AdamHyper h{hyper[0], hyper[1], hyper[2], hyper[3], hyper[4], hyper[5], hyper[6], hyper[7]};
   *norm = static_cast<float>(gradientNorm(ts));
-  adamWStep(ts, m, v, h, *norm, newM, newV);
+  adamWStep(ts, h, *norm, m, v);
 }
 
 // batch and heads of a causal attention op; the rest follows from qkv's shape.

@@ -1,22 +1,22 @@
 /**
- * The tokenizer files of an export. xft's own tokenizer (data/tokenizer.json: byte-level BPE, then xft's special
+ * The tokenizer files of a checkpoint folder xft writes (an export, a continued pretraining). xft's own tokenizer (data/tokenizer.json: byte-level BPE, then xft's special
  * tokens as added tokens) is copied as it is, with a tokenizer_config.json that names `<|bos|>`, `<|eos|>` and
  * `<|pad|>` as transformers' bos, eos and pad. A checkpoint's tokenizer files are copied unchanged: the export is
  * read exactly as the checkpoint was.
  */
 import * as fs from "fs";
 import * as path from "path";
-import { projectRoot } from "../data/load";
-import { SPECIAL_TOKENS_MAP_FILE, TOKENIZER_CONFIG_FILE, TOKENIZER_FILE } from "../text/hf-tokenizer";
-import { XftTokenizer } from "../text/tokenizer";
-import { readJsonFile } from "../util/read-file";
+import { projectRoot } from "../../data/load";
+import { CHAT_TEMPLATE_FILE, SPECIAL_TOKENS_MAP_FILE, TOKENIZER_CONFIG_FILE, TOKENIZER_FILE } from "../../text/hf-tokenizer";
+import { XftTokenizer } from "../../text/tokenizer";
+import { readJsonFile } from "../../util/read-file";
 
 /** Special token ids as config.json and generation_config.json write them. */
 export interface SpecialIds { bos_token_id?: number; eos_token_id?: number; pad_token_id?: number }
 
 /** Files a save_pretrained folder may keep its tokenizer in (copied where present). */
 const CHECKPOINT_TOKENIZER_FILES = [
-  TOKENIZER_FILE, TOKENIZER_CONFIG_FILE, SPECIAL_TOKENS_MAP_FILE, "chat_template.jinja", "vocab.json", "merges.txt", "tokenizer.model", "added_tokens.json",
+  TOKENIZER_FILE, TOKENIZER_CONFIG_FILE, SPECIAL_TOKENS_MAP_FILE, CHAT_TEMPLATE_FILE, "vocab.json", "merges.txt", "tokenizer.model", "added_tokens.json",
 ];
 
 const XFT_SPECIALS = { bos_token: "<|bos|>", eos_token: "<|eos|>", pad_token: "<|pad|>" } as const;

@@ -6,15 +6,13 @@
  */
 import * as fs from "fs";
 import * as path from "path";
-import { GptConfig, isLlama, LlamaConfig, ModelConfig, modelKind } from "../model/config";
-import { hfConfigJson, hfModelConfig } from "../model/hf/config";
-import { xftToHf } from "../model/hf/weights";
-import { saveSafetensors } from "../model/safetensors";
-import { LN_EPS } from "../model/ops/norms";
-import { SpecialIds } from "./tokenizer-files";
-
-export const HF_CONFIG_FILE = "config.json";
-export const HF_WEIGHTS_FILE = "model.safetensors";
+import { GptConfig, isLlama, LlamaConfig, ModelConfig, modelKind } from "../config";
+import { LN_EPS } from "../ops/norms";
+import { saveSafetensors } from "../safetensors";
+import { HF_CONFIG_FILE, HF_WEIGHTS_FILE } from "./checkpoint";
+import { hfConfigJson, hfModelConfig } from "./config";
+import type { SpecialIds } from "./tokenizer-files";
+import { xftToHf } from "./weights";
 
 /** The fields of each family's config that change what the model computes. */
 function computation(c: ModelConfig): Record<string, unknown> {
