@@ -40,11 +40,7 @@ export function thinned(points: readonly LossPoint[], max: number): LossPoint[] 
 }
 
 /** A chart that draws through `render`: its empty axes at once, then at most one redraw per `minIntervalMs`. */
-export function throttledLossChart(
-  figureOf: CurvesFigure,
-  render: ChartRenderer,
-  minIntervalMs: number = MIN_REDRAW_INTERVAL_MS,
-): LiveLossChart {
+export function throttledLossChart(figureOf: CurvesFigure, render: ChartRenderer, minIntervalMs: number = MIN_REDRAW_INTERVAL_MS): LiveLossChart {
   const curves = new Map<string, LossPoint[]>();
   let closed = false;
   let finalFigure: PlotlyFigure | undefined;

@@ -11,10 +11,7 @@ import * as jupyter from "tslab/dist/jupyter";
 export type MimeBundle = Record<string, unknown>;
 
 /** The shape tslab's writer really accepts (its typings narrow the values to `string | Uint8Array`). */
-type DisplayWriter = (
-  message: { data: MimeBundle; metadata: Record<string, unknown>; transient: { display_id?: string } },
-  update: boolean,
-) => void;
+type DisplayWriter = (message: { data: MimeBundle; metadata: Record<string, unknown>; transient: { display_id?: string } }, update: boolean) => void;
 
 /** Where a bundle goes: a new output, or (with `update`) the existing output that carries `displayId`. */
 export interface DisplayTarget {

@@ -51,10 +51,7 @@ function figureHtml(figure: PlotlyFigure, divId: string): string {
   const width = pixels(layout.width) ?? "100%";
   const height = pixels(layout.height) ?? `${DEFAULT_HEIGHT_PX}px`;
   // "<" escaped so that data strings can never close the script element.
-  const json = JSON.stringify({ data: figure.data, layout, config: { responsive: true, ...figure.config } }).replace(
-    /</g,
-    "\\u003c",
-  );
+  const json = JSON.stringify({ data: figure.data, layout, config: { responsive: true, ...figure.config } }).replace(/</g, "\\u003c");
   const id = escapeHtml(divId);
   // The draw script waits for window.Plotly: in the classic Notebook the library script of an earlier output may
   // still be loading when this output is inserted.
@@ -84,10 +81,7 @@ function figureSummary(figure: PlotlyFigure): string {
 }
 
 /** The output for one figure; `includeLibrary` puts plotly.js in front of its HTML. Pure apart from reading plotly.js. */
-export function plotlyMimeBundle(
-  figure: PlotlyFigure,
-  options: { includeLibrary: boolean; divId?: string },
-): MimeBundle {
+export function plotlyMimeBundle(figure: PlotlyFigure, options: { includeLibrary: boolean; divId?: string }): MimeBundle {
   const html = figureHtml(figure, options.divId ?? randomDivId());
   return {
     "application/vnd.plotly.v1+json": { data: figure.data, layout: figure.layout ?? {}, config: figure.config ?? {} },
@@ -153,7 +147,9 @@ const joined = (text: unknown): string => (Array.isArray(text) ? text.join("") :
  * chart's HTML loses any copy it carries, the first gets the one copy. Returns how many charts there are.
  */
 export function standaloneCharts(notebook: NotebookJson): number {
-  const charts = notebook.cells.flatMap((c) => c.outputs ?? []).filter((o) => o.data?.["application/vnd.plotly.v1+json"] && o.data["text/html"] !== undefined);
+  const charts = notebook.cells
+    .flatMap((c) => c.outputs ?? [])
+    .filter((o) => o.data?.["application/vnd.plotly.v1+json"] && o.data["text/html"] !== undefined);
   charts.forEach((output, i) => {
     const html = joined(output.data!["text/html"]);
     // The figure's own HTML starts at its div (the last one: its data escapes "<"); anything before is the library.

@@ -96,11 +96,7 @@ function stderrRenderer(): ProgressRenderer {
  * that arrives too soon is not lost: the latest state is drawn when the interval is up, and close() draws the final
  * state immediately.
  */
-export function throttledProgressBar(
-  title: string,
-  render: ProgressRenderer,
-  minIntervalMs: number = MIN_REDRAW_INTERVAL_MS,
-): ProgressBar {
+export function throttledProgressBar(title: string, render: ProgressRenderer, minIntervalMs: number = MIN_REDRAW_INTERVAL_MS): ProgressBar {
   const startedAt = Date.now();
   const state: ProgressState = { title, done: 0, total: 0, elapsedMs: 0, closed: false };
   const redraw = throttle(() => {

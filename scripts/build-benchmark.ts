@@ -59,7 +59,10 @@ interface SourceSpec {
  */
 export function conversationKey(context: readonly Turn[]): string {
   const opening = context.find((t) => t.role !== "knowledge" && t.role !== "system") ?? context[0];
-  return (opening?.text ?? "").toLowerCase().replace(/[^\p{L}\p{N}]+/gu, " ").trim();
+  return (opening?.text ?? "")
+    .toLowerCase()
+    .replace(/[^\p{L}\p{N}]+/gu, " ")
+    .trim();
 }
 
 /**
@@ -89,19 +92,21 @@ function splitByKey(conversations: readonly Candidate[]): Record<Split, Candidat
 function readChatbotArena(rawDir: string): Candidate[] {
   const path = join(rawDir, "chatbot-arena", "conversations.jsonl");
   const out: Candidate[] = [];
-  readFileSync(path, "utf8").split("\n").forEach((line, i) => {
-    if (line.trim() === "") return;
-    const record = JSON.parse(line) as { id: string; messages: { role: string; content: string }[] };
-    const turns = record.messages.map((m) => {
-      if (m.role !== "user" && m.role !== "assistant") throw new Error(`${path}:${i + 1}: unexpected role "${m.role}"`);
-      return { role: m.role, text: m.content.trim() } as Turn;
+  readFileSync(path, "utf8")
+    .split("\n")
+    .forEach((line, i) => {
+      if (line.trim() === "") return;
+      const record = JSON.parse(line) as { id: string; messages: { role: string; content: string }[] };
+      const turns = record.messages.map((m) => {
+        if (m.role !== "user" && m.role !== "assistant") throw new Error(`${path}:${i + 1}: unexpected role "${m.role}"`);
+        return { role: m.role, text: m.content.trim() } as Turn;
+      });
+      turns.forEach((turn, t) => {
+        const context = turns.slice(0, t).filter((c) => c.text !== "");
+        if (turn.role !== "assistant" || turn.text === "" || !context.some((c) => c.role === "user")) return;
+        out.push({ id: `${record.id}.${t}`, context, response: turn.text });
+      });
     });
-    turns.forEach((turn, t) => {
-      const context = turns.slice(0, t).filter((c) => c.text !== "");
-      if (turn.role !== "assistant" || turn.text === "" || !context.some((c) => c.role === "user")) return;
-      out.push({ id: `${record.id}.${t}`, context, response: turn.text });
-    });
-  });
   return out;
 }
 
@@ -120,15 +125,18 @@ function hhReader(side: "chosen" | "rejected"): (rawDir: string) => Candidate[] 
   return (rawDir) => {
     const path = join(rawDir, "hh-rlhf", "harmless-base-test.jsonl.gz");
     const out: Candidate[] = [];
-    gunzipSync(readFileSync(path)).toString("utf8").split("\n").forEach((line, i) => {
-      if (line.trim() === "") return;
-      const turns = parseHhTranscript((JSON.parse(line) as Record<string, string>)[side]);
-      const last = turns?.[turns.length - 1];
-      if (turns === undefined || last === undefined || last.role !== "assistant" || last.text === "") return;
-      const context = turns.slice(0, -1).filter((t) => t.text !== "");
-      if (!context.some((t) => t.role === "user")) return;
-      out.push({ id: String(i + 1), context, response: last.text });
-    });
+    gunzipSync(readFileSync(path))
+      .toString("utf8")
+      .split("\n")
+      .forEach((line, i) => {
+        if (line.trim() === "") return;
+        const turns = parseHhTranscript((JSON.parse(line) as Record<string, string>)[side]);
+        const last = turns?.[turns.length - 1];
+        if (turns === undefined || last === undefined || last.role !== "assistant" || last.text === "") return;
+        const context = turns.slice(0, -1).filter((t) => t.text !== "");
+        if (!context.some((t) => t.role === "user")) return;
+        out.push({ id: String(i + 1), context, response: last.text });
+      });
     return out;
   };
 }
@@ -137,12 +145,7 @@ function hhReader(side: "chosen" | "rejected"): (rawDir: string) => Candidate[] 
  * Candidates from a dataset this project already converted (data/<name>/), one per distinct local id:
  * `localId` maps a row to the response it rates (data/feedbackqa has one row per human rater of a response).
  */
-function fromDataset(
-  name: string,
-  keep: (row: Example) => boolean,
-  localId: (row: Example) => string,
-  keepSplit: boolean,
-): Candidate[] {
+function fromDataset(name: string, keep: (row: Example) => boolean, localId: (row: Example) => string, keepSplit: boolean): Candidate[] {
   const dataset = loadDataset(name, { root: PROJECT_ROOT, allowTestOnly: true });
   const out = new Map<string, Candidate>();
   for (const row of [...dataset.train, ...dataset.test].filter(keep)) {
@@ -153,11 +156,21 @@ function fromDataset(
 }
 
 const readFeedbackqa = () =>
-  fromDataset("feedbackqa", () => true, (row) => row.id.replace(/^feedbackqa-/, "").replace(/-r\d+$/, ""), true);
+  fromDataset(
+    "feedbackqa",
+    () => true,
+    (row) => row.id.replace(/^feedbackqa-/, "").replace(/-r\d+$/, ""),
+    true,
+  );
 
 /** data/usr holds both USR sets; ids stay USR's (`<source>-<dialogue>-<system>`) so ratings.jsonl can be joined. */
 const usrReader = (source: string) => () =>
-  fromDataset("usr", (row) => row.source === source, (row) => row.id.slice(source.length + 1), false);
+  fromDataset(
+    "usr",
+    (row) => row.source === source,
+    (row) => row.id.slice(source.length + 1),
+    false,
+  );
 
 const USR_ORIGIN = [
   "`data/usr/` (made by `scripts/convert-usr.ts` from the USR annotation set, GitHub",
@@ -186,7 +199,7 @@ export const SOURCES: readonly SourceSpec[] = [
     standsFor: "HH-RLHF chosen",
     origin: [
       "`hh-rlhf/harmless-base-test.jsonl.gz` (GitHub `anthropics/hh-rlhf`, `harmless-base/test.jsonl.gz`), the",
-      "`chosen` transcripts, parsed at \"\\n\\nHuman:\" / \"\\n\\nAssistant:\"; the last assistant turn is the response.",
+      '`chosen` transcripts, parsed at "\\n\\nHuman:" / "\\n\\nAssistant:"; the last assistant turn is the response.',
       "Transcripts whose last assistant turn is empty are skipped.",
       "Red-team prompts: many conversations are offensive or about harm.",
     ],
@@ -199,7 +212,7 @@ export const SOURCES: readonly SourceSpec[] = [
     standsFor: "HH-RLHF rejected",
     origin: [
       "`hh-rlhf/harmless-base-test.jsonl.gz` (GitHub `anthropics/hh-rlhf`, `harmless-base/test.jsonl.gz`), the",
-      "`rejected` transcripts, parsed at \"\\n\\nHuman:\" / \"\\n\\nAssistant:\"; the last assistant turn is the response.",
+      '`rejected` transcripts, parsed at "\\n\\nHuman:" / "\\n\\nAssistant:"; the last assistant turn is the response.',
       "Transcripts whose last assistant turn is empty are skipped.",
       "Red-team prompts: many conversations are offensive or about harm. conv-hh-chosen is split the same way",
       "but on its own conversations, so a few openings near the cut may fall in different splits in the two datasets.",
@@ -217,8 +230,10 @@ export const SOURCES: readonly SourceSpec[] = [
       "FeedbackQA's human ratings and explanations are not used here (they are in data/feedbackqa), and its split",
       "is kept: a question is in the same split in both datasets.",
     ],
-    license: ["See data/feedbackqa/CARD.md: no license in the GitHub repository; passages from WHO, CDC, UK and",
-      "Australian government pages. Cite Li et al., Findings of ACL 2022."],
+    license: [
+      "See data/feedbackqa/CARD.md: no license in the GitHub repository; passages from WHO, CDC, UK and",
+      "Australian government pages. Cite Li et al., Findings of ACL 2022.",
+    ],
     read: readFeedbackqa,
   },
   {
@@ -257,7 +272,10 @@ function select(source: string, all: Candidate[]): Selection {
     return true;
   });
   const order = new Rng(hashSeed(BENCHMARK_SEED, "sample", source)).shuffle(unique.map((_, i) => i));
-  const kept = order.slice(0, MAX_CONVERSATIONS).sort((a, b) => a - b).map((i) => unique[i]);
+  const kept = order
+    .slice(0, MAX_CONVERSATIONS)
+    .sort((a, b) => a - b)
+    .map((i) => unique[i]);
   const conversations = kept.every((c) => c.split !== undefined)
     ? { train: kept.filter((c) => c.split === "train"), test: kept.filter((c) => c.split === "test") }
     : splitByKey(kept);
@@ -300,9 +318,7 @@ async function buildSource(spec: SourceSpec, rawDir: string): Promise<SourceResu
   }
   const agreement = Object.fromEntries(DIMENSIONS.map((d) => [d, raterAgreement(ratings.get(d)!)])) as Record<Dimension, RaterAgreement>;
   const usrRatings = join(PROJECT_ROOT, USR_RATINGS_FILE);
-  const humans = isUsr(spec.name) && existsSync(usrRatings)
-    ? teacherVsUsr([...rows.train, ...rows.test], readUsrRatings(usrRatings))
-    : undefined;
+  const humans = isUsr(spec.name) && existsSync(usrRatings) ? teacherVsUsr([...rows.train, ...rows.test], readUsrRatings(usrRatings)) : undefined;
   return { spec, selection, rows, agreement, humans };
 }
 
@@ -312,13 +328,13 @@ const fixed = (x: number) => (Number.isNaN(x) ? "n/a" : x.toFixed(2));
 
 function raterTable(): string[] {
   const signalsOf = (weights: Partial<Record<SignalName, number>>) =>
-    Object.entries(weights).map(([s, w]) => `${s} ${w}`).join(", ");
+    Object.entries(weights)
+      .map(([s, w]) => `${s} ${w}`)
+      .join(", ");
   return [
     "| rater | reads | naturalness | comprehensiveness | on-topic |",
     "|---|---|---|---|---|",
-    ...RUBRIC_PROFILES.map((p) =>
-      tableRow([p.name, p.focus, ...DIMENSIONS.map((d) => signalsOf(p.weights[d]))]),
-    ),
+    ...RUBRIC_PROFILES.map((p) => tableRow([p.name, p.focus, ...DIMENSIONS.map((d) => signalsOf(p.weights[d]))])),
     "",
     "| signal | dimension | goodness (clamped to [0, 1]) |",
     "|---|---|---|",
@@ -397,10 +413,10 @@ function card(result: SourceResult, command: string): string {
     ...(selection.conversations.train.some((c) => c.split !== undefined)
       ? ["The split is data/feedbackqa's: all answers to one question are on one side."]
       : [
-        "Whole conversations go to one split: responses are grouped by their conversation's opening turn (lower-cased,",
-        "other characters than letters and digits as spaces), the groups are ordered by a salted hash of that key, and",
-        `groups go to train until it holds ${(100 * TRAIN_SHARE).toFixed(0)}% of the conversations; the rest are test.`,
-      ]),
+          "Whole conversations go to one split: responses are grouped by their conversation's opening turn (lower-cased,",
+          "other characters than letters and digits as spaces), the groups are ordered by a salted hash of that key, and",
+          `groups go to train until it holds ${(100 * TRAIN_SHARE).toFixed(0)}% of the conversations; the rest are test.`,
+        ]),
     "",
     "| split | conversations | distinct openings | examples (x 3 dimensions) |",
     "|---|---|---|---|",

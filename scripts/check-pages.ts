@@ -25,7 +25,10 @@ withChromium(async (browser) => {
   }
   console.log(`${files.length - failures} page(s) passed, ${failures} failed`);
   return failures;
-}).then((failures) => process.exit(failures === 0 ? 0 : 1), (error) => {
-  console.error(error);
-  process.exit(1);
-});
+}).then(
+  (failures) => process.exit(failures === 0 ? 0 : 1),
+  (error) => {
+    console.error(error);
+    process.exit(1);
+  },
+);

@@ -11,8 +11,7 @@
 import { readFileSync, writeFileSync } from "fs";
 import { join, relative, resolve } from "path";
 import { Example, Split, SPLITS } from "../src/data/schema";
-import {
-  labelTable, mean, percent, PROJECT_ROOT, RAW_ROOT, regenerateCommand, tableRow, words, writeSplits, madeWith } from "./converter-shared";
+import { labelTable, mean, percent, PROJECT_ROOT, RAW_ROOT, regenerateCommand, tableRow, words, writeSplits, madeWith } from "./converter-shared";
 
 const DEFAULT_RAW_DIR = join(RAW_ROOT, "autoj");
 const OUT_DIR = join(PROJECT_ROOT, "data", "autoj");
@@ -141,7 +140,13 @@ function convertSplit(rawDir: string, split: Split): SplitResult {
   const file = relative(process.cwd(), path);
   const lines = readFileSync(path, "utf8").split("\n");
   const result: SplitResult = {
-    examples: [], rawRows: 0, skippedNoRating: 0, skippedEmpty: 0, ratings: [], strippedSentences: 0, scenarios: new Set(),
+    examples: [],
+    rawRows: 0,
+    skippedNoRating: 0,
+    skippedEmpty: 0,
+    ratings: [],
+    strippedSentences: 0,
+    scenarios: new Set(),
   };
   lines.forEach((text, i) => {
     if (text.trim() === "") return;
@@ -187,10 +192,12 @@ function convertSplit(rawDir: string, split: Split): SplitResult {
 /** "count (share)" of each distinct raw rating, ascending. */
 function ratingDistribution(ratings: number[]): string {
   const distinct = [...new Set(ratings)].sort((a, b) => a - b);
-  return distinct.map((r) => {
-    const c = ratings.filter((x) => x === r).length;
-    return `${r}: ${c} (${percent(c, ratings.length)})`;
-  }).join(", ");
+  return distinct
+    .map((r) => {
+      const c = ratings.filter((x) => x === r).length;
+      return `${r}: ${c} (${percent(c, ratings.length)})`;
+    })
+    .join(", ");
 }
 
 function card(results: Record<Split, SplitResult>, command: string): string {
@@ -209,11 +216,11 @@ function card(results: Record<Split, SplitResult>, command: string): string {
     "response (the explanation) and a 1-10 rating, mapped here to five levels.",
     "",
     "## Source",
-    "- Auto-J: Li, Sun, Yuan, Fan, Zhao, Liu, \"Generative Judge for Evaluating Alignment\", ICLR 2024",
+    '- Auto-J: Li, Sun, Yuan, Fan, Zhao, Liu, "Generative Judge for Evaluating Alignment", ICLR 2024',
     "  (arXiv:2310.05470). Files from GitHub `GAIR-NLP/auto-j`: `data/training/single_traindata.jsonl` (train) and",
     "  `data/test/testdata_critique.jsonl` (test).",
-    "- Queries and responses mostly from Chatbot Arena (Zheng et al., \"Judging LLM-as-a-judge with MT-Bench and",
-    "  Chatbot Arena\", NeurIPS 2023, `lmsys/chatbot_arena_conversations`).",
+    '- Queries and responses mostly from Chatbot Arena (Zheng et al., "Judging LLM-as-a-judge with MT-Bench and',
+    '  Chatbot Arena", NeurIPS 2023, `lmsys/chatbot_arena_conversations`).',
     "",
     "## License",
     "The Auto-J repository states no license for its data. The critiques are outputs of GPT-4 (train) and of the",
@@ -266,7 +273,11 @@ function card(results: Record<Split, SplitResult>, command: string): string {
     ...SPLITS.map((s) => {
       const ex = rows[s];
       return tableRow([
-        s, n(s), "1", mean(ex.map((e) => words(e.explanations[0]))).toFixed(1), mean(ex.map((e) => words(e.context[0].text))).toFixed(1),
+        s,
+        n(s),
+        "1",
+        mean(ex.map((e) => words(e.explanations[0]))).toFixed(1),
+        mean(ex.map((e) => words(e.context[0].text))).toFixed(1),
         mean(ex.map((e) => words(e.response))).toFixed(1),
       ]);
     }),
@@ -280,7 +291,7 @@ function card(results: Record<Split, SplitResult>, command: string): string {
     "- Train query and response are cut out of the judge prompt `usrmsg` (`[Query]: ... *** [Response]: ... ***",
     "  [END DATA]`, each marker exactly once, checked) and trimmed; test query (`prompt`) and response are trimmed.",
     "- The explanation is the critique with its final `Rating: [[k]]` removed, and with a closing sentence that",
-    "  only announces or names the rating removed too (\"Therefore, the response is rated as follows:\"; " +
+    '  only announces or names the rating removed too ("Therefore, the response is rated as follows:"; ' +
       `${results.train.strippedSentences + results.test.strippedSentences} critiques).`,
     "  No explanation contains `Rating: [[` or a bare `[[k]]` (checked here and in `test/unit/convert.test.ts`).",
     "  Paragraph breaks in critiques are kept.",

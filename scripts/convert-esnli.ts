@@ -10,7 +10,18 @@ import { readFileSync, writeFileSync } from "fs";
 import { join, relative, resolve } from "path";
 import { Example, Split } from "../src/data/schema";
 import {
-  detokenize, explanationCounts, labelTable, mean, PROJECT_ROOT, RAW_ROOT, regenerateCommand, tableRow, words, writeSplits, madeWith } from "./converter-shared";
+  detokenize,
+  explanationCounts,
+  labelTable,
+  mean,
+  PROJECT_ROOT,
+  RAW_ROOT,
+  regenerateCommand,
+  tableRow,
+  words,
+  writeSplits,
+  madeWith,
+} from "./converter-shared";
 
 const DEFAULT_RAW_DIR = join(RAW_ROOT, "esnli");
 const OUT_DIR = join(PROJECT_ROOT, "data", "esnli");
@@ -103,11 +114,11 @@ function card(results: Record<Split, SplitResult>, command: string): string {
     "neutral, or contradicted? Each pair comes with up to three free-text explanations written by people.",
     "",
     "## Source",
-    "- e-SNLI: Camburu, Rocktäschel, Lukasiewicz, Blunsom, \"e-SNLI: Natural Language Inference with Natural",
-    "  Language Explanations\", NeurIPS 2018. Files from GitHub `OanaMariaCamburu/e-SNLI`, path `dataset/eSNLI/`",
+    '- e-SNLI: Camburu, Rocktäschel, Lukasiewicz, Blunsom, "e-SNLI: Natural Language Inference with Natural',
+    '  Language Explanations", NeurIPS 2018. Files from GitHub `OanaMariaCamburu/e-SNLI`, path `dataset/eSNLI/`',
     "  (`s1.*` premise, `s2.*` hypothesis, `labels.*`, `preproc1_expl_{1,2,3}.*` explanations; line-aligned).",
-    "- Built on SNLI: Bowman, Angeli, Potts, Manning, \"A large annotated corpus for learning natural language",
-    "  inference\", EMNLP 2015.",
+    '- Built on SNLI: Bowman, Angeli, Potts, Manning, "A large annotated corpus for learning natural language',
+    '  inference", EMNLP 2015.',
     "",
     "## License",
     "e-SNLI is released under the MIT license (its repository's LICENSE, Copyright 2019 Oana-Maria Camburu).",
@@ -116,7 +127,7 @@ function card(results: Record<Split, SplitResult>, command: string): string {
     "## How labels and explanations were made",
     "- Labels: SNLI's gold labels. Crowd-workers (Amazon Mechanical Turk) wrote a hypothesis of each class for an",
     "  image caption (the premise); in SNLI's dev and test splits four more workers labelled each pair, and the gold",
-    "  label is the majority of the five (pairs with no majority, gold label \"-\", are not in e-SNLI).",
+    '  label is the majority of the five (pairs with no majority, gold label "-", are not in e-SNLI).',
     "- Explanations: e-SNLI's crowd-workers saw premise, hypothesis and label and wrote why the label holds",
     "  (after highlighting the words that matter). The dev and test splits have three explanations per pair,",
     "  from different workers. The released `preproc1` files are tokenised and lowercased.",
@@ -126,12 +137,11 @@ function card(results: Record<Split, SplitResult>, command: string): string {
     "",
     "| ours | e-SNLI file suffix | raw rows | kept | skipped: unknown label | skipped: empty text |",
     "|---|---|---|---|---|---|",
-    ...splits.map((s) =>
-      tableRow([s, SPLIT_SOURCES[s], results[s].rawRows, n(s), results[s].skippedLabel, results[s].skippedEmpty]),
-    ),
+    ...splits.map((s) => tableRow([s, SPLIT_SOURCES[s], results[s].rawRows, n(s), results[s].skippedLabel, results[s].skippedEmpty])),
     "",
     "Premises repeat (one caption has several hypotheses): " +
-      splits.map((s) => `${s} ${stats[s].uniquePremises} distinct premises`).join(", ") + ".",
+      splits.map((s) => `${s} ${stats[s].uniquePremises} distinct premises`).join(", ") +
+      ".",
     "",
     "## Labels (labelSet order: " + LABEL_SET.join(", ") + ")",
     "",
@@ -163,7 +173,7 @@ function card(results: Record<Split, SplitResult>, command: string): string {
     "- Detokenisation of premise, hypothesis and explanations (`detokenize` in `scripts/converter-shared.ts`):",
     "  whitespace runs collapsed and trimmed; no space before `. , ; : ! ? % ) ] }` or the clitics",
     "  `n't 's 're 've 'd 'll 'm`; none after `( [ { $`; PTB quotes ``` `` ``` and `''` turned into `\"`; a lone `'`",
-    "  after a word attached to it (closing quote or plural possessive). \"can not\" was left as written.",
+    '  after a word attached to it (closing quote or plural possessive). "can not" was left as written.',
     "  Case is kept as given (explanations stay lowercased, as released).",
     "- Rows with a label outside the label set or an empty premise/hypothesis are skipped (counts above);",
     "  empty explanations are dropped.",

@@ -13,7 +13,18 @@ import { existsSync, readFileSync, writeFileSync } from "fs";
 import { join, relative, resolve } from "path";
 import { Example, Split, SPLITS } from "../src/data/schema";
 import {
-  explanationCounts, labelTable, mean, percent, PROJECT_ROOT, RAW_ROOT, regenerateCommand, tableRow, words, writeSplits, madeWith } from "./converter-shared";
+  explanationCounts,
+  labelTable,
+  mean,
+  percent,
+  PROJECT_ROOT,
+  RAW_ROOT,
+  regenerateCommand,
+  tableRow,
+  words,
+  writeSplits,
+  madeWith,
+} from "./converter-shared";
 
 const DEFAULT_RAW_DIR = join(RAW_ROOT, "feedbackqa");
 const OUT_DIR = join(PROJECT_ROOT, "data", "feedbackqa");
@@ -76,7 +87,7 @@ function checkItem(value: unknown, file: string, record: number): RawItem {
   };
 }
 
-const ENTITIES: Record<string, string> = { amp: "&", lt: "<", gt: ">", quot: "\"", apos: "'", nbsp: " " };
+const ENTITIES: Record<string, string> = { amp: "&", lt: "<", gt: ">", quot: '"', apos: "'", nbsp: " " };
 
 /**
  * Plain text of a scraped passage's HTML. The raw `section_content` is the same text hard-wrapped at
@@ -91,7 +102,8 @@ export function htmlToText(html: string): string {
     .replace(/<\/?(?:p|h[1-6]|ul|ol|li|br|hr|blockquote|div)\b[^>]*>/gi, "\n")
     .replace(/<[^>]*>/g, "")
     .replace(/&(#\d+|[a-z]+);/gi, (entity, name: string) =>
-      name.startsWith("#") ? String.fromCodePoint(Number(name.slice(1))) : ENTITIES[name.toLowerCase()] ?? entity);
+      name.startsWith("#") ? String.fromCodePoint(Number(name.slice(1))) : (ENTITIES[name.toLowerCase()] ?? entity),
+    );
   return text
     .split("\n")
     .map((line) => line.replace(/ +/g, " ").trim())
@@ -113,12 +125,17 @@ export function answerText(reference: RawItem["passage"]["reference"]): string {
 
 /** The key questions are grouped by: case, punctuation and spacing do not make a new question. */
 export function normalizeQuestion(question: string): string {
-  return question.toLowerCase().replace(/[^\p{L}\p{N}]+/gu, " ").trim();
+  return question
+    .toLowerCase()
+    .replace(/[^\p{L}\p{N}]+/gu, " ")
+    .trim();
 }
 
 /** A question's split: a salted sha256 of its normalised text, read as a number in [0, 1). */
 export function questionSplit(question: string): Split {
-  const digest = createHash("sha256").update(`${SPLIT_SALT}\n${normalizeQuestion(question)}`).digest();
+  const digest = createHash("sha256")
+    .update(`${SPLIT_SALT}\n${normalizeQuestion(question)}`)
+    .digest();
   return digest.readUInt32BE(0) / 2 ** 32 < TRAIN_SHARE ? "train" : "test";
 }
 
@@ -142,7 +159,11 @@ interface Conversion {
 
 function convert(rawDir: string): Conversion {
   const result: Conversion = {
-    rows: { train: [], test: [] }, files: [], emptyExplanations: 0, unanimous: 0, items: 0,
+    rows: { train: [], test: [] },
+    files: [],
+    emptyExplanations: 0,
+    unanimous: 0,
+    items: 0,
     questions: { train: new Set(), test: new Set() },
   };
   for (const website of WEBSITES) {
@@ -152,7 +173,12 @@ function convert(rawDir: string): Conversion {
       const file = relative(process.cwd(), path);
       const records: unknown = JSON.parse(readFileSync(path, "utf8"));
       if (!Array.isArray(records)) throw new Error(`${file}: expected a JSON array of items`);
-      const fileResult: RawFileResult = { file: `${website}/feedback_${rawSplit}.json`, records: records.length, ratings: 0, examples: { train: 0, test: 0 } };
+      const fileResult: RawFileResult = {
+        file: `${website}/feedback_${rawSplit}.json`,
+        records: records.length,
+        ratings: 0,
+        examples: { train: 0, test: 0 },
+      };
       records.forEach((value, i) => {
         const item = checkItem(value, file, i + 1);
         const split = questionSplit(item.question);
@@ -208,8 +234,8 @@ function card(c: Conversion, command: string): string {
     "answer on four levels with a free-text explanation of the rating.",
     "",
     "## Source",
-    "- FeedbackQA: Li, Sharma, Lu, Cheung, Reddy, \"Using Interactive Feedback to Improve the Accuracy and",
-    "  Explainability of Question Answering Systems Post-Deployment\", Findings of ACL 2022.",
+    '- FeedbackQA: Li, Sharma, Lu, Cheung, Reddy, "Using Interactive Feedback to Improve the Accuracy and',
+    '  Explainability of Question Answering Systems Post-Deployment", Findings of ACL 2022.',
     "  Files from GitHub `McGill-NLP/feedbackqa`, path `experiments/feedbackQA_data/`",
     "  (`{WHO,Australia,CDC,UK}/feedback_{train,valid,test}.json`, where present).",
     "",
@@ -221,7 +247,7 @@ function card(c: Conversion, command: string): string {
     "## How labels and explanations were made",
     "- The authors deployed a retrieval QA system to crowd-workers, who asked COVID-19 questions and, for each",
     "  retrieved answer passage, chose a rating (Excellent / Acceptable / Could be Improved / Bad) and wrote a",
-    "  free-text explanation of it (\"feedback\"). Items in FeedbackQA's test files have three raters, the others two.",
+    '  free-text explanation of it ("feedback"). Items in FeedbackQA\'s test files have three raters, the others two.',
     "- Labels are the raters' own ratings, one example per rater, so an item appears once per rater with its",
     "  own label and explanation. Raters of one item gave the same rating on " +
       `${c.unanimous} of ${c.items} items (${percent(c.unanimous, c.items)}).`,
@@ -248,7 +274,11 @@ function card(c: Conversion, command: string): string {
     "|---|---|---|---|---|---|",
     ...SPLITS.map((s) =>
       tableRow([
-        s, n(s), stats[s].counts.join(" / "), stats[s].explanationWords.toFixed(1), stats[s].questionWords.toFixed(1),
+        s,
+        n(s),
+        stats[s].counts.join(" / "),
+        stats[s].explanationWords.toFixed(1),
+        stats[s].questionWords.toFixed(1),
         stats[s].responseWords.toFixed(1),
       ]),
     ),

@@ -12,7 +12,18 @@ import { writeFileSync, readFileSync } from "fs";
 import { join, relative, resolve } from "path";
 import { Example, Turn } from "../src/data/schema";
 import {
-  detokenize, groupLabelTable, mean, percent, PROJECT_ROOT, RAW_ROOT, regenerateCommand, tableRow, words, writeSplits, madeWith } from "./converter-shared";
+  detokenize,
+  groupLabelTable,
+  mean,
+  percent,
+  PROJECT_ROOT,
+  RAW_ROOT,
+  regenerateCommand,
+  tableRow,
+  words,
+  writeSplits,
+  madeWith,
+} from "./converter-shared";
 
 const DEFAULT_RAW_DIR = join(RAW_ROOT, "usr");
 const OUT_DIR = join(PROJECT_ROOT, "data", "usr");
@@ -46,7 +57,7 @@ export interface UsrRatings extends Record<RatingName, number[]> {
 }
 
 /** HTML entities that the Topical-Chat tokeniser split ("& ldquo;", "&rdquo ;"). */
-const SPLIT_ENTITIES: Record<string, string> = { ldquo: "\"", rdquo: "\"", lsquo: "'", rsquo: "'", mdash: "—", ndash: "–" };
+const SPLIT_ENTITIES: Record<string, string> = { ldquo: '"', rdquo: '"', lsquo: "'", rsquo: "'", mdash: "—", ndash: "–" };
 
 /**
  * Repairs what the e-SNLI detokeniser does not know: straight double quotes as separate tokens
@@ -55,16 +66,16 @@ const SPLIT_ENTITIES: Record<string, string> = { ldquo: "\"", rdquo: "\"", lsquo
  */
 export function cleanText(text: string): string {
   const tokens = text.replace(/\s+/g, " ").trim().split(" ");
-  const quotes = tokens.filter((t) => t === "\"").length;
+  const quotes = tokens.filter((t) => t === '"').length;
   const joined: string[] = [];
   let open = false;
   for (let i = 0; i < tokens.length; i++) {
     const token = tokens[i];
-    if (token === "\"" && quotes % 2 === 0) {
+    if (token === '"' && quotes % 2 === 0) {
       open = !open;
       // An opening quote joins the next token, a closing one the previous.
-      if (open && i + 1 < tokens.length) tokens[i + 1] = "\"" + tokens[i + 1];
-      else if (!open && joined.length > 0) joined[joined.length - 1] += "\"";
+      if (open && i + 1 < tokens.length) tokens[i + 1] = '"' + tokens[i + 1];
+      else if (!open && joined.length > 0) joined[joined.length - 1] += '"';
       else joined.push(token);
     } else {
       joined.push(token);
@@ -83,7 +94,11 @@ export function cleanText(text: string): string {
  * user's and the response is the assistant's.
  */
 export function contextTurns(context: string, fact: string): Turn[] {
-  const lines = (text: string) => text.split("\n").map(cleanText).filter((line) => line !== "");
+  const lines = (text: string) =>
+    text
+      .split("\n")
+      .map(cleanText)
+      .filter((line) => line !== "");
   const dialogue = lines(context);
   const knowledge = lines(fact).join("\n");
   return [
@@ -99,7 +114,10 @@ export function overallLabel(overall: number[]): string {
 
 /** "Nucleus Decoding (p = 0.3)" -> "nucleus-decoding-p-0-3". */
 function slug(text: string): string {
-  return text.toLowerCase().replace(/[^a-z0-9]+/g, "-").replace(/^-|-$/g, "");
+  return text
+    .toLowerCase()
+    .replace(/[^a-z0-9]+/g, "-")
+    .replace(/^-|-$/g, "");
 }
 
 /** One raw dialogue context with its rated responses, checked. */
@@ -131,7 +149,10 @@ function readDialogue(value: unknown, where: string): RawDialogue {
       const values = array(r[field], at);
       if (values.length !== annotators.length) fail(at, `${values.length} ratings for ${annotators.length} annotators`);
       ratings[name] = values.map((x, a) =>
-        typeof x === "number" && Number.isInteger(x) && x >= min && x <= max ? x : fail(`${at}[${a}]`, `${JSON.stringify(x)} is not an integer in ${min}-${max}`));
+        typeof x === "number" && Number.isInteger(x) && x >= min && x <= max
+          ? x
+          : fail(`${at}[${a}]`, `${JSON.stringify(x)} is not an integer in ${min}-${max}`),
+      );
     }
     return { system: str(r.model, `responses[${k}].model`), response: str(r.response, `responses[${k}].response`), ratings };
   });
@@ -192,11 +213,11 @@ function card(c: Conversion, command: string): string {
     "",
     "Responses of several dialogue systems (and people) to Topical-Chat and PersonaChat contexts, each rated by",
     "three annotators on six qualities. Used to check how well a teacher or a trained rater agrees with people,",
-    "not for training: there is a test split and no train file (`loadDataset(\"usr\", { allowTestOnly: true })`).",
+    'not for training: there is a test split and no train file (`loadDataset("usr", { allowTestOnly: true })`).',
     "",
     "## Source",
-    "- USR: Mehri and Eskenazi, \"USR: An Unsupervised and Reference Free Evaluation Metric for Dialog",
-    "  Generation\", ACL 2020 (original release: http://shikib.com/usr). Files from GitHub",
+    '- USR: Mehri and Eskenazi, "USR: An Unsupervised and Reference Free Evaluation Metric for Dialog',
+    '  Generation", ACL 2020 (original release: http://shikib.com/usr). Files from GitHub',
     "  `SmartDataAnalytics/proxy_indicators`, path `data/` (`usr_topical_chat.json`; `usr_percona_chat.json`,",
     "  so spelt there, copied as `usr_persona_chat.json`).",
     "- Contexts from Topical-Chat (Gopalakrishnan et al., Interspeech 2019) and PersonaChat (Zhang et al., ACL 2018).",
@@ -243,12 +264,13 @@ function card(c: Conversion, command: string): string {
     "| source | mean context turns (with the knowledge turn) | mean words per response |",
     "|---|---|---|",
     ...CORPORA.map(({ source }, k) =>
-      tableRow([source, mean(bySource[k].map((e) => e.context.length)).toFixed(1), mean(bySource[k].map((e) => words(e.response))).toFixed(1)])),
+      tableRow([source, mean(bySource[k].map((e) => e.context.length)).toFixed(1), mean(bySource[k].map((e) => words(e.response))).toFixed(1)]),
+    ),
     "",
     "## Schema mapping",
     "One row per (context, system): `id` = `<source>-<dialogue position in the raw file, from 1>-<system, slugged>`,",
     "`source` = `usr-topical` or `usr-persona`, `dimension` = `overall`, `context` = a `knowledge` turn (the",
-    "Topical-Chat fact, or the responder's PersonaChat persona lines \"your persona: ...\") and then the dialogue",
+    'Topical-Chat fact, or the responder\'s PersonaChat persona lines "your persona: ...") and then the dialogue',
     "turns, `user`/`assistant` alternately so that the last turn is the user's, `response` = the system's",
     "response, `label` as above, `labelSet` = [" + LABEL_SET.join(", ") + "], `explanations` = [], `split` = `test`.",
     "",
@@ -261,9 +283,9 @@ function card(c: Conversion, command: string): string {
     "## What was changed",
     "- Texts are lowercased and tokenised in the raw data; case is kept as given. Detokenised with",
     "  `detokenize` from `scripts/converter-shared.ts` (as e-SNLI), after `cleanText` in `scripts/convert-usr.ts`",
-    "  joins straight double quotes to their words (`\" home grown \"` -> `\"home grown\"`, only where the quotes",
+    '  joins straight double quotes to their words (`" home grown "` -> `"home grown"`, only where the quotes',
     "  in a text pair up), joins split hyphens (`award - winning` -> `award-winning`; also one dash, `til - the`",
-    "  -> `til-the`) and decodes the split HTML entities of one Topical-Chat fact (`& ldquo;` -> `\"`).",
+    '  -> `til-the`) and decodes the split HTML entities of one Topical-Chat fact (`& ldquo;` -> `"`).',
     "- The raw context is one turn per line; empty lines are dropped.",
     "- Written as gzip-compressed JSONL (test only), every row checked with `src/data/schema.ts`; ratings.jsonl plain.",
     "",

@@ -21,16 +21,18 @@ const GZIP_LEVEL = 9;
  * "can not" stays as it is: it may have been written that way, and both spellings are English.
  */
 export function detokenize(text: string): string {
-  return text
-    .replace(/\s+/g, " ")
-    .trim()
-    .replace(/`` ?/g, "\"")
-    .replace(/ ?''/g, "\"")
-    .replace(/ (n't|'s|'re|'ve|'d|'ll|'m)\b/gi, "$1")
-    .replace(/ ([.,;:!?%)\]}])/g, "$1")
-    .replace(/([(\[{$]) /g, "$1")
-    // A lone ' after a word closes a quote ('flies through the air ') or marks a plural possessive.
-    .replace(/ '(?=[ .,;:!?]|$)/g, "'");
+  return (
+    text
+      .replace(/\s+/g, " ")
+      .trim()
+      .replace(/`` ?/g, '"')
+      .replace(/ ?''/g, '"')
+      .replace(/ (n't|'s|'re|'ve|'d|'ll|'m)\b/gi, "$1")
+      .replace(/ ([.,;:!?%)\]}])/g, "$1")
+      .replace(/([(\[{$]) /g, "$1")
+      // A lone ' after a word closes a quote ('flies through the air ') or marks a plural possessive.
+      .replace(/ '(?=[ .,;:!?]|$)/g, "'")
+  );
 }
 
 /** Checks every row with the schema (errors name `<split>.jsonl.gz` and the row's line) and returns the clean rows. */
@@ -52,7 +54,9 @@ export function writeSplits(outDir: string, rows: Partial<Record<Split, Example[
   for (const split of SPLITS) {
     const examples = rows[split];
     if (examples === undefined) continue;
-    const jsonl = validated(examples, split).map((e) => JSON.stringify(e) + "\n").join("");
+    const jsonl = validated(examples, split)
+      .map((e) => JSON.stringify(e) + "\n")
+      .join("");
     writeFileSync(join(outDir, `${split}.jsonl.gz`), gzipSync(jsonl, { level: GZIP_LEVEL }));
   }
 }
@@ -81,17 +85,24 @@ export function groupLabelTable(labelSet: readonly string[], groups: [string, Ex
     `| ${groupHeading} | ` + labelSet.join(" | ") + " |",
     "|---|" + labelSet.map(() => "---|").join(""),
     ...groups.map(([name, examples]) =>
-      tableRow([name, ...labelSet.map((l) => {
-        const c = examples.filter((e) => e.label === l).length;
-        return `${c} (${percent(c, examples.length)})`;
-      })]),
+      tableRow([
+        name,
+        ...labelSet.map((l) => {
+          const c = examples.filter((e) => e.label === l).length;
+          return `${c} (${percent(c, examples.length)})`;
+        }),
+      ]),
     ),
   ];
 }
 
 /** The label table of the splits given, in split order. */
 export function labelTable(labelSet: readonly string[], rows: Partial<Record<Split, Example[]>>): string[] {
-  return groupLabelTable(labelSet, SPLITS.flatMap((s): [string, Example[]][] => (rows[s] === undefined ? [] : [[s, rows[s]!]])), "split");
+  return groupLabelTable(
+    labelSet,
+    SPLITS.flatMap((s): [string, Example[]][] => (rows[s] === undefined ? [] : [[s, rows[s]!]])),
+    "split",
+  );
 }
 
 /** Counts of examples with 0, 1, ... `max` explanations. */

@@ -47,14 +47,21 @@ function textsOf(e: Example): string[] {
 
 /** Keeps the seen alphabet and the first merges, adds the unseen byte symbols, renumbers densely. */
 function truncateBpe(json: BpeJson, size: number): BpeJson {
-  const byId = Object.entries(json.model.vocab).sort((a, b) => a[1] - b[1]).map(([token]) => token);
+  const byId = Object.entries(json.model.vocab)
+    .sort((a, b) => a[1] - b[1])
+    .map(([token]) => token);
   const merges = json.model.merges;
   const seenAlphabet = byId.slice(0, byId.length - merges.length);
   // Check the layout this relies on: token alphabet.length + i is the result of merge i.
   merges.forEach(([left, right], i) => {
     if (byId[seenAlphabet.length + i] !== left + right) throw new Error(`merge ${i} does not produce id ${seenAlphabet.length + i}`);
   });
-  const alphabet = [...seenAlphabet, ...byteLevelAlphabet().filter((s) => !seenAlphabet.includes(s)).sort()];
+  const alphabet = [
+    ...seenAlphabet,
+    ...byteLevelAlphabet()
+      .filter((s) => !seenAlphabet.includes(s))
+      .sort(),
+  ];
   if (alphabet.length !== 256) throw new Error(`byte-level alphabet has ${alphabet.length} symbols, expected 256`);
   const kept = merges.slice(0, size - alphabet.length);
   if (kept.length < size - alphabet.length) {

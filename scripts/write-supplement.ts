@@ -27,17 +27,25 @@ async function main(outDir: string): Promise<void> {
   const root = process.env.XFT_ROOT ?? process.cwd();
   const profile = process.env.XFT_PROFILE ?? "quick";
   const env = collectEnvironment(await initBackend({ quiet: true }));
-  const pages = fs.readdirSync(outDir).filter((f) => f.endsWith(".html") && f !== "index.html").sort();
+  const pages = fs
+    .readdirSync(outDir)
+    .filter((f) => f.endsWith(".html") && f !== "index.html")
+    .sort();
   const runs = runRecords({ runsDir: process.env.XFT_RUNS_DIR ?? path.join(root, "runs"), profile })
     .filter((r) => r.status === "done")
     .sort((a, b) => runLabel(a).localeCompare(runLabel(b)));
   const models = fs.existsSync(path.join(outDir, "models", "README.md"));
   fs.mkdirSync(path.join(outDir, "runs"), { recursive: true });
   for (const r of runs) fs.writeFileSync(path.join(outDir, "runs", `${r.key}.json`), JSON.stringify(r, null, 1));
-  const runRows = runs.map((r) => `<tr><td>${escape(r.spec.dataset)}</td><td>${escape(r.spec.dimension ?? "all")}</td>` +
-    `<td>${escape(describeArm(r.spec))}</td><td>${r.spec.seed}</td>` +
-    `<td>${r.metrics ? r.metrics.accuracy.toFixed(3) : "-"}</td><td>${r.training.steps}</td><td>${escape(r.environment.backend)}</td>` +
-    `<td><a href="runs/${r.key}.json">${r.key}</a></td><td>${cardLink(outDir, r)}</td></tr>`).join("\n");
+  const runRows = runs
+    .map(
+      (r) =>
+        `<tr><td>${escape(r.spec.dataset)}</td><td>${escape(r.spec.dimension ?? "all")}</td>` +
+        `<td>${escape(describeArm(r.spec))}</td><td>${r.spec.seed}</td>` +
+        `<td>${r.metrics ? r.metrics.accuracy.toFixed(3) : "-"}</td><td>${r.training.steps}</td><td>${escape(r.environment.backend)}</td>` +
+        `<td><a href="runs/${r.key}.json">${r.key}</a></td><td>${cardLink(outDir, r)}</td></tr>`,
+    )
+    .join("\n");
   const html = `<!doctype html>
 <html><head><meta charset="utf-8"><title>xft supplement (${escape(profile)})</title>
 <style>body{font-family:sans-serif;max-width:60em;margin:2em auto;line-height:1.4}table{border-collapse:collapse}
@@ -49,10 +57,16 @@ Every chart draws offline; every number can be recomputed with <code>npx xft tra
 ${pages.map((p) => `<li><a href="${escape(p)}">${escape(p.replace(/\.html$/, ""))}</a></li>`).join("\n")}
 </ul>
 <h2>Environment</h2><table>
-${Object.entries(env).map(([k, v]) => `<tr><th>${escape(k)}</th><td>${escape(v ?? "")}</td></tr>`).join("\n")}
+${Object.entries(env)
+  .map(([k, v]) => `<tr><th>${escape(k)}</th><td>${escape(v ?? "")}</td></tr>`)
+  .join("\n")}
 </table>
-${models ? `<h2>Exported models</h2>
-<p>The LoRA runs of notebook 05 (from the pretrained base) as PEFT adapters on the base exported as a transformers <code>gpt2</code> checkpoint, each with its model card: <a href="models/README.md">the index card</a> (results tables, how to load a run in Python), written by <code>npx xft export --grid --profile ${escape(profile)} --part explanations --init base --adapter lora --to models</code>.</p>` : ""}
+${
+  models
+    ? `<h2>Exported models</h2>
+<p>The LoRA runs of notebook 05 (from the pretrained base) as PEFT adapters on the base exported as a transformers <code>gpt2</code> checkpoint, each with its model card: <a href="models/README.md">the index card</a> (results tables, how to load a run in Python), written by <code>npx xft export --grid --profile ${escape(profile)} --part explanations --init base --adapter lora --to models</code>.</p>`
+    : ""
+}
 <h2>Runs</h2><table><tr><th>dataset</th><th>dimension</th><th>condition</th><th>seed</th><th>accuracy</th><th>steps</th><th>backend</th><th>config and results</th><th>export</th></tr>
 ${runRows}
 </table></body></html>

@@ -16,10 +16,18 @@ import { attentionOp, tfOpsLoaded } from "./tf-ops";
 
 interface Addon {
   forward(batch: number, len: number, heads: number, headDim: number, threads: number, qkv: Float32Array): [Float32Array, Float32Array];
-  backward(batch: number, len: number, heads: number, headDim: number, threads: number,
-    qkv: Float32Array, out: Float32Array, lse: Float32Array, dOut: Float32Array): Float32Array;
+  backward(
+    batch: number,
+    len: number,
+    heads: number,
+    headDim: number,
+    threads: number,
+    qkv: Float32Array,
+    out: Float32Array,
+    lse: Float32Array,
+    dOut: Float32Array,
+  ): Float32Array;
 }
-
 
 /** Where scripts/native-kernels.sh puts the addon. */
 export const KERNEL_FILE = path.resolve(__dirname, "../../build/native/xft_kernels.node");
@@ -36,7 +44,8 @@ export function loadAttentionKernel(threadCount: number, wanted = process.env.XF
   threads = Math.max(1, threadCount);
   addon = undefined;
   if (choice.off) return choice.off;
-  if (!fs.existsSync(KERNEL_FILE)) return choice.unavailable(`${path.relative(process.cwd(), KERNEL_FILE)} is not built; run bash scripts/native-kernels.sh`);
+  if (!fs.existsSync(KERNEL_FILE))
+    return choice.unavailable(`${path.relative(process.cwd(), KERNEL_FILE)} is not built; run bash scripts/native-kernels.sh`);
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   addon = require(KERNEL_FILE) as Addon;
   return { impl: "kernel" };

@@ -57,7 +57,9 @@ function wasmThreads(requested: string | undefined): number {
   return n;
 }
 
-async function tryBackend(name: BackendName): Promise<Omit<BackendInfo, "skipped" | "tfjsVersion" | "attention" | "attentionNote" | "tfOps" | "tfOpsNote">> {
+async function tryBackend(
+  name: BackendName,
+): Promise<Omit<BackendInfo, "skipped" | "tfjsVersion" | "attention" | "attentionNote" | "tfOps" | "tfOpsNote">> {
   switch (name) {
     case "tensorflow-gpu":
     case "tensorflow": {
@@ -109,8 +111,13 @@ export async function initBackend(opts: { requested?: string; quiet?: boolean } 
       const attention = loadAttentionKernel(got.threads);
       const ops = loadTfOps(got.name, got.threads);
       current = {
-        ...got, tfjsVersion: tf.version.tfjs, skipped, attention: attention.impl, attentionNote: attention.why,
-        tfOps: ops.impl, tfOpsNote: ops.why,
+        ...got,
+        tfjsVersion: tf.version.tfjs,
+        skipped,
+        attention: attention.impl,
+        attentionNote: attention.why,
+        tfOps: ops.impl,
+        tfOpsNote: ops.why,
       };
       if (!opts.quiet) notice(`xft: backend ${describeBackend(current)}`);
       return current;
@@ -118,7 +125,9 @@ export async function initBackend(opts: { requested?: string; quiet?: boolean } 
       skipped[name] = (err as Error).message.split("\n")[0];
     }
   }
-  const why = Object.entries(skipped).map(([n, m]) => `  ${n}: ${m}`).join("\n");
+  const why = Object.entries(skipped)
+    .map(([n, m]) => `  ${n}: ${m}`)
+    .join("\n");
   throw new Error(`no TensorFlow.js backend could start:\n${why}\nRun \`npx xft doctor\` for what to install.`);
 }
 

@@ -4,7 +4,10 @@
  * (XFT_ATTENTION) and xft's TensorFlow ops (XFT_TF_OPS).
  */
 export type Impl = "kernel" | "tfjs";
-export interface ImplChoice { impl: Impl; why?: string }
+export interface ImplChoice {
+  impl: Impl;
+  why?: string;
+}
 
 export function implChoice(variable: string, wanted: string, what: string): { off?: ImplChoice; unavailable(why: string): ImplChoice } {
   if (!["", "kernel", "tfjs"].includes(wanted)) throw new Error(`${variable}=${wanted} is not ${what}; use "kernel" or "tfjs"`);

@@ -22,7 +22,11 @@ interface NodeBinding {
   TF_FLOAT: number;
   TF_INT32: number;
 }
-interface OpAttr { name: string; type: number; value: unknown }
+interface OpAttr {
+  name: string;
+  type: number;
+  value: unknown;
+}
 export interface NodeBackend {
   binding: NodeBinding;
   executeSingleOutput(name: string, attrs: OpAttr[], inputs: tf.TensorInfo[]): tf.Tensor;
@@ -89,8 +93,16 @@ function bindingTakesStringLists(): boolean {
   try {
     tf.tidy(() => {
       const one = tf.ones([1, 1, 1]) as tf.Tensor3D;
-      mendedFusedMatMul({ inputs: { a: one, b: one, bias: tf.ones([1]) }, attrs: { transposeA: false, transposeB: false, activation: "linear" }, backend: tf.backend() } as unknown as KernelArgs,
-        () => { throw new Error("not fused"); });
+      mendedFusedMatMul(
+        {
+          inputs: { a: one, b: one, bias: tf.ones([1]) },
+          attrs: { transposeA: false, transposeB: false, activation: "linear" },
+          backend: tf.backend(),
+        } as unknown as KernelArgs,
+        () => {
+          throw new Error("not fused");
+        },
+      );
     });
     return true;
   } catch {
@@ -104,8 +116,18 @@ function mendedFusedMatMul(args: KernelArgs, original: (args: KernelArgs) => Ker
   const fusedOps = FUSED_OPS[activation];
   // tfjs hands over 3-D operands; one product (batch 1) is a 2-D product for TensorFlow's op.
   const outCols = b ? b.shape[transposeB ? 1 : 2] : 0;
-  if (!a || !b || !bias || preluActivationWeights || !fusedOps || a.dtype !== "float32" ||
-      a.shape[0] !== 1 || b.shape[0] !== 1 || bias.shape.length !== 1 || bias.shape[0] !== outCols) {
+  if (
+    !a ||
+    !b ||
+    !bias ||
+    preluActivationWeights ||
+    !fusedOps ||
+    a.dtype !== "float32" ||
+    a.shape[0] !== 1 ||
+    b.shape[0] !== 1 ||
+    bias.shape.length !== 1 ||
+    bias.shape[0] !== outCols
+  ) {
     return original(args);
   }
   const be = args.backend as unknown as NodeBackend;
@@ -124,25 +146,33 @@ function transposeAttrs(be: NodeBackend, transposeA: boolean, transposeB: boolea
 }
 
 /** TensorFlow's _FusedMatMul of 2-D a and b with the bias (and activation) of `fusedOps`. */
-function fusedMatMulOp(be: NodeBackend, a: tf.TensorInfo, b: tf.TensorInfo, bias: tf.TensorInfo,
-  transposeA: boolean, transposeB: boolean, fusedOps: string[]): tf.Tensor {
+function fusedMatMulOp(
+  be: NodeBackend,
+  a: tf.TensorInfo,
+  b: tf.TensorInfo,
+  bias: tf.TensorInfo,
+  transposeA: boolean,
+  transposeB: boolean,
+  fusedOps: string[],
+): tf.Tensor {
   const { binding } = be;
-  return be.executeSingleOutput("_FusedMatMul", [
-    dtypeAttr(be, "T", "float32"),
-    ...transposeAttrs(be, transposeA, transposeB),
-    { name: "num_args", type: binding.TF_ATTR_INT, value: 1 },
-    { name: "fused_ops", type: binding.TF_ATTR_STRING, value: fusedOps },
-    { name: "epsilon", type: binding.TF_ATTR_FLOAT, value: 0.0001 },
-    { name: "leakyrelu_alpha", type: binding.TF_ATTR_FLOAT, value: 0.2 },
-  ], [a, b, bias]);
+  return be.executeSingleOutput(
+    "_FusedMatMul",
+    [
+      dtypeAttr(be, "T", "float32"),
+      ...transposeAttrs(be, transposeA, transposeB),
+      { name: "num_args", type: binding.TF_ATTR_INT, value: 1 },
+      { name: "fused_ops", type: binding.TF_ATTR_STRING, value: fusedOps },
+      { name: "epsilon", type: binding.TF_ATTR_FLOAT, value: 0.0001 },
+      { name: "leakyrelu_alpha", type: binding.TF_ATTR_FLOAT, value: 0.2 },
+    ],
+    [a, b, bias],
+  );
 }
 
 /** TensorFlow's MatMul of 2-D a and b. */
 function matMulOp(be: NodeBackend, a: tf.TensorInfo, b: tf.TensorInfo, transposeA: boolean, transposeB: boolean): tf.Tensor {
-  return be.executeSingleOutput("MatMul", [
-    dtypeAttr(be, "T", "float32"),
-    ...transposeAttrs(be, transposeA, transposeB),
-  ], [a, b]);
+  return be.executeSingleOutput("MatMul", [dtypeAttr(be, "T", "float32"), ...transposeAttrs(be, transposeA, transposeB)], [a, b]);
 }
 
 /**
@@ -158,10 +188,11 @@ const linearOps = tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) =>
     value: fusedMatMulOp(be, x, w, b, false, false, FUSED_OPS.linear),
     gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
       const [sx, sw] = saved;
-      const biasGrad = be.executeSingleOutput("BiasAddGrad", [
-        dtypeAttr(be, "T", "float32"),
-        { name: "data_format", type: be.binding.TF_ATTR_STRING, value: "NHWC" },
-      ], [dy]);
+      const biasGrad = be.executeSingleOutput(
+        "BiasAddGrad",
+        [dtypeAttr(be, "T", "float32"), { name: "data_format", type: be.binding.TF_ATTR_STRING, value: "NHWC" }],
+        [dy],
+      );
       return [matMulOp(be, dy, sw, false, true), matMulOp(be, sx, dy, true, false), biasGrad];
     },
   };
@@ -190,7 +221,7 @@ function frozenLinearOps(x: tf.Tensor2D, w: tf.Tensor2D, b: tf.Tensor1D): tf.Ten
  */
 export function linear(x: tf.Tensor2D, w: tf.Tensor2D, b: tf.Tensor1D, frozen = false): tf.Tensor2D {
   if (fusedMatMulMended && tf.getBackend() === "tensorflow" && x.dtype === "float32") {
-    return frozen ? frozenLinearOps(x, w, b) : linearOps(x, w, b) as tf.Tensor2D;
+    return frozen ? frozenLinearOps(x, w, b) : (linearOps(x, w, b) as tf.Tensor2D);
   }
   return tf.fused.matMul({ a: x, b: w, bias: b }) as tf.Tensor2D;
 }

@@ -16,10 +16,8 @@ import * as tf from "@tensorflow/tfjs";
 import { ImplChoice, implChoice } from "./impl-choice";
 import type { NodeBackend } from "./native";
 
-
 /** Where scripts/native-kernels.sh puts the addon. */
 export const TF_OPS_FILE = path.resolve(__dirname, "../../build/native/xft_tf_ops.node");
-
 
 let backend: NodeBackend | undefined;
 
@@ -32,7 +30,8 @@ export function loadTfOps(backendName: string, threads: number, wanted = process
   backend = undefined;
   if (choice.off) return choice.off;
   if (backendName !== "tensorflow") return choice.unavailable(`the ${backendName} backend is not tfjs-node's CPU TensorFlow`);
-  if (!fs.existsSync(TF_OPS_FILE)) return choice.unavailable(`${path.relative(process.cwd(), TF_OPS_FILE)} is not built; run bash scripts/native-kernels.sh`);
+  if (!fs.existsSync(TF_OPS_FILE))
+    return choice.unavailable(`${path.relative(process.cwd(), TF_OPS_FILE)} is not built; run bash scripts/native-kernels.sh`);
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   (require(TF_OPS_FILE) as { register(threads: number): string[] }).register(Math.max(1, threads));
   backend = tf.findBackend("tensorflow") as unknown as NodeBackend;
@@ -65,7 +64,12 @@ export function fusedLayerNorm(x: tf.Tensor, g: tf.Tensor, b: tf.Tensor, eps: nu
   const op = tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => {
     const [sx, sg, sb, save] = args as [tf.Tensor, tf.Tensor, tf.Tensor, tf.GradSaveFunc];
     const be = loaded();
-    const [y, mean, rstd] = be.executeMultipleOutputs("XftLayerNorm", [{ name: "epsilon", type: be.binding.TF_ATTR_FLOAT, value: eps }], [sx, sg, sb], 3);
+    const [y, mean, rstd] = be.executeMultipleOutputs(
+      "XftLayerNorm",
+      [{ name: "epsilon", type: be.binding.TF_ATTR_FLOAT, value: eps }],
+      [sx, sg, sb],
+      3,
+    );
     save([sx, sg, mean, rstd]);
     return {
       value: y,
@@ -81,7 +85,10 @@ export function fusedLayerNorm(x: tf.Tensor, g: tf.Tensor, b: tf.Tensor, eps: nu
  */
 export function attentionOp(qkv: tf.Tensor2D, batch: number, heads: number): tf.Tensor2D {
   const be = loaded();
-  const attrs = [{ name: "batch", type: be.binding.TF_ATTR_INT, value: batch }, { name: "heads", type: be.binding.TF_ATTR_INT, value: heads }];
+  const attrs = [
+    { name: "batch", type: be.binding.TF_ATTR_INT, value: batch },
+    { name: "heads", type: be.binding.TF_ATTR_INT, value: heads },
+  ];
   const op = tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => {
     const [x, save] = args as [tf.Tensor, tf.GradSaveFunc];
     const [out, lse] = be.executeMultipleOutputs("XftCausalAttention", attrs, [x], 2);
@@ -105,22 +112,38 @@ export function softmaxCrossEntropy(logits: tf.Tensor2D, targets: tf.Tensor1D): 
 
 /** AdamW's hyperparameters for one step, in the op's order. */
 export interface AdamWHyper {
-  lr: number; beta1: number; beta2: number; eps: number; weightDecay: number;
-  biasCorrection1: number; biasCorrection2: number; gradClip: number;
+  lr: number;
+  beta1: number;
+  beta2: number;
+  eps: number;
+  weightDecay: number;
+  biasCorrection1: number;
+  biasCorrection2: number;
+  gradClip: number;
 }
 
 /**
  * One AdamW step (optimizer.ts has the maths) over all parameters: returns the new parameters, the new flat moments
  * m and v, and the gradient norm before clipping. `decays` [N] is 1 where a parameter decays, 0 elsewhere.
  */
-export function adamWOp(params: tf.Tensor[], grads: tf.Tensor[], m: tf.Tensor, v: tf.Tensor, h: AdamWHyper, decays: tf.Tensor1D):
-  { params: tf.Tensor[]; m: tf.Tensor; v: tf.Tensor; norm: tf.Scalar } {
+export function adamWOp(
+  params: tf.Tensor[],
+  grads: tf.Tensor[],
+  m: tf.Tensor,
+  v: tf.Tensor,
+  h: AdamWHyper,
+  decays: tf.Tensor1D,
+): { params: tf.Tensor[]; m: tf.Tensor; v: tf.Tensor; norm: tf.Scalar } {
   const be = loaded();
   const n = params.length;
   // The step's numbers are an input, not attributes: TensorFlow keeps a kernel per distinct attribute set.
   const hyper = tf.tensor1d([h.lr, h.beta1, h.beta2, h.eps, h.weightDecay, h.biasCorrection1, h.biasCorrection2, h.gradClip]);
-  const out = be.executeMultipleOutputs("XftAdamW", [{ name: "N", type: be.binding.TF_ATTR_INT, value: n }],
-    [...params, ...grads, m, v, hyper, decays], n + 3);
+  const out = be.executeMultipleOutputs(
+    "XftAdamW",
+    [{ name: "N", type: be.binding.TF_ATTR_INT, value: n }],
+    [...params, ...grads, m, v, hyper, decays],
+    n + 3,
+  );
   hyper.dispose();
   return { params: out.slice(0, n), m: out[n], v: out[n + 1], norm: out[n + 2] as tf.Scalar };
 }

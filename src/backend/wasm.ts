@@ -36,9 +36,7 @@ let failure: Error | undefined;
 let registered = false;
 
 /** Sums rows of `x` into `numSegments` buckets by `segmentIds` (ids out of range are dropped, as in TF). */
-export function unsortedSegmentSumValues(
-  x: Float32Array, segmentIds: Int32Array, numSegments: number,
-): Float32Array {
+export function unsortedSegmentSumValues(x: Float32Array, segmentIds: Int32Array, numSegments: number): Float32Array {
   const n = segmentIds.length;
   const inner = n === 0 ? 0 : x.length / n;
   const out = new Float32Array(numSegments * inner);
@@ -60,7 +58,7 @@ function watchForXnnFailures(): void {
       if (/XNN status .* not successful/.test(text)) {
         failure ??= new Error(
           `wasm backend: XNNPACK could not allocate memory (${text.trim()}); its outputs are wrong. ` +
-          "The 4 GiB wasm heap is full: use a smaller batch (or micro-batches) or the native backend.",
+            "The 4 GiB wasm heap is full: use a smaller batch (or micro-batches) or the native backend.",
         );
       }
       original(...args);
@@ -78,9 +76,7 @@ export function registerWasmFixes(): void {
       const { x, segmentIds } = inputs as { x: tf.TensorInfo; segmentIds: tf.TensorInfo };
       const { numSegments } = attrs as unknown as { numSegments: number };
       const be = backend as unknown as WasmLikeBackend;
-      const values = unsortedSegmentSumValues(
-        be.readSync(x.dataId) as Float32Array, be.readSync(segmentIds.dataId) as Int32Array, numSegments,
-      );
+      const values = unsortedSegmentSumValues(be.readSync(x.dataId) as Float32Array, be.readSync(segmentIds.dataId) as Int32Array, numSegments);
       return be.makeOutput([numSegments, ...x.shape.slice(segmentIds.shape.length)], x.dtype, undefined, values);
     },
   });
@@ -120,7 +116,10 @@ function mendTranspose(): void {
     const swapsLastTwo = rank >= 2 && perm[rank - 1] === rank - 2 && perm[rank - 2] === rank - 1 && perm.slice(0, -2).every((p, i) => p === i);
     if (x.dtype !== "float32" || !(keepsLast || swapsLastTwo)) return original(args);
     const be = args.backend as unknown as WasmLikeBackend;
-    const out = be.makeOutput(perm.map((p) => x.shape[p]), "float32");
+    const out = be.makeOutput(
+      perm.map((p) => x.shape[p]),
+      "float32",
+    );
     const [xs, outs] = [be.typedArrayFromHeap(x), be.typedArrayFromHeap(out)];
     if (keepsLast) transposeRows(xs, x.shape, perm, outs);
     else transposeLastTwo(xs, x.shape[rank - 2], x.shape[rank - 1], outs);
@@ -180,8 +179,13 @@ function mendGather(): void {
   mendKernel("wasm", "GatherV2", (args, original) => {
     const { x, indices } = args.inputs as { x: tf.TensorInfo; indices: tf.TensorInfo };
     const { axis, batchDims } = args.attrs as unknown as { axis: number; batchDims: number };
-    if (tf.util.parseAxisParam(axis, x.shape)[0] !== 0 || batchDims !== 0 || x.shape.length === 0 ||
-        (x.dtype !== "float32" && x.dtype !== "int32") || indices.dtype !== "int32") {
+    if (
+      tf.util.parseAxisParam(axis, x.shape)[0] !== 0 ||
+      batchDims !== 0 ||
+      x.shape.length === 0 ||
+      (x.dtype !== "float32" && x.dtype !== "int32") ||
+      indices.dtype !== "int32"
+    ) {
       return original(args);
     }
     const be = args.backend as unknown as WasmLikeBackend;
@@ -232,8 +236,8 @@ function mendedBatchMatMul(args: KernelArgs, fast: (args: KernelArgs) => KernelO
     // Which transpose costs less: the operand's, or the other operand's plus the output's.
     const m = transposeA ? a.shape[a.shape.length - 1] : a.shape[a.shape.length - 2];
     const n = transposeB ? b.shape[b.shape.length - 2] : b.shape[b.shape.length - 1];
-    const transposed = (transposeA ? a : b);
-    const other = (transposeA ? b : a);
+    const transposed = transposeA ? a : b;
+    const other = transposeA ? b : a;
     const direct = transposed.shape.reduce((x, y) => x * y, 1) + (transposeA && transposeB ? other.shape.reduce((x, y) => x * y, 1) : 0);
     const viaOutput = (transposeA && transposeB ? 0 : other.shape.reduce((x, y) => x * y, 1)) + Math.max(batchA, batchB) * m * n;
     if (transposeA && transposeB) {

@@ -106,6 +106,11 @@ export interface BenchResult {
   gemmGflops: number;
   /** Label readout examples per second (forward to the last position, K = 5 labels, batch 64). */
   readoutExamplesPerSec?: number;
+  /**
+   * The process's peak RSS when the timed steps end, as scripts/torch-peer.py reads PyTorch's: what training takes,
+   * without the phases, GEMM and readout measurements that follow (each allocates tensors of its own).
+   */
+  peakRssMiB: number;
 }
 
 export function flopsPerToken(c: BenchConfig): number {
@@ -149,7 +154,12 @@ async function timeMs(f: () => Promise<void>, times: number): Promise<number> {
 }
 
 /** A matrix product [m, k] x [k, n] (the first factor transposed, [k, m], where `transposeA`). */
-export interface GemmShape { m: number; k: number; n: number; transposeA?: boolean }
+export interface GemmShape {
+  m: number;
+  k: number;
+  n: number;
+  transposeA?: boolean;
+}
 
 /**
  * float32 GFLOP/s of one product shape on the current backend: the median of 5 timed batches over about `seconds`.
@@ -184,7 +194,13 @@ export async function matmulGflops(shape: GemmShape = { m: 1024, k: 1024, n: 102
 export function stepGemmShapes(c: BenchConfig): GemmShape[] {
   const rows = c.batch * c.seq;
   const d = c.dModel;
-  return [{ m: rows, k: d, n: 3 * d }, { m: rows, k: d, n: d }, { m: rows, k: d, n: 4 * d }, { m: rows, k: 4 * d, n: d }, { m: rows, k: d, n: c.vocab }];
+  return [
+    { m: rows, k: d, n: 3 * d },
+    { m: rows, k: d, n: d },
+    { m: rows, k: d, n: 4 * d },
+    { m: rows, k: 4 * d, n: d },
+    { m: rows, k: d, n: c.vocab },
+  ];
 }
 
 /**
@@ -243,35 +259,24 @@ export async function benchConfig(c: BenchConfig, opts: BenchOptions = DEFAULT_B
       repeatTokensPerSec.push((tokens * stepsPerRepeat) / ((performance.now() - t) / 1000));
     }
     const cpu = process.cpuUsage(cpuFrom);
+    const peakRssMiB = process.resourceUsage().maxRSS / 1024;
     const tokensPerSec = median(repeatTokensPerSec);
     // The phases as often as a repeat has steps, 3 to 10 times; once where one step fills a repeat.
-    const phaseTimes = stepsPerRepeat === 1 ? 1 : Math.max(3, Math.min(stepsPerRepeat, 10));
-    const forward = await timeMs(async () => {
-      const value = loss();
-      await value.data();
-      value.dispose();
-    }, phaseTimes);
-    const forwardBackward = await timeMs(async () => {
-      const { value, grads } = tf.variableGrads(loss, Object.values(trained));
-      await value.data();
-      tf.dispose([value, ...Object.values(grads)]);
-    }, phaseTimes);
-    // The optimizer is timed on its own, on one set of gradients, since a difference of two noisy
-    // medians (step minus forward-backward) can come out negative.
-    const { value, grads } = tf.variableGrads(loss, Object.values(trained));
-    const named = gradsByName(trained, grads);
-    const optimizer = await timeMs(async () => {
-      const norm = opt.apply(named, 1e-4);
-      await norm.data();
-      norm.dispose();
-    }, phaseTimes);
-    tf.dispose([value, ...Object.values(grads)]);
+    const phases = await phaseTimesMs(loss, trained, opt, stepsPerRepeat === 1 ? 1 : Math.max(3, Math.min(stepsPerRepeat, 10)));
     const fpt = flopsPerToken(c);
     const result: BenchResult = {
-      config: c, parameters: countParameters(model), trainedParameters: countOf(trained), tokensPerSec, repeatTokensPerSec, stepsPerRepeat,
+      config: c,
+      parameters: countParameters(model),
+      trainedParameters: countOf(trained),
+      tokensPerSec,
+      repeatTokensPerSec,
+      stepsPerRepeat,
       cpuSecondsPerStep: (cpu.user + cpu.system) / 1e6 / (opts.repeats * stepsPerRepeat),
-      flopsPerToken: fpt, gflops: (tokensPerSec * fpt) / 1e9, gemmGflops: await stepGemmGflops(c),
-      ms: { step: 1000 * tokens / tokensPerSec, forward, backward: forwardBackward - forward, optimizer },
+      flopsPerToken: fpt,
+      gflops: (tokensPerSec * fpt) / 1e9,
+      gemmGflops: await stepGemmGflops(c),
+      ms: { step: (1000 * tokens) / tokensPerSec, ...phases },
+      peakRssMiB,
     };
     if (withReadout) result.readoutExamplesPerSec = await readoutThroughput(c, params, model, opts);
     return result;
@@ -280,6 +285,36 @@ export async function benchConfig(c: BenchConfig, opts: BenchOptions = DEFAULT_B
     if (adapter) disposeParams(adapter);
     disposeParams(params);
   }
+}
+
+/** The step's phases, each the median of `times` runs: the forward pass, the backward pass, and the optimizer. */
+async function phaseTimesMs(
+  loss: () => tf.Scalar,
+  trained: Params,
+  opt: AdamW,
+  times: number,
+): Promise<{ forward: number; backward: number; optimizer: number }> {
+  const forward = await timeMs(async () => {
+    const value = loss();
+    await value.data();
+    value.dispose();
+  }, times);
+  const forwardBackward = await timeMs(async () => {
+    const { value, grads } = tf.variableGrads(loss, Object.values(trained));
+    await value.data();
+    tf.dispose([value, ...Object.values(grads)]);
+  }, times);
+  // The optimizer is timed on its own, on one set of gradients, since a difference of two noisy
+  // medians (step minus forward-backward) can come out negative.
+  const { value, grads } = tf.variableGrads(loss, Object.values(trained));
+  const named = gradsByName(trained, grads);
+  const optimizer = await timeMs(async () => {
+    const norm = opt.apply(named, 1e-4);
+    await norm.data();
+    norm.dispose();
+  }, times);
+  tf.dispose([value, ...Object.values(grads)]);
+  return { forward, backward: forwardBackward - forward, optimizer };
 }
 
 function countOf(params: Params): number {
@@ -293,7 +328,9 @@ async function readoutThroughput(c: BenchConfig, params: ReturnType<typeof creat
   const prompts = Array.from({ length: rows }, () => Array.from({ length: c.seq }, () => rng.int(c.vocab)));
   // Each label one token (readLabelsBatch takes every label as its tokens).
   const labels = [0, 1, 2, 3, 4].map((id) => [id]);
-  const once = async () => { await readLabelsBatch(params, model, prompts, labels, 0); };
+  const once = async () => {
+    await readLabelsBatch(params, model, prompts, labels, 0);
+  };
   await once();
   const ms = await timeMs(once, Math.max(3, opts.repeats));
   return rows / (ms / 1000);

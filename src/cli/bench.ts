@@ -21,7 +21,7 @@ export interface BenchArgs {
   child?: string;
 }
 
-interface ConfigReport extends BenchResult { peakRssMiB: number }
+type ConfigReport = BenchResult;
 
 function parseCustom(spec: string): BenchConfig {
   const parts = spec.split(",").map(Number);
@@ -41,18 +41,26 @@ function selectedConfigs(args: BenchArgs): BenchConfig[] {
   });
 }
 
-const peakRssMiB = () => process.resourceUsage().maxRSS / 1024;
-
 async function runOne(c: BenchConfig, options: BenchOptions): Promise<ConfigReport> {
-  const result = await benchConfig(c, options, c.name === "C" || c.name === "custom");
-  return { ...result, peakRssMiB: peakRssMiB() };
+  return benchConfig(c, options, c.name === "C" || c.name === "custom");
 }
 
 function runInChild(c: BenchConfig, args: BenchArgs): ConfigReport {
   const o = args.options;
-  const childArgs = [path.join(__dirname, "../../bin/xft.cjs"), "bench", "--child", JSON.stringify(c),
-    "--repeats", String(o.repeats), "--seconds", String(o.secondsPerRepeat), "--warmup", String(o.warmupSteps),
-    "--warmup-seconds", String(o.warmupSeconds)];
+  const childArgs = [
+    path.join(__dirname, "../../bin/xft.cjs"),
+    "bench",
+    "--child",
+    JSON.stringify(c),
+    "--repeats",
+    String(o.repeats),
+    "--seconds",
+    String(o.secondsPerRepeat),
+    "--warmup",
+    String(o.warmupSteps),
+    "--warmup-seconds",
+    String(o.warmupSeconds),
+  ];
   if (args.backend) childArgs.push("--backend", args.backend);
   const r = spawnSync(process.execPath, childArgs, { encoding: "utf8", stdio: ["ignore", "pipe", "inherit"], maxBuffer: 64 * 2 ** 20 });
   if (r.status !== 0) throw new Error(`config ${c.name}: the benchmark process failed (exit ${r.status})`);
@@ -60,11 +68,36 @@ function runInChild(c: BenchConfig, args: BenchArgs): ConfigReport {
 }
 
 function formatTable(reports: ConfigReport[]): string {
-  const header = ["config", "params", "trained", "tokens/s", "GFLOP/s", "GEMM GFLOP/s", "% of GEMM", "peak RSS MiB", "ms/step", "CPU s/step", "fwd", "bwd", "opt", "readout ex/s"];
+  const header = [
+    "config",
+    "params",
+    "trained",
+    "tokens/s",
+    "GFLOP/s",
+    "GEMM GFLOP/s",
+    "% of GEMM",
+    "peak RSS MiB",
+    "ms/step",
+    "CPU s/step",
+    "fwd",
+    "bwd",
+    "opt",
+    "readout ex/s",
+  ];
   const rows = reports.map((r) => [
-    r.config.name, r.parameters.toLocaleString("en-US"), r.trainedParameters.toLocaleString("en-US"), Math.round(r.tokensPerSec).toLocaleString("en-US"),
-    r.gflops.toFixed(1), r.gemmGflops.toFixed(1), `${((100 * r.gflops) / r.gemmGflops).toFixed(1)}%`, r.peakRssMiB.toFixed(0), r.ms.step.toFixed(1), r.cpuSecondsPerStep.toFixed(2),
-    r.ms.forward.toFixed(1), r.ms.backward.toFixed(1), r.ms.optimizer.toFixed(1),
+    r.config.name,
+    r.parameters.toLocaleString("en-US"),
+    r.trainedParameters.toLocaleString("en-US"),
+    Math.round(r.tokensPerSec).toLocaleString("en-US"),
+    r.gflops.toFixed(1),
+    r.gemmGflops.toFixed(1),
+    `${((100 * r.gflops) / r.gemmGflops).toFixed(1)}%`,
+    r.peakRssMiB.toFixed(0),
+    r.ms.step.toFixed(1),
+    r.cpuSecondsPerStep.toFixed(2),
+    r.ms.forward.toFixed(1),
+    r.ms.backward.toFixed(1),
+    r.ms.optimizer.toFixed(1),
     r.readoutExamplesPerSec === undefined ? "" : r.readoutExamplesPerSec.toFixed(0),
   ]);
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i].length)));
@@ -92,12 +125,14 @@ export async function runBench(args: BenchArgs): Promise<number> {
   } else {
     process.stdout.write(`${cpu}; backend ${describeBackend(backend)}; float32 matmul 1024^3: ${matmul.toFixed(1)} GFLOP/s\n`);
     process.stdout.write(`${formatTable(reports)}\n`);
-    process.stdout.write(`tokens/s: median of ${args.options.repeats} repeats after ${args.options.warmupSteps}+ warm-up steps ` +
-      `(${args.options.warmupSeconds} s at least; a step longer than a repeat ends the warm-up); ` +
-      "GFLOP/s = tokens/s x (6 x params + 12 x layers x seq x d; under LoRA 4 x params + 6 x trained + the same); " +
-      "GEMM GFLOP/s: the backend's float32 products on the config's own shapes, weighted as in a step, without reading them back; " +
-      "CPU s/step: every thread's CPU time per timed step; loss on every position; readout: batch 64, 5 labels\n");
+    process.stdout.write(
+      `tokens/s: median of ${args.options.repeats} repeats after ${args.options.warmupSteps}+ warm-up steps ` +
+        `(${args.options.warmupSeconds} s at least; a step longer than a repeat ends the warm-up); ` +
+        "GFLOP/s = tokens/s x (6 x params + 12 x layers x seq x d; under LoRA 4 x params + 6 x trained + the same); " +
+        "GEMM GFLOP/s: the backend's float32 products on the config's own shapes, weighted as in a step, without reading them back; " +
+        "CPU s/step: every thread's CPU time per timed step; peak RSS: the process's when the timed steps end (as torch-peer's); " +
+        "loss on every position; readout: batch 64, 5 labels\n",
+    );
   }
   return 0;
 }
-

@@ -40,7 +40,10 @@ export function summarize(ds: Dataset, countTokens: (text: string) => number): D
 export function formatTable(header: string[], rows: string[][], numericColumns: number[] = []): string {
   const widths = header.map((h, c) => Math.max(h.length, ...rows.map((r) => r[c].length)));
   const line = (cells: string[]) =>
-    cells.map((cell, c) => (numericColumns.includes(c) ? cell.padStart(widths[c]) : cell.padEnd(widths[c]))).join("  ").trimEnd();
+    cells
+      .map((cell, c) => (numericColumns.includes(c) ? cell.padStart(widths[c]) : cell.padEnd(widths[c])))
+      .join("  ")
+      .trimEnd();
   return [line(header), line(widths.map((w) => "-".repeat(w))), ...rows.map(line)].join("\n") + "\n";
 }
 
@@ -71,24 +74,23 @@ export function truncate(text: string, max: number): string {
 export function formatExample(ex: Example, maxChars: number): string {
   const width = Math.max("response".length, "label".length, ...ex.context.map((t) => t.role.length));
   const field = (name: string, text: string) => `  ${name.padEnd(width)}  ${truncate(text, maxChars)}`;
-  return [
-    `${ex.id}  (${ex.split}, source ${ex.source}, dimension ${ex.dimension})`,
-    ...ex.context.map((t) => field(t.role, t.text)),
-    field("response", ex.response),
-    field("label", `${ex.label}   of [${ex.labelSet.join(", ")}]`),
-    ...(ex.explanations.length === 0
-      ? [`  (no explanations)`]
-      : ex.explanations.map((e, i) => `  explanation ${i + 1}/${ex.explanations.length}: ${truncate(e, maxChars)}`)),
-  ].join("\n") + "\n";
+  return (
+    [
+      `${ex.id}  (${ex.split}, source ${ex.source}, dimension ${ex.dimension})`,
+      ...ex.context.map((t) => field(t.role, t.text)),
+      field("response", ex.response),
+      field("label", `${ex.label}   of [${ex.labelSet.join(", ")}]`),
+      ...(ex.explanations.length === 0
+        ? [`  (no explanations)`]
+        : ex.explanations.map((e, i) => `  explanation ${i + 1}/${ex.explanations.length}: ${truncate(e, maxChars)}`)),
+    ].join("\n") + "\n"
+  );
 }
 
 /** The report of `xft data check`: every bad row as `file:line: field: problem`, then one summary line. */
 export function formatCheck(file: string, goodRows: number, bad: DataError[]): string {
   const rows = goodRows + bad.length;
-  const summary = rows === 0
-    ? `${file}: no rows`
-    : bad.length === 0
-      ? `${file}: all ${rows} rows are valid`
-      : `${file}: ${bad.length} of ${rows} rows are bad`;
+  const summary =
+    rows === 0 ? `${file}: no rows` : bad.length === 0 ? `${file}: all ${rows} rows are valid` : `${file}: ${bad.length} of ${rows} rows are bad`;
   return bad.map((e) => e.message + "\n").join("") + summary + "\n";
 }

@@ -34,7 +34,8 @@ function list(args: string[]): number {
   }
   const tok = XftTokenizer.load();
   const summaries = names.map((name) =>
-    summarize(loadDataset(name, { root, strict: false, allowTestOnly: true }), (text) => tok.encode(text).length));
+    summarize(loadDataset(name, { root, strict: false, allowTestOnly: true }), (text) => tok.encode(text).length),
+  );
   process.stdout.write(formatSummaries(summaries));
   return 0;
 }
@@ -75,16 +76,22 @@ function show(args: string[]): number {
   if (positionals.length !== 1) throw new Error("usage: xft data show NAME|PATH [--n 3] [--split train|test]");
   const n = parseCount(values.n!);
   const { header, rows } = rowsToShow(positionals[0], parseSplit(values.split));
-  process.stdout.write(`${header}\n\n${rows.slice(0, n).map((ex) => formatExample(ex, SHOW_MAX_CHARS)).join("\n")}`);
+  process.stdout.write(
+    `${header}\n\n${rows
+      .slice(0, n)
+      .map((ex) => formatExample(ex, SHOW_MAX_CHARS))
+      .join("\n")}`,
+  );
   return 0;
 }
 
 /** The report of one checked file or folder: its files' rows, then the dataset's problems, one line each. */
 function formatDataCheck(result: DataCheck): string {
   const rows = result.files.map((f) => formatCheck(f.file, f.examples.length, f.skipped)).join("");
-  const note = result.evaluationOnly && result.problems.length === 0
-    ? `${result.dataset}: evaluation-only (a test file and no train file): xft evaluates on it and xft train refuses it\n`
-    : "";
+  const note =
+    result.evaluationOnly && result.problems.length === 0
+      ? `${result.dataset}: evaluation-only (a test file and no train file): xft evaluates on it and xft train refuses it\n`
+      : "";
   return rows + result.problems.map((p) => p + "\n").join("") + note;
 }
 
@@ -114,7 +121,8 @@ export const DATA_COMMANDS: Record<string, Command> = {
   show: { positionals: "NAME|PATH", summary: "print examples readably", options: SHOW_OPTIONS, run: show },
   check: {
     positionals: "FILE|FOLDER...",
-    summary: "every bad row of a JSONL(.gz) file as file:line: field: problem, and what train would refuse (a missing split, " +
+    summary:
+      "every bad row of a JSONL(.gz) file as file:line: field: problem, and what train would refuse (a missing split, " +
       "fewer rows than a batch, too many labels); exit 1 if any",
     options: CHECK_OPTIONS,
     run: check,

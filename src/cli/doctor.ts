@@ -5,7 +5,12 @@ import * as path from "path";
 import { BACKEND_ORDER, describeBackend, initBackend } from "../backend/engine";
 import { checkpointCard, describeModel } from "../model/pretrained";
 
-interface Check { name: string; ok: boolean; detail: string; fix?: string }
+interface Check {
+  name: string;
+  ok: boolean;
+  detail: string;
+  fix?: string;
+}
 
 const SETUP = "npm run setup";
 
@@ -20,7 +25,12 @@ function run(cmd: string, args: string[], env?: NodeJS.ProcessEnv): string | und
 function nodeCheck(): Check {
   const [major, minor] = process.versions.node.split(".").map(Number);
   const ok = major > 20 || (major === 20 && minor >= 19);
-  return { name: "node", ok, detail: process.version, fix: ok ? undefined : "install Node.js 20.19 or newer (tslab loads ESM-only arquero via require)" };
+  return {
+    name: "node",
+    ok,
+    detail: process.version,
+    fix: ok ? undefined : "install Node.js 20.19 or newer (tslab loads ESM-only arquero via require)",
+  };
 }
 
 async function backendChecks(): Promise<Check[]> {
@@ -29,18 +39,23 @@ async function backendChecks(): Promise<Check[]> {
   const chosenAt = BACKEND_ORDER.indexOf(info.name);
   if (chosenAt > BACKEND_ORDER.indexOf("tensorflow")) {
     checks.push({
-      name: "native backend", ok: false, detail: info.skipped.tensorflow ?? "not tried",
+      name: "native backend",
+      ok: false,
+      detail: info.skipped.tensorflow ?? "not tried",
       fix: `${SETUP} (builds @tensorflow/tfjs-node against the tensorflow-cpu wheel; about 8x faster than wasm)`,
     });
   }
   checks.push({
-    name: "attention kernel", ok: info.attention === "kernel", detail: info.attention === "kernel" ? "xft's native kernel" : `tfjs ops (${info.attentionNote})`,
+    name: "attention kernel",
+    ok: info.attention === "kernel",
+    detail: info.attention === "kernel" ? "xft's native kernel" : `tfjs ops (${info.attentionNote})`,
     fix: "bash scripts/native-kernels.sh (needs g++; about 5x faster attention, on every backend)",
   });
   // xft's TensorFlow ops exist for the CPU TensorFlow backend only; elsewhere their absence is no fault.
   if (info.name === "tensorflow") {
     checks.push({
-      name: "xft's TensorFlow ops", ok: info.tfOps === "kernel",
+      name: "xft's TensorFlow ops",
+      ok: info.tfOps === "kernel",
       detail: info.tfOps === "kernel" ? "GELU, LayerNorm, attention, cross-entropy and AdamW as one op each" : `tfjs ops (${info.tfOpsNote})`,
       fix: "bash scripts/native-kernels.sh (needs g++ and the native backend's headers: bash scripts/native-tf.sh)",
     });
@@ -50,7 +65,10 @@ async function backendChecks(): Promise<Check[]> {
 
 function jupyterChecks(root: string): Check[] {
   const py = "/usr/bin/python3";
-  const apt = "apt-get install --no-install-recommends jupyter-notebook jupyter-nbconvert jupyter-nbformat python3-nbclient python3-jupyter-kernel-test chromium (or: " + SETUP + ")";
+  const apt =
+    "apt-get install --no-install-recommends jupyter-notebook jupyter-nbconvert jupyter-nbformat python3-nbclient python3-jupyter-kernel-test chromium (or: " +
+    SETUP +
+    ")";
   const modules = run(py, ["-c", "import nbclient, nbformat, jupyter_kernel_test; print(nbclient.__version__)"]);
   const nbconvert = fs.existsSync("/usr/bin/jupyter-nbconvert");
   const kernelJson = path.join(root, "kernel-ext/jupyter/kernels/tslab/kernel.json");
@@ -59,11 +77,17 @@ function jupyterChecks(root: string): Check[] {
   const registered = specs !== undefined && (JSON.parse(specs) as Record<string, string>).tslab?.startsWith(root);
   const tslab = fs.existsSync(path.join(root, "node_modules/tslab/bin/tslab"));
   return [
-    { name: "jupyter (nbclient)", ok: modules !== undefined, detail: modules ? `nbclient ${modules.trim()}` : "python3-nbclient / jupyter_kernel_test not importable by /usr/bin/python3", fix: apt },
+    {
+      name: "jupyter (nbclient)",
+      ok: modules !== undefined,
+      detail: modules ? `nbclient ${modules.trim()}` : "python3-nbclient / jupyter_kernel_test not importable by /usr/bin/python3",
+      fix: apt,
+    },
     { name: "jupyter nbconvert", ok: nbconvert, detail: nbconvert ? "/usr/bin/jupyter-nbconvert" : "missing", fix: apt },
     { name: "tslab", ok: tslab, detail: tslab ? "node_modules/tslab" : "missing", fix: "npm ci" },
     {
-      name: "kernelspec tslab", ok: Boolean(registered && tslab),
+      name: "kernelspec tslab",
+      ok: Boolean(registered && tslab),
       detail: registered ? kernelJson : fs.existsSync(kernelJson) ? "present but Jupyter does not see it (JUPYTER_PATH)" : "missing",
       fix: "source scripts/env.sh (sets JUPYTER_PATH to kernel-ext/jupyter)",
     },
@@ -86,13 +110,24 @@ function modelCheck(ref: string): Check {
     const card = checkpointCard(ref);
     return { name: "model", ok: true, detail: `${describeModel(card.config)}; tokenizer of ${card.tokenizer.vocabSize} tokens (${card.dir})` };
   } catch (err) {
-    return { name: "model", ok: false, detail: (err as Error).message, fix: "a save_pretrained folder (config.json, model.safetensors, tokenizer.json), or hf:org/name in the local Hugging Face cache" };
+    return {
+      name: "model",
+      ok: false,
+      detail: (err as Error).message,
+      fix: "a save_pretrained folder (config.json, model.safetensors, tokenizer.json), or hf:org/name in the local Hugging Face cache",
+    };
   }
 }
 
 export async function runDoctor(opts: { init?: string } = {}): Promise<number> {
   const root = process.env.XFT_ROOT ?? process.cwd();
-  const checks = [nodeCheck(), ...(await backendChecks()), ...jupyterChecks(root), ...dataChecks(root), ...(opts.init ? [modelCheck(opts.init)] : [])];
+  const checks = [
+    nodeCheck(),
+    ...(await backendChecks()),
+    ...jupyterChecks(root),
+    ...dataChecks(root),
+    ...(opts.init ? [modelCheck(opts.init)] : []),
+  ];
   const width = Math.max(...checks.map((c) => c.name.length));
   for (const c of checks) {
     process.stdout.write(`${c.ok ? "ok     " : "MISSING"}  ${c.name.padEnd(width)}  ${c.detail}\n`);

@@ -23,14 +23,34 @@ export async function runEval(args: EvalArgs): Promise<number> {
   await initBackend({ requested: args.backend });
   const status = statusLine();
   const e = await evaluateRun(args.run, args.dataset, {
-    runsDir: args.runsDir, dimension: args.dimension, asDimension: args.asDimension, onProgress: (done, total) => status(`evaluating ${done}/${total}`, done === total),
+    runsDir: args.runsDir,
+    dimension: args.dimension,
+    asDimension: args.asDimension,
+    onProgress: (done, total) => status(`evaluating ${done}/${total}`, done === total),
   });
   if (args.out) writeFileAtomic(args.out, predictionTable(e).toCSV() + "\n");
   const m = e.metrics;
-  process.stdout.write(JSON.stringify({
-    run: e.run, dataset: e.dataset, dimension: e.dimension, n: m.n, accuracy: m.accuracy, macroF1: m.macroF1, mae: m.mae, qwk: m.qwk,
-    ece: m.ece, brier: m.brier, confusion: m.confusion, labelSet: e.labelSet, ...(e.human ? { human: e.human } : {}),
-    ...(args.out ? { predictions: args.out } : {}),
-  }, null, 2) + "\n");
+  process.stdout.write(
+    JSON.stringify(
+      {
+        run: e.run,
+        dataset: e.dataset,
+        dimension: e.dimension,
+        n: m.n,
+        accuracy: m.accuracy,
+        macroF1: m.macroF1,
+        mae: m.mae,
+        qwk: m.qwk,
+        ece: m.ece,
+        brier: m.brier,
+        confusion: m.confusion,
+        labelSet: e.labelSet,
+        ...(e.human ? { human: e.human } : {}),
+        ...(args.out ? { predictions: args.out } : {}),
+      },
+      null,
+      2,
+    ) + "\n",
+  );
   return 0;
 }

@@ -25,7 +25,8 @@ export interface ExportArgs {
 
 async function exportOne(args: ExportArgs, to: string): Promise<object> {
   if (args.grid) {
-    if (args.merged || args.peftBase !== undefined) throw new Error("--merged and --peft-base are for one LoRA run, not --grid (a grid's LoRA runs name its exported base)");
+    if (args.merged || args.peftBase !== undefined)
+      throw new Error("--merged and --peft-base are for one LoRA run, not --grid (a grid's LoRA runs name its exported base)");
     const grid = reproductionGrid(parseParts(args.grid.part), gridProfile(args.grid.profile), args.grid.start);
     return exportGrid({ grid, part: args.grid.part, startArgs: startArgs(args.grid.start), runsDir: args.runsDir }, to);
   }
@@ -37,7 +38,8 @@ async function exportOne(args: ExportArgs, to: string): Promise<object> {
 }
 
 export async function runExport(args: ExportArgs): Promise<number> {
-  if ([args.run, args.base, args.grid].filter((x) => x !== undefined).length !== 1) throw new Error("give one of --run KEY|DIR, --base DIR and --grid");
+  if ([args.run, args.base, args.grid].filter((x) => x !== undefined).length !== 1)
+    throw new Error("give one of --run KEY|DIR, --base DIR and --grid");
   if (args.to === undefined) throw new Error("--to OUT is required: the new folder to export into");
   process.stdout.write(JSON.stringify(await exportOne(args, args.to)) + "\n");
   return 0;

@@ -35,8 +35,11 @@ function loadModel(args: LogitsArgs): Loaded {
   if (args.init !== undefined) {
     const m = loadPretrained(args.init);
     return {
-      params: m.params, config: m.config, what: `${m.dir} (${describeModel(m.config)})`,
-      encode: (text) => m.tokenizer.encode(text, { addSpecialTokens: true }), decode: (ids) => m.tokenizer.decode(ids),
+      params: m.params,
+      config: m.config,
+      what: `${m.dir} (${describeModel(m.config)})`,
+      encode: (text) => m.tokenizer.encode(text, { addSpecialTokens: true }),
+      decode: (ids) => m.tokenizer.decode(ids),
     };
   }
   const record = readRunRecord(args.run!, { runsDir: args.runsDir });

@@ -29,7 +29,10 @@ const TRAIN_OPTIONS = {
   dimension: { type: "string", help: "NAME (default: every row)" },
   condition: { type: "string", default: "label", help: "label|label+expl|expl+label|label+shuffled|... (default label)" },
   seed: { type: "string", default: "1", help: "N (default 1)" },
-  profile: PROFILE, backend: BACKEND, "runs-dir": RUNS_DIR, fresh: FRESH,
+  profile: PROFILE,
+  backend: BACKEND,
+  "runs-dir": RUNS_DIR,
+  fresh: FRESH,
   ...START_OPTIONS,
 } as const satisfies OptionTable;
 
@@ -41,17 +44,23 @@ const BENCH_OPTIONS = {
   repeats: { type: "string", default: String(DEFAULT_BENCH.repeats), help: `N (default ${DEFAULT_BENCH.repeats})` },
   seconds: { type: "string", default: String(DEFAULT_BENCH.secondsPerRepeat), help: `S per repeat (default ${DEFAULT_BENCH.secondsPerRepeat})` },
   warmup: { type: "string", default: String(DEFAULT_BENCH.warmupSteps), help: `N steps (default ${DEFAULT_BENCH.warmupSteps})` },
-  "warmup-seconds": { type: "string", default: String(DEFAULT_BENCH.warmupSeconds), help: `S (untimed steps go on until S s have passed, default ${DEFAULT_BENCH.warmupSeconds})` },
+  "warmup-seconds": {
+    type: "string",
+    default: String(DEFAULT_BENCH.warmupSeconds),
+    help: `S (untimed steps go on until S s have passed, default ${DEFAULT_BENCH.warmupSeconds})`,
+  },
   "in-process": { type: "boolean", default: false, help: "(no child process per config: no per-config peak RSS)" },
   child: { type: "string", help: "", internal: true },
 } as const satisfies OptionTable;
 
 const REPRODUCE_OPTIONS = {
-  profile: PROFILE, part: PART,
+  profile: PROFILE,
+  part: PART,
   shard: { type: "string", help: "k/n (this machine's share of the grid)" },
   jobs: { type: "string", help: "N (train in N processes, shards of this machine, then analyse; 2 on a 2-core machine)" },
   "train-only": { type: "boolean", default: false, help: "(train the grid, no analysis: what each job of --jobs does)" },
-  backend: BACKEND, "runs-dir": RUNS_DIR,
+  backend: BACKEND,
+  "runs-dir": RUNS_DIR,
   out: { type: "string", help: "DIR (default results/<profile>, results/<profile>-base(-lora) from the base)" },
   fresh: { type: "boolean", default: false, help: "(retrain every run of the grid, or of the shard; the way past a damaged run)" },
   ...START_OPTIONS,
@@ -59,7 +68,10 @@ const REPRODUCE_OPTIONS = {
 
 const PROBE_OPTIONS = {
   run: { type: "string", help: "KEY|DIR (one run's per-point table)" },
-  profile: PROFILE, part: PART, backend: BACKEND, "runs-dir": RUNS_DIR,
+  profile: PROFILE,
+  part: PART,
+  backend: BACKEND,
+  "runs-dir": RUNS_DIR,
   out: { type: "string", help: "DIR (the grid's tables; default results/<profile>)" },
   fresh: { type: "boolean", default: false, help: "(probe again, and retrain the grid's damaged runs)" },
   "memory-mb": { type: "string", help: "N (bound on one batch's activation cache, default 256)" },
@@ -70,14 +82,21 @@ const PRETRAIN_OPTIONS = {
   profile: { type: "string", help: "ci|quick|full (the grid's architecture; default $XFT_PROFILE or quick)" },
   init: { type: "string", help: "hf:DIR|hf:org/name (continue pretraining a Hugging Face checkpoint; writes a checkpoint folder for --init hf:OUT)" },
   out: { type: "string", help: "DIR (default data/base-<profile> where one is shipped (quick: reused), else runs/pretrain/<profile>[-hf-<name>])" },
-  layers: { type: "string", help: "N" }, "d-model": { type: "string", help: "N" }, heads: { type: "string", help: "N (another architecture)" },
-  fresh: { type: "boolean", default: false, help: "(pretrain again)" }, backend: BACKEND,
+  layers: { type: "string", help: "N" },
+  "d-model": { type: "string", help: "N" },
+  heads: { type: "string", help: "N (another architecture)" },
+  fresh: { type: "boolean", default: false, help: "(pretrain again)" },
+  backend: BACKEND,
 } as const satisfies OptionTable;
 
 const EVAL_OPTIONS = {
-  run: { type: "string", help: "KEY|DIR" }, dataset: { type: "string", help: "NAME|PATH" }, dimension: { type: "string", help: "NAME (only its rows)" },
+  run: { type: "string", help: "KEY|DIR" },
+  dataset: { type: "string", help: "NAME|PATH" },
+  dimension: { type: "string", help: "NAME (only its rows)" },
   "as-dimension": { type: "string", help: "NAME (read every row as this dimension: the run's own, on rows rated on others, e.g. usr)" },
-  out: { type: "string", help: "FILE.csv (every example's label probabilities)" }, "runs-dir": RUNS_DIR, backend: BACKEND,
+  out: { type: "string", help: "FILE.csv (every example's label probabilities)" },
+  "runs-dir": RUNS_DIR,
+  backend: BACKEND,
 } as const satisfies OptionTable;
 
 const LOGITS_OPTIONS = {
@@ -86,7 +105,8 @@ const LOGITS_OPTIONS = {
   text: { type: "string", help: '"..." (required)' },
   top: { type: "string", default: "20", help: "N (default 20)" },
   json: { type: "boolean", default: false, help: "" },
-  backend: BACKEND, "runs-dir": RUNS_DIR,
+  backend: BACKEND,
+  "runs-dir": RUNS_DIR,
 } as const satisfies OptionTable;
 
 const EXPORT_OPTIONS = {
@@ -95,7 +115,8 @@ const EXPORT_OPTIONS = {
   // One option, two uses: the base to export, or with --grid the base that the grid's runs start from.
   base: { type: "string", help: "DIR (an xft pretrained base to export; with --grid, the base its runs start from)" },
   grid: { type: "boolean", default: false, help: "(every run of the grid that reproduce trains with --profile, --part and the start options)" },
-  profile: PROFILE, part: PART,
+  profile: PROFILE,
+  part: PART,
   to: { type: "string", help: "OUT (a new folder; required)" },
   merged: { type: "boolean", default: false, help: "(a LoRA run as one model, adapter merged)" },
   "peft-base": { type: "string", help: "DIR (a LoRA run on xft's base: that base's export)" },
@@ -131,47 +152,77 @@ export const COMMANDS: Record<string, Command> = {
     run: (args) => {
       const { values } = parseOptions(args, TRAIN_OPTIONS);
       return runTrain({
-        dataset: values.dataset, dimension: values.dimension, condition: values.condition, seed: parseSeed(values.seed), profile: values.profile,
-        backend: values.backend, runsDir: values["runs-dir"], fresh: values.fresh, start: parseStart(values),
+        dataset: values.dataset,
+        dimension: values.dimension,
+        condition: values.condition,
+        seed: parseSeed(values.seed),
+        profile: values.profile,
+        backend: values.backend,
+        runsDir: values["runs-dir"],
+        fresh: values.fresh,
+        start: parseStart(values),
       });
     },
   },
   reproduce: {
-    summary: "the paper's grid (sources x dimensions x conditions x seeds, and the real-explanation datasets), then its " +
+    summary:
+      "the paper's grid (sources x dimensions x conditions x seeds, and the real-explanation datasets), then its " +
       "analysis; finished runs are reused, an interrupted grid resumes; the start options apply to every run",
     options: REPRODUCE_OPTIONS,
     run: (args) => {
       const { values } = parseOptions(args, REPRODUCE_OPTIONS);
       return runReproduce({
-        profile: values.profile, part: values.part, shard: values.shard, backend: values.backend, runsDir: values["runs-dir"], out: values.out,
-        jobs: values.jobs === undefined ? undefined : Number(values.jobs), trainOnly: values["train-only"], fresh: values.fresh, start: parseStart(values),
+        profile: values.profile,
+        part: values.part,
+        shard: values.shard,
+        backend: values.backend,
+        runsDir: values["runs-dir"],
+        out: values.out,
+        jobs: values.jobs === undefined ? undefined : Number(values.jobs),
+        trainOnly: values["train-only"],
+        fresh: values.fresh,
+        start: parseStart(values),
       });
     },
   },
   probe: {
-    summary: "what the explanations change inside the model: hidden-state and attention entropy, logit lens, output " +
+    summary:
+      "what the explanations change inside the model: hidden-state and attention entropy, logit lens, output " +
       "sharpness at the label-decision position; stored beside each run (probe.json) and reused; --run for one run, " +
       "or a grid (trained as reproduce trains it, then probed)",
     options: PROBE_OPTIONS,
     run: (args) => {
       const { values } = parseOptions(args, PROBE_OPTIONS);
       return runProbe({
-        run: values.run, profile: values.profile, part: values.part, backend: values.backend, runsDir: values["runs-dir"], out: values.out,
-        fresh: values.fresh, memoryMb: values["memory-mb"] === undefined ? undefined : positive(values["memory-mb"], "--memory-mb"),
+        run: values.run,
+        profile: values.profile,
+        part: values.part,
+        backend: values.backend,
+        runsDir: values["runs-dir"],
+        out: values.out,
+        fresh: values.fresh,
+        memoryMb: values["memory-mb"] === undefined ? undefined : positive(values["memory-mb"], "--memory-mb"),
         start: parseStart(values),
       });
     },
   },
   pretrain: {
-    summary: "next-token pretraining of a base model on every text the project ships (train splits only, no test text), " +
+    summary:
+      "next-token pretraining of a base model on every text the project ships (train splits only, no test text), " +
       "resumable; writes the weights and a model card (CARD.md, base.json); --init hf:DIR continues a checkpoint in its own tokenizer " +
       "and writes a checkpoint folder (README.md, pretrain.json) that --init hf:OUT starts from",
     options: PRETRAIN_OPTIONS,
     run: (args) => {
       const { values } = parseOptions(args, PRETRAIN_OPTIONS);
       return runPretrain({
-        profile: values.profile, init: values.init, out: values.out, layers: int(values.layers, "--layers"), dModel: int(values["d-model"], "--d-model"),
-        heads: int(values.heads, "--heads"), backend: values.backend, fresh: values.fresh,
+        profile: values.profile,
+        init: values.init,
+        out: values.out,
+        layers: int(values.layers, "--layers"),
+        dModel: int(values["d-model"], "--d-model"),
+        heads: int(values.heads, "--heads"),
+        backend: values.backend,
+        fresh: values.fresh,
         command: ["npx xft pretrain", ...args.filter((a) => a !== "--fresh")].join(" "),
       });
     },
@@ -182,11 +233,17 @@ export const COMMANDS: Record<string, Command> = {
     run: (args) => {
       const { values } = parseOptions(args, BENCH_OPTIONS);
       return runBench({
-        configs: values.configs.split(","), custom: values.custom, backend: values.backend, json: values.json,
-        inProcess: values["in-process"], child: values.child,
+        configs: values.configs.split(","),
+        custom: values.custom,
+        backend: values.backend,
+        json: values.json,
+        inProcess: values["in-process"],
+        child: values.child,
         options: {
-          repeats: positive(values.repeats, "--repeats"), secondsPerRepeat: positive(values.seconds, "--seconds"),
-          warmupSteps: nonNegative(values.warmup, "--warmup"), warmupSeconds: nonNegative(values["warmup-seconds"], "--warmup-seconds"),
+          repeats: positive(values.repeats, "--repeats"),
+          secondsPerRepeat: positive(values.seconds, "--seconds"),
+          warmupSteps: nonNegative(values.warmup, "--warmup"),
+          warmupSeconds: nonNegative(values["warmup-seconds"], "--warmup-seconds"),
         },
       });
     },
@@ -197,24 +254,39 @@ export const COMMANDS: Record<string, Command> = {
     run: (args) => {
       const { values } = parseOptions(args, EVAL_OPTIONS);
       if (values.run === undefined || values.dataset === undefined) throw new Error("give --run KEY|DIR and --dataset NAME|PATH");
-      return runEval({ run: values.run, dataset: values.dataset, dimension: values.dimension, asDimension: values["as-dimension"], out: values.out, runsDir: values["runs-dir"], backend: values.backend });
+      return runEval({
+        run: values.run,
+        dataset: values.dataset,
+        dimension: values.dimension,
+        asDimension: values["as-dimension"],
+        out: values.out,
+        runsDir: values["runs-dir"],
+        backend: values.backend,
+      });
     },
   },
   logits: {
-    summary: "the token ids of a text and the next-token log-probabilities at its last position: a sanity check on a " +
+    summary:
+      "the token ids of a text and the next-token log-probabilities at its last position: a sanity check on a " +
       "checkpoint (and the handle for comparing xft with transformers)",
     options: LOGITS_OPTIONS,
     run: (args) => {
       const { values } = parseOptions(args, LOGITS_OPTIONS);
       if (values.text === undefined) throw new Error("--text is required");
       return runLogits({
-        init: values.init, run: values.run, runsDir: values["runs-dir"], text: values.text, top: positiveInteger(values.top, "--top"),
-        json: values.json, backend: values.backend,
+        init: values.init,
+        run: values.run,
+        runsDir: values["runs-dir"],
+        text: values.text,
+        top: positiveInteger(values.top, "--top"),
+        json: values.json,
+        backend: values.backend,
       });
     },
   },
   export: {
-    summary: "a finished run as a Hugging Face model folder (config.json, model.safetensors, tokenizer, README.md card): a full " +
+    summary:
+      "a finished run as a Hugging Face model folder (config.json, model.safetensors, tokenizer, README.md card): a full " +
       "run (xft's GPT as gpt2, a checkpoint's run in its own family), a LoRA run as a PEFT adapter, an xft base, or a " +
       "reproduced grid's every run with an index card of its results tables",
     options: EXPORT_OPTIONS,
@@ -223,21 +295,33 @@ export const COMMANDS: Record<string, Command> = {
       const startGiven = Object.keys(START_OPTIONS).filter((k) => k !== "base" && values[k as keyof typeof values] !== undefined);
       if (!values.grid && startGiven.length > 0) throw new Error(`--${startGiven[0]} is for --grid (which runs to export), not --run or --base`);
       return runExport({
-        run: values.run, base: values.grid ? undefined : values.base, to: values.to, runsDir: values["runs-dir"], merged: values.merged, peftBase: values["peft-base"],
+        run: values.run,
+        base: values.grid ? undefined : values.base,
+        to: values.to,
+        runsDir: values["runs-dir"],
+        merged: values.merged,
+        peftBase: values["peft-base"],
         grid: values.grid ? { profile: values.profile, part: values.part, start: parseStart(values) } : undefined,
       });
     },
   },
   "export-notebook": {
     positionals: "NOTEBOOK.ipynb...",
-    summary: "a notebook as one HTML page that draws every chart with nothing else reachable (no network, no machine path): " +
+    summary:
+      "a notebook as one HTML page that draws every chart with nothing else reachable (no network, no machine path): " +
       "executed with the profile, then checked in headless Chromium; a page that fails the check is not written",
     options: EXPORT_NOTEBOOK_OPTIONS,
     run: async (args) => {
       const { values, positionals } = parseOptions(args, EXPORT_NOTEBOOK_OPTIONS, true);
       if (positionals.length === 0) throw new Error("give the notebooks to export: xft export-notebook notebooks/00-quickstart.ipynb");
       if (values.executed && values.profile !== undefined) throw new Error("--profile is for notebooks that xft executes, not --executed ones");
-      await exportNotebooks(positionals, { out: values.out, executed: values.executed, profile: values.profile, pdf: values.pdf, log: (line) => process.stdout.write(`${line}\n`) });
+      await exportNotebooks(positionals, {
+        out: values.out,
+        executed: values.executed,
+        profile: values.profile,
+        pdf: values.pdf,
+        log: (line) => process.stdout.write(`${line}\n`),
+      });
       return 0;
     },
   },
@@ -246,14 +330,24 @@ export const COMMANDS: Record<string, Command> = {
     options: DOCTOR_OPTIONS,
     run: (args) => runDoctor({ init: parseOptions(args, DOCTOR_OPTIONS).values.init }),
   },
-  data: { positionals: "list|show|check", summary: "look at datasets before training on them (below)", options: {}, run: group("data", DATA_COMMANDS) },
+  data: {
+    positionals: "list|show|check",
+    summary: "look at datasets before training on them (below)",
+    options: {},
+    run: group("data", DATA_COMMANDS),
+  },
   runs: { positionals: "list|verify", summary: "the runs folder (below)", options: {}, run: group("runs", RUNS_COMMANDS) },
 };
 
 /** `xft help`: every command and subcommand with its options, from the tables above. */
 export function usage(): string {
-  const blocks = Object.entries(COMMANDS).filter(([name]) => name !== "data" && name !== "runs").map(([name, c]) => commandUsage(name, c));
-  const groups = [["data", DATA_COMMANDS], ["runs", RUNS_COMMANDS]] as const;
+  const blocks = Object.entries(COMMANDS)
+    .filter(([name]) => name !== "data" && name !== "runs")
+    .map(([name, c]) => commandUsage(name, c));
+  const groups = [
+    ["data", DATA_COMMANDS],
+    ["runs", RUNS_COMMANDS],
+  ] as const;
   const subBlocks = groups.flatMap(([name, commands]) => Object.entries(commands).map(([sub, c]) => commandUsage(`${name} ${sub}`, c)));
   return `usage: xft <command> [options]\n\ncommands:\n${[...blocks, ...subBlocks].join("\n")}\n`;
 }

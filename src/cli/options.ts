@@ -32,7 +32,11 @@ export type OptionValues<T extends OptionTable> = {
 };
 
 /** parseArgs over a table (strict: an unknown option is an error); the values typed by the table. */
-export function parseOptions<T extends OptionTable>(args: string[], options: T, allowPositionals = false): { values: OptionValues<T>; positionals: string[] } {
+export function parseOptions<T extends OptionTable>(
+  args: string[],
+  options: T,
+  allowPositionals = false,
+): { values: OptionValues<T>; positionals: string[] } {
   const parsed = parseArgs({ args, options: options as NonNullable<ParseArgsConfig["options"]>, allowPositionals, strict: true });
   return { values: parsed.values as OptionValues<T>, positionals: parsed.positionals };
 }
@@ -42,7 +46,9 @@ const WIDTH = 118;
 
 /** A table's visible options as "--name help" items, wrapped to the usage's width under the command. */
 function optionsUsage(options: OptionTable): string {
-  const items = Object.entries(options).filter(([, o]) => !o.internal).map(([name, o]) => `--${name}${o.help ? ` ${o.help}` : ""}`);
+  const items = Object.entries(options)
+    .filter(([, o]) => !o.internal)
+    .map(([name, o]) => `--${name}${o.help ? ` ${o.help}` : ""}`);
   const room = WIDTH - INDENT.length;
   const lines: string[] = [];
   let line = "";

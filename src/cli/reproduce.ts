@@ -68,17 +68,24 @@ export async function runReproduce(args: ReproduceArgs): Promise<number> {
   const specs = shardOf(expandGrid(reproductionGrid(parts, grid, args.start)), shard);
   await initBackend({ requested: args.backend });
   const shardText = shard ? `, shard ${shard.index}/${shard.count}` : "";
-  process.stderr.write(`xft reproduce: profile ${grid.profile.name}, part ${args.part}${shardText}: ${specs.length} runs, seeds ${grid.seeds.join(",")}\n`);
+  process.stderr.write(
+    `xft reproduce: profile ${grid.profile.name}, part ${args.part}${shardText}: ${specs.length} runs, seeds ${grid.seeds.join(",")}\n`,
+  );
   const interrupt = stopOnInterrupt();
   const status = statusLine();
   const started = Date.now();
   try {
     const records = await runGrid(specs, {
       // With --jobs the jobs have retrained the grid; here it is only read back.
-      runsDir: args.runsDir, fresh: args.fresh && jobs === 1, shouldStop: interrupt.requested,
+      runsDir: args.runsDir,
+      fresh: args.fresh && jobs === 1,
+      shouldStop: interrupt.requested,
       onProgress: (p) => status(p.text, false),
     });
-    status(`xft reproduce: ${records.length} runs (${records.filter((r) => r.reused).length} reused) in ${((Date.now() - started) / 1000).toFixed(0)} s`, true);
+    status(
+      `xft reproduce: ${records.length} runs (${records.filter((r) => r.reused).length} reused) in ${((Date.now() - started) / 1000).toFixed(0)} s`,
+      true,
+    );
     if (records.some((r) => r.status === "stopped")) {
       process.stderr.write("xft reproduce: stopped; run the same command to resume\n");
       return 130;
@@ -87,9 +94,11 @@ export async function runReproduce(args: ReproduceArgs): Promise<number> {
     const results = analyzeGrid(records);
     const out = args.out ?? gridResultsDir(grid.profile.name, args.start) + (shard ? `-shard${shard.index}of${shard.count}` : "");
     const files = writeResults(out, results, records);
-    if (records.some((r) => r.data.name.startsWith("conv-"))) files.push(...await writeHumanTransfer(out, records, args.runsDir, status));
+    if (records.some((r) => r.data.name.startsWith("conv-"))) files.push(...(await writeHumanTransfer(out, records, args.runsDir, status)));
     process.stdout.write(`wins against label (settings where the arm's mean accuracy over seeds is higher)\n${tableText(results.wins)}\n`);
-    process.stdout.write(`paired accuracy differences to label (mean over seeds, 95% bootstrap interval, sign count)\n${tableText(results.differences)}\n`);
+    process.stdout.write(
+      `paired accuracy differences to label (mean over seeds, 95% bootstrap interval, sign count)\n${tableText(results.differences)}\n`,
+    );
     process.stderr.write(`xft reproduce: wrote ${files.map((f) => path.relative(process.cwd(), f)).join(", ")}\n`);
     return 0;
   } finally {
@@ -98,12 +107,22 @@ export async function runReproduce(args: ReproduceArgs): Promise<number> {
 }
 
 /** The conversation runs against USR's people (src/runs/human-transfer.ts): human-transfer.csv and its differences. */
-async function writeHumanTransfer(out: string, records: RunRecord[], runsDir: string | undefined, status: (text: string, final: boolean) => void): Promise<string[]> {
-  const transfer = await humanTransfer(records, { runsDir, onProgress: (done, total) => status(`xft reproduce: conversation runs on USR's human ratings ${done}/${total}`, done === total) });
+async function writeHumanTransfer(
+  out: string,
+  records: RunRecord[],
+  runsDir: string | undefined,
+  status: (text: string, final: boolean) => void,
+): Promise<string[]> {
+  const transfer = await humanTransfer(records, {
+    runsDir,
+    onProgress: (done, total) => status(`xft reproduce: conversation runs on USR's human ratings ${done}/${total}`, done === total),
+  });
   const files = [path.join(out, "human-transfer.csv"), path.join(out, "human-transfer-differences.csv")];
   writeFileAtomic(files[0], transfer.summary.toCSV());
   writeFileAtomic(files[1], transfer.differences.toCSV());
-  process.stdout.write(`agreement with people on USR (Spearman rho of the expected score, mean over seeds, 95% interval)\n${tableText(transfer.summary)}\n`);
+  process.stdout.write(
+    `agreement with people on USR (Spearman rho of the expected score, mean over seeds, 95% interval)\n${tableText(transfer.summary)}\n`,
+  );
   return files;
 }
 
@@ -120,38 +139,64 @@ async function trainInJobs(args: ReproduceArgs, profile: string, jobs: number): 
   const bin = path.join(projectRoot(), "bin", "xft.cjs");
   process.stderr.write(`xft reproduce: ${jobs} jobs, ${threads} TensorFlow thread(s) each\n`);
   const failures: string[] = [];
-  const codes = await Promise.all(latest.map((_, j) => new Promise<number>((resolve) => {
-    const childArgs = [bin, "reproduce", "--profile", profile, "--part", args.part, "--shard", `${j + 1}/${jobs}`, "--train-only", ...startArgs(args.start)];
-    if (args.backend) childArgs.push("--backend", args.backend);
-    if (args.runsDir) childArgs.push("--runs-dir", args.runsDir);
-    if (args.fresh) childArgs.push("--fresh");
-    const child = spawn(process.execPath, childArgs, {
-      stdio: ["ignore", "ignore", "pipe"], env: { ...process.env, TF_NUM_INTRAOP_THREADS: threads, TF_NUM_INTEROP_THREADS: "1", TF_CPP_MIN_LOG_LEVEL: "2" },
-    });
-    let pending = "";
-    let lastLine = "";
-    child.stderr.setEncoding("utf8");
-    child.stderr.on("data", (chunk: string) => {
-      const lines = (pending + chunk).split(/[\r\n]/);
-      pending = lines.pop() ?? "";
-      lastLine = lines.map((l) => l.trim()).filter((l) => l !== "").at(-1) ?? lastLine;
-      // The job's own progress lines; TensorFlow's start-up log lines are left out.
-      const last = lines.map((l) => l.replace(/\x1b\[K/g, "").trim()).filter((l) => /^(run |xft )/.test(l)).at(-1);
-      if (last) {
-        latest[j] = last;
-        status(latest.map((t, i) => `[${i + 1}/${jobs}] ${t}`).join("  |  "), false);
-      }
-    });
-    child.on("close", (code, signal) => {
-      const failed = code !== 0;
-      latest[j] = failed ? `failed (${signal ? `killed by ${signal}` : `exit ${code}`})` : "done";
-      if (failed) {
-        // The job's own error is its last line; its command runs it alone (finished runs are reused).
-        failures.push(`job ${j + 1}/${jobs} ${latest[j]}${lastLine ? `: ${lastLine}` : ""}\n  rerun it alone: npx xft ${childArgs.slice(1).join(" ")}`);
-      }
-      resolve(code ?? 1);
-    });
-  })));
+  const codes = await Promise.all(
+    latest.map(
+      (_, j) =>
+        new Promise<number>((resolve) => {
+          const childArgs = [
+            bin,
+            "reproduce",
+            "--profile",
+            profile,
+            "--part",
+            args.part,
+            "--shard",
+            `${j + 1}/${jobs}`,
+            "--train-only",
+            ...startArgs(args.start),
+          ];
+          if (args.backend) childArgs.push("--backend", args.backend);
+          if (args.runsDir) childArgs.push("--runs-dir", args.runsDir);
+          if (args.fresh) childArgs.push("--fresh");
+          const child = spawn(process.execPath, childArgs, {
+            stdio: ["ignore", "ignore", "pipe"],
+            env: { ...process.env, TF_NUM_INTRAOP_THREADS: threads, TF_NUM_INTEROP_THREADS: "1", TF_CPP_MIN_LOG_LEVEL: "2" },
+          });
+          let pending = "";
+          let lastLine = "";
+          child.stderr.setEncoding("utf8");
+          child.stderr.on("data", (chunk: string) => {
+            const lines = (pending + chunk).split(/[\r\n]/);
+            pending = lines.pop() ?? "";
+            lastLine =
+              lines
+                .map((l) => l.trim())
+                .filter((l) => l !== "")
+                .at(-1) ?? lastLine;
+            // The job's own progress lines; TensorFlow's start-up log lines are left out.
+            const last = lines
+              .map((l) => l.replace(/\x1b\[K/g, "").trim())
+              .filter((l) => /^(run |xft )/.test(l))
+              .at(-1);
+            if (last) {
+              latest[j] = last;
+              status(latest.map((t, i) => `[${i + 1}/${jobs}] ${t}`).join("  |  "), false);
+            }
+          });
+          child.on("close", (code, signal) => {
+            const failed = code !== 0;
+            latest[j] = failed ? `failed (${signal ? `killed by ${signal}` : `exit ${code}`})` : "done";
+            if (failed) {
+              // The job's own error is its last line; its command runs it alone (finished runs are reused).
+              failures.push(
+                `job ${j + 1}/${jobs} ${latest[j]}${lastLine ? `: ${lastLine}` : ""}\n  rerun it alone: npx xft ${childArgs.slice(1).join(" ")}`,
+              );
+            }
+            resolve(code ?? 1);
+          });
+        }),
+    ),
+  );
   status(`xft reproduce: jobs finished: ${latest.map((t, j) => `[${j + 1}/${jobs}] ${t}`).join(", ")}`, true);
   for (const f of failures) process.stderr.write(`xft reproduce: ${f}\n`);
   if (failures.length > 0) process.stderr.write("xft reproduce: rerunning this command resumes every job; finished runs are reused\n");

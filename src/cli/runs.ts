@@ -16,9 +16,11 @@ import { Command, parseOptions } from "./options";
 /** Every run folder under `root` (a folder with a run.json), checked; other folders (a pretrained base, a run that never finished a step) are not runs yet. */
 export function verifyRuns(root: string): RunFolderCheck[] {
   if (!fs.existsSync(root)) throw new Error(`${root}: no runs folder here`);
-  return fs.readdirSync(root, { withFileTypes: true })
+  return fs
+    .readdirSync(root, { withFileTypes: true })
     .filter((e) => e.isDirectory() && fs.existsSync(path.join(root, e.name, RUN_FILE)))
-    .map((e) => e.name).sort()
+    .map((e) => e.name)
+    .sort()
     .map((name) => checkRunFolder(path.join(root, name), name));
 }
 
@@ -34,8 +36,10 @@ function verify(args: string[]): number {
   // Records from before artifacts were kept have nothing to compare: said, so that "0 damaged" is not over-read.
   const unrecorded = checks.filter((c) => c.record?.status === "done" && c.record.artifacts === undefined).length;
   const old = unrecorded > 0 ? ` (${unrecorded} finished before file records were kept: their files are not checked)` : "";
-  process.stderr.write(`xft runs verify: ${checks.length} runs in ${displayPath(root)}, ${damaged.length} damaged${old}` +
-    `${damaged.length > 0 ? "; retrain one with the same train/reproduce command and --fresh, or delete its folder" : ""}\n`);
+  process.stderr.write(
+    `xft runs verify: ${checks.length} runs in ${displayPath(root)}, ${damaged.length} damaged${old}` +
+      `${damaged.length > 0 ? "; retrain one with the same train/reproduce command and --fresh, or delete its folder" : ""}\n`,
+  );
   return damaged.length > 0 ? 1 : 0;
 }
 
@@ -49,7 +53,8 @@ function list(args: string[]): number {
 export const RUNS_COMMANDS: Record<string, Command> = {
   list: { summary: "every run as a table: key, profile, start, spec and metrics", options: LIST_OPTIONS, run: list },
   verify: {
-    summary: "every run folder checked as reuse checks it (run.json parses, each file the run wrote has its recorded size " +
+    summary:
+      "every run folder checked as reuse checks it (run.json parses, each file the run wrote has its recorded size " +
       "and sha256); lists the damaged runs, exit 1 if any",
     options: { "runs-dir": RUNS_DIR },
     run: verify,

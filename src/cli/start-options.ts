@@ -11,7 +11,8 @@ import type { OptionTable, OptionValues } from "./options";
 export const START_OPTIONS = {
   init: {
     type: "string",
-    help: "scratch|base|hf:DIR|hf:org/name (default scratch: random weights; base: the pretrained base, see pretrain; hf: a " +
+    help:
+      "scratch|base|hf:DIR|hf:org/name (default scratch: random weights; base: the pretrained base, see pretrain; hf: a " +
       "Hugging Face checkpoint, a save_pretrained folder or a model in the local cache)",
   },
   base: { type: "string", help: "DIR (with --init base; default data/base-<profile>, else runs/pretrain/<profile>)" },
@@ -23,7 +24,10 @@ export const START_OPTIONS = {
     type: "string",
     help: "a,b (default every linear layer: xft's attn.wqkv,attn.wo,mlp.w1,mlp.w2, or the checkpoint's module names q_proj,v_proj,c_attn,...)",
   },
-  "chat-template": { type: "boolean", help: "(with hf:, the prompt as a user message and the target as the reply, in the checkpoint's chat template)" },
+  "chat-template": {
+    type: "boolean",
+    help: "(with hf:, the prompt as a user message and the target as the reply, in the checkpoint's chat template)",
+  },
 } as const satisfies OptionTable;
 
 type StartValues = Partial<OptionValues<typeof START_OPTIONS>>;
@@ -53,7 +57,9 @@ export function parseStart(values: StartValues): RunStart {
   const adapter = oneOf<AdapterKind>(values.adapter, ADAPTER_KINDS, "--adapter");
   if (Object.keys(lora).length > 0 && adapter !== "lora") throw new Error("--lora-* options need --adapter lora");
   return {
-    init: values.init === undefined ? undefined : parseInit(values.init), base: values.base, adapter,
+    init: values.init === undefined ? undefined : parseInit(values.init),
+    base: values.base,
+    adapter,
     ...(Object.keys(lora).length > 0 ? { lora } : {}),
     ...(values["chat-template"] ? { chatTemplate: true } : {}),
   };

@@ -23,7 +23,9 @@ export async function runTrain(args: TrainArgs): Promise<number> {
     const record = await runExperiment(
       { dataset: args.dataset, dimension: args.dimension, condition: args.condition, seed: args.seed, profile: args.profile, ...args.start },
       {
-        runsDir: args.runsDir, fresh: args.fresh, shouldStop: interrupt.requested,
+        runsDir: args.runsDir,
+        fresh: args.fresh,
+        shouldStop: interrupt.requested,
         onProgress: (e) => status(`${e.phase} ${e.text}`, e.done === e.total),
       },
     );
@@ -33,15 +35,38 @@ export async function runTrain(args: TrainArgs): Promise<number> {
       return 130;
     }
     const { metrics, training } = record;
-    process.stdout.write(JSON.stringify({
-      run: record.key, dir: record.dir, dataset: record.spec.dataset, dimension: record.spec.dimension, condition: record.spec.condition,
-      seed: record.spec.seed, profile: record.spec.profile, init: record.init?.from ?? "scratch", base: record.init?.from === "base" ? record.init.dir : undefined,
-      adapter: record.adapter ?? "none", backend: record.environment.backend,
-      accuracy: metrics?.accuracy, macroF1: metrics?.macroF1, mae: metrics?.mae, qwk: metrics?.qwk, ece: metrics?.ece,
-      brier: metrics?.brier, n: metrics?.n, confusion: metrics?.confusion,
-      labelSet: record.data.labelSet, steps: training.steps, tokensPerSec: Math.round(training.tokensPerSec),
-      trainWallS: Number(training.wallS.toFixed(1)), wallS: Number(record.wallS.toFixed(1)),
-    }, null, 2) + "\n");
+    process.stdout.write(
+      JSON.stringify(
+        {
+          run: record.key,
+          dir: record.dir,
+          dataset: record.spec.dataset,
+          dimension: record.spec.dimension,
+          condition: record.spec.condition,
+          seed: record.spec.seed,
+          profile: record.spec.profile,
+          init: record.init?.from ?? "scratch",
+          base: record.init?.from === "base" ? record.init.dir : undefined,
+          adapter: record.adapter ?? "none",
+          backend: record.environment.backend,
+          accuracy: metrics?.accuracy,
+          macroF1: metrics?.macroF1,
+          mae: metrics?.mae,
+          qwk: metrics?.qwk,
+          ece: metrics?.ece,
+          brier: metrics?.brier,
+          n: metrics?.n,
+          confusion: metrics?.confusion,
+          labelSet: record.data.labelSet,
+          steps: training.steps,
+          tokensPerSec: Math.round(training.tokensPerSec),
+          trainWallS: Number(training.wallS.toFixed(1)),
+          wallS: Number(record.wallS.toFixed(1)),
+        },
+        null,
+        2,
+      ) + "\n",
+    );
     return 0;
   } finally {
     interrupt.release();

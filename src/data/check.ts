@@ -75,9 +75,10 @@ function checkFolder(dir: string, needs: TrainingNeeds, only?: string): DataChec
   const unlisted = read
     .filter((f) => !listed.includes(f) && f.skipped.length > 0)
     .map((f) => `${f.file}: ${f.skipped.length} bad rows (xft data check ${f.file} lists them)`);
-  const problems = test === undefined
-    ? [`${dir}: holds no test.jsonl or test.jsonl.gz; xft train evaluates on the test split`]
-    : trainingProblems({ where: dir, train: train?.examples, test: test.examples }, needs);
+  const problems =
+    test === undefined
+      ? [`${dir}: holds no test.jsonl or test.jsonl.gz; xft train evaluates on the test split`]
+      : trainingProblems({ where: dir, train: train?.examples, test: test.examples }, needs);
   return { dataset: dir, files: listed, problems: [...unlisted, ...problems], evaluationOnly: train === undefined && test !== undefined };
 }
 

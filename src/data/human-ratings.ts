@@ -24,30 +24,34 @@ export function readHumanRatings(dir: string): HumanRatings | undefined {
   const where = (i: number) => `${displayPath(file)}:${i + 1}`;
   const means = new Map<string, Record<string, number>>();
   let qualities: string[] | undefined;
-  readMaybeGzipped(file).toString("utf8").split("\n").forEach((line, i) => {
-    if (line.trim() === "") return;
-    let record: Record<string, unknown>;
-    try {
-      record = JSON.parse(line);
-    } catch (e) {
-      throw new Error(`${where(i)}: not JSON (${(e as Error).message})`);
-    }
-    if (typeof record.id !== "string" || record.id === "") throw new Error(`${where(i)}: field "id": expected a non-empty string`);
-    if (!Array.isArray(record.annotators) || record.annotators.length === 0) throw new Error(`${where(i)}: field "annotators": expected a non-empty array`);
-    const n = record.annotators.length;
-    const row: Record<string, number> = {};
-    for (const [quality, ratings] of Object.entries(record)) {
-      if (quality === "annotators" || !Array.isArray(ratings)) continue;
-      if (ratings.length !== n || !ratings.every((r) => typeof r === "number" && Number.isFinite(r))) {
-        throw new Error(`${where(i)}: field "${quality}": expected ${n} numbers, one per annotator`);
+  readMaybeGzipped(file)
+    .toString("utf8")
+    .split("\n")
+    .forEach((line, i) => {
+      if (line.trim() === "") return;
+      let record: Record<string, unknown>;
+      try {
+        record = JSON.parse(line);
+      } catch (e) {
+        throw new Error(`${where(i)}: not JSON (${(e as Error).message})`);
       }
-      row[quality] = ratings.reduce((s, r) => s + r, 0) / n;
-    }
-    const names = Object.keys(row);
-    qualities ??= names;
-    if (names.join() !== qualities.join()) throw new Error(`${where(i)}: rates ${names.join(", ")}; line 1 rates ${qualities.join(", ")}`);
-    if (means.has(record.id)) throw new Error(`${where(i)}: field "id": ${record.id} is rated twice`);
-    means.set(record.id, row);
-  });
+      if (typeof record.id !== "string" || record.id === "") throw new Error(`${where(i)}: field "id": expected a non-empty string`);
+      if (!Array.isArray(record.annotators) || record.annotators.length === 0)
+        throw new Error(`${where(i)}: field "annotators": expected a non-empty array`);
+      const n = record.annotators.length;
+      const row: Record<string, number> = {};
+      for (const [quality, ratings] of Object.entries(record)) {
+        if (quality === "annotators" || !Array.isArray(ratings)) continue;
+        if (ratings.length !== n || !ratings.every((r) => typeof r === "number" && Number.isFinite(r))) {
+          throw new Error(`${where(i)}: field "${quality}": expected ${n} numbers, one per annotator`);
+        }
+        row[quality] = ratings.reduce((s, r) => s + r, 0) / n;
+      }
+      const names = Object.keys(row);
+      qualities ??= names;
+      if (names.join() !== qualities.join()) throw new Error(`${where(i)}: rates ${names.join(", ")}; line 1 rates ${qualities.join(", ")}`);
+      if (means.has(record.id)) throw new Error(`${where(i)}: field "id": ${record.id} is rated twice`);
+      means.set(record.id, row);
+    });
   return { file, qualities: qualities ?? [], means };
 }

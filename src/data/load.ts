@@ -172,8 +172,7 @@ export function datasetNames(root: string = projectRoot()): string[] {
 
 /** A name has no path separator and no JSONL extension; anything else is taken as a path. */
 function isPath(nameOrPath: string): boolean {
-  return /[\\/]/.test(nameOrPath) || nameOrPath === "." || nameOrPath === ".." ||
-    EXTENSIONS.some((ext) => nameOrPath.endsWith(ext));
+  return /[\\/]/.test(nameOrPath) || nameOrPath === "." || nameOrPath === ".." || EXTENSIONS.some((ext) => nameOrPath.endsWith(ext));
 }
 
 /** The labelSet train and test share; `train` undefined: an evaluation-only dataset, the test rows' labelSet. */

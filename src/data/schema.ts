@@ -35,9 +35,7 @@ export interface Example {
   split: Split;
 }
 
-const FIELDS: readonly (keyof Example)[] = [
-  "id", "source", "dimension", "context", "response", "label", "labelSet", "explanations", "split",
-];
+const FIELDS: readonly (keyof Example)[] = ["id", "source", "dimension", "context", "response", "label", "labelSet", "explanations", "split"];
 
 /** A row position: the file as the caller named it and the 1-based line number. */
 export interface Where {
@@ -134,9 +132,7 @@ export function validateExample(obj: unknown, where: Where): Example {
   const label = check.string(row.label, "label", true);
   if (!labelSet.includes(label)) check.fail("label", `"${label}" is not in labelSet ${listOf(labelSet)}`);
 
-  const explanations = check
-    .array(row.explanations, "explanations")
-    .map((e, i) => check.string(e, `explanations[${i}]`, true));
+  const explanations = check.array(row.explanations, "explanations").map((e, i) => check.string(e, `explanations[${i}]`, true));
 
   const split = check.string(row.split, "split", true);
   if (!(SPLITS as readonly string[]).includes(split)) {

@@ -65,7 +65,16 @@ export interface LengthSummary {
 export function summarizeLengths(values: readonly number[]): LengthSummary {
   const sorted = [...values].sort((a, b) => a - b);
   const q = (p: number) => quantile(sorted, p);
-  return { n: sorted.length, mean: mean(sorted), p5: q(0.05), q1: q(0.25), median: q(0.5), q3: q(0.75), p95: q(0.95), max: sorted[sorted.length - 1] };
+  return {
+    n: sorted.length,
+    mean: mean(sorted),
+    p5: q(0.05),
+    q1: q(0.25),
+    median: q(0.5),
+    q3: q(0.75),
+    p95: q(0.95),
+    max: sorted[sorted.length - 1],
+  };
 }
 
 export interface ExplanationLengths extends LengthSummary {
@@ -84,9 +93,7 @@ export interface ExplanationLengthOptions {
 }
 
 /** Explanation lengths in tokens per dimension, over train and test together; dimensions without explanations are left out. */
-export function explanationLengths(
-  ds: Dataset, countTokens: (text: string) => number, opts: ExplanationLengthOptions,
-): ExplanationLengths[] {
+export function explanationLengths(ds: Dataset, countTokens: (text: string) => number, opts: ExplanationLengthOptions): ExplanationLengths[] {
   const examples = [...ds.train, ...ds.test];
   return dimensionsOf(examples).flatMap((dimension) => {
     let rows = examples.filter((e) => e.dimension === dimension && e.explanations.length > 0);

@@ -37,9 +37,7 @@ export interface CalibrationMetrics {
  * ECE and Brier score of `probs` ([N * K], row-major) against gold label indices. The top-1 label of a
  * row is its first maximum, the same tie-break as the readout's argmax, so it is the predicted label.
  */
-export function calibrationMetrics(
-  gold: readonly number[], probs: ArrayLike<number>, k: number, bins: number = ECE_BINS,
-): CalibrationMetrics {
+export function calibrationMetrics(gold: readonly number[], probs: ArrayLike<number>, k: number, bins: number = ECE_BINS): CalibrationMetrics {
   if (!Number.isInteger(k) || k < 1) throw new Error(`k must be a positive integer, got ${k}`);
   if (!Number.isInteger(bins) || bins < 1) throw new Error(`the number of ECE bins must be a positive integer, got ${bins}`);
   const n = gold.length;
@@ -78,7 +76,9 @@ export function calibrationMetrics(
     ece: n === 0 ? NaN : gapSum / n,
     brier: n === 0 ? NaN : squaredErrorSum / n,
     reliability: count.map((c, b) => ({
-      lo: edges[b], hi: edges[b + 1], count: c,
+      lo: edges[b],
+      hi: edges[b + 1],
+      count: c,
       meanConfidence: c === 0 ? null : confidenceSum[b] / c,
       accuracy: c === 0 ? null : correct[b] / c,
     })),

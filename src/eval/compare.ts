@@ -123,7 +123,9 @@ function groupRuns<T>(items: readonly T[], runOf: (item: T) => KeyedRun): Map<nu
     if (!bySeed) groups.set(key, (bySeed = new Map()));
     const previous = bySeed.get(spec.seed);
     if (previous !== undefined) {
-      throw new Error(`runs ${runOf(previous).key} and ${runOf(item).key} are both ${describeRun(spec)}; a grid has one run per setting, arm and seed`);
+      throw new Error(
+        `runs ${runOf(previous).key} and ${runOf(item).key} are both ${describeRun(spec)}; a grid has one run per setting, arm and seed`,
+      );
     }
     bySeed.set(spec.seed, item);
   }
@@ -131,7 +133,11 @@ function groupRuns<T>(items: readonly T[], runOf: (item: T) => KeyedRun): Map<nu
 }
 
 const SUMMARY_COLUMNS = [
-  "dataset", "dimension", "condition", "expl_tokens", "n_seeds",
+  "dataset",
+  "dimension",
+  "condition",
+  "expl_tokens",
+  "n_seeds",
   ...Object.keys(METRICS).flatMap((m) => [`${m}_mean`, `${m}_lo`, `${m}_hi`, `${m}_nan`]),
 ];
 
@@ -185,7 +191,9 @@ export function seedInterval(values: readonly number[]): { mean: number; lo: num
 
 /** A row of `seedPairedDifferences`. */
 export interface SeedDifferenceRow extends ArmColumns, DifferenceInterval {
-  n_seeds: number; higher: number; lower: number;
+  n_seeds: number;
+  higher: number;
+  lower: number;
 }
 
 /**
@@ -195,7 +203,10 @@ export interface SeedDifferenceRow extends ArmColumns, DifferenceInterval {
  * are left out (n_seeds counts the rest); an arm with none left has no row.
  */
 export function seedPairedDifferences<T>(
-  items: readonly T[], runOf: (item: T) => KeyedRun, valueOf: (item: T) => number, baseline = "label",
+  items: readonly T[],
+  runOf: (item: T) => KeyedRun,
+  valueOf: (item: T) => number,
+  baseline = "label",
 ): SeedDifferenceRow[] {
   const groups = groupRuns(items, runOf);
   const rows: SeedDifferenceRow[] = [];
@@ -205,13 +216,20 @@ export function seedPairedDifferences<T>(
     if (isBaseline(spec, baseline)) continue;
     const base = groups.find((g) => isBaseline(specOf(g), baseline) && settingKey(specOf(g)) === settingKey(spec));
     if (!base) continue;
-    const diffs = [...group.entries()].filter(([s]) => base.has(s))
-      .map(([s, item]) => valueOf(item) - valueOf(base.get(s)!)).filter((d) => !Number.isNaN(d));
+    const diffs = [...group.entries()]
+      .filter(([s]) => base.has(s))
+      .map(([s, item]) => valueOf(item) - valueOf(base.get(s)!))
+      .filter((d) => !Number.isNaN(d));
     if (diffs.length === 0) continue;
     const { mean, lo, hi } = meanInterval(diffs);
     rows.push({
-      ...armColumns(spec), n_seeds: diffs.length, diff_mean: mean, diff_lo: lo, diff_hi: hi,
-      higher: diffs.filter((d) => d > 0).length, lower: diffs.filter((d) => d < 0).length,
+      ...armColumns(spec),
+      n_seeds: diffs.length,
+      diff_mean: mean,
+      diff_lo: lo,
+      diff_hi: hi,
+      higher: diffs.filter((d) => d > 0).length,
+      lower: diffs.filter((d) => d < 0).length,
     });
   }
   return rows;
@@ -241,7 +259,19 @@ export interface PairedDifferences {
   unpaired: UnpairedArm[];
 }
 
-const DIFFERENCE_COLUMNS = ["dataset", "dimension", "condition", "expl_tokens", "n_seeds", "diff_mean", "diff_lo", "diff_hi", "wins", "losses", "ties"];
+const DIFFERENCE_COLUMNS = [
+  "dataset",
+  "dimension",
+  "condition",
+  "expl_tokens",
+  "n_seeds",
+  "diff_mean",
+  "diff_lo",
+  "diff_hi",
+  "wins",
+  "losses",
+  "ties",
+];
 
 /**
  * The paired accuracy difference of every arm to the baseline, per setting: diff_mean is the mean over
@@ -307,9 +337,14 @@ export function pairedDifferences(results: readonly RunResult[], opts: PairingOp
       }
       stats.sort();
       rows.push({
-        ...armColumns(spec), n_seeds: paired.length, diff_mean: correctDiffSum / (n * paired.length),
-        diff_lo: quantileSorted(stats, 0.025), diff_hi: quantileSorted(stats, 0.975),
-        wins, losses, ties: paired.length - wins - losses,
+        ...armColumns(spec),
+        n_seeds: paired.length,
+        diff_mean: correctDiffSum / (n * paired.length),
+        diff_lo: quantileSorted(stats, 0.025),
+        diff_hi: quantileSorted(stats, 0.975),
+        wins,
+        losses,
+        ties: paired.length - wins - losses,
       });
     }
   }
@@ -341,7 +376,9 @@ function correctness(run: RunResult, reference: RunResult, index: Map<string, nu
     if (i === undefined) throw new Error(`${names} have different test sets: example "${p.id}" is only in ${run.record.key}`);
     if (seen[i]) throw new Error(`run ${run.record.key} (${describeRun(run.record.spec)}) has example id "${p.id}" twice`);
     if (p.gold !== reference.predictions[i].gold) {
-      throw new Error(`${names} disagree on the gold label of example "${p.id}" (${reference.predictions[i].gold} vs ${p.gold}): not the same test data`);
+      throw new Error(
+        `${names} disagree on the gold label of example "${p.id}" (${reference.predictions[i].gold} vs ${p.gold}): not the same test data`,
+      );
     }
     seen[i] = 1;
     correct[i] = p.predicted === p.gold ? 1 : 0;
@@ -402,16 +439,22 @@ export function winsTable(differences: Table): Table {
   const needed = ["condition", "expl_tokens", "diff_mean", "diff_lo", "diff_hi"];
   const missing = needed.filter((c) => !differences.columnNames().includes(c));
   if (missing.length > 0) throw new Error(`winsTable needs a pairedDifferences table; missing column(s) ${missing.join(", ")}`);
-  const perArm = tallyDirections<DifferenceRow>(differenceRows(differences), (row) => armKey(armOfRow(row)), () => "higher");
-  const rows = perArm.sort((a, b) => compareArms(armOfRow(a.first), armOfRow(b.first))).map(({ first, tally }): WinsRow => ({
-    condition: first.condition,
-    expl_tokens: first.expl_tokens,
-    settings: tally.settings,
-    wins: tally.toward,
-    significant_wins: tally.towardInterval,
-    losses: tally.away,
-    significant_losses: tally.awayInterval,
-  }));
+  const perArm = tallyDirections<DifferenceRow>(
+    differenceRows(differences),
+    (row) => armKey(armOfRow(row)),
+    () => "higher",
+  );
+  const rows = perArm
+    .sort((a, b) => compareArms(armOfRow(a.first), armOfRow(b.first)))
+    .map(({ first, tally }): WinsRow => ({
+      condition: first.condition,
+      expl_tokens: first.expl_tokens,
+      settings: tally.settings,
+      wins: tally.toward,
+      significant_wins: tally.towardInterval,
+      losses: tally.away,
+      significant_losses: tally.awayInterval,
+    }));
   return aq.from(rows, ["condition", "expl_tokens", "settings", "wins", "significant_wins", "losses", "significant_losses"]);
 }
 
@@ -440,7 +483,9 @@ export interface DirectionTally {
  * (one seed) counts for neither. The one tally behind winsTable and the probes' finding tallies.
  */
 export function tallyDirections<R extends DifferenceInterval>(
-  rows: readonly R[], groupOf: (row: R) => string, directionOf: (row: R) => Direction,
+  rows: readonly R[],
+  groupOf: (row: R) => string,
+  directionOf: (row: R) => Direction,
 ): Array<{ first: R; tally: DirectionTally }> {
   const groups = new Map<string, { first: R; tally: DirectionTally }>();
   for (const row of rows) {

@@ -8,7 +8,10 @@ import type { RunSpecRow } from "./run-identity";
 
 /** One test example's readout. */
 export interface Prediction {
-  id: string; gold: number; predicted: number; probs: number[];
+  id: string;
+  gold: number;
+  predicted: number;
+  probs: number[];
   /** `expl+label` only: the explanation the model generated before its label, decoded. */
   rationale?: string;
 }

@@ -20,7 +20,8 @@ export interface HumanAgreementRow {
 export function labelValues(labelSet: readonly string[]): number[] {
   const values = labelSet.map(Number);
   const bad = labelSet.filter((_, k) => !Number.isFinite(values[k]));
-  if (bad.length > 0) throw new Error(`an expected score needs numeric labels; ${bad.map((l) => `"${l}"`).join(", ")} ${bad.length === 1 ? "is" : "are"} not`);
+  if (bad.length > 0)
+    throw new Error(`an expected score needs numeric labels; ${bad.map((l) => `"${l}"`).join(", ")} ${bad.length === 1 ? "is" : "are"} not`);
   return values;
 }
 
@@ -29,7 +30,11 @@ export function expectedScore(probs: readonly number[], values: readonly number[
 }
 
 /** Rho per rated quality over the predictions of rated examples; none rated is an error naming the ratings file. */
-export function humanAgreement(predictions: readonly Pick<Prediction, "id" | "probs">[], labelSet: readonly string[], ratings: HumanRatings): HumanAgreementRow[] {
+export function humanAgreement(
+  predictions: readonly Pick<Prediction, "id" | "probs">[],
+  labelSet: readonly string[],
+  ratings: HumanRatings,
+): HumanAgreementRow[] {
   const values = labelValues(labelSet);
   const rated = predictions.flatMap((p) => {
     const human = ratings.means.get(p.id);
@@ -37,5 +42,12 @@ export function humanAgreement(predictions: readonly Pick<Prediction, "id" | "pr
   });
   if (rated.length === 0) throw new Error(`none of the ${predictions.length} predictions is of a response rated in ${ratings.file}`);
   const scores = rated.map((r) => r.score);
-  return ratings.qualities.map((quality) => ({ quality, n: rated.length, rho: spearman(scores, rated.map((r) => r.human[quality])) }));
+  return ratings.qualities.map((quality) => ({
+    quality,
+    n: rated.length,
+    rho: spearman(
+      scores,
+      rated.map((r) => r.human[quality]),
+    ),
+  }));
 }

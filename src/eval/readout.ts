@@ -33,7 +33,14 @@ export function singleTokenLabels(labels: readonly number[][]): number[] | undef
 function hiddenAt(params: Params, model: ModelConfig, inputs: tf.Tensor2D, positions: readonly number[]): tf.Tensor2D {
   const [B, T] = inputs.shape;
   const { hidden } = forward(params, model, inputs);
-  return tf.gather(hidden.reshape([B * T, model.dModel]), flatPositions(T, positions.map((_, b) => b), positions)) as tf.Tensor2D;
+  return tf.gather(
+    hidden.reshape([B * T, model.dModel]),
+    flatPositions(
+      T,
+      positions.map((_, b) => b),
+      positions,
+    ),
+  ) as tf.Tensor2D;
 }
 
 /** Label logits [rows, K] from hidden states [rows, d], through the head restricted to single-token labels. */
@@ -43,7 +50,12 @@ export function labelLogitsOf(params: Params, picked: tf.Tensor2D, labelTokenIds
 }
 
 function batchInputs(seqs: readonly number[][], padId: number, maxLen: number): { inputs: tf.Tensor2D; length: number } {
-  const batch = makeBatch(seqs.map((tokens) => ({ tokens, promptLen: tokens.length, label: 0 })), padId, maxLen, false);
+  const batch = makeBatch(
+    seqs.map((tokens) => ({ tokens, promptLen: tokens.length, label: 0 })),
+    padId,
+    maxLen,
+    false,
+  );
   return { inputs: tf.tensor2d(batch.inputs, [batch.rows, batch.length], "int32"), length: batch.length };
 }
 
@@ -65,18 +77,25 @@ function renormalise(scores: Float64Array, k: number): Float32Array {
  * tokens but its last; each label token is predicted at one (row, position). `rowOf[m]` is row m's (prompt, label)
  * index, prompt * K + label.
  */
-export interface LabelScoring { rows: number[][]; rowOf: number[]; positions: number[]; targets: number[] }
+export interface LabelScoring {
+  rows: number[][];
+  rowOf: number[];
+  positions: number[];
+  targets: number[];
+}
 
 export function labelScoring(prompts: readonly number[][], labels: readonly number[][]): LabelScoring {
   const scoring: LabelScoring = { rows: [], rowOf: [], positions: [], targets: [] };
-  prompts.forEach((p, i) => labels.forEach((l, k) => {
-    scoring.rows.push([...p, ...l.slice(0, -1)]);
-    l.forEach((token, j) => {
-      scoring.rowOf.push(i * labels.length + k);
-      scoring.positions.push(p.length - 1 + j);
-      scoring.targets.push(token);
-    });
-  }));
+  prompts.forEach((p, i) =>
+    labels.forEach((l, k) => {
+      scoring.rows.push([...p, ...l.slice(0, -1)]);
+      l.forEach((token, j) => {
+        scoring.rowOf.push(i * labels.length + k);
+        scoring.positions.push(p.length - 1 + j);
+        scoring.targets.push(token);
+      });
+    }),
+  );
   return scoring;
 }
 
@@ -84,7 +103,13 @@ export function labelScoring(prompts: readonly number[][], labels: readonly numb
 export function tokenLogProbs(params: Params, normed: tf.Tensor2D, targets: readonly number[]): tf.Tensor1D {
   const logprobs = tf.logSoftmax(tf.matMul(normed, headWeight(params), false, true)) as tf.Tensor2D;
   const V = logprobs.shape[1];
-  return tf.gather(logprobs.reshape([-1]), tf.tensor1d(targets.map((t, m) => m * V + t), "int32")) as tf.Tensor1D;
+  return tf.gather(
+    logprobs.reshape([-1]),
+    tf.tensor1d(
+      targets.map((t, m) => m * V + t),
+      "int32",
+    ),
+  ) as tf.Tensor1D;
 }
 
 /** The label distributions [prompts * K] from each predicted token's log-probability: sums per label, renormalised. */
@@ -95,7 +120,13 @@ export function labelDistribution(tokenLogprobs: ArrayLike<number>, scoring: Lab
 }
 
 /** The distribution of labels of several tokens after each prompt (`labelScoring`). */
-async function multiTokenLabels(params: Params, model: ModelConfig, prompts: readonly number[][], labels: readonly number[][], padId: number): Promise<Float32Array> {
+async function multiTokenLabels(
+  params: Params,
+  model: ModelConfig,
+  prompts: readonly number[][],
+  labels: readonly number[][],
+  padId: number,
+): Promise<Float32Array> {
   const scoring = labelScoring(prompts, labels);
   const picked = tf.tidy(() => {
     const { inputs, length } = batchInputs(scoring.rows, padId, model.maxLen);
@@ -111,12 +142,29 @@ async function multiTokenLabels(params: Params, model: ModelConfig, prompts: rea
 
 /** Label probabilities [prompts * K] for prompts given as token ids, read right after each prompt. */
 export async function readLabelsBatch(
-  params: Params, model: ModelConfig, prompts: readonly number[][], labels: readonly number[][], padId: number,
+  params: Params,
+  model: ModelConfig,
+  prompts: readonly number[][],
+  labels: readonly number[][],
+  padId: number,
 ): Promise<Float32Array> {
   const single = singleTokenLabels(labels);
   let probs: Float32Array;
   if (single) {
-    const p = tf.tidy(() => tf.softmax(labelLogitsOf(params, hiddenAt(params, model, batchInputs(prompts, padId, model.maxLen).inputs, prompts.map((t) => t.length - 1)), single)));
+    const p = tf.tidy(() =>
+      tf.softmax(
+        labelLogitsOf(
+          params,
+          hiddenAt(
+            params,
+            model,
+            batchInputs(prompts, padId, model.maxLen).inputs,
+            prompts.map((t) => t.length - 1),
+          ),
+          single,
+        ),
+      ),
+    );
     probs = (await p.data()) as Float32Array;
     p.dispose();
   } else {
@@ -132,7 +180,10 @@ function promptsPerBatch(labels: readonly number[][], batchSize = 64): number {
 }
 
 export async function readLabels(
-  params: Params, model: ModelConfig, examples: readonly EncodedExample[], labels: readonly number[][],
+  params: Params,
+  model: ModelConfig,
+  examples: readonly EncodedExample[],
+  labels: readonly number[][],
   opts: { padId: number; batchSize?: number; onProgress?: (done: number, total: number) => void },
 ): Promise<Readout> {
   const k = labels.length;
@@ -154,7 +205,9 @@ export async function readLabels(
 function readoutOf(probs: Float32Array, k: number, examples: readonly EncodedExample[]): Readout {
   const bad = probs.findIndex((p) => !Number.isFinite(p));
   if (bad >= 0) {
-    throw new Error(`readout: example ${Math.floor(bad / k)} has a non-finite label probability (${probs[bad]}) for label ${bad % k}; the model's weights or activations are not finite`);
+    throw new Error(
+      `readout: example ${Math.floor(bad / k)} has a non-finite label probability (${probs[bad]}) for label ${bad % k}; the model's weights or activations are not finite`,
+    );
   }
   const predicted = examples.map((_, i) => argmax(probs.subarray(i * k, (i + 1) * k)));
   return { probs, k, predicted, gold: examples.map((e) => e.label) };
@@ -186,10 +239,19 @@ export interface RationaleOptions {
  * with the causal mask no real position sees a pad, so a row's numbers do not depend on the others'.
  */
 async function greedyStep(
-  params: Params, model: ModelConfig, seqs: readonly number[][], single: readonly number[] | undefined, padId: number,
+  params: Params,
+  model: ModelConfig,
+  seqs: readonly number[][],
+  single: readonly number[] | undefined,
+  padId: number,
 ): Promise<{ next: Int32Array; probs?: Float32Array }> {
   const outputs = tf.tidy(() => {
-    const picked = hiddenAt(params, model, batchInputs(seqs, padId, model.maxLen).inputs, seqs.map((t) => t.length - 1));
+    const picked = hiddenAt(
+      params,
+      model,
+      batchInputs(seqs, padId, model.maxLen).inputs,
+      seqs.map((t) => t.length - 1),
+    );
     const next = tf.argMax(tf.matMul(picked, headWeight(params), false, true), 1).toInt();
     return single ? [next, tf.softmax(labelLogitsOf(params, picked, single))] : [next];
   });
@@ -210,8 +272,12 @@ async function greedyStep(
  * the rows still generating.
  */
 export async function readLabelsRationaleFirst(
-  params: Params, model: ModelConfig, examples: readonly EncodedExample[], labels: readonly number[][],
-  fmt: RationaleFormat, opts: RationaleOptions,
+  params: Params,
+  model: ModelConfig,
+  examples: readonly EncodedExample[],
+  labels: readonly number[][],
+  fmt: RationaleFormat,
+  opts: RationaleOptions,
 ): Promise<RationaleReadout> {
   if (!(Number.isInteger(opts.maxExplTokens) && opts.maxExplTokens >= 0)) {
     throw new Error(`maxExplTokens must be a non-negative integer, got ${opts.maxExplTokens}`);
@@ -228,12 +294,21 @@ export async function readLabelsRationaleFirst(
     const ids = examples.slice(start, start + batchSize).map((_, j) => start + j);
     const seqs = new Map(ids.map((i) => [i, [...examples[i].tokens.slice(0, examples[i].promptLen), ...fmt.rationaleOpen]]));
     for (const [i, seq] of seqs) {
-      if (seq.length + after > model.maxLen) throw new Error(`example ${i}: a prompt of ${examples[i].promptLen} tokens leaves no room for a rationale and its label within maxLen ${model.maxLen}`);
+      if (seq.length + after > model.maxLen)
+        throw new Error(
+          `example ${i}: a prompt of ${examples[i].promptLen} tokens leaves no room for a rationale and its label within maxLen ${model.maxLen}`,
+        );
     }
     const caps = new Map(ids.map((i) => [i, Math.min(opts.maxExplTokens, model.maxLen - after - seqs.get(i)!.length)]));
     let active = ids;
     while (active.length > 0) {
-      const { next, probs: p } = await greedyStep(params, model, active.map((i) => seqs.get(i)!), atStop, fmt.padId);
+      const { next, probs: p } = await greedyStep(
+        params,
+        model,
+        active.map((i) => seqs.get(i)!),
+        atStop,
+        fmt.padId,
+      );
       const still: number[] = [];
       active.forEach((i, r) => {
         const token = next[r];
@@ -250,7 +325,17 @@ export async function readLabelsRationaleFirst(
       active = still;
       await yieldToEventLoop();
     }
-    if (!atStop) probs.set(await readLabelsBatch(params, model, ids.map((i) => [...seqs.get(i)!, ...fmt.rationaleClose]), labels, fmt.padId), start * k);
+    if (!atStop)
+      probs.set(
+        await readLabelsBatch(
+          params,
+          model,
+          ids.map((i) => [...seqs.get(i)!, ...fmt.rationaleClose]),
+          labels,
+          fmt.padId,
+        ),
+        start * k,
+      );
     opts.onProgress?.(Math.min(start + batchSize, examples.length), examples.length);
   }
   return { ...readoutOf(probs, k, examples), rationales, stops };

@@ -62,16 +62,16 @@ export function describeRun(run: RunIdentity, startSuffix = ""): string {
 
 /** Setting, then arm: dataset and dimension by name (all rows first), then compareArms. */
 export function compareRuns(a: RunIdentity, b: RunIdentity): number {
-  return compareStrings(a.dataset, b.dataset)
-    || compareNullable(a.dimension ?? null, b.dimension ?? null, compareStrings)
-    || compareArms(a, b);
+  return compareStrings(a.dataset, b.dataset) || compareNullable(a.dimension ?? null, b.dimension ?? null, compareStrings) || compareArms(a, b);
 }
 
 /** Conditions in CONDITIONS order (one from another version after them, by name), budgets ascending, the profile's first. */
 export function compareArms(a: Arm, b: Arm): number {
-  return conditionRank(a.condition) - conditionRank(b.condition)
-    || compareStrings(a.condition, b.condition)
-    || compareNullable(a.explTokens ?? null, b.explTokens ?? null, (x, y) => x - y);
+  return (
+    conditionRank(a.condition) - conditionRank(b.condition) ||
+    compareStrings(a.condition, b.condition) ||
+    compareNullable(a.explTokens ?? null, b.explTokens ?? null, (x, y) => x - y)
+  );
 }
 
 function conditionRank(condition: string): number {

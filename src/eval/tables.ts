@@ -35,7 +35,10 @@ export function confusionTable(run: EvaluatedRun): Table {
   const labels = run.data.labelSet;
   const confusion = run.metrics?.confusion;
   if (!confusion) throw new Error(`run ${run.key} has no metrics (status ${run.status})`);
-  return aq.from(confusion.map((row, g) => ({
-    gold: labels[g], ...Object.fromEntries(labels.map((l, p) => [`pred_${l}`, row[p]])),
-  })));
+  return aq.from(
+    confusion.map((row, g) => ({
+      gold: labels[g],
+      ...Object.fromEntries(labels.map((l, p) => [`pred_${l}`, row[p]])),
+    })),
+  );
 }

@@ -26,7 +26,11 @@ export interface GridExportRequest {
   runsDir?: string;
 }
 
-export interface GridExportResult { out: string; runs: number; base?: string }
+export interface GridExportResult {
+  out: string;
+  runs: number;
+  base?: string;
+}
 
 /** The grid's runs, each finished; otherwise one error that lists what is missing and the command that trains it. */
 function finishedRuns(req: GridExportRequest): RunRecord[] {
@@ -39,8 +43,10 @@ function finishedRuns(req: GridExportRequest): RunRecord[] {
     else missing.push(`${describeRun(spec, startSuffix(spec))} (${record ? `status ${record.status}` : "not started"})`);
   }
   if (missing.length > 0) {
-    throw new Error(`${missing.length} of ${missing.length + records.length} runs of the grid are not finished, e.g. ${missing.slice(0, 3).join("; ")}: ` +
-      `run \`${reproduceCommand(req)}\` first, then export`);
+    throw new Error(
+      `${missing.length} of ${missing.length + records.length} runs of the grid are not finished, e.g. ${missing.slice(0, 3).join("; ")}: ` +
+        `run \`${reproduceCommand(req)}\` first, then export`,
+    );
   }
   return records;
 }
@@ -57,7 +63,8 @@ function loraBases(records: readonly RunRecord[]): string[] {
 export async function exportGrid(req: GridExportRequest, out: string): Promise<GridExportResult> {
   const records = finishedRuns(req);
   const bases = loraBases(records);
-  if (bases.length > 1) throw new Error(`the grid's LoRA runs start from ${bases.length} different bases (${bases.join(", ")}); export them one run at a time`);
+  if (bases.length > 1)
+    throw new Error(`the grid's LoRA runs start from ${bases.length} different bases (${bases.join(", ")}); export them one run at a time`);
   const results = analyzeGrid(records);
   const target = path.resolve(out);
   // Adapters name their base by where it will be once the folder is in place, not by the staging folder.
@@ -77,18 +84,35 @@ const exampleLoad = (record: RunRecord, withBase: boolean): string[] => {
   const run = `runs/${record.key}`;
   if (!record.adapter) return [`model = AutoModelForCausalLM.from_pretrained("${run}")`, `tokenizer = AutoTokenizer.from_pretrained("${run}")`];
   const base = withBase ? "base" : record.init?.from === "hf" ? record.init.ref.replace(/^hf:/, "") : "BASE";
-  return [`from peft import PeftModel`, `model = PeftModel.from_pretrained(AutoModelForCausalLM.from_pretrained("${base}"), "${run}")`,
-    `tokenizer = AutoTokenizer.from_pretrained("${run}")`];
+  return [
+    `from peft import PeftModel`,
+    `model = PeftModel.from_pretrained(AutoModelForCausalLM.from_pretrained("${base}"), "${run}")`,
+    `tokenizer = AutoTokenizer.from_pretrained("${run}")`,
+  ];
 };
 
 function indexCard(req: GridExportRequest, records: readonly RunRecord[], results: ReturnType<typeof analyzeGrid>, withBase: boolean): string {
   const profile = req.grid.profile.name;
   const start = req.grid.start ?? {};
   const seeds = req.grid.seeds.length;
-  const summary = results.summary.select("dataset", "dimension", "condition", "expl_tokens", "n_seeds", "accuracy_mean", "accuracy_lo", "accuracy_hi",
-    "macro_f1_mean", "mae_mean", "ece_mean");
-  const runRows = records.map((r) => `| [${r.key}](runs/${r.key}/README.md) | ${r.spec.dataset} | ${r.spec.dimension ?? "all"} | ${describeArm(r.spec)}` +
-    ` | ${r.spec.seed} | ${r.metrics!.accuracy.toFixed(3)} | ${r.adapter ? "PEFT adapter" : "model"} |`);
+  const summary = results.summary.select(
+    "dataset",
+    "dimension",
+    "condition",
+    "expl_tokens",
+    "n_seeds",
+    "accuracy_mean",
+    "accuracy_lo",
+    "accuracy_hi",
+    "macro_f1_mean",
+    "mae_mean",
+    "ece_mean",
+  );
+  const runRows = records.map(
+    (r) =>
+      `| [${r.key}](runs/${r.key}/README.md) | ${r.spec.dataset} | ${r.spec.dimension ?? "all"} | ${describeArm(r.spec)}` +
+      ` | ${r.spec.seed} | ${r.metrics!.accuracy.toFixed(3)} | ${r.adapter ? "PEFT adapter" : "model"} |`,
+  );
   return [
     `# xft grid: profile \`${profile}\`, part \`${req.part}\`${start.init ? `, from \`${start.init}\`` : ""}${start.adapter === "lora" ? ", LoRA" : ""}`,
     "",

@@ -39,13 +39,19 @@ export interface RunExportOptions {
   armSummary?: ArmSummary;
 }
 
-export interface ExportResult { out: string; kind: ExportKind | "base"; files: string[] }
+export interface ExportResult {
+  out: string;
+  kind: ExportKind | "base";
+  files: string[];
+}
 
 /** A run that may be exported: finished, with metrics, and with every file it wrote as it recorded it. */
 function checkExportable(record: RunRecord): void {
   if (record.status !== "done" || !record.metrics) {
-    throw new Error(`run ${record.key} is not finished (status ${record.status}, ${record.training?.steps ?? 0} of ${record.train.steps} steps): ` +
-      "run its xft train command again to finish it, then export");
+    throw new Error(
+      `run ${record.key} is not finished (status ${record.status}, ${record.training?.steps ?? 0} of ${record.train.steps} steps): ` +
+        "run its xft train command again to finish it, then export",
+    );
   }
   const problems = artifactProblems(record.dir, record.artifacts);
   if (problems.length > 0) throw new Error(`run ${record.key} (${record.dir}) is damaged: ${problems.join("; ")}`);
@@ -72,7 +78,9 @@ function writeTokenizer(record: RunRecord, dir: string, maxLen: number): Special
   const init = record.init;
   const ids = init?.from === "hf" ? copyCheckpointTokenizer(init.dir, dir) : writeXftTokenizer(dir, maxLen);
   if (init?.from !== "hf" && XftTokenizer.load().hash !== record.tokenizerHash) {
-    throw new Error(`run ${record.key} was trained with another tokenizer than data/tokenizer.json (hash ${record.tokenizerHash.slice(0, 12)}...); its export would read text wrongly`);
+    throw new Error(
+      `run ${record.key} was trained with another tokenizer than data/tokenizer.json (hash ${record.tokenizerHash.slice(0, 12)}...); its export would read text wrongly`,
+    );
   }
   writeGenerationConfig(dir, ids, init?.from === "hf" ? init.dir : undefined);
   return ids;
@@ -116,8 +124,10 @@ export async function exportRun(record: RunRecord, out: string, opts: RunExportO
 function peftBaseOf(record: RunRecord, opts: RunExportOptions): string {
   if (opts.peftBase !== undefined) return path.resolve(opts.peftBase);
   if (record.init?.from === "hf") return record.init.dir;
-  throw new Error(`run ${record.key} is a LoRA adapter on xft's own base, which PEFT cannot load as it is: ` +
-    "export the base first (xft export --base DIR --to BASE_OUT) and pass --peft-base BASE_OUT, or export the run with --merged");
+  throw new Error(
+    `run ${record.key} is a LoRA adapter on xft's own base, which PEFT cannot load as it is: ` +
+      "export the base first (xft export --base DIR --to BASE_OUT) and pass --peft-base BASE_OUT, or export the run with --merged",
+  );
 }
 
 /** Exports an xft pretrained base (a folder with base.json) as a gpt2 checkpoint into `out`. */
@@ -126,7 +136,8 @@ export async function exportBase(baseDir: string, out: string): Promise<ExportRe
   const file = weightsFile(baseDir);
   const bytes = readMaybeGzipped(file);
   if (sha256(bytes) !== card.weightsHash) throw new Error(`${file}: weights do not match the hash in base.json; the base is damaged or was changed`);
-  if (XftTokenizer.load().hash !== card.tokenizerHash) throw new Error(`base ${baseDir} was pretrained with another tokenizer than data/tokenizer.json`);
+  if (XftTokenizer.load().hash !== card.tokenizerHash)
+    throw new Error(`base ${baseDir} was pretrained with another tokenizer than data/tokenizer.json`);
   const { parameters: _parameters, ...config } = card.model;
   const values = valuesWithPrefix(decodeSafetensors(bytes, file).tensors);
   const written = await writeFolderAtomically(out, (dir) => {

@@ -37,7 +37,18 @@ export function reproduceCommand(record: RunRecord): string {
   if (init?.from === "hf") args.push("--init", init.ref.startsWith("hf:") ? init.ref : `hf:${init.ref}`);
   if (record.adapter) {
     const l = record.adapter;
-    args.push("--adapter", "lora", "--lora-rank", String(l.rank), "--lora-alpha", String(l.alpha), "--lora-dropout", String(l.dropout), "--lora-targets", l.targets.join(","));
+    args.push(
+      "--adapter",
+      "lora",
+      "--lora-rank",
+      String(l.rank),
+      "--lora-alpha",
+      String(l.alpha),
+      "--lora-dropout",
+      String(l.dropout),
+      "--lora-targets",
+      l.targets.join(","),
+    );
   }
   // Shell-quoted where an argument is more than a plain word, so that the line can be pasted as it is.
   return ["npx xft train", ...args.map((a) => (/^[\w@%+=:,./-]+$/.test(a) ? a : `'${a.replace(/'/g, "'\\''")}'`))].join(" ");
@@ -147,9 +158,17 @@ export function runCard(record: RunRecord, kind: ExportKind, baseModel?: string,
     "",
     `- Trained on ${record.data.train} examples of one dataset; nothing here shows how it does on other data, other prompt formats or other tasks.`,
     "- It is a rater for this dataset's labels, not a general-purpose or instruction-following model; its generations are not evaluated.",
-    ...(record.init?.from === "scratch" || !record.init ? ["- Trained from random weights on little text: it has no general language knowledge."] : []),
-    ...(record.init?.from !== "hf" ? ["- xft's tokenizer: transformers reads the text `<|eos|>` (and xft's other special-token strings) as the special token, xft's own encoder as plain characters; other text gets the same ids."] : []),
-    armSummary ? "- The first table is one run and one seed; the second, its arm over the grid's seeds." : "- The test metrics are from one run and one seed.",
+    ...(record.init?.from === "scratch" || !record.init
+      ? ["- Trained from random weights on little text: it has no general language knowledge."]
+      : []),
+    ...(record.init?.from !== "hf"
+      ? [
+          "- xft's tokenizer: transformers reads the text `<|eos|>` (and xft's other special-token strings) as the special token, xft's own encoder as plain characters; other text gets the same ids.",
+        ]
+      : []),
+    armSummary
+      ? "- The first table is one run and one seed; the second, its arm over the grid's seeds."
+      : "- The test metrics are from one run and one seed.",
     "",
   ];
   return lines.join("\n");
@@ -158,7 +177,13 @@ export function runCard(record: RunRecord, kind: ExportKind, baseModel?: string,
 /** The card of an exported xft pretrained base. */
 export function baseCard(card: BaseCard, dir: string): string {
   return [
-    frontMatter({ library_name: "transformers", datasets: ["xft pretraining corpus"], metrics: ["perplexity"], tags: ["xft", "base"], pipeline_tag: "text-generation" }),
+    frontMatter({
+      library_name: "transformers",
+      datasets: ["xft pretraining corpus"],
+      metrics: ["perplexity"],
+      tags: ["xft", "base"],
+      pipeline_tag: "text-generation",
+    }),
     "",
     `# xft base model (profile \`${card.profile}\`)`,
     "",

@@ -63,7 +63,13 @@ function renderOffline(executed: string, html: string): { staged: string; charts
   if (charts > 0) fs.writeFileSync(executed, JSON.stringify(notebook, null, 1) + "\n");
   const stage = fs.mkdtempSync(path.join(path.dirname(html), ".export-"));
   const name = path.basename(html, ".html");
-  inProjectEnv(`rendering ${executed}`, "/usr/bin/jupyter-nbconvert --to html --log-level=WARN", ["--output-dir", stage, "--output", name, path.resolve(executed)]);
+  inProjectEnv(`rendering ${executed}`, "/usr/bin/jupyter-nbconvert --to html --log-level=WARN", [
+    "--output-dir",
+    stage,
+    "--output",
+    name,
+    path.resolve(executed),
+  ]);
   const staged = path.join(stage, `${name}.html`);
   const page = offlinePage(fs.readFileSync(staged, "utf8"), notebook, html);
   fs.writeFileSync(staged, page.html);

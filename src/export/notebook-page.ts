@@ -15,7 +15,8 @@ export interface NotebookCells {
 
 const REQUIRE_JS_TAG = /<script\b[^>]*\bsrc="[^"]*\/require(?:\.min)?\.js"[^>]*>\s*<\/script>\s*/g;
 const MATHJAX_TAG = /<script\b[^>]*\bsrc="[^"]*\/MathJax\.js[^"]*"[^>]*>\s*<\/script>\s*/g;
-const MATHJAX_CONFIG = /<!-- MathJax configuration -->\s*<script type="text\/x-mathjax-config">[\s\S]*?<\/script>\s*(?:<!-- End of mathjax configuration -->)?/g;
+const MATHJAX_CONFIG =
+  /<!-- MathJax configuration -->\s*<script type="text\/x-mathjax-config">[\s\S]*?<\/script>\s*(?:<!-- End of mathjax configuration -->)?/g;
 /** What a page loads by itself: scripts, stylesheets, images and frames with a source outside the page. */
 const LOADED = /<(script|link|img|iframe)\b[^>]*?\b(?:src|href)="([^"]+)"/g;
 /** TeX as MathJax's configuration on these pages finds it: $...$, $$...$$, \(...\), \[...\]. */
@@ -36,14 +37,17 @@ export function offlinePage(html: string, notebook: NotebookCells, file: string)
   let page = html.replace(REQUIRE_JS_TAG, "");
   const keepMathJax = hasTexMath(notebook);
   if (keepMathJax) {
-    warnings.push(`${file}: a markdown cell holds TeX math, so the page keeps MathJax from its nbconvert path; the math renders only where MathJax is installed there`);
+    warnings.push(
+      `${file}: a markdown cell holds TeX math, so the page keeps MathJax from its nbconvert path; the math renders only where MathJax is installed there`,
+    );
   } else {
     page = page.replace(MATHJAX_TAG, "").replace(MATHJAX_CONFIG, "");
   }
   for (const [tag, , url] of page.matchAll(LOADED)) {
     if (keepMathJax && /\/MathJax\.js/.test(url)) continue;
     // Links (<a href>) are not loads; a <link rel=stylesheet> or <script src> is.
-    if (loadsFromOutside(url)) throw new Error(`${file}: the page would load ${url} (${tag.slice(0, 80)}...), which a reader may not have; not written`);
+    if (loadsFromOutside(url))
+      throw new Error(`${file}: the page would load ${url} (${tag.slice(0, 80)}...), which a reader may not have; not written`);
   }
   return { html: page, warnings };
 }

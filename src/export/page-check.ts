@@ -9,7 +9,15 @@ import { type Browser, chromium, type Page } from "playwright-core";
 
 const CHROMIUM = process.env.XFT_CHROMIUM ?? "/usr/bin/chromium";
 // No sandbox: the checks run as root in containers. The rest keeps Chromium from phoning home on its own.
-const LAUNCH_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"];
+const LAUNCH_ARGS = [
+  "--no-sandbox",
+  "--disable-gpu",
+  "--disable-background-networking",
+  "--disable-component-update",
+  "--disable-sync",
+  "--no-first-run",
+  "--disable-quic",
+];
 /** How long charts may take to draw; the draw scripts retry for up to 10 s while plotly.js loads. */
 const DRAW_TIMEOUT_MS = 20_000;
 /** MathJax only changes the picture, so it gets a short wait and no verdict. */
@@ -51,7 +59,11 @@ const MATHJAX_IDLE = `(() => {
  * Loads `file` with nothing else reachable and waits for its charts; then `after` (a screenshot, a PDF) on the drawn
  * page. Problems: a chart not drawn, fewer than `minCharts` charts, any refused request.
  */
-export async function checkPage(browser: Browser, file: string, opts: { minCharts?: number; after?: (page: Page) => Promise<unknown> } = {}): Promise<PageCheck> {
+export async function checkPage(
+  browser: Browser,
+  file: string,
+  opts: { minCharts?: number; after?: (page: Page) => Promise<unknown> } = {},
+): Promise<PageCheck> {
   const pageUrl = pathToFileURL(path.resolve(file)).href;
   const context = await browser.newContext({ viewport: { width: 1200, height: 900 } });
   const refused: string[] = [];

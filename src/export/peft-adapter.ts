@@ -43,7 +43,13 @@ function peftTensors(config: ModelConfig, lora: LoraConfig, adapter: Map<string,
  */
 function peftTargetModules(config: ModelConfig, adaptedModules: readonly string[]): string[] {
   const adapted = new Set(adaptedModules);
-  const blockModules = [...new Set(parameterNameMap(config).filter((p) => p.shape.length === 2 && p.xft.startsWith("blocks.")).map((p) => p.hfModule))];
+  const blockModules = [
+    ...new Set(
+      parameterNameMap(config)
+        .filter((p) => p.shape.length === 2 && p.xft.startsWith("blocks."))
+        .map((p) => p.hfModule),
+    ),
+  ];
   const matches = (module: string, suffix: string) => module === suffix || module.endsWith(`.${suffix}`);
   const targets = new Set<string>();
   for (const module of adapted) {
@@ -62,7 +68,9 @@ function peftTargetModules(config: ModelConfig, adaptedModules: readonly string[
 /** adapter_config.json and adapter_model.safetensors into `dir`; `baseModel` is the folder PEFT loads the base from. */
 export function writePeftAdapter(dir: string, config: ModelConfig, lora: LoraConfig, adapter: Map<string, Float32Array>, baseModel: string): void {
   const tensors = peftTensors(config, lora, adapter);
-  const modules = [...tensors.keys()].filter((k) => k.endsWith(".lora_A.weight")).map((k) => k.slice("base_model.model.".length, -".lora_A.weight".length));
+  const modules = [...tensors.keys()]
+    .filter((k) => k.endsWith(".lora_A.weight"))
+    .map((k) => k.slice("base_model.model.".length, -".lora_A.weight".length));
   const adapterConfig = {
     peft_type: "LORA",
     task_type: "CAUSAL_LM",

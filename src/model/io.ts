@@ -25,7 +25,6 @@ export function valuesWithPrefix(tensors: TensorMap, prefix = ""): Map<string, F
   return out;
 }
 
-
 export interface SaveOptions {
   /** Write model.safetensors.gz (for checkpoints shipped in git) instead of model.safetensors. */
   compress?: boolean;

@@ -22,14 +22,29 @@ import { readJsonFile } from "../util/read-file";
  * by the checkpoint's own module name (PEFT's `target_modules`). GPT-2 calls both output projections `c_proj`.
  */
 const GPT_TARGETS: Record<string, string[]> = {
-  "attn.wqkv": ["attn.wqkv"], "attn.wo": ["attn.wo"], "mlp.w1": ["mlp.w1"], "mlp.w2": ["mlp.w2"],
-  c_attn: ["attn.wqkv"], c_proj: ["attn.wo", "mlp.w2"], c_fc: ["mlp.w1"],
+  "attn.wqkv": ["attn.wqkv"],
+  "attn.wo": ["attn.wo"],
+  "mlp.w1": ["mlp.w1"],
+  "mlp.w2": ["mlp.w2"],
+  c_attn: ["attn.wqkv"],
+  c_proj: ["attn.wo", "mlp.w2"],
+  c_fc: ["mlp.w1"],
 };
 const LLAMA_TARGETS: Record<string, string[]> = {
-  "attn.wq": ["attn.wq"], "attn.wk": ["attn.wk"], "attn.wv": ["attn.wv"], "attn.wo": ["attn.wo"],
-  "mlp.wgate": ["mlp.wgate"], "mlp.wup": ["mlp.wup"], "mlp.wdown": ["mlp.wdown"],
-  q_proj: ["attn.wq"], k_proj: ["attn.wk"], v_proj: ["attn.wv"], o_proj: ["attn.wo"],
-  gate_proj: ["mlp.wgate"], up_proj: ["mlp.wup"], down_proj: ["mlp.wdown"],
+  "attn.wq": ["attn.wq"],
+  "attn.wk": ["attn.wk"],
+  "attn.wv": ["attn.wv"],
+  "attn.wo": ["attn.wo"],
+  "mlp.wgate": ["mlp.wgate"],
+  "mlp.wup": ["mlp.wup"],
+  "mlp.wdown": ["mlp.wdown"],
+  q_proj: ["attn.wq"],
+  k_proj: ["attn.wk"],
+  v_proj: ["attn.wv"],
+  o_proj: ["attn.wo"],
+  gate_proj: ["mlp.wgate"],
+  up_proj: ["mlp.wup"],
+  down_proj: ["mlp.wdown"],
 };
 const KNOWN_TARGETS = [...new Set([...Object.keys(GPT_TARGETS), ...Object.keys(LLAMA_TARGETS)])];
 
@@ -143,7 +158,10 @@ export function mergeAdapter(params: Params, adapter: Params, c: LoraConfig): Pa
 }
 
 /** What an adapter was trained on top of: the base checkpoint, by folder and content hash. */
-export interface AdapterFile { lora: LoraConfig; base: { dir: string; hash: string } }
+export interface AdapterFile {
+  lora: LoraConfig;
+  base: { dir: string; hash: string };
+}
 
 export async function saveAdapter(dir: string, adapter: Params, info: AdapterFile): Promise<void> {
   saveSafetensors(path.join(dir, ADAPTER_WEIGHTS_FILE), await paramsToTensorMap(adapter), { format: "xft-lora" });

@@ -45,7 +45,6 @@ export function countParameters(c: ModelConfig): number {
   return parameterShapes(c).reduce((n, [, s]) => n + s.reduce((a, b) => a * b, 1), 0);
 }
 
-
 /** The projections that write into the residual stream, whose initial scale shrinks with depth (GPT-2). */
 const RESIDUAL_OUTPUTS = ["attn.wo", "mlp.w2", "mlp.wdown"];
 
@@ -136,4 +135,3 @@ export function forward(params: Params, config: ModelConfig, tokens: tf.Tensor2D
 export function finalNorm(params: Params, config: ModelConfig, x: tf.Tensor): tf.Tensor {
   return isLlama(config) ? llamaFinalNorm(params, config, x) : gptFinalNorm(params, config, x);
 }
-

@@ -42,16 +42,30 @@ export function cardRow(card: CheckpointCard): Record<string, string | number> {
   const t = card.tokenizer;
   const token = (id: number | undefined) => (id === undefined ? "none" : `${JSON.stringify(t.decode([id]))} (${id})`);
   return {
-    model: modelKind(c), layers: c.layers, d_model: c.dModel, heads: c.heads, kv_heads: "kvHeads" in c ? c.kvHeads : c.heads,
-    positions: c.maxLen, vocabulary: c.vocabSize, head: c.untiedHead ? "own" : "tied", parameters: countParameters(c),
-    tokenizer_vocabulary: t.vocabSize, bos: token(t.bosId), eos: token(t.eosId), chat_template: t.chatTemplate ? "yes" : "no", folder: card.dir,
+    model: modelKind(c),
+    layers: c.layers,
+    d_model: c.dModel,
+    heads: c.heads,
+    kv_heads: "kvHeads" in c ? c.kvHeads : c.heads,
+    positions: c.maxLen,
+    vocabulary: c.vocabSize,
+    head: c.untiedHead ? "own" : "tied",
+    parameters: countParameters(c),
+    tokenizer_vocabulary: t.vocabSize,
+    bos: token(t.bosId),
+    eos: token(t.eosId),
+    chat_template: t.chatTemplate ? "yes" : "no",
+    folder: card.dir,
   };
 }
 
 /** One line a person reads: family, sizes, parameters. */
 export function describeModel(config: ModelConfig): string {
-  const heads = "kvHeads" in config && config.kvHeads !== config.heads ? `${config.heads} heads (${config.kvHeads} key/value)` : `${config.heads} heads`;
+  const heads =
+    "kvHeads" in config && config.kvHeads !== config.heads ? `${config.heads} heads (${config.kvHeads} key/value)` : `${config.heads} heads`;
   const head = config.untiedHead ? "own head" : "tied head";
-  return `${modelKind(config)}: ${config.layers} layers, d ${config.dModel}, ${heads}, ${config.maxLen} positions, ` +
-    `vocabulary ${config.vocabSize}, ${head}, ${countParameters(config).toLocaleString("en-US")} parameters`;
+  return (
+    `${modelKind(config)}: ${config.layers} layers, d ${config.dModel}, ${heads}, ${config.maxLen} positions, ` +
+    `vocabulary ${config.vocabSize}, ${head}, ${countParameters(config).toLocaleString("en-US")} parameters`
+  );
 }

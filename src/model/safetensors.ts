@@ -8,7 +8,10 @@
 import { writeFileAtomic } from "../util/atomic-write";
 import { readMaybeGzipped } from "../util/read-file";
 
-export interface NamedArray { shape: number[]; data: Float32Array | Int32Array }
+export interface NamedArray {
+  shape: number[];
+  data: Float32Array | Int32Array;
+}
 export type TensorMap = Map<string, NamedArray>;
 
 /** The dtypes xft writes. */
@@ -100,11 +103,18 @@ export function decodeSafetensors(buf: Buffer, source = "(buffer)"): { tensors: 
   const tensors: TensorMap = new Map();
   let metadata: Record<string, string> = {};
   for (const [name, entry] of Object.entries(header)) {
-    if (name === "__metadata__") { metadata = entry as Record<string, string>; continue; }
-    const { dtype, shape, data_offsets: [start, end] } = entry as { dtype: string; shape: number[]; data_offsets: [number, number] };
+    if (name === "__metadata__") {
+      metadata = entry as Record<string, string>;
+      continue;
+    }
+    const {
+      dtype,
+      shape,
+      data_offsets: [start, end],
+    } = entry as { dtype: string; shape: number[]; data_offsets: [number, number] };
     const reader = Object.hasOwn(READERS, dtype) ? READERS[dtype] : undefined;
     if (!reader) throw new Error(`${source}: tensor ${name} has unsupported dtype ${dtype} (xft reads ${Object.keys(READERS).join(", ")})`);
-    if (end > buf.length - base || (end - start) !== shape.reduce((a, b) => a * b, 1) * reader.bytesPerElement) {
+    if (end > buf.length - base || end - start !== shape.reduce((a, b) => a * b, 1) * reader.bytesPerElement) {
       throw new Error(`${source}: tensor ${name} byte range [${start}, ${end}) does not match shape [${shape}]`);
     }
     // Copy into a fresh, aligned buffer: the file's data need not be aligned for the typed array.

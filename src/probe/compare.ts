@@ -10,7 +10,16 @@
  *                                higher for `label` than for the explanation conditions?
  */
 import * as aq from "arquero";
-import { ArmColumns, armColumns, Direction, SeedDifferenceRow, seedGroups, seedInterval, seedPairedDifferences, tallyDirections } from "../eval/compare";
+import {
+  ArmColumns,
+  armColumns,
+  Direction,
+  SeedDifferenceRow,
+  seedGroups,
+  seedInterval,
+  seedPairedDifferences,
+  tallyDirections,
+} from "../eval/compare";
 import { Arm, armKey, armOfRow, compareArms, describeArm, isBaseline } from "../eval/run-identity";
 import type { RunRecord } from "../runs/experiment";
 import { LAYER_MEASURES, LayerMeasureName, EXAMPLE_MEASURES, ExampleMeasureName } from "./measures";
@@ -40,7 +49,9 @@ export function probeSummary(runs: readonly ProbedRun[]): Table {
     const head = { ...armColumns(group[0].record.spec), n_seeds: group.length };
     for (const measure of Object.keys(LAYER_MEASURES) as LayerMeasureName[]) {
       const labels = LAYER_MEASURES[measure].over === "residual" ? first.points : first.blocks;
-      labels.forEach((point, j) => rows.push({ ...head, measure, point, point_index: j, ...intervalColumns(group.map((g) => g.probe.layers[measure][j])) }));
+      labels.forEach((point, j) =>
+        rows.push({ ...head, measure, point, point_index: j, ...intervalColumns(group.map((g) => g.probe.layers[measure][j])) }),
+      );
     }
     for (const measure of Object.keys(EXAMPLE_MEASURES) as ExampleMeasureName[]) {
       rows.push({ ...head, measure, point: "output", point_index: null, ...intervalColumns(group.map((g) => g.probe.means[measure])) });
@@ -68,15 +79,24 @@ export function probeSummaryRows(summary: Table): ProbeSummaryRow[] {
 
 /** One setting's curves of one measure, an arm each, with their intervals over seeds: rows of a probeSummary table. */
 export function settingCurves(
-  summary: Table, setting: Pick<ArmColumns, "dataset" | "dimension">, measure: string, arms: readonly Arm[],
+  summary: Table,
+  setting: Pick<ArmColumns, "dataset" | "dimension">,
+  measure: string,
+  arms: readonly Arm[],
 ): ProbeSummaryRow[] {
   const wanted = new Set(arms.map(armKey));
-  return probeSummaryRows(summary).filter((r) => r.dataset === setting.dataset && r.dimension === setting.dimension
-    && r.measure === measure && wanted.has(armKey(armOfRow(r))));
+  return probeSummaryRows(summary).filter(
+    (r) => r.dataset === setting.dataset && r.dimension === setting.dimension && r.measure === measure && wanted.has(armKey(armOfRow(r))),
+  );
 }
 
 export interface PointOverSettings {
-  measure: string; point: string; condition: string; expl_tokens: number | null; settings: number; mean: number;
+  measure: string;
+  point: string;
+  condition: string;
+  expl_tokens: number | null;
+  settings: number;
+  mean: number;
 }
 
 /**
@@ -87,7 +107,16 @@ export function pointsOverSettings(summary: Table): PointOverSettings[] {
   const groups = new Map<string, PointOverSettings & { sum: number; order: number }>();
   probeSummaryRows(summary).forEach((r, order) => {
     const key = JSON.stringify([r.measure, r.point, r.condition, r.expl_tokens]);
-    const g = groups.get(key) ?? { measure: r.measure, point: r.point, condition: r.condition, expl_tokens: r.expl_tokens, settings: 0, mean: NaN, sum: 0, order };
+    const g = groups.get(key) ?? {
+      measure: r.measure,
+      point: r.point,
+      condition: r.condition,
+      expl_tokens: r.expl_tokens,
+      settings: 0,
+      mean: NaN,
+      sum: 0,
+      order,
+    };
     g.settings += 1;
     g.sum += r.mean;
     groups.set(key, g);
@@ -128,8 +157,21 @@ export type FindingName = keyof typeof FINDINGS;
 /** Per quantity of FINDINGS, setting and arm: the seed-paired difference to `label`. */
 export function findingDifferences(runs: readonly ProbedRun[]): Table {
   const rows = (Object.keys(FINDINGS) as FindingName[]).flatMap((quantity) =>
-    seedPairedDifferences(runs, recordOf, (r) => FINDINGS[quantity].of(r)).map((r) => ({ quantity, ...r })));
-  return aq.from(rows, ["quantity", "dataset", "dimension", "condition", "expl_tokens", "n_seeds", "diff_mean", "diff_lo", "diff_hi", "higher", "lower"]);
+    seedPairedDifferences(runs, recordOf, (r) => FINDINGS[quantity].of(r)).map((r) => ({ quantity, ...r })),
+  );
+  return aq.from(rows, [
+    "quantity",
+    "dataset",
+    "dimension",
+    "condition",
+    "expl_tokens",
+    "n_seeds",
+    "diff_mean",
+    "diff_lo",
+    "diff_hi",
+    "higher",
+    "lower",
+  ]);
 }
 
 export interface FindingTally {
@@ -151,9 +193,20 @@ export interface FindingTally {
 export function findingTallies(differences: Table): FindingTally[] {
   type FindingRow = SeedDifferenceRow & { quantity: FindingName };
   const paperOf = (row: FindingRow): Direction => FINDINGS[row.quantity].paper;
-  return tallyDirections<FindingRow>(differences.objects() as FindingRow[], (row) => JSON.stringify([row.quantity, armKey(armOfRow(row))]), paperOf).map(({ first, tally }) => ({
-    quantity: first.quantity, condition: first.condition, expl_tokens: first.expl_tokens, paper: paperOf(first), settings: tally.settings,
-    as_paper: tally.toward, as_paper_interval: tally.towardInterval, against: tally.away, against_interval: tally.awayInterval,
+  return tallyDirections<FindingRow>(
+    differences.objects() as FindingRow[],
+    (row) => JSON.stringify([row.quantity, armKey(armOfRow(row))]),
+    paperOf,
+  ).map(({ first, tally }) => ({
+    quantity: first.quantity,
+    condition: first.condition,
+    expl_tokens: first.expl_tokens,
+    paper: paperOf(first),
+    settings: tally.settings,
+    as_paper: tally.toward,
+    as_paper_interval: tally.towardInterval,
+    against: tally.away,
+    against_interval: tally.awayInterval,
   }));
 }
 
@@ -182,9 +235,17 @@ export function pooledReliability(records: readonly RunRecord[]): ReliabilityRow
       pooled.set(key, p);
     });
   }
-  return [...pooled.values()].filter((p) => p.count > 0).map((p) => ({
-    condition: p.condition, bin: p.bin, lo: p.lo, hi: p.hi, count: p.count, mean_confidence: p.conf / p.count, accuracy: p.correct / p.count,
-  }));
+  return [...pooled.values()]
+    .filter((p) => p.count > 0)
+    .map((p) => ({
+      condition: p.condition,
+      bin: p.bin,
+      lo: p.lo,
+      hi: p.hi,
+      count: p.count,
+      mean_confidence: p.conf / p.count,
+      accuracy: p.correct / p.count,
+    }));
 }
 
 const FINDING_WORDS: Record<FindingName, string> = {
@@ -204,8 +265,10 @@ function describeFinding(tallies: readonly FindingTally[], quantity: FindingName
   const name = describeArm(arm);
   const t = tallies.find((x) => x.quantity === quantity && armKey(armOfRow(x)) === armKey(arm));
   if (!t) return `${name}: no setting has both ${name} and label probes for ${quantity}`;
-  return `${name} vs label, ${FINDING_WORDS[quantity]}: ${t.paper} in ${t.as_paper} of ${t.settings} settings ` +
-    `(interval wholly so in ${t.as_paper_interval}); the other way in ${t.against} (interval wholly so in ${t.against_interval})`;
+  return (
+    `${name} vs label, ${FINDING_WORDS[quantity]}: ${t.paper} in ${t.as_paper} of ${t.settings} settings ` +
+    `(interval wholly so in ${t.as_paper_interval}); the other way in ${t.against} (interval wholly so in ${t.against_interval})`
+  );
 }
 
 /** The run of one setting (as a summary row names it) and arm with the lowest seed; an error when there is none. */

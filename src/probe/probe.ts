@@ -18,7 +18,10 @@ import { makeBatch } from "../train/sequences";
 import { yieldToEventLoop } from "../util/event-loop";
 import type { DecisionSnapshot } from "./measures";
 
-export interface ResidualPoint { hook: string; label: string }
+export interface ResidualPoint {
+  hook: string;
+  label: string;
+}
 
 export function residualPoints(config: ModelConfig): ResidualPoint[] {
   const points: ResidualPoint[] = [{ hook: "hook_embed", label: "embed" }];
@@ -54,6 +57,35 @@ export function probeBatchSize(config: ModelConfig, opts: Pick<ProbeOptions, "me
 }
 
 /**
+ * One batch's read-back values as snapshots: `values` holds the P residual points, then the P lens readings (label
+ * rows, turned into distributions by `toDistribution` where labels span several tokens), then the attention rows.
+ */
+function batchSnapshots(
+  values: Float32Array[],
+  P: number,
+  positions: readonly number[],
+  dims: { d: number; k: number; H: number; T: number },
+  toDistribution?: (v: Float32Array) => Float32Array,
+): DecisionSnapshot[] {
+  const { d, k, H, T } = dims;
+  const lensValues = values.slice(P, 2 * P).map((v) => (toDistribution ? toDistribution(v) : v));
+  return positions.map((position, b) => {
+    const n = position + 1;
+    return {
+      residual: values.slice(0, P).map((v) => v.slice(b * d, (b + 1) * d)),
+      lens: lensValues.map((v) => v.slice(b * k, (b + 1) * k)),
+      // Each head's row up to the decision position (the rest is masked to exactly 0).
+      attention: values.slice(2 * P).map((v) => {
+        const row = new Float32Array(H * n);
+        for (let h = 0; h < H; h++) row.set(v.subarray(b * H * T + h * T, b * H * T + h * T + n), h * n);
+        return row;
+      }),
+      heads: H,
+    };
+  });
+}
+
+/**
  * Snapshots at the last token of each sequence (token ids, each at most the model's maxLen long): the
  * residual stream at every point, the attention rows of every block, and the logit-lens label distribution
  * at every point. Labels of several tokens are scored as the readout scores them (src/eval/readout.ts): one row
@@ -61,7 +93,11 @@ export function probeBatchSize(config: ModelConfig, opts: Pick<ProbeOptions, "me
  * residual and attention snapshots come from the first row, whose prefix is the sequence.
  */
 export async function probeSequences(
-  params: Params, config: ModelConfig, sequences: readonly number[][], labels: readonly number[][], opts: ProbeOptions,
+  params: Params,
+  config: ModelConfig,
+  sequences: readonly number[][],
+  labels: readonly number[][],
+  opts: ProbeOptions,
 ): Promise<DecisionSnapshot[]> {
   const points = residualPoints(config);
   const patterns = attentionHooks(config);
@@ -79,7 +115,12 @@ export async function probeSequences(
     });
     const scoring = single ? undefined : labelScoring(seqs, labels);
     const rows = scoring?.rows ?? seqs;
-    const batch = makeBatch(rows.map((tokens) => ({ tokens, promptLen: tokens.length, label: 0 })), opts.padId, config.maxLen, false);
+    const batch = makeBatch(
+      rows.map((tokens) => ({ tokens, promptLen: tokens.length, label: 0 })),
+      opts.padId,
+      config.maxLen,
+      false,
+    );
     const B = batch.rows;
     const T = batch.length;
     const positions = seqs.map((s) => s.length - 1);
@@ -88,15 +129,29 @@ export async function probeSequences(
       const { hidden, cache } = forward(params, config, inputs, { hooks: [...points.map((p) => p.hook), ...patterns] });
       try {
         const flat = (name: string, width: number) => cache.get(name)!.reshape([B * T, width]);
-        const idx = flatPositions(T, positions.map((_, b) => b * rowsPerSequence), positions);
+        const idx = flatPositions(
+          T,
+          positions.map((_, b) => b * rowsPerSequence),
+          positions,
+        );
         const residual = points.map((p) => tf.gather(flat(p.hook, d), idx) as tf.Tensor2D);
         // The lens reads every point as the model reads its last one: the final norm, then the head.
         const lensOf = (h: tf.Tensor) => finalNorm(params, config, h) as tf.Tensor2D;
         const lens = scoring
-          ? points.map((p) => tokenLogProbs(params, lensOf(tf.gather(flat(p.hook, d), flatPositions(T, scoring.rowOf, scoring.positions))), scoring.targets))
+          ? points.map((p) =>
+              tokenLogProbs(params, lensOf(tf.gather(flat(p.hook, d), flatPositions(T, scoring.rowOf, scoring.positions))), scoring.targets),
+            )
           : residual.map((h) => tf.softmax(labelLogitsOf(params, lensOf(h), single!)));
         // Pattern [B, H, T, T] -> rows [B * T, H * T]: the decision row of every head, side by side.
-        const attention = patterns.map((name) => tf.gather(cache.get(name)!.transpose([0, 2, 1, 3]).reshape([B * T, H * T]), idx));
+        const attention = patterns.map((name) =>
+          tf.gather(
+            cache
+              .get(name)!
+              .transpose([0, 2, 1, 3])
+              .reshape([B * T, H * T]),
+            idx,
+          ),
+        );
         return [...residual, ...lens, ...attention];
       } finally {
         hidden.dispose();
@@ -106,22 +161,7 @@ export async function probeSequences(
     const values = await Promise.all(picked.map((t) => t.data() as Promise<Float32Array>));
     picked.forEach((t) => t.dispose());
     assertBackendHealthy();
-    const P = points.length;
-    const lensValues = values.slice(P, 2 * P).map((v) => (scoring ? labelDistribution(v, scoring, k) : v));
-    seqs.forEach((_, b) => {
-      const n = positions[b] + 1;
-      snapshots.push({
-        residual: values.slice(0, P).map((v) => v.slice(b * d, (b + 1) * d)),
-        lens: lensValues.map((v) => v.slice(b * k, (b + 1) * k)),
-        // Each head's row up to the decision position (the rest is masked to exactly 0).
-        attention: values.slice(2 * P).map((v) => {
-          const row = new Float32Array(H * n);
-          for (let h = 0; h < H; h++) row.set(v.subarray(b * H * T + h * T, b * H * T + h * T + n), h * n);
-          return row;
-        }),
-        heads: H,
-      });
-    });
+    snapshots.push(...batchSnapshots(values, points.length, positions, { d, k, H, T }, scoring && ((v) => labelDistribution(v, scoring, k))));
     opts.onProgress?.(Math.min(start + batchSize, sequences.length), sequences.length);
     await yieldToEventLoop();
   }

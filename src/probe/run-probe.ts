@@ -93,9 +93,21 @@ export async function probeRun(record: RunRecord, opts: ProbeRunOptions = {}): P
       const { rationales } = await readTestSet(params, config, test, record.spec.condition, fmt, record.sequence.maxExplTokens);
       sequences = sequences.map((s, i) => [...s, ...fmt.rationaleOpen, ...rationales![i], ...fmt.rationaleClose]);
     }
-    const snapshots = await probeSequences(params, config, sequences, test.labels, { padId: fmt.padId, memoryBytes: opts.memoryBytes, onProgress: opts.onProgress });
-    assertFiniteSnapshots(snapshots, record.key, residualPoints(config).map((p) => p.label));
-    const readoutMaxAbsDiff = maxReadoutDifference(snapshots, predictions.map((p) => p.probs), record.key);
+    const snapshots = await probeSequences(params, config, sequences, test.labels, {
+      padId: fmt.padId,
+      memoryBytes: opts.memoryBytes,
+      onProgress: opts.onProgress,
+    });
+    assertFiniteSnapshots(
+      snapshots,
+      record.key,
+      residualPoints(config).map((p) => p.label),
+    );
+    const readoutMaxAbsDiff = maxReadoutDifference(
+      snapshots,
+      predictions.map((p) => p.probs),
+      record.key,
+    );
     const probe = summarizeSnapshots(snapshots, {
       key: record.key,
       points: residualPoints(config).map((p) => p.label),
@@ -104,7 +116,11 @@ export async function probeRun(record: RunRecord, opts: ProbeRunOptions = {}): P
       gold: test.encoded.map((e) => e.label),
     });
     const result: RunProbe = {
-      ...probe, readoutMaxAbsDiff, batchSize: probeBatchSize(config, opts), memoryBytes: opts.memoryBytes ?? DEFAULT_PROBE_MEMORY, wallS: (Date.now() - started) / 1000,
+      ...probe,
+      readoutMaxAbsDiff,
+      batchSize: probeBatchSize(config, opts),
+      memoryBytes: opts.memoryBytes ?? DEFAULT_PROBE_MEMORY,
+      wallS: (Date.now() - started) / 1000,
     };
     writeFileAtomic(path.join(record.dir, PROBE_FILE), JSON.stringify(result) + "\n");
     return result;
@@ -127,7 +143,10 @@ export function assertFiniteSnapshots(snapshots: readonly DecisionSnapshot[], ke
     for (const [measure, valuesOf, where] of parts) {
       valuesOf(s).forEach((values, j) => {
         const bad = values.findIndex((x) => !Number.isFinite(x));
-        if (bad >= 0) throw new Error(`run ${key}, example ${i}: the ${measure} at ${where(j)} has a non-finite value (${values[bad]}); the run's model is not finite`);
+        if (bad >= 0)
+          throw new Error(
+            `run ${key}, example ${i}: the ${measure} at ${where(j)} has a non-finite value (${values[bad]}); the run's model is not finite`,
+          );
       });
     }
   });
@@ -144,20 +163,26 @@ export function maxReadoutDifference(snapshots: readonly DecisionSnapshot[], sto
       // A NaN stored by JSON.stringify comes back as null, and p - null is p: only a number is compared.
       const diff = typeof stored[i][c] === "number" ? Math.abs(p - stored[i][c]) : NaN;
       // Math.max(worst, NaN) is NaN, and NaN > tolerance is false: a NaN has to be caught by name.
-      if (!Number.isFinite(diff)) throw new Error(`run ${key}, example ${i}, label ${c}: the probe's probability ${p} against the stored ${stored[i][c]} is not a finite difference`);
+      if (!Number.isFinite(diff))
+        throw new Error(
+          `run ${key}, example ${i}, label ${c}: the probe's probability ${p} against the stored ${stored[i][c]} is not a finite difference`,
+        );
       worst = Math.max(worst, diff);
     });
   });
   if (worst > READOUT_TOLERANCE) {
-    throw new Error(`run ${key}: the probe's final label distribution differs from the run's predictions by ${worst.toExponential(2)} ` +
-      `(tolerance ${READOUT_TOLERANCE}); the decision position or the model is not the run's`);
+    throw new Error(
+      `run ${key}: the probe's final label distribution differs from the run's predictions by ${worst.toExponential(2)} ` +
+        `(tolerance ${READOUT_TOLERANCE}); the decision position or the model is not the run's`,
+    );
   }
   return worst;
 }
 
 /** Probes every run (stored probes are reused), one after the other; `onProgress` gets the run's position. */
 export async function probeRuns(
-  records: readonly RunRecord[], opts: Omit<ProbeRunOptions, "onProgress"> & { onProgress?: (run: number, runs: number, record: RunRecord) => void } = {},
+  records: readonly RunRecord[],
+  opts: Omit<ProbeRunOptions, "onProgress"> & { onProgress?: (run: number, runs: number, record: RunRecord) => void } = {},
 ): Promise<ProbedRun[]> {
   const out: ProbedRun[] = [];
   for (const [i, record] of records.entries()) {
@@ -186,19 +211,28 @@ function summarizeSnapshots(
     return row as RunProbe["perExample"][number];
   });
   const meanOf = (values: number[]) => values.reduce((a, b) => a + b, 0) / values.length;
-  const layers = Object.fromEntries(layerNames.map((name) => {
-    const width = LAYER_MEASURES[name].over === "residual" ? P : meta.blocks.length;
-    return [name, Array.from({ length: width }, (_, j) => meanOf(perExample.map((e) => e[name][j])))];
-  })) as Record<LayerMeasureName, number[]>;
+  const layers = Object.fromEntries(
+    layerNames.map((name) => {
+      const width = LAYER_MEASURES[name].over === "residual" ? P : meta.blocks.length;
+      return [name, Array.from({ length: width }, (_, j) => meanOf(perExample.map((e) => e[name][j])))];
+    }),
+  ) as Record<LayerMeasureName, number[]>;
   const means = Object.fromEntries(exampleNames.map((name) => [name, meanOf(perExample.map((e) => e[name]))])) as Record<ExampleMeasureName, number>;
   const k = snapshots[0].lens[0].length;
   const firstTop1Counts = new Array<number>(P).fill(0);
   for (const e of perExample) firstTop1Counts[e.first_top1_point] += 1;
   return {
-    version: PROBE_VERSION, key: meta.key, points: meta.points, blocks: meta.blocks, examples: n, layers, means,
+    version: PROBE_VERSION,
+    key: meta.key,
+    points: meta.points,
+    blocks: meta.blocks,
+    examples: n,
+    layers,
+    means,
     lensAgreement: meta.points.map((_, j) => meanOf(snapshots.map((s, i) => (argmax(s.lens[j]) === perExample[i].predicted ? 1 : 0)))),
     lensAccuracy: meta.points.map((_, j) => meanOf(snapshots.map((s, i) => (argmax(s.lens[j]) === meta.gold[i] ? 1 : 0)))),
     lensMeanProbs: meta.points.map((_, j) => Array.from({ length: k }, (_, c) => meanOf(snapshots.map((s) => s.lens[j][c])))),
-    firstTop1Counts, perExample,
+    firstTop1Counts,
+    perExample,
   };
 }

@@ -15,7 +15,10 @@ import { displayPath, readJsonFile } from "../util/read-file";
 /** A run's record, in its folder. */
 export const RUN_FILE = "run.json";
 
-export interface ArtifactRecord { bytes: number; sha256: string }
+export interface ArtifactRecord {
+  bytes: number;
+  sha256: string;
+}
 /** File name in the run folder -> its size and hash when the run finished. */
 export type Artifacts = Record<string, ArtifactRecord>;
 
@@ -39,12 +42,13 @@ function sha256File(file: string): string {
 
 /** The size and hash of each named file in `dir`, as written: what run.json records. */
 export function recordArtifacts(dir: string, names: readonly string[]): Artifacts {
-  return Object.fromEntries(names.map((name) => {
-    const file = path.join(dir, name);
-    return [name, { bytes: fs.statSync(file).size, sha256: sha256File(file) }];
-  }));
+  return Object.fromEntries(
+    names.map((name) => {
+      const file = path.join(dir, name);
+      return [name, { bytes: fs.statSync(file).size, sha256: sha256File(file) }];
+    }),
+  );
 }
-
 
 /** Each recorded file that is missing or differs from its record, as "PATH: what is wrong"; none for old records. */
 export function artifactProblems(dir: string, artifacts: Artifacts | undefined): string[] {
@@ -60,15 +64,18 @@ export function artifactProblems(dir: string, artifacts: Artifacts | undefined):
     if (bytes !== want.bytes) problems.push(`${shown}: ${bytes} bytes, the record says ${want.bytes}`);
     else if (bytes <= HASH_LIMIT_BYTES) {
       const sha256 = sha256File(file);
-      if (sha256 !== want.sha256) problems.push(`${shown}: sha256 ${sha256.slice(0, 12)}, the record says ${want.sha256.slice(0, 12)} (same size, other bytes)`);
+      if (sha256 !== want.sha256)
+        problems.push(`${shown}: sha256 ${sha256.slice(0, 12)}, the record says ${want.sha256.slice(0, 12)} (same size, other bytes)`);
     }
   }
   return problems;
 }
 
-
 /** What the check reads of a run record (experiment.ts's RunRecord has more). */
-export interface RecordedRun { status: string; artifacts?: Artifacts }
+export interface RecordedRun {
+  status: string;
+  artifacts?: Artifacts;
+}
 
 /** What a run folder holds as far as reuse is concerned: its record where it parses, and every problem found. */
 export interface RunFolderCheck<R extends RecordedRun = RecordedRun> {

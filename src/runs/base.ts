@@ -53,7 +53,10 @@ export function parseInit(text: string): Init {
 export type AdapterKind = "none" | "lora";
 export const ADAPTER_KINDS: readonly AdapterKind[] = ["none", "lora"];
 
-export interface BaseRef { dir: string; hash: string }
+export interface BaseRef {
+  dir: string;
+  hash: string;
+}
 
 export function sha256(bytes: Buffer): string {
   return crypto.createHash("sha256").update(bytes).digest("hex");
@@ -75,8 +78,10 @@ export function readBaseCard(dir: string): BaseCard {
   if (!fs.existsSync(file)) {
     // `xft pretrain --init hf:DIR` writes a checkpoint folder (pretrain-checkpoint.ts), which starts runs as hf: does.
     const checkpoint = fs.existsSync(path.join(dir, "config.json"));
-    throw new Error(`${dir}: no base model here (no ${BASE_CARD_FILE}); ` +
-      (checkpoint ? `it is a Hugging Face checkpoint folder: start from it with --init hf:${dir}` : "make one with `xft pretrain`"));
+    throw new Error(
+      `${dir}: no base model here (no ${BASE_CARD_FILE}); ` +
+        (checkpoint ? `it is a Hugging Face checkpoint folder: start from it with --init hf:${dir}` : "make one with `xft pretrain`"),
+    );
   }
   return readJsonFile<BaseCard>(file, `base ${dir}`);
 }
@@ -106,8 +111,10 @@ export function checkBase(dir: string, model: GptConfig, tokenizerHash: string):
   if (card.tokenizerHash !== tokenizerHash) throw new Error(`base ${dir} was pretrained with another tokenizer; pretrain it again`);
   const arch = (["layers", "dModel", "heads", "mlpRatio", "vocabSize"] as const).filter((k) => card.model[k] !== model[k]);
   if (arch.length > 0) {
-    throw new Error(`base ${dir} is ${describeArchitecture(card.model)}; this run's model is ${describeArchitecture(model)} ` +
-      `(${arch.join(", ")} differ): pretrain a base of this architecture (\`xft pretrain --layers ${model.layers} --d-model ${model.dModel} --heads ${model.heads} --out DIR\`) and pass --base DIR`);
+    throw new Error(
+      `base ${dir} is ${describeArchitecture(card.model)}; this run's model is ${describeArchitecture(model)} ` +
+        `(${arch.join(", ")} differ): pretrain a base of this architecture (\`xft pretrain --layers ${model.layers} --d-model ${model.dModel} --heads ${model.heads} --out DIR\`) and pass --base DIR`,
+    );
   }
   if (card.model.maxLen < model.maxLen) throw new Error(`base ${dir} covers ${card.model.maxLen} positions; this run needs ${model.maxLen}`);
   return { dir: path.resolve(dir), hash: card.weightsHash };

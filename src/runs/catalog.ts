@@ -21,7 +21,8 @@ export interface ListOptions extends Pick<RunOptions, "runsDir"> {
 export function runRecords(opts: ListOptions = {}): RunRecord[] {
   const root = runsRoot(opts.runsDir);
   if (!fs.existsSync(root)) return [];
-  return fs.readdirSync(root, { withFileTypes: true })
+  return fs
+    .readdirSync(root, { withFileTypes: true })
     .filter((e) => e.isDirectory() && fs.existsSync(path.join(root, e.name, RUN_FILE)))
     .map((e) => readRunRecord(path.join(root, e.name)))
     .filter((r) => opts.profile === undefined || r.spec.profile === opts.profile)
@@ -30,10 +31,17 @@ export function runRecords(opts: ListOptions = {}): RunRecord[] {
 
 /** One row per run: its key, profile, start and status, then its spec and metrics as `metricsTable` has them. */
 export function listRuns(opts: ListOptions = {}): ReturnType<typeof aq.from> {
-  return aq.from(runRecords(opts).map((r) => ({
-    key: r.key, profile: r.spec.profile, init: r.init?.from ?? "scratch", adapter: r.adapter ? "lora" : "none", status: r.status,
-    expl_tokens: r.spec.explTokens, ...metricsRow(r),
-  })));
+  return aq.from(
+    runRecords(opts).map((r) => ({
+      key: r.key,
+      profile: r.spec.profile,
+      init: r.init?.from ?? "scratch",
+      adapter: r.adapter ? "lora" : "none",
+      status: r.status,
+      expl_tokens: r.spec.explTokens,
+      ...metricsRow(r),
+    })),
+  );
 }
 
 export interface LoadedRun {

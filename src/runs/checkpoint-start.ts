@@ -28,10 +28,12 @@ export interface CheckpointRef {
 /** Hashes by folder, kept while the files' sizes and times are unchanged: a grid starts many runs from one checkpoint. */
 const hashes = new Map<string, { stamp: string; hash: string }>();
 function cachedHash(checkpoint: HfCheckpoint): string {
-  const stamp = checkpoint.weightFiles.map((f) => {
-    const st = fs.statSync(f);
-    return `${f}:${st.size}:${st.mtimeMs}`;
-  }).join("|");
+  const stamp = checkpoint.weightFiles
+    .map((f) => {
+      const st = fs.statSync(f);
+      return `${f}:${st.size}:${st.mtimeMs}`;
+    })
+    .join("|");
   const cached = hashes.get(checkpoint.dir);
   if (cached?.stamp === stamp) return cached.hash;
   const hash = checkpointHash(checkpoint);
@@ -50,7 +52,9 @@ export function checkCheckpoint(ref: string, chatTemplate = false): { checkpoint
 /** The checkpoint's architecture for runs of `maxLen` positions, which it must cover. */
 export function checkpointRunConfig(checkpoint: HfCheckpoint, maxLen: number): ModelConfig {
   if (checkpoint.config.maxLen < maxLen) {
-    throw new Error(`checkpoint ${checkpoint.dir} covers ${checkpoint.config.maxLen} positions; this run needs ${maxLen} (a profile with a shorter maxLen)`);
+    throw new Error(
+      `checkpoint ${checkpoint.dir} covers ${checkpoint.config.maxLen} positions; this run needs ${maxLen} (a profile with a shorter maxLen)`,
+    );
   }
   return { ...checkpoint.config, maxLen };
 }

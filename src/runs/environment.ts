@@ -57,7 +57,12 @@ export function describeHost(): HostInfo {
 
 export function collectEnvironment(backend: BackendInfo): Environment {
   return {
-    backend: backend.name, threads: backend.threads, tfjsVersion: backend.tfjsVersion,
-    tensorflowVersion: backend.tensorflowVersion, attention: backend.attention, tfOps: backend.tfOps, ...describeHost(),
+    backend: backend.name,
+    threads: backend.threads,
+    tfjsVersion: backend.tfjsVersion,
+    tensorflowVersion: backend.tensorflowVersion,
+    attention: backend.attention,
+    tfOps: backend.tfOps,
+    ...describeHost(),
   };
 }

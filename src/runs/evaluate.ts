@@ -44,22 +44,37 @@ export async function evaluateRun(run: string | RunRecord, dataset: string, opts
   if (data.labelSet.join("\u0000") !== record.data.labelSet.join("\u0000")) {
     throw new Error(`dataset ${data.name} has labels ${data.labelSet.join(", ")}; run ${record.key} rates ${record.data.labelSet.join(", ")}`);
   }
-  if (opts.asDimension !== undefined) data.test = ofDimension(data.test, opts.dimension, data.name).map((ex) => ({ ...ex, dimension: opts.asDimension! }));
+  if (opts.asDimension !== undefined)
+    data.test = ofDimension(data.test, opts.dimension, data.name).map((ex) => ({ ...ex, dimension: opts.asDimension! }));
   await initBackend();
   const fmt = runFormat(record);
   const test = testSetOf(data, opts.asDimension ?? opts.dimension, undefined, record.spec.condition, fmt, record.sequence);
   const { params, config } = loadRunModel(record);
   try {
-    const { readout, rationales } = await readTestSet(params, config, test, record.spec.condition, fmt, record.sequence.maxExplTokens, opts.onProgress);
+    const { readout, rationales } = await readTestSet(
+      params,
+      config,
+      test,
+      record.spec.condition,
+      fmt,
+      record.sequence.maxExplTokens,
+      opts.onProgress,
+    );
     const predictions: Prediction[] = test.examples.map((ex, i) => ({
-      id: ex.id, gold: readout.gold[i], predicted: readout.predicted[i],
+      id: ex.id,
+      gold: readout.gold[i],
+      predicted: readout.predicted[i],
       probs: Array.from(readout.probs.subarray(i * readout.k, (i + 1) * readout.k)),
       ...(rationales ? { rationale: fmt.decode(rationales[i]) } : {}),
     }));
     const ratings = readHumanRatings(data.dir);
     return {
-      run: record.key, dataset: data.name, dimension: opts.dimension ?? null, labelSet: data.labelSet,
-      metrics: runMetrics(readout.gold, readout.predicted, readout.probs, readout.k), predictions,
+      run: record.key,
+      dataset: data.name,
+      dimension: opts.dimension ?? null,
+      labelSet: data.labelSet,
+      metrics: runMetrics(readout.gold, readout.predicted, readout.probs, readout.k),
+      predictions,
       ...(ratings ? { human: humanAgreement(predictions, data.labelSet, ratings) } : {}),
     };
   } finally {
@@ -69,9 +84,13 @@ export async function evaluateRun(run: string | RunRecord, dataset: string, opts
 
 /** One row per example: its id, gold and predicted labels, and each label's probability (`p_<label>`). */
 export function predictionTable(e: Evaluation): ReturnType<typeof aq.from> {
-  return aq.from(e.predictions.map((p) => ({
-    id: p.id, gold: e.labelSet[p.gold], predicted: e.labelSet[p.predicted],
-    ...Object.fromEntries(e.labelSet.map((label, k) => [`p_${label}`, Number(p.probs[k].toFixed(6))])),
-    ...(p.rationale !== undefined ? { rationale: p.rationale } : {}),
-  })));
+  return aq.from(
+    e.predictions.map((p) => ({
+      id: p.id,
+      gold: e.labelSet[p.gold],
+      predicted: e.labelSet[p.predicted],
+      ...Object.fromEntries(e.labelSet.map((label, k) => [`p_${label}`, Number(p.probs[k].toFixed(6))])),
+      ...(p.rationale !== undefined ? { rationale: p.rationale } : {}),
+    })),
+  );
 }

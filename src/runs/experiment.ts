@@ -15,15 +15,22 @@ import { countParameters, createParams, disposeParams, GptConfig, ModelConfig, P
 import { TextFormat, xftFormat } from "../text/format";
 import { CONFIG_FILE, loadModel, saveModel, WEIGHTS_FILE } from "../model/io";
 import {
-  ADAPTER_CONFIG_FILE, ADAPTER_WEIGHTS_FILE, adapterShapes, allLinearTargets, createAdapter, DEFAULT_LORA, loadAdapter, LoraConfig, mergeAdapter,
-  saveAdapter, validateLoraConfig,
+  ADAPTER_CONFIG_FILE,
+  ADAPTER_WEIGHTS_FILE,
+  adapterShapes,
+  allLinearTargets,
+  createAdapter,
+  DEFAULT_LORA,
+  loadAdapter,
+  LoraConfig,
+  mergeAdapter,
+  saveAdapter,
+  validateLoraConfig,
 } from "../model/lora";
 import { makeDirectory, writeFileAtomic } from "../util/atomic-write";
 import { XftTokenizer } from "../text/tokenizer";
 import { PseudoExplanations } from "../train/pseudo";
-import {
-  Condition, encodeExample, EncodedExample, encodeRationalePrompt, isPseudo, isRationaleFirst, parseCondition,
-} from "../train/sequences";
+import { Condition, encodeExample, EncodedExample, encodeRationalePrompt, isPseudo, isRationaleFirst, parseCondition } from "../train/sequences";
 import { LossPoint, train, TrainConfig, TrainProgress, TrainResult } from "../train/trainer";
 import { hashSeed, Rng } from "../util/rng";
 import { readJsonFile } from "../util/read-file";
@@ -73,8 +80,7 @@ export function startSuffix(start: RunStart): string {
 }
 
 export type ProgressEvent =
-  | ({ phase: "train"; done: number; total: number; text: string } & TrainProgress)
-  | { phase: "eval"; done: number; total: number; text: string };
+  ({ phase: "train"; done: number; total: number; text: string } & TrainProgress) | { phase: "eval"; done: number; total: number; text: string };
 
 export interface RunOptions {
   /** Folder of run folders; default $XFT_RUNS_DIR, then <root>/runs. */
@@ -178,7 +184,12 @@ export interface TestSet {
 }
 
 export function testSetOf(
-  dataset: Dataset, dimension: string | undefined, maxTest: number | undefined, condition: Condition, fmt: TextFormat, sequence: Profile["sequence"],
+  dataset: Dataset,
+  dimension: string | undefined,
+  maxTest: number | undefined,
+  condition: Condition,
+  fmt: TextFormat,
+  sequence: Profile["sequence"],
 ): TestSet {
   const examples = subset(ofDimension(dataset.test, dimension, dataset.name), maxTest, `${subsetSalt(dataset.name, dimension)}/test`);
   const encoded = isRationaleFirst(condition)
@@ -199,7 +210,9 @@ export function runFormat(record: Pick<RunRecord, "init" | "model">): TextFormat
 export function recordTestSet(record: RunRecord, fmt: TextFormat): TestSet {
   const dataset = cachedDataset(record.datasetSource ?? record.data.name);
   if (dataset.hash !== record.data.hash) {
-    throw new Error(`run ${record.key}: dataset ${record.data.name} has changed since the run (hash ${dataset.hash.slice(0, 12)}, the run's ${record.data.hash.slice(0, 12)}); retrain it`);
+    throw new Error(
+      `run ${record.key}: dataset ${record.data.name} has changed since the run (hash ${dataset.hash.slice(0, 12)}, the run's ${record.data.hash.slice(0, 12)}); retrain it`,
+    );
   }
   if (fmt.tokenizerHash !== record.tokenizerHash) throw new Error(`run ${record.key}: the tokenizer has changed since the run; retrain it`);
   const test = testSetOf(dataset, record.data.dimension ?? undefined, record.data.test, record.spec.condition, fmt, record.sequence);
@@ -210,7 +223,11 @@ export function recordTestSet(record: RunRecord, fmt: TextFormat): TestSet {
 }
 
 function encodeAll(
-  examples: Example[], condition: Condition, fmt: TextFormat, seq: Profile["sequence"], pseudo?: PseudoExplanations,
+  examples: Example[],
+  condition: Condition,
+  fmt: TextFormat,
+  seq: Profile["sequence"],
+  pseudo?: PseudoExplanations,
 ): EncodedExample[] {
   return examples.map((ex) => encodeExample(ex, condition, fmt, seq, pseudo));
 }
@@ -244,7 +261,11 @@ function resolveRun(spec: RunSpec, runsDir: string | undefined): ResolvedRun {
   }
   const dataset = cachedDataset(spec.dataset);
   const dimension = spec.dimension ?? null;
-  const trainExamples = subset(ofDimension(dataset.train, spec.dimension, dataset.name), profile.maxTrain, `${subsetSalt(dataset.name, spec.dimension)}/train`);
+  const trainExamples = subset(
+    ofDimension(dataset.train, spec.dimension, dataset.name),
+    profile.maxTrain,
+    `${subsetSalt(dataset.name, spec.dimension)}/train`,
+  );
   const sequence = { ...profile.sequence, maxExplTokens: spec.explTokens ?? profile.sequence.maxExplTokens };
   const { start, model, fmt } = resolveStart(spec, profile, sequence.maxLen);
   const test = testSetOf(dataset, spec.dimension, profile.maxTest, condition, fmt, sequence);
@@ -252,14 +273,43 @@ function resolveRun(spec: RunSpec, runsDir: string | undefined): ResolvedRun {
   // A pretrained checkpoint fine-tunes at its own, smaller learning rates (profiles.ts).
   const optimizer = start.checkpoint ? CHECKPOINT_LR[start.lora ? "lora" : "full"] : {};
   const trainConfig: TrainConfig = { ...profile.train, ...optimizer, seed: spec.seed, steps };
-  const data = { name: dataset.name, dimension, hash: dataset.hash, train: trainExamples.length, test: test.examples.length, labelSet: dataset.labelSet };
+  const data = {
+    name: dataset.name,
+    dimension,
+    hash: dataset.hash,
+    train: trainExamples.length,
+    test: test.examples.length,
+    labelSet: dataset.labelSet,
+  };
   // Runs from scratch keep the keys they had before bases existed; a base or checkpoint (its hash), an adapter and a chat template are part of the key.
   const key = runKey({
-    data, condition, model, trainConfig, sequence, tokenizer: fmt.tokenizerHash,
-    ...(start.base ? { base: start.base.hash, adapter: start.lora } : start.checkpoint ? { checkpoint: start.checkpoint.hash, adapter: start.lora, chatTemplate: start.checkpoint.chatTemplate } : {}),
+    data,
+    condition,
+    model,
+    trainConfig,
+    sequence,
+    tokenizer: fmt.tokenizerHash,
+    ...(start.base
+      ? { base: start.base.hash, adapter: start.lora }
+      : start.checkpoint
+        ? { checkpoint: start.checkpoint.hash, adapter: start.lora, chatTemplate: start.checkpoint.chatTemplate }
+        : {}),
   });
   return {
-    spec, profile, condition, dataset, dimension, sequence, start, model, fmt, trainExamples, test, trainConfig, data, key,
+    spec,
+    profile,
+    condition,
+    dataset,
+    dimension,
+    sequence,
+    start,
+    model,
+    fmt,
+    trainExamples,
+    test,
+    trainConfig,
+    data,
+    key,
     dir: path.join(runsRoot(runsDir), key),
   };
 }
@@ -292,8 +342,11 @@ function reuseOrPrepare(run: ResolvedRun, opts: RunOptions): RunRecord | undefin
 /** The weights a run starts from, and its LoRA adapter (the only thing that trains then). The caller disposes them. */
 function startingWeights(run: ResolvedRun): { params: Params; adapter?: { params: Params; config: LoraConfig } } {
   const { start, model, spec } = run;
-  const params = start.base ? baseParams(start.base, model as GptConfig)
-    : start.checkpoint ? checkpointParams(start.checkpoint, model) : createParams(model, hashSeed(spec.seed, "init"));
+  const params = start.base
+    ? baseParams(start.base, model as GptConfig)
+    : start.checkpoint
+      ? checkpointParams(start.checkpoint, model)
+      : createParams(model, hashSeed(spec.seed, "init"));
   const adapter = start.lora && { params: createAdapter(model, start.lora, hashSeed(spec.seed, "lora")), config: start.lora };
   return { params, adapter };
 }
@@ -303,13 +356,24 @@ function trainRun(run: ResolvedRun, weights: ReturnType<typeof startingWeights>,
   // Pseudo-explanations draw from the training split only, with a seed of their own per run seed.
   const pseudo = isPseudo(run.condition) ? new PseudoExplanations(run.trainExamples, run.fmt, hashSeed(run.spec.seed, "pseudo")) : undefined;
   return train({
-    params: weights.params, model: run.model, config: run.trainConfig, examples: encodeAll(run.trainExamples, run.condition, run.fmt, run.sequence, pseudo),
-    padId: run.fmt.padId, adapter: weights.adapter, checkpointFile: path.join(run.dir, CHECKPOINT_FILE), shouldStop: opts.shouldStop ?? interruptedSince(),
-    onProgress: (p) => opts.onProgress?.({
-      phase: "train", ...p, done: p.step, total: p.totalSteps,
-      text: `step ${p.step}/${p.totalSteps}  loss ${p.loss.toFixed(4)}  ${Math.round(p.tokensPerSec)} tok/s  ` +
-        `${formatSeconds(p.elapsedS)} elapsed, ${formatSeconds(p.etaS)} left`,
-    }),
+    params: weights.params,
+    model: run.model,
+    config: run.trainConfig,
+    examples: encodeAll(run.trainExamples, run.condition, run.fmt, run.sequence, pseudo),
+    padId: run.fmt.padId,
+    adapter: weights.adapter,
+    checkpointFile: path.join(run.dir, CHECKPOINT_FILE),
+    shouldStop: opts.shouldStop ?? interruptedSince(),
+    onProgress: (p) =>
+      opts.onProgress?.({
+        phase: "train",
+        ...p,
+        done: p.step,
+        total: p.totalSteps,
+        text:
+          `step ${p.step}/${p.totalSteps}  loss ${p.loss.toFixed(4)}  ${Math.round(p.tokensPerSec)} tok/s  ` +
+          `${formatSeconds(p.elapsedS)} elapsed, ${formatSeconds(p.etaS)} left`,
+      }),
   });
 }
 
@@ -318,7 +382,12 @@ function trainRun(run: ResolvedRun, weights: ReturnType<typeof startingWeights>,
  * rationale first, after the explanation the model generates (`rationales`, token ids per example).
  */
 export async function readTestSet(
-  params: Params, model: ModelConfig, test: TestSet, condition: Condition, fmt: TextFormat, maxExplTokens: number,
+  params: Params,
+  model: ModelConfig,
+  test: TestSet,
+  condition: Condition,
+  fmt: TextFormat,
+  maxExplTokens: number,
   onProgress?: (done: number, total: number) => void,
 ): Promise<{ readout: Readout; rationales?: number[][] }> {
   if (!isRationaleFirst(condition)) return { readout: await readLabels(params, model, test.encoded, test.labels, { padId: fmt.padId, onProgress }) };
@@ -328,10 +397,13 @@ export async function readTestSet(
 
 /** Step 4: the test readout and its metrics, on the trained weights (LoRA: merged, as inference would). */
 async function evaluateTrained(run: ResolvedRun, params: Params, opts: RunOptions): Promise<{ metrics: RunMetrics; predictions: Prediction[] }> {
-  const { readout, rationales } = await readTestSet(params, run.model, run.test, run.condition, run.fmt, run.sequence.maxExplTokens,
-    (done, total) => opts.onProgress?.({ phase: "eval", done, total, text: `evaluating ${done}/${total}` }));
+  const { readout, rationales } = await readTestSet(params, run.model, run.test, run.condition, run.fmt, run.sequence.maxExplTokens, (done, total) =>
+    opts.onProgress?.({ phase: "eval", done, total, text: `evaluating ${done}/${total}` }),
+  );
   const predictions: Prediction[] = run.test.examples.map((ex, i) => ({
-    id: ex.id, gold: readout.gold[i], predicted: readout.predicted[i],
+    id: ex.id,
+    gold: readout.gold[i],
+    predicted: readout.predicted[i],
     probs: Array.from(readout.probs.subarray(i * readout.k, (i + 1) * readout.k), (p) => Number(p.toFixed(6))),
     ...(rationales ? { rationale: run.fmt.decode(rationales[i]) } : {}),
   }));
@@ -343,7 +415,8 @@ async function writeResults(run: ResolvedRun, weights: ReturnType<typeof startin
   writeFileAtomic(path.join(run.dir, PREDICTIONS_FILE), JSON.stringify(predictions) + "\n");
   const from = run.start.base ?? run.start.checkpoint;
   const adapterOnly = Boolean(weights.adapter && from);
-  if (weights.adapter && from) await saveAdapter(run.dir, weights.adapter.params, { lora: weights.adapter.config, base: { dir: from.dir, hash: from.hash } });
+  if (weights.adapter && from)
+    await saveAdapter(run.dir, weights.adapter.params, { lora: weights.adapter.config, base: { dir: from.dir, hash: from.hash } });
   else await saveModel(run.dir, weights.params, run.model);
   fs.rmSync(path.join(run.dir, CHECKPOINT_FILE), { force: true });
   return recordArtifacts(run.dir, artifactNames(adapterOnly));
@@ -352,9 +425,23 @@ async function writeResults(run: ResolvedRun, weights: ReturnType<typeof startin
 function newRecord(run: ResolvedRun, training: TrainResult, backend: BackendInfo): RunRecord {
   const { spec, start, model } = run;
   return {
-    version: RUN_RECORD_VERSION, key: run.key, dir: run.dir, status: training.steps < run.trainConfig.steps ? "stopped" : "done", reused: false,
-    spec: { dataset: run.dataset.name, dimension: run.dimension, condition: run.condition, explTokens: spec.explTokens ?? null, seed: spec.seed, profile: run.profile.name },
-    model: { ...model, parameters: countParameters(model) }, train: run.trainConfig, sequence: run.sequence, data: run.data,
+    version: RUN_RECORD_VERSION,
+    key: run.key,
+    dir: run.dir,
+    status: training.steps < run.trainConfig.steps ? "stopped" : "done",
+    reused: false,
+    spec: {
+      dataset: run.dataset.name,
+      dimension: run.dimension,
+      condition: run.condition,
+      explTokens: spec.explTokens ?? null,
+      seed: spec.seed,
+      profile: run.profile.name,
+    },
+    model: { ...model, parameters: countParameters(model) },
+    train: run.trainConfig,
+    sequence: run.sequence,
+    data: run.data,
     tokenizerHash: run.fmt.tokenizerHash,
     init: start.base ? { from: "base", ...start.base } : start.checkpoint ? { from: "hf", ...start.checkpoint } : { from: "scratch" },
     adapter: start.lora ?? null,
@@ -413,7 +500,8 @@ function resolveStart(spec: RunSpec, profile: Profile, maxLen: number): { start:
   const adapterKind = spec.adapter ?? "none";
   if (adapterKind !== "none" && adapterKind !== "lora") throw new Error(`adapter must be none or lora, got "${adapterKind}"`);
   if (init !== "base" && spec.base !== undefined) throw new Error(`a base folder is given but init is ${init}: use init base (--init base)`);
-  if (spec.chatTemplate && !init.startsWith("hf:")) throw new Error(`a chat template is a checkpoint's, but init is ${init}: use it with init hf:DIR (--init hf:DIR)`);
+  if (spec.chatTemplate && !init.startsWith("hf:"))
+    throw new Error(`a chat template is a checkpoint's, but init is ${init}: use it with init hf:DIR (--init hf:DIR)`);
   if (init.startsWith("hf:")) {
     const { checkpoint, start } = checkCheckpoint(init, spec.chatTemplate);
     const model = checkpointRunConfig(checkpoint, maxLen);
@@ -426,7 +514,8 @@ function resolveStart(spec: RunSpec, profile: Profile, maxLen: number): { start:
   const model: GptConfig = { ...profile.model, vocabSize: tok.vocabSize, maxLen };
   const fmt = xftFormat(tok);
   if (init === "scratch") {
-    if (adapterKind === "lora") throw new Error("a LoRA adapter needs pretrained weights: use init base (--init base) or a checkpoint (--init hf:DIR) with it");
+    if (adapterKind === "lora")
+      throw new Error("a LoRA adapter needs pretrained weights: use init base (--init base) or a checkpoint (--init hf:DIR) with it");
     return { start: {}, model, fmt };
   }
   const lora = adapterKind === "lora" ? { ...DEFAULT_LORA, ...spec.lora } : undefined;
@@ -440,7 +529,10 @@ function resolveStart(spec: RunSpec, profile: Profile, maxLen: number): { start:
  * A finished run's model, ready for inference: its saved weights, or for a LoRA run the base it was trained
  * on (checked by hash) with its adapter merged in. The caller disposes the parameters.
  */
-export function loadRunModel(record: Pick<RunRecord, "key" | "dir" | "init" | "adapter" | "tokenizerHash" | "model">): { params: Params; config: ModelConfig } {
+export function loadRunModel(record: Pick<RunRecord, "key" | "dir" | "init" | "adapter" | "tokenizerHash" | "model">): {
+  params: Params;
+  config: ModelConfig;
+} {
   if (!record.adapter) return loadModel(record.dir);
   const { parameters: _parameters, ...config } = record.model;
   const base = adaptedWeights(record, config);
@@ -478,7 +570,12 @@ function migrateRecord(record: RunRecord, dir: string): RunRecord {
   let metrics = record.metrics;
   if (stored !== undefined && stored.brier === undefined) {
     const predictions = readPredictions({ ...record, dir });
-    metrics = runMetrics(predictions.map((p) => p.gold), predictions.map((p) => p.predicted), predictions.flatMap((p) => p.probs), record.data.labelSet.length);
+    metrics = runMetrics(
+      predictions.map((p) => p.gold),
+      predictions.map((p) => p.predicted),
+      predictions.flatMap((p) => p.probs),
+      record.data.labelSet.length,
+    );
   }
   const upgraded: RunRecord = { ...record, version: RUN_RECORD_VERSION, metrics };
   writeFileAtomic(path.join(dir, RUN_FILE), JSON.stringify(upgraded, null, 1) + "\n");

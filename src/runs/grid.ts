@@ -18,7 +18,10 @@ import { interruptedSince } from "../util/interrupt";
 import { cachedDataset, formatSeconds, ProgressEvent, RunOptions, RunRecord, runExperiment, RunSpec, RunStart, startSuffix } from "./experiment";
 import { Profile, PROFILES, ProfileName, resolveProfile } from "./profiles";
 
-export interface Setting { dataset: string; dimension: string }
+export interface Setting {
+  dataset: string;
+  dimension: string;
+}
 
 export interface GridSpec {
   settings: Setting[];
@@ -52,7 +55,9 @@ export const GRID_PROFILES: Record<ProfileName, GridProfile> = {
       model: { layers: 1, dModel: 32, heads: 2, mlpRatio: 4, initStd: 0.02 },
       sequence: { maxLen: 96, maxExplTokens: 24 },
       train: { ...base("ci").train, warmupSteps: 4, checkpointEvery: 1000 },
-      epochs: 2, maxTrain: 96, maxTest: 48,
+      epochs: 2,
+      maxTrain: 96,
+      maxTest: 48,
     },
     seeds: [1, 2],
     sources: ["conv-usr-topical", "conv-hh-chosen"],
@@ -67,7 +72,9 @@ export const GRID_PROFILES: Record<ProfileName, GridProfile> = {
       model: { layers: 1, dModel: 64, heads: 4, mlpRatio: 4, initStd: 0.02 },
       sequence: { maxLen: 96, maxExplTokens: 40 },
       train: { ...base("quick").train, lr: 3e-3, warmupSteps: 20, checkpointEvery: 200 },
-      epochs: 8, maxTrain: 400, maxTest: 200,
+      epochs: 8,
+      maxTrain: 400,
+      maxTest: 200,
     },
     seeds: [1, 2, 3],
     sources: "all",
@@ -134,12 +141,25 @@ function uniqueArms(arms: Arm<Condition>[]): Arm<Condition>[] {
 
 /** The runs of a grid, in a fixed order (setting, arm, seed): shards and progress refer to positions in it. */
 export function expandGrid(g: GridSpec): RunSpec[] {
-  return g.settings.flatMap((s) => g.arms.flatMap((a) => g.seeds.map((seed): RunSpec => ({
-    dataset: s.dataset, dimension: s.dimension, condition: a.condition, explTokens: a.explTokens ?? undefined, seed, profile: g.profile, ...g.start,
-  }))));
+  return g.settings.flatMap((s) =>
+    g.arms.flatMap((a) =>
+      g.seeds.map((seed): RunSpec => ({
+        dataset: s.dataset,
+        dimension: s.dimension,
+        condition: a.condition,
+        explTokens: a.explTokens ?? undefined,
+        seed,
+        profile: g.profile,
+        ...g.start,
+      })),
+    ),
+  );
 }
 
-export interface Shard { index: number; count: number }
+export interface Shard {
+  index: number;
+  count: number;
+}
 
 /** "k/n" (1 <= k <= n): the k-th of n shares. */
 export function parseShard(text: string): Shard {
@@ -188,12 +208,19 @@ export async function runGrid(specs: readonly RunSpec[], opts: GridOptions = {})
   for (const [i, spec] of specs.entries()) {
     const remaining = specs.length - i;
     const eta = () => (trained > 0 ? (trainedS / trained) * remaining : NaN);
-    const report = (event?: ProgressEvent, finished?: RunRecord) => opts.onProgress?.({
-      run: i + 1, runs: specs.length, spec, event, finished, etaS: eta(),
-      text: `run ${i + 1}/${specs.length} ${describeRun(spec, startSuffix(spec))}${event ? `: ${event.phase} ${event.done}/${event.total}` : ""}` +
-        `${finished ? `: ${finished.reused ? "reused" : finished.status}` : ""}; ` +
-        `grid ${formatSeconds((Date.now() - started) / 1000)} elapsed, ${formatSeconds(eta())} left`,
-    });
+    const report = (event?: ProgressEvent, finished?: RunRecord) =>
+      opts.onProgress?.({
+        run: i + 1,
+        runs: specs.length,
+        spec,
+        event,
+        finished,
+        etaS: eta(),
+        text:
+          `run ${i + 1}/${specs.length} ${describeRun(spec, startSuffix(spec))}${event ? `: ${event.phase} ${event.done}/${event.total}` : ""}` +
+          `${finished ? `: ${finished.reused ? "reused" : finished.status}` : ""}; ` +
+          `grid ${formatSeconds((Date.now() - started) / 1000)} elapsed, ${formatSeconds(eta())} left`,
+      });
     report();
     const record = await runExperiment(spec, { ...opts, shouldStop, onProgress: (event) => report(event) });
     records.push(record);

@@ -12,7 +12,7 @@ import * as aq from "arquero";
 import * as fs from "fs";
 import * as path from "path";
 import { loadDataset } from "../data/load";
-import { armColumns, seedGroups, seedInterval, seedPairedDifferences } from "../eval/compare";
+import { type ArmColumns, armColumns, seedGroups, seedInterval, seedPairedDifferences } from "../eval/compare";
 import type { HumanAgreementRow } from "../eval/human-agreement";
 import { writeFileAtomic } from "../util/atomic-write";
 import { readJsonFile } from "../util/read-file";
@@ -22,7 +22,11 @@ import type { RunOptions, RunRecord } from "./experiment";
 const TRANSFER_DATASET = "usr";
 const TRANSFER_FILE = "usr-transfer.json";
 /** The USR quality each conversation dimension is compared with; Overall is compared for every dimension. */
-const MATCHED_QUALITY: Readonly<Record<string, string>> = { naturalness: "natural", "on-topic": "maintainsContext", comprehensiveness: "usesKnowledge" };
+const MATCHED_QUALITY: Readonly<Record<string, string>> = {
+  naturalness: "natural",
+  "on-topic": "maintainsContext",
+  comprehensiveness: "usesKnowledge",
+};
 const OVERALL = "overall";
 
 type Table = ReturnType<typeof aq.from>;
@@ -36,7 +40,12 @@ export interface HumanTransfer {
   differences: Table;
 }
 
-interface StoredTransfer { dataset: string; hash: string; dimension: string; human: HumanAgreementRow[] }
+interface StoredTransfer {
+  dataset: string;
+  hash: string;
+  dimension: string;
+  human: HumanAgreementRow[];
+}
 
 /** The run's correlations with USR's people: stored ones when USR has not changed, else evaluated and stored. */
 async function transferOf(record: RunRecord, usrHash: string, opts: Pick<RunOptions, "runsDir">): Promise<HumanAgreementRow[]> {
@@ -59,7 +68,8 @@ function shownQualities(dimension: string): string[] {
 
 /** The conversation runs among `records` (finished, of one dimension), each read on USR; the tables over seeds. */
 export async function humanTransfer(
-  records: readonly RunRecord[], opts: Pick<RunOptions, "runsDir"> & { onProgress?: (done: number, total: number) => void } = {},
+  records: readonly RunRecord[],
+  opts: Pick<RunOptions, "runsDir"> & { onProgress?: (done: number, total: number) => void } = {},
 ): Promise<HumanTransfer> {
   const conversation = records.filter((r) => r.status === "done" && r.data.name.startsWith("conv-") && r.spec.dimension !== null);
   const usrHash = loadDataset(TRANSFER_DATASET, { allowTestOnly: true }).hash;
@@ -68,7 +78,8 @@ export async function humanTransfer(
     const human = await transferOf(record, usrHash, opts);
     for (const quality of shownQualities(record.spec.dimension!)) {
       const row = human.find((h) => h.quality === quality);
-      if (!row) throw new Error(`run ${record.key}: ${TRANSFER_FILE} has no "${quality}" rating; USR rates ${human.map((h) => h.quality).join(", ")}`);
+      if (!row)
+        throw new Error(`run ${record.key}: ${TRANSFER_FILE} has no "${quality}" rating; USR rates ${human.map((h) => h.quality).join(", ")}`);
       items.push({ record, quality, rho: row.rho, n: row.n });
     }
     opts.onProgress?.(i + 1, conversation.length);
@@ -76,18 +87,27 @@ export async function humanTransfer(
   const qualities = [...new Set(items.map((it) => it.quality))];
   const ofQuality = (q: string) => items.filter((it) => it.quality === q);
   const runOf = (it: (typeof items)[number]) => it.record;
-  const summary = qualities.flatMap((q) => seedGroups(ofQuality(q), runOf).map((group) => {
-    const { mean, lo, hi, nan } = seedInterval(group.map((it) => it.rho));
-    // A t-interval over two or three seeds can reach past a correlation's range; it is cut to [-1, 1].
-    const rho = { rho_mean: mean, rho_lo: Math.max(-1, lo), rho_hi: Math.min(1, hi) };
-    return { ...armColumns(group[0].record.spec), quality: q, n_seeds: group.length, ...rho, constant_seeds: nan };
-  }));
-  const differences = qualities.flatMap((q) => seedPairedDifferences(ofQuality(q), runOf, (it) => it.rho).map((row) => ({ ...row, quality: q })));
+  const summary = qualities.flatMap((q) =>
+    seedGroups(ofQuality(q), runOf).map((group) => {
+      const { mean, lo, hi, nan } = seedInterval(group.map((it) => it.rho));
+      // A t-interval over two or three seeds can reach past a correlation's range; it is cut to [-1, 1].
+      const rho = { rho_mean: mean, rho_lo: Math.max(-1, lo), rho_hi: Math.min(1, hi) };
+      return { ...armColumns(group[0].record.spec), quality: q, n_seeds: group.length, ...rho, constant_seeds: nan };
+    }),
+  );
+  const differences = qualities.flatMap((q) =>
+    seedPairedDifferences(ofQuality(q), runOf, (it) => it.rho).map((row) => ({ ...armColumnsOf(row), quality: q, ...row })),
+  );
   return {
     runs: aq.from(items.map((it) => ({ ...armColumns(it.record.spec), seed: it.record.spec.seed, quality: it.quality, n: it.n, rho: it.rho }))),
     summary: aq.from(bySetting(summary)),
     differences: aq.from(bySetting(differences)),
   };
+}
+
+/** A row's setting and arm columns alone, so that a column added after them (`quality`) comes next. */
+function armColumnsOf(row: ArmColumns): ArmColumns {
+  return { dataset: row.dataset, dimension: row.dimension, condition: row.condition, expl_tokens: row.expl_tokens };
 }
 
 /** Rows of one setting together, its matched quality before Overall; within a quality, the order they came in (arms). */

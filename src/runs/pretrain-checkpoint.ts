@@ -61,7 +61,12 @@ export interface ContinuedPretrainingCard {
   command: string;
 }
 
-export interface ContinuedPretrainingResult { dir: string; card?: ContinuedPretrainingCard; status: "done" | "stopped"; reused: boolean }
+export interface ContinuedPretrainingResult {
+  dir: string;
+  card?: ContinuedPretrainingCard;
+  status: "done" | "stopped";
+  reused: boolean;
+}
 
 /** The checkpoint's weights at the blocks' length, and its full learned positions (GPT-2's wpe) to write back. */
 function startingWeights(checkpoint: HfCheckpoint, model: ModelConfig): { params: Params; positions?: Float32Array } {
@@ -83,12 +88,18 @@ async function writeCheckpoint(dir: string, fromDir: string, config: ModelConfig
 }
 
 /** Continues pretraining the checkpoint `init` names; a finished folder with the same settings is reused. */
-export async function pretrainCheckpoint(profileName: string | undefined, init: `hf:${string}`, opts: PretrainOptions = {}): Promise<ContinuedPretrainingResult> {
-  if (opts.model !== undefined && Object.keys(opts.model).length > 0) throw new Error("a checkpoint keeps its own architecture: --layers, --d-model and --heads are for xft's own base");
+export async function pretrainCheckpoint(
+  profileName: string | undefined,
+  init: `hf:${string}`,
+  opts: PretrainOptions = {},
+): Promise<ContinuedPretrainingResult> {
+  if (opts.model !== undefined && Object.keys(opts.model).length > 0)
+    throw new Error("a checkpoint keeps its own architecture: --layers, --d-model and --heads are for xft's own base");
   const profile = PRETRAIN_PROFILES[resolveProfile(profileName).name];
   const { checkpoint, start } = checkCheckpoint(init);
   const dir = path.resolve(opts.out ?? pretrainDir(profile.name + startSuffix({ init })));
-  if (dir === checkpoint.dir) throw new Error(`${dir}: continued pretraining writes a new checkpoint folder; pass another --out than the checkpoint's own`);
+  if (dir === checkpoint.dir)
+    throw new Error(`${dir}: continued pretraining writes a new checkpoint folder; pass another --out than the checkpoint's own`);
   const model = checkpointRunConfig(checkpoint, Math.min(profile.model.maxLen, checkpoint.config.maxLen));
   const steps = Math.ceil(profile.tokens / (profile.train.batchSize * model.maxLen));
   const trainConfig: TrainConfig = { ...profile.train, ...CHECKPOINT_LR.full, seed: profile.seed, steps };
@@ -96,7 +107,10 @@ export async function pretrainCheckpoint(profileName: string | undefined, init: 
   if (!opts.fresh && fs.existsSync(cardFile)) {
     const card = readJsonFile<ContinuedPretrainingCard>(cardFile, `continued pretraining ${dir}`);
     const same = card.from.hash === start.hash && JSON.stringify(card.train) === JSON.stringify(trainConfig) && card.model.maxLen === model.maxLen;
-    if (!same) throw new Error(`${dir} holds a checkpoint pretrained from another checkpoint or with other settings; pass --fresh to replace it, or --out another folder`);
+    if (!same)
+      throw new Error(
+        `${dir} holds a checkpoint pretrained from another checkpoint or with other settings; pass --fresh to replace it, or --out another folder`,
+      );
     return { dir, card, status: "done", reused: true };
   }
   if (opts.fresh) fs.rmSync(dir, { recursive: true, force: true });
@@ -114,12 +128,20 @@ export async function pretrainCheckpoint(profileName: string | undefined, init: 
     if (!done) return { dir, status: "stopped", reused: false };
     await writeCheckpoint(dir, checkpoint.dir, checkpoint.config, params, positions);
     const card: ContinuedPretrainingCard = {
-      format: "xft-continued-pretraining", profile: profile.name, from: start,
-      model: { ...model, parameters: countParameters(model) }, train: trainConfig, corpus: corpus.stats,
-      tokensSeen: steps * trainConfig.batchSize * model.maxLen, losses: done.losses,
-      heldOutBefore: { loss: before, perplexity: Math.exp(before) }, heldOut: done.heldOut,
-      wallS: done.training.wallS, tokensPerSec: done.training.tokensPerSec,
-      environment: collectEnvironment(backend), tokenizerHash: tok.hash,
+      format: "xft-continued-pretraining",
+      profile: profile.name,
+      from: start,
+      model: { ...model, parameters: countParameters(model) },
+      train: trainConfig,
+      corpus: corpus.stats,
+      tokensSeen: steps * trainConfig.batchSize * model.maxLen,
+      losses: done.losses,
+      heldOutBefore: { loss: before, perplexity: Math.exp(before) },
+      heldOut: done.heldOut,
+      wallS: done.training.wallS,
+      tokensPerSec: done.training.tokensPerSec,
+      environment: collectEnvironment(backend),
+      tokenizerHash: tok.hash,
       command: opts.command ?? `npx xft pretrain --init ${init} --profile ${profile.name}`,
     };
     fs.writeFileSync(path.join(dir, README_FILE), continuedCard(card, dir));

@@ -43,20 +43,27 @@ const OPTIMIZER = PROFILES.quick.train;
 export const PRETRAIN_PROFILES: Record<ProfileName, PretrainProfile> = {
   // Seconds: enough steps that the loss falls, for the tests and notebook 05 under ci.
   ci: {
-    name: "ci", model: { ...gridModel("ci"), maxLen: 96 },
+    name: "ci",
+    model: { ...gridModel("ci"), maxLen: 96 },
     train: { ...OPTIMIZER, lr: 3e-3, minLr: 3e-4, warmupSteps: 10, batchSize: 16, checkpointEvery: 100 },
-    tokens: 16 * 96 * 80, seed: 1, maxDocuments: 3000,
+    tokens: 16 * 96 * 80,
+    seed: 1,
+    maxDocuments: 3000,
   },
   // The shipped base (data/base-quick): the quick grid's one-layer model, about four passes over the corpus.
   quick: {
-    name: "quick", model: { ...gridModel("quick"), maxLen: 128 },
+    name: "quick",
+    model: { ...gridModel("quick"), maxLen: 128 },
     train: { ...OPTIMIZER, lr: 3e-3, minLr: 3e-4, warmupSteps: 200, batchSize: 32, checkpointEvery: 500 },
-    tokens: 20_000_000, seed: 1,
+    tokens: 20_000_000,
+    seed: 1,
   },
   full: {
-    name: "full", model: { ...gridModel("full"), maxLen: 128 },
+    name: "full",
+    model: { ...gridModel("full"), maxLen: 128 },
     train: { ...OPTIMIZER, lr: 1e-3, minLr: 1e-4, warmupSteps: 500, batchSize: 32, checkpointEvery: 500 },
-    tokens: 100_000_000, seed: 1,
+    tokens: 100_000_000,
+    seed: 1,
   },
 };
 
@@ -78,7 +85,12 @@ export interface PretrainOptions {
 }
 
 /** `card` is there when the base is done; a stopped one resumes from its checkpoint. */
-export interface PretrainResult { dir: string; card?: BaseCard; status: "done" | "stopped"; reused: boolean }
+export interface PretrainResult {
+  dir: string;
+  card?: BaseCard;
+  status: "done" | "stopped";
+  reused: boolean;
+}
 
 /** Mean next-token loss over blocks, weighted by their target tokens. */
 export function meanLoss(params: Params, model: ModelConfig, blocks: readonly EncodedExample[], padId: number, batchSize: number): number {
@@ -102,7 +114,8 @@ function asExamples(blocks: number[][]): EncodedExample[] {
 /** A corpus cut into the profile's seeded training and held-out blocks of `blockLen` inputs. */
 export function corpusBlocks(corpus: Corpus, blockLen: number, seed: number): { train: EncodedExample[]; heldOut: EncodedExample[] } {
   const heldOut = asExamples(packBlocks(corpus.heldOut, blockLen, hashSeed(seed, "pack-held-out")));
-  if (heldOut.length === 0) throw new Error(`the held-out corpus (${corpus.stats.heldOutTokens} tokens) is shorter than one block of ${blockLen + 1}`);
+  if (heldOut.length === 0)
+    throw new Error(`the held-out corpus (${corpus.stats.heldOutTokens} tokens) is shorter than one block of ${blockLen + 1}`);
   return { train: asExamples(packBlocks(corpus.train, blockLen, hashSeed(seed, "pack"))), heldOut };
 }
 
@@ -127,14 +140,22 @@ export interface CorpusTrainingResult {
 export async function trainOnCorpus(run: CorpusTraining, opts: PretrainOptions): Promise<CorpusTrainingResult | undefined> {
   const { params, model, config, blocks, padId } = run;
   const training = await train({
-    params, model, config, examples: blocks.train, padId,
+    params,
+    model,
+    config,
+    examples: blocks.train,
+    padId,
     checkpointFile: path.join(run.dir, PRETRAIN_CHECKPOINT_FILE),
     shouldStop: opts.shouldStop ?? interruptedSince(),
-    onProgress: (p) => opts.onProgress?.({
-      ...p, done: p.step, total: p.totalSteps,
-      text: `pretrain step ${p.step}/${p.totalSteps}  loss ${p.loss.toFixed(3)}  ${Math.round(p.tokensPerSec)} tok/s  ` +
-        `${formatSeconds(p.elapsedS)} elapsed, ${formatSeconds(p.etaS)} left`,
-    }),
+    onProgress: (p) =>
+      opts.onProgress?.({
+        ...p,
+        done: p.step,
+        total: p.totalSteps,
+        text:
+          `pretrain step ${p.step}/${p.totalSteps}  loss ${p.loss.toFixed(3)}  ${Math.round(p.tokensPerSec)} tok/s  ` +
+          `${formatSeconds(p.elapsedS)} elapsed, ${formatSeconds(p.etaS)} left`,
+      }),
   });
   if (training.steps < config.steps) return undefined;
   const loss = meanLoss(params, model, blocks.heldOut, padId, config.batchSize);
@@ -158,8 +179,10 @@ export async function pretrain(profileName: string | undefined, opts: PretrainOp
   const trainConfig: TrainConfig = { ...profile.train, seed: profile.seed, steps };
   if (!opts.fresh && fs.existsSync(path.join(dir, BASE_CARD_FILE))) {
     const card = readBaseCard(dir);
-    const same = JSON.stringify({ ...card.model, parameters: undefined }) === JSON.stringify({ ...model, parameters: undefined }) &&
-      JSON.stringify(card.train) === JSON.stringify(trainConfig) && card.tokenizerHash === tok.hash;
+    const same =
+      JSON.stringify({ ...card.model, parameters: undefined }) === JSON.stringify({ ...model, parameters: undefined }) &&
+      JSON.stringify(card.train) === JSON.stringify(trainConfig) &&
+      card.tokenizerHash === tok.hash;
     if (!same) throw new Error(`${dir} holds a base pretrained with other settings; pass --fresh to replace it, or --out another folder`);
     return { dir, card, status: "done", reused: true };
   }
@@ -176,11 +199,18 @@ export async function pretrain(profileName: string | undefined, opts: PretrainOp
     if (!done) return { dir, status: "stopped", reused: false };
     await saveModel(dir, params, model, { compress: true });
     const card: BaseCard = {
-      format: "xft-base", profile: profile.name,
-      model: { ...model, parameters: countParameters(model) }, train: trainConfig, corpus: corpus.stats,
-      tokensSeen: steps * trainConfig.batchSize * model.maxLen, losses: done.losses, heldOut: done.heldOut,
-      wallS: done.training.wallS, tokensPerSec: done.training.tokensPerSec,
-      environment: collectEnvironment(backend), tokenizerHash: tok.hash,
+      format: "xft-base",
+      profile: profile.name,
+      model: { ...model, parameters: countParameters(model) },
+      train: trainConfig,
+      corpus: corpus.stats,
+      tokensSeen: steps * trainConfig.batchSize * model.maxLen,
+      losses: done.losses,
+      heldOut: done.heldOut,
+      wallS: done.training.wallS,
+      tokensPerSec: done.training.tokensPerSec,
+      environment: collectEnvironment(backend),
+      tokenizerHash: tok.hash,
       weightsHash: sha256(readMaybeGzipped(weightsFile(dir))),
       command: opts.command ?? `npx xft pretrain --profile ${profile.name}`,
     };

@@ -29,7 +29,11 @@ export function analyzeGrid(records: readonly RunRecord[]): GridResults {
   const finished = records.filter((r) => r.status === "done");
   const paired = pairedDifferences(finished.map((record) => ({ record, predictions: readPredictions(record) })));
   return {
-    runs: metricsTable(finished), summary: summarize(finished), differences: paired.table, wins: winsTable(paired.table), unpaired: paired.unpaired,
+    runs: metricsTable(finished),
+    summary: summarize(finished),
+    differences: paired.table,
+    wins: winsTable(paired.table),
+    unpaired: paired.unpaired,
   };
 }
 
@@ -38,11 +42,14 @@ export function describeWins(results: GridResults, condition: string): string {
   const row = winsRows(results.wins).find((r) => r.condition === condition && r.expl_tokens === null);
   if (!row) return `${condition}: no setting has both ${condition} and label runs`;
   const diffs = differenceRows(results.differences)
-    .filter((d) => d.condition === condition && d.expl_tokens === null).map((d) => d.diff_mean);
+    .filter((d) => d.condition === condition && d.expl_tokens === null)
+    .map((d) => d.diff_mean);
   const meanDiff = diffs.reduce((a, b) => a + b, 0) / diffs.length;
-  return `${condition}: higher mean accuracy than label in ${row.wins} of ${row.settings} settings ` +
+  return (
+    `${condition}: higher mean accuracy than label in ${row.wins} of ${row.settings} settings ` +
     `(interval above zero in ${row.significant_wins}; lower in ${row.losses}, interval below zero in ${row.significant_losses}); ` +
-    `mean paired difference over settings ${meanDiff >= 0 ? "+" : ""}${meanDiff.toFixed(3)}`;
+    `mean paired difference over settings ${meanDiff >= 0 ? "+" : ""}${meanDiff.toFixed(3)}`
+  );
 }
 
 /** Writes runs.csv, summary.csv, differences.csv, wins.csv and configs.json into `dir`; returns the files. */

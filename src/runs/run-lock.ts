@@ -9,7 +9,11 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 
-interface LockOwner { pid: number; host: string; started: string }
+interface LockOwner {
+  pid: number;
+  host: string;
+  started: string;
+}
 
 export interface RunLock {
   file: string;

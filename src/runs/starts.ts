@@ -50,8 +50,15 @@ export function compareStarts(byStart: ReadonlyMap<string, readonly RunRecord[]>
       mean(summary.filter((r) => r.condition === condition && r.expl_tokens === explTokens).map((r) => r.accuracy_mean));
     for (const w of winsRows(results.wins)) {
       const diffs = differenceRows(results.differences)
-        .filter((d) => d.condition === w.condition && d.expl_tokens === w.expl_tokens).map((d) => d.diff_mean);
-      effect.push({ start, ...w, mean_diff: mean(diffs), label_accuracy: accuracy("label", null), arm_accuracy: accuracy(w.condition, w.expl_tokens) });
+        .filter((d) => d.condition === w.condition && d.expl_tokens === w.expl_tokens)
+        .map((d) => d.diff_mean);
+      effect.push({
+        start,
+        ...w,
+        mean_diff: mean(diffs),
+        label_accuracy: accuracy("label", null),
+        arm_accuracy: accuracy(w.condition, w.expl_tokens),
+      });
     }
     differences.push(withStart(results.differences, start));
     summaries.push(withStart(results.summary, start));
@@ -63,7 +70,9 @@ export function compareStarts(byStart: ReadonlyMap<string, readonly RunRecord[]>
 /** One sentence per start, as the notebook prints it. */
 export function describeStartEffect(row: StartEffectRow): string {
   const sign = (x: number) => `${x >= 0 ? "+" : ""}${x.toFixed(3)}`;
-  return `${row.start}: ${row.condition} beats label in ${row.wins} of ${row.settings} settings (interval above zero in ${row.significant_wins}; ` +
+  return (
+    `${row.start}: ${row.condition} beats label in ${row.wins} of ${row.settings} settings (interval above zero in ${row.significant_wins}; ` +
     `below label in ${row.losses}, interval below zero in ${row.significant_losses}); mean paired difference ${sign(row.mean_diff)}; ` +
-    `mean accuracy label ${row.label_accuracy.toFixed(3)}, ${row.condition} ${row.arm_accuracy.toFixed(3)}`;
+    `mean accuracy label ${row.label_accuracy.toFixed(3)}, ${row.condition} ${row.arm_accuracy.toFixed(3)}`
+  );
 }

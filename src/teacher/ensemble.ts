@@ -27,7 +27,12 @@ export function mergeScores(scores: readonly number[]): { mean: number; label: n
   return { mean, label: Math.min(5, Math.max(1, Math.floor(mean + 0.5 + 1e-9))) };
 }
 
-const normalised = (clause: string) => clause.toLowerCase().replace(/[^\p{L}\p{N}' ]+/gu, " ").replace(/\s+/g, " ").trim();
+const normalised = (clause: string) =>
+  clause
+    .toLowerCase()
+    .replace(/[^\p{L}\p{N}' ]+/gu, " ")
+    .replace(/\s+/g, " ")
+    .trim();
 const wordCount = (text: string) => text.split(/\s+/).filter((w) => w !== "").length;
 
 /**

@@ -26,7 +26,8 @@ export type HumanMeans = Record<UsrQuality, number>;
 /** Mean human ratings by response id, from ratings.jsonl (src/data/human-ratings.ts); a file without both qualities is an error. */
 export function readUsrRatings(path: string = join(projectRoot(), USR_RATINGS_FILE)): Map<string, HumanMeans> {
   const ratings = readHumanRatings(dirname(path));
-  if (ratings === undefined || basename(path) !== RATINGS_FILE) throw new Error(`${path}: no such ratings file (expected ${RATINGS_FILE} in a dataset folder)`);
+  if (ratings === undefined || basename(path) !== RATINGS_FILE)
+    throw new Error(`${path}: no such ratings file (expected ${RATINGS_FILE} in a dataset folder)`);
   const missing = (["natural", "maintainsContext"] as const).filter((q) => !ratings.qualities.includes(q));
   if (missing.length > 0) throw new Error(`${path}: rates ${ratings.qualities.join(", ")}, not ${missing.join(", ")}`);
   return new Map([...ratings.means].map(([id, m]) => [id, { natural: m.natural, maintainsContext: m.maintainsContext }]));
@@ -56,7 +57,10 @@ export function teacherVsUsr(rows: readonly Example[], humans: ReadonlyMap<strin
         const human = humans.get(r.id.slice(0, -(dimension.length + 1)));
         return human === undefined ? [] : [{ teacher: Number(r.label), human: human[quality] }];
       });
-    const rho = spearman(pairs.map((p) => p.teacher), pairs.map((p) => p.human));
+    const rho = spearman(
+      pairs.map((p) => p.teacher),
+      pairs.map((p) => p.human),
+    );
     return { dimension, quality: title, n: pairs.length, rho, pairs };
   });
 }

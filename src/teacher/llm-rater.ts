@@ -49,16 +49,8 @@ const cut = (text: string, chars: number) => (text.length <= chars ? text : text
 const speaker = (turn: Turn) => turn.role.charAt(0).toUpperCase() + turn.role.slice(1);
 
 /** The user message for one (dimension, strategy); exported so tests and users can read it. */
-export function buildPrompt(
-  conversation: Conversation,
-  dimension: Dimension,
-  strategy: Strategy,
-  anchors: readonly Conversation[],
-): string {
-  const lines = [
-    `Rate the final reply below for ${RUBRICS[dimension]}`,
-    `Use a scale from 1 (very poor) to ${strategy.scale} (excellent).`,
-  ];
+export function buildPrompt(conversation: Conversation, dimension: Dimension, strategy: Strategy, anchors: readonly Conversation[]): string {
+  const lines = [`Rate the final reply below for ${RUBRICS[dimension]}`, `Use a scale from 1 (very poor) to ${strategy.scale} (excellent).`];
   if (strategy.anchors) {
     lines.push(
       "",

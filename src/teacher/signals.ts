@@ -93,9 +93,10 @@ function repeatedPhrases(n: number): Signal {
       const rate = total === 0 ? 0 : repeats / total;
       return {
         goodness: clamp01(1 - 4 * rate),
-        clause: repeats === 0
-          ? `no ${n}-word phrase is repeated`
-          : `repeats '${top}' ${times(topCount)} (${percent(rate)} of its ${n}-word phrases are repeats)`,
+        clause:
+          repeats === 0
+            ? `no ${n}-word phrase is repeated`
+            : `repeats '${top}' ${times(topCount)} (${percent(rate)} of its ${n}-word phrases are repeats)`,
       };
     },
   };
@@ -108,7 +109,8 @@ const COMFORTABLE_SENTENCE = 12;
 
 const sentenceLength: Signal = {
   dimension: "naturalness",
-  what: `1 - mean over sentences of min(1, (ln(words / ${COMFORTABLE_SENTENCE}) / ln ${COMFORTABLE_SENTENCE})^2): ` +
+  what:
+    `1 - mean over sentences of min(1, (ln(words / ${COMFORTABLE_SENTENCE}) / ln ${COMFORTABLE_SENTENCE})^2): ` +
     `fragments and run-ons cost most; the clause counts sentences under ${SHORT_SENTENCE} or over ${LONG_SENTENCE} words`,
   measure({ response }) {
     const lengths = response.sentences.map((s) => s.length);
@@ -123,9 +125,10 @@ const sentenceLength: Signal = {
     const mean = lengths.reduce((a, b) => a + b, 0) / n;
     return {
       goodness: 1 - lengths.reduce((a, l) => a + penalty(l), 0) / n,
-      clause: parts.length > 0
-        ? parts.join(" and ")
-        : `its ${n === 1 ? "sentence is" : `${n} sentences are`} ${SHORT_SENTENCE}-${LONG_SENTENCE} words long (mean ${mean.toFixed(0)})`,
+      clause:
+        parts.length > 0
+          ? parts.join(" and ")
+          : `its ${n === 1 ? "sentence is" : `${n} sentences are`} ${SHORT_SENTENCE}-${LONG_SENTENCE} words long (mean ${mean.toFixed(0)})`,
     };
   },
 };
@@ -139,7 +142,8 @@ const functionWords: Signal = {
   measure({ response }) {
     if (response.words.length === 0) return { goodness: 0, clause: "has no words" };
     const share = response.words.filter(isStopword).length / response.words.length;
-    const side = share < TYPICAL_FUNCTION_SHARE - 0.15 ? " (reads like a list of keywords)" : share > TYPICAL_FUNCTION_SHARE + 0.2 ? " (little content)" : "";
+    const side =
+      share < TYPICAL_FUNCTION_SHARE - 0.15 ? " (reads like a list of keywords)" : share > TYPICAL_FUNCTION_SHARE + 0.2 ? " (little content)" : "";
     return {
       goodness: clamp01(1 - Math.abs(share - TYPICAL_FUNCTION_SHARE) / (1 - TYPICAL_FUNCTION_SHARE)),
       clause: `${percent(share)} of its words are function words${side}`,
@@ -181,9 +185,10 @@ const symbols: Signal = {
     const examples = [...new Set(odd)].map((t) => t.slice(0, 12));
     return {
       goodness: clamp01(1 - 3 * ratio),
-      clause: odd.length === 0
-        ? "every token is an ordinary word"
-        : `${percent(ratio)} of its tokens are symbols or non-words (e.g. ${quoteList(examples, 2)})`,
+      clause:
+        odd.length === 0
+          ? "every token is an ordinary word"
+          : `${percent(ratio)} of its tokens are symbols or non-words (e.g. ${quoteList(examples, 2)})`,
     };
   },
 };
@@ -196,7 +201,9 @@ const capitalisation: Signal = {
     if (sentences.length === 0) return { goodness: 0, clause: "has no sentence" };
     const firstLetter = (s: string) => s.match(/\p{L}/u)?.[0] ?? "";
     const lower = sentences.filter((s) => /^[("'“‘]?\p{Ll}/u.test(s)).length;
-    const shouted = sentences.filter((s) => s.split(/\s+/).length >= 3 && firstLetter(s) !== "" && s === s.toUpperCase() && s !== s.toLowerCase()).length;
+    const shouted = sentences.filter(
+      (s) => s.split(/\s+/).length >= 3 && firstLetter(s) !== "" && s === s.toUpperCase() && s !== s.toLowerCase(),
+    ).length;
     const n = sentences.length;
     const parts: string[] = [];
     if (lower > 0) parts.push(`${lower} of ${plural(n, "sentence")} ${lower === 1 ? "starts" : "start"} in lower case`);
@@ -210,9 +217,20 @@ const capitalisation: Signal = {
 
 /** Stock phrases of chat assistants; each one makes a reply sound canned. */
 const STOCK_PHRASES = [
-  "as an ai", "language model", "i'm sorry, but", "i am sorry, but", "i apologize", "it is important to note",
-  "it's important to note", "i hope this helps", "i don't have personal", "i do not have personal",
-  "feel free to ask", "i'm just an ai", "i cannot provide", "i'm not able to provide",
+  "as an ai",
+  "language model",
+  "i'm sorry, but",
+  "i am sorry, but",
+  "i apologize",
+  "it is important to note",
+  "it's important to note",
+  "i hope this helps",
+  "i don't have personal",
+  "i do not have personal",
+  "feel free to ask",
+  "i'm just an ai",
+  "i cannot provide",
+  "i'm not able to provide",
 ];
 
 const boilerplate: Signal = {
@@ -224,9 +242,7 @@ const boilerplate: Signal = {
     const count = found.reduce((n, p) => n + text.split(p).length - 1, 0);
     return {
       goodness: clamp01(1 - 0.4 * count),
-      clause: count === 0
-        ? "uses no stock assistant phrase"
-        : `uses the stock phrase '${found[0]}'` + (count > 1 ? ` and ${count - 1} more` : ""),
+      clause: count === 0 ? "uses no stock assistant phrase" : `uses the stock phrase '${found[0]}'` + (count > 1 ? ` and ${count - 1} more` : ""),
     };
   },
 };
@@ -272,9 +288,10 @@ const coverage: Signal = {
     const covered = asked.filter(([s]) => response.content.has(s)).map(([, w]) => w);
     const missed = asked.filter(([s]) => !response.content.has(s)).map(([, w]) => w);
     const n = asked.length;
-    let clause = covered.length === 0
-      ? `picks up none of the request's ${plural(n, "content word")} (${quoteList(missed, 3)})`
-      : `picks up ${covered.length} of the request's ${plural(n, "content word")} (${quoteList(covered, 3)})`;
+    let clause =
+      covered.length === 0
+        ? `picks up none of the request's ${plural(n, "content word")} (${quoteList(missed, 3)})`
+        : `picks up ${covered.length} of the request's ${plural(n, "content word")} (${quoteList(covered, 3)})`;
     if (covered.length > 0 && missed.length > 0) clause += `, not ${quoteList(missed, 2)}`;
     return { goodness: covered.length / n, clause };
   },
@@ -291,7 +308,8 @@ const weightedCoverage: Signal = {
     const rarestMissed = asked.filter(([s]) => !response.content.has(s)).sort((a, b) => idf.weight(b[0]) - idf.weight(a[0]))[0];
     return {
       goodness: covered / total,
-      clause: (covered === 0 ? "covers none of the request's term weight" : `covers ${percent(covered / total)} of the request's term weight`) +
+      clause:
+        (covered === 0 ? "covers none of the request's term weight" : `covers ${percent(covered / total)} of the request's term weight`) +
         (rarestMissed !== undefined ? ` (misses '${rarestMissed[1]}')` : ""),
     };
   },
@@ -329,7 +347,8 @@ const structure: Signal = {
     const paragraphs = response.text.split(/\n\s*\n/).filter((p) => p.trim() !== "").length;
     const points = items + Math.max(0, paragraphs - 1);
     let clause = "is one block with no list or paragraph break";
-    if (items > 0) clause = `lays out ${plural(items, "list item or step", "list items or steps")}` + (paragraphs > 1 ? ` in ${paragraphs} paragraphs` : "");
+    if (items > 0)
+      clause = `lays out ${plural(items, "list item or step", "list items or steps")}` + (paragraphs > 1 ? ` in ${paragraphs} paragraphs` : "");
     else if (paragraphs > 1) clause = `is organised in ${paragraphs} paragraphs`;
     return { goodness: points / (points + 3), clause };
   },
@@ -388,9 +407,10 @@ const overlap: Signal = {
     const shared = [...response.content].filter(([s]) => request.content.has(s)).map(([, w]) => w);
     return {
       goodness: shared.length / Math.sqrt(request.content.size * response.content.size),
-      clause: shared.length === 0
-        ? "shares no content word with the last user turn"
-        : `shares ${plural(shared.length, "content word")} with the last user turn (${quoteList(shared, 3)})`,
+      clause:
+        shared.length === 0
+          ? "shares no content word with the last user turn"
+          : `shares ${plural(shared.length, "content word")} with the last user turn (${quoteList(shared, 3)})`,
     };
   },
 };
@@ -405,7 +425,8 @@ const namesAndNumbers: Signal = {
     // A name the context wrote in lower case (or at a sentence start) is not new.
     const fresh = [...response.namesAndNumbers].filter((x) => !mentions(contextText, x));
     const parts: string[] = [];
-    if (shared.length > 0) parts.push(`repeats ${plural(shared.length, "name or number", "names or numbers")} of the conversation (${quoteList(shared, 2)})`);
+    if (shared.length > 0)
+      parts.push(`repeats ${plural(shared.length, "name or number", "names or numbers")} of the conversation (${quoteList(shared, 2)})`);
     if (fresh.length > 0) parts.push(`brings in ${fresh.length} the conversation never mentions (${quoteList(fresh, 2)})`);
     return {
       goodness: (shared.length + 1) / (shared.length + fresh.length + 2),
@@ -430,9 +451,10 @@ const recentTurns: Signal = {
     const n = response.content.size;
     return {
       goodness: credit / n,
-      clause: found.length === 0
-        ? `none of its ${plural(n, "content word")} comes from the last ${RECENT_TURNS} turns`
-        : `${found.length} of its ${plural(n, "content word")} come from the last ${RECENT_TURNS} turns (${quoteList(found, 3)})`,
+      clause:
+        found.length === 0
+          ? `none of its ${plural(n, "content word")} comes from the last ${RECENT_TURNS} turns`
+          : `${found.length} of its ${plural(n, "content word")} come from the last ${RECENT_TURNS} turns (${quoteList(found, 3)})`,
     };
   },
 };
@@ -454,9 +476,10 @@ const charTrigrams: Signal = {
     const similarity = cosine(trigramCounts(response.content.values()), trigramCounts(request.content.values()));
     return {
       goodness: clamp01(2 * similarity),
-      clause: similarity < 0.1
-        ? `its content words share hardly any spelling with the last user turn's (trigram cosine ${similarity.toFixed(2)})`
-        : `its content words resemble the last user turn's in spelling (trigram cosine ${similarity.toFixed(2)})`,
+      clause:
+        similarity < 0.1
+          ? `its content words share hardly any spelling with the last user turn's (trigram cosine ${similarity.toFixed(2)})`
+          : `its content words resemble the last user turn's in spelling (trigram cosine ${similarity.toFixed(2)})`,
     };
   },
 };
@@ -464,9 +487,10 @@ const charTrigrams: Signal = {
 function tfidfSimilarity(reference: "conversation" | "last user turn"): Signal {
   return {
     dimension: "on-topic",
-    what: reference === "conversation"
-      ? "2 x TF-IDF cosine with the whole context (the last user turn counted twice), idf from the source's training split"
-      : "2 x TF-IDF cosine with the last user turn, idf from the source's training split",
+    what:
+      reference === "conversation"
+        ? "2 x TF-IDF cosine with the whole context (the last user turn counted twice), idf from the source's training split"
+        : "2 x TF-IDF cosine with the last user turn, idf from the source's training split",
     measure({ response, request, context }, { idf }) {
       const reply = idf.vector(response.words);
       const ref = idf.vector(reference === "conversation" ? [...context.words, ...request.words] : request.words);
@@ -477,7 +501,8 @@ function tfidfSimilarity(reference: "conversation" | "last user turn"): Signal {
         .map(([t]) => response.content.get(t) ?? t);
       return {
         goodness: clamp01(2 * similarity),
-        clause: `TF-IDF similarity to the ${reference} is ${similarity.toFixed(2)}` +
+        clause:
+          `TF-IDF similarity to the ${reference} is ${similarity.toFixed(2)}` +
           (shared.length > 0 ? ` (shared terms ${quoteList(shared, 2)})` : " (no shared term)"),
       };
     },

@@ -6,7 +6,8 @@
 
 /** Function words that say nothing about a topic; content words are the other words. */
 const STOPWORDS = new Set(
-  ("a about above after again against all am an and any are aren't as at be because been before being below " +
+  (
+    "a about above after again against all am an and any are aren't as at be because been before being below " +
     "between both but by can can't cannot could couldn't did didn't do does doesn't doing don't down during each " +
     "few for from further had hadn't has hasn't have haven't having he he'd he'll he's her here here's hers herself " +
     "him himself his how how's i i'd i'll i'm i've if in into is isn't it it's its itself let's me more most mustn't " +
@@ -16,8 +17,8 @@ const STOPWORDS = new Set(
     "we'd we'll we're we've were weren't what what's when when's where where's which while who who's whom why why's " +
     "with won't would wouldn't you you'd you'll you're you've your yours yourself yourselves also just like get got " +
     "one would will may might must shall yes yeah oh ok okay well really much many thing things know think go going " +
-    "make made say said see want way lot sure even still us")
-    .split(" "),
+    "make made say said see want way lot sure even still us"
+  ).split(" "),
 );
 
 /** A text broken into the units the signals count. */
@@ -162,7 +163,10 @@ export function plural(n: number, singular: string, pluralForm = singular + "s")
 
 /** "'a', 'b'" for evidence clauses: at most `max` items, each quoted. */
 export function quoteList(items: readonly string[], max: number): string {
-  return items.slice(0, max).map((s) => `'${s}'`).join(", ");
+  return items
+    .slice(0, max)
+    .map((s) => `'${s}'`)
+    .join(", ");
 }
 
 /** The first `n` words of a text, with "..." when cut. */

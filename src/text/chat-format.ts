@@ -21,7 +21,10 @@ import { cueWord, plainFormat, plainPromptText, TextFormat } from "./format";
 import type { HfTokenizer } from "./hf-tokenizer";
 
 /** A chat message as templates read it. */
-export interface ChatMessage { role: "system" | "user" | "assistant"; content: string }
+export interface ChatMessage {
+  role: "system" | "user" | "assistant";
+  content: string;
+}
 
 export interface ChatFormat extends TextFormat {
   readonly kind: "chat";
@@ -32,8 +35,10 @@ export interface ChatFormat extends TextFormat {
 /** The checkpoint's chat template; a checkpoint without one is an error that names its folder. */
 function requireChatTemplate(tok: HfTokenizer, dir: string): string {
   if (tok.chatTemplate === undefined) {
-    throw new Error(`${dir}: a chat template was asked for (--chat-template), but this checkpoint has none (no chat_template.jinja, ` +
-      `no "chat_template" in tokenizer_config.json); leave --chat-template out to use the plain format`);
+    throw new Error(
+      `${dir}: a chat template was asked for (--chat-template), but this checkpoint has none (no chat_template.jinja, ` +
+        `no "chat_template" in tokenizer_config.json); leave --chat-template out to use the plain format`,
+    );
   }
   return tok.chatTemplate;
 }
@@ -49,7 +54,13 @@ export function chatTemplateHash(tok: HfTokenizer, dir: string): string {
 function renderChat(tok: HfTokenizer, dir: string, messages: readonly ChatMessage[], addGenerationPrompt: boolean): string {
   const specials = Object.fromEntries(Object.entries(tok.specialTokens).map(([role, token]) => [`${role}_token`, token]));
   try {
-    return new Template(requireChatTemplate(tok, dir)).render({ ...specials, messages, tools: null, documents: null, add_generation_prompt: addGenerationPrompt });
+    return new Template(requireChatTemplate(tok, dir)).render({
+      ...specials,
+      messages,
+      tools: null,
+      documents: null,
+      add_generation_prompt: addGenerationPrompt,
+    });
   } catch (err) {
     throw new Error(`${dir}: its chat template does not render (${(err as Error).message})`);
   }
@@ -64,7 +75,15 @@ function chatFrame(tok: HfTokenizer, dir: string): { before: string; between: st
   const prompt = renderChat(tok, dir, [{ role: "user", content: USER }], true);
   const at = prompt.indexOf(USER);
   if (at < 0 || prompt.indexOf(USER, at + 1) >= 0) throw new Error(`${dir}: its chat template does not write a user message's content once`);
-  const turn = renderChat(tok, dir, [{ role: "user", content: USER }, { role: "assistant", content: REPLY }], false);
+  const turn = renderChat(
+    tok,
+    dir,
+    [
+      { role: "user", content: USER },
+      { role: "assistant", content: REPLY },
+    ],
+    false,
+  );
   if (!turn.startsWith(prompt + REPLY)) {
     throw new Error(`${dir}: its chat template writes an assistant's reply other than after its generation prompt; xft cannot train on it`);
   }

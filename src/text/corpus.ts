@@ -63,8 +63,11 @@ export interface DocumentEncoder {
 export function xftDocuments(tok: XftTokenizer): DocumentEncoder {
   return {
     conversation: (ex) => [
-      tok.special("<|bos|>"), ...ex.context.flatMap((t) => [tok.roleToken(t.role), ...tok.encode(t.text)]),
-      tok.special("<|response|>"), ...tok.encode(ex.response), tok.special("<|eos|>"),
+      tok.special("<|bos|>"),
+      ...ex.context.flatMap((t) => [tok.roleToken(t.role), ...tok.encode(t.text)]),
+      tok.special("<|response|>"),
+      ...tok.encode(ex.response),
+      tok.special("<|eos|>"),
     ],
     explanation: (text) => [tok.special("<|bos|>"), tok.special("<|expl|>"), ...tok.encode(text), tok.special("<|eos|>")],
   };
@@ -81,7 +84,12 @@ export function plainDocuments(tok: HfTokenizer): DocumentEncoder {
   };
 }
 
-interface Document { kind: "conversation" | "explanation"; key: string; texts: string[]; tokens: (encoder: DocumentEncoder) => number[] }
+interface Document {
+  kind: "conversation" | "explanation";
+  key: string;
+  texts: string[];
+  tokens: (encoder: DocumentEncoder) => number[];
+}
 
 function documentsOf(ex: Example): Document[] {
   const conversation: Document = {
@@ -90,12 +98,14 @@ function documentsOf(ex: Example): Document[] {
     texts: [...ex.context.map((t) => t.text), ex.response],
     tokens: (encoder) => encoder.conversation(ex),
   };
-  const explanations = ex.explanations.filter((e) => e.trim() !== "").map((e): Document => ({
-    kind: "explanation",
-    key: JSON.stringify(["expl", e]),
-    texts: [e],
-    tokens: (encoder) => encoder.explanation(e),
-  }));
+  const explanations = ex.explanations
+    .filter((e) => e.trim() !== "")
+    .map((e): Document => ({
+      kind: "explanation",
+      key: JSON.stringify(["expl", e]),
+      texts: [e],
+      tokens: (encoder) => encoder.explanation(e),
+    }));
   return [conversation, ...explanations];
 }
 
@@ -126,14 +136,17 @@ export function buildCorpus(encoder: DocumentEncoder, opts: CorpusOptions = {}):
   for (const doc of kept) (hashSeed("held-out", doc.key) % HELD_OUT_EVERY === 0 ? heldOut : train).push(doc.tokens(encoder));
   const count = (docs: number[][]) => docs.reduce((n, d) => n + d.length, 0);
   return {
-    train, heldOut,
+    train,
+    heldOut,
     stats: {
       datasets: names,
       conversations: kept.filter((d) => d.kind === "conversation").length,
       explanations: kept.filter((d) => d.kind === "explanation").length,
       excludedForTest,
-      trainDocuments: train.length, heldOutDocuments: heldOut.length,
-      trainTokens: count(train), heldOutTokens: count(heldOut),
+      trainDocuments: train.length,
+      heldOutDocuments: heldOut.length,
+      trainTokens: count(train),
+      heldOutTokens: count(heldOut),
     },
   };
 }

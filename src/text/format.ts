@@ -112,7 +112,11 @@ export function oneLine(text: string): string {
 }
 
 /** The plain prompt's text before its cue: the task line, one line per context turn, the response line. */
-export interface PlainPromptText { head: string; context: string[]; response: string }
+export interface PlainPromptText {
+  head: string;
+  context: string[];
+  response: string;
+}
 
 export function plainPromptText(ex: Example): PlainPromptText {
   const lines = plainConversationLines(ex);
@@ -155,11 +159,12 @@ export function plainFormat(tok: HfTokenizer): TextFormat {
         cue: encode("\n" + cueWord(rationaleFirst)),
       };
     },
-    labelTokens: (labelSet) => labelSet.map((label) => {
-      const ids = encode(" " + label);
-      if (ids.length === 0) throw new Error(`label "${label}" has no tokens`);
-      return ids;
-    }),
+    labelTokens: (labelSet) =>
+      labelSet.map((label) => {
+        const ids = encode(" " + label);
+        if (ids.length === 0) throw new Error(`label "${label}" has no tokens`);
+        return ids;
+      }),
     explanationMarker: encode("\n" + cueWord(true)),
     rationaleOpen: [],
     rationaleClose: encode("\n" + cueWord(false)),

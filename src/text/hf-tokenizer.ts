@@ -73,15 +73,22 @@ export class HfTokenizer {
   private static fromFolder(dir: string): HfTokenizer {
     const file = path.join(dir, TOKENIZER_FILE);
     if (!fs.existsSync(file)) {
-      throw new Error(`${dir}: no ${TOKENIZER_FILE} here; xft reads fast (tokenizers) tokenizers only. Where transformers is installed, ` +
-        `AutoTokenizer.from_pretrained(dir).save_pretrained(dir) writes one.`);
+      throw new Error(
+        `${dir}: no ${TOKENIZER_FILE} here; xft reads fast (tokenizers) tokenizers only. Where transformers is installed, ` +
+          `AutoTokenizer.from_pretrained(dir).save_pretrained(dir) writes one.`,
+      );
     }
     const text = fs.readFileSync(file, "utf8");
     const json = parseJson(text, file) as unknown as TokenizerJson;
     return new HfTokenizer(json, file, createHash("sha256").update(text).digest("hex"), readTokenizerSettings(dir));
   }
 
-  private constructor(json: TokenizerJson, source: string, readonly hash: string, settings: TokenizerSettings) {
+  private constructor(
+    json: TokenizerJson,
+    source: string,
+    readonly hash: string,
+    settings: TokenizerSettings,
+  ) {
     const tokens = specialTokenStrings(settings);
     this.tokenizer = libraryTokenizer(json, tokens, source);
     this.vocabSize = largestId(json, source) + 1;
@@ -174,7 +181,8 @@ function readChatTemplate(dir: string, config: Json, configFile: string): string
   if (Array.isArray(value)) {
     const named = value.find((t) => typeof t === "object" && t !== null && (t as Json).name === "default");
     const template = named === undefined ? undefined : (named as Json).template;
-    if (named !== undefined && typeof template !== "string") throw new Error(`${configFile}: "chat_template" entry "default" has no string "template"`);
+    if (named !== undefined && typeof template !== "string")
+      throw new Error(`${configFile}: "chat_template" entry "default" has no string "template"`);
     return template as string | undefined;
   }
   throw new Error(`${configFile}: "chat_template" must be a string or a list of {name, template}`);
@@ -191,7 +199,8 @@ function specialTokenId(tokenizer: Tokenizer, tokens: Record<string, string>, ro
   const token = tokens[`${role}_token`];
   if (token === undefined) return undefined;
   const id = tokenizer.token_to_id(token);
-  if (id === undefined) throw new Error(`${source}: "${role}_token" is ${JSON.stringify(token)}, which is not in the tokenizer's vocabulary or added tokens`);
+  if (id === undefined)
+    throw new Error(`${source}: "${role}_token" is ${JSON.stringify(token)}, which is not in the tokenizer's vocabulary or added tokens`);
   return id;
 }
 
@@ -214,7 +223,9 @@ function addedAround(tokenizer: Tokenizer): { before: number[]; after: number[] 
   for (let start = 0; start + plain.length <= full.length; start++) {
     if (plain.every((id, i) => full[start + i] === id)) return { before: full.slice(0, start), after: full.slice(start + plain.length) };
   }
-  throw new Error(`the tokenizer's post-processor changes a text's own ids (${JSON.stringify(plain)} -> ${JSON.stringify(full)}); xft cannot tell what it adds`);
+  throw new Error(
+    `the tokenizer's post-processor changes a text's own ids (${JSON.stringify(plain)} -> ${JSON.stringify(full)}); xft cannot tell what it adds`,
+  );
 }
 
 function parseJson(text: string, file: string): Json {

@@ -26,7 +26,15 @@ const ROLE_TOKENS: Record<Role, string> = {
 
 /** In id order, directly after the BPE ids. */
 export const SPECIAL_TOKENS: readonly string[] = [
-  "<|pad|>", "<|bos|>", "<|eos|>", "<|task|>", "<|response|>", "<|score|>", "<|expl|>", "<|answer|>", "<|filler|>",
+  "<|pad|>",
+  "<|bos|>",
+  "<|eos|>",
+  "<|task|>",
+  "<|response|>",
+  "<|score|>",
+  "<|expl|>",
+  "<|answer|>",
+  "<|filler|>",
   ...Object.values(ROLE_TOKENS),
   ...Array.from({ length: MAX_LABELS }, (_, k) => `<|label_${k}|>`),
 ];
@@ -65,7 +73,11 @@ export class XftTokenizer {
     return tokenizer;
   }
 
-  private constructor(json: TokenizerJson, source: string, readonly hash: string) {
+  private constructor(
+    json: TokenizerJson,
+    source: string,
+    readonly hash: string,
+  ) {
     const bpeSize = Object.keys(json.model.vocab).length;
     const added = new Map(json.added_tokens.map((t) => [t.content, t.id]));
     SPECIAL_TOKENS.forEach((token, i) => {

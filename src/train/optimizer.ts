@@ -42,24 +42,23 @@ export class AdamW {
   /** Number of updates applied so far. */
   step = 0;
   private readonly sizes: number[];
-  /** 1 where the parameter decays, 0 elsewhere: per value, and per parameter (for the fused op). */
-  private readonly decayMask: tf.Tensor1D;
+  /**
+   * 1 where the parameter decays, 0 elsewhere: per parameter (the fused op's), and per value (the tfjs ops', made on
+   * their first step only: a float per parameter, as large as the model, that the fused op never reads).
+   */
   private readonly decayFlags: tf.Tensor1D;
+  private decayMask?: tf.Tensor1D;
 
-  constructor(readonly config: OptimizerConfig, private readonly params: Params) {
+  constructor(
+    readonly config: OptimizerConfig,
+    private readonly params: Params,
+  ) {
     this.names = Object.keys(params);
     this.sizes = this.names.map((n) => params[n].size);
     const total = this.sizes.reduce((a, b) => a + b, 0);
     // Built in a tidy so that the zeros they start from are released with the variables.
     this.m = tf.tidy(() => tf.variable(tf.zeros([total]), false));
     this.v = tf.tidy(() => tf.variable(tf.zeros([total]), false));
-    const mask = new Float32Array(total);
-    let at = 0;
-    this.names.forEach((n, i) => {
-      if (decays(params[n].shape)) mask.fill(1, at, at + this.sizes[i]);
-      at += this.sizes[i];
-    });
-    this.decayMask = tf.tensor1d(mask);
     this.decayFlags = tf.tensor1d(this.names.map((n) => (decays(params[n].shape) ? 1 : 0)));
   }
 
@@ -74,9 +73,23 @@ export class AdamW {
     const bc2 = 1 - c.beta2 ** this.step;
     if (tfOpsLoaded()) {
       return tf.tidy(() => {
-        const out = adamWOp(this.names.map((n) => this.params[n]), this.names.map((n) => grads[n]), this.m, this.v,
-          { lr, beta1: c.beta1, beta2: c.beta2, eps: c.eps, weightDecay: c.weightDecay, biasCorrection1: bc1, biasCorrection2: bc2, gradClip: c.gradClip },
-          this.decayFlags);
+        const out = adamWOp(
+          this.names.map((n) => this.params[n]),
+          this.names.map((n) => grads[n]),
+          this.m,
+          this.v,
+          {
+            lr,
+            beta1: c.beta1,
+            beta2: c.beta2,
+            eps: c.eps,
+            weightDecay: c.weightDecay,
+            biasCorrection1: bc1,
+            biasCorrection2: bc2,
+            gradClip: c.gradClip,
+          },
+          this.decayFlags,
+        );
         this.names.forEach((n, i) => this.params[n].assign(out.params[i]));
         this.m.assign(out.m);
         this.v.assign(out.v);
@@ -93,14 +106,27 @@ export class AdamW {
       this.v.assign(this.v.mul(c.beta2).add(clipped.square().mul(1 - c.beta2)));
       const p = flat(this.names.map((n) => this.params[n]));
       let update = this.m.div(this.v.div(bc2).sqrt().add(c.eps)).mul(1 / bc1);
-      if (c.weightDecay > 0) update = update.add(p.mul(this.decayMask).mul(c.weightDecay));
+      if (c.weightDecay > 0) update = update.add(p.mul(this.valueDecayMask()).mul(c.weightDecay));
       const next = tf.split(p.sub(update.mul(lr)), this.sizes);
       this.names.forEach((n, i) => this.params[n].assign(next[i].reshape(this.params[n].shape)));
       return norm;
     });
   }
 
+  private valueDecayMask(): tf.Tensor1D {
+    if (!this.decayMask) {
+      const mask = new Float32Array(this.m.size);
+      let at = 0;
+      this.names.forEach((n, i) => {
+        if (decays(this.params[n].shape)) mask.fill(1, at, at + this.sizes[i]);
+        at += this.sizes[i];
+      });
+      this.decayMask = tf.keep(tf.tensor1d(mask));
+    }
+    return this.decayMask;
+  }
+
   dispose(): void {
-    tf.dispose([this.m, this.v, this.decayMask, this.decayFlags]);
+    tf.dispose([this.m, this.v, this.decayFlags, ...(this.decayMask ? [this.decayMask] : [])]);
   }
 }

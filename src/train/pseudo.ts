@@ -30,7 +30,10 @@ export function realExplanation(ex: Example): string {
 }
 
 /** The explained examples of one dimension and every word occurrence of their explanations. */
-interface Pool { explained: Example[]; words: string[] }
+interface Pool {
+  explained: Example[];
+  words: string[];
+}
 
 export class PseudoExplanations {
   /**
@@ -39,7 +42,11 @@ export class PseudoExplanations {
    */
   private readonly pools = new Map<string, Pool>();
   /** `corpus`: the training examples (never the test split, whose explanations must not leak). */
-  constructor(corpus: readonly Example[], private readonly fmt: TextFormat, private readonly seed: number) {
+  constructor(
+    corpus: readonly Example[],
+    private readonly fmt: TextFormat,
+    private readonly seed: number,
+  ) {
     for (const ex of corpus) {
       if (ex.explanations.length === 0) continue;
       let pool = this.pools.get(ex.dimension);
@@ -61,13 +68,17 @@ export class PseudoExplanations {
   }
 
   shuffled(ex: Example): string {
-    return this.rng("label+shuffled", ex).shuffle(words(realExplanation(ex))).join(" ");
+    return this.rng("label+shuffled", ex)
+      .shuffle(words(realExplanation(ex)))
+      .join(" ");
   }
 
   bagOfWords(ex: Example): string {
     const rng = this.rng("label+bow", ex);
     const pool = this.pool(ex).words;
-    return words(realExplanation(ex)).map(() => pool[rng.int(pool.length)]).join(" ");
+    return words(realExplanation(ex))
+      .map(() => pool[rng.int(pool.length)])
+      .join(" ");
   }
 
   randomTokens(ex: Example, count: number): number[] {

@@ -84,7 +84,11 @@ export type ExplainedCondition = Exclude<Condition, "label">;
  * explanation; `pseudo` is needed for the pseudo-explanation conditions (it holds the corpus and the seed).
  */
 export function explanationTokens(
-  ex: Example, condition: ExplainedCondition, fmt: TextFormat, maxExplTokens: number, pseudo?: PseudoExplanations,
+  ex: Example,
+  condition: ExplainedCondition,
+  fmt: TextFormat,
+  maxExplTokens: number,
+  pseudo?: PseudoExplanations,
 ): number[] {
   if (!isPseudo(condition)) return fmt.encodeExplanation(realExplanation(ex)).slice(0, maxExplTokens);
   if (!pseudo) throw new Error(`condition ${condition} needs pseudo-explanations built from the training set`);
@@ -96,9 +100,7 @@ export function goldLabelTokens(ex: Example, fmt: TextFormat): number[] {
   return fmt.labelTokens(ex.labelSet)[ex.labelSet.indexOf(ex.label)];
 }
 
-export function encodeTarget(
-  ex: Example, condition: Condition, fmt: TextFormat, opts: SequenceOptions, pseudo?: PseudoExplanations,
-): number[] {
+export function encodeTarget(ex: Example, condition: Condition, fmt: TextFormat, opts: SequenceOptions, pseudo?: PseudoExplanations): number[] {
   const label = goldLabelTokens(ex, fmt);
   if (condition === "label") return [...label, ...fmt.end];
   const explanation = explanationTokens(ex, condition, fmt, opts.maxExplTokens, pseudo);
@@ -147,9 +149,7 @@ export interface ExplanationVariant {
  * What the model reads after <|expl|> for one example under `label+expl` and every pseudo-explanation
  * condition. `expl+label` is not listed: it trains on the same tokens as `label+expl` (before the label).
  */
-export function explanationVariants(
-  ex: Example, fmt: TextFormat, maxExplTokens: number, pseudo: PseudoExplanations,
-): ExplanationVariant[] {
+export function explanationVariants(ex: Example, fmt: TextFormat, maxExplTokens: number, pseudo: PseudoExplanations): ExplanationVariant[] {
   const conditions: ExplainedCondition[] = ["label+expl", ...PSEUDO_CONDITIONS];
   return conditions.map((condition) => {
     const ids = explanationTokens(ex, condition, fmt, maxExplTokens, pseudo);
@@ -159,7 +159,11 @@ export function explanationVariants(
 }
 
 export function encodeExample(
-  ex: Example, condition: Condition, fmt: TextFormat, opts: SequenceOptions, pseudo?: PseudoExplanations,
+  ex: Example,
+  condition: Condition,
+  fmt: TextFormat,
+  opts: SequenceOptions,
+  pseudo?: PseudoExplanations,
 ): EncodedExample {
   const target = encodeTarget(ex, condition, fmt, opts, pseudo);
   const prompt = encodePrompt(ex, fmt, opts.maxLen - target.length, isRationaleFirst(condition));

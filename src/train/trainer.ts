@@ -33,7 +33,10 @@ export interface TrainProgress {
   etaS: number;
 }
 
-export interface LossPoint { step: number; loss: number }
+export interface LossPoint {
+  step: number;
+  loss: number;
+}
 
 export interface TrainResult {
   losses: LossPoint[];
@@ -65,7 +68,11 @@ export class DataOrder {
   private order: number[] = [];
   readonly stepsPerEpoch: number;
 
-  constructor(private readonly count: number, private readonly batchSize: number, private readonly seed: number) {
+  constructor(
+    private readonly count: number,
+    private readonly batchSize: number,
+    private readonly seed: number,
+  ) {
     if (count < batchSize) throw new Error(`${count} training examples are fewer than one batch of ${batchSize}`);
     this.stepsPerEpoch = Math.floor(count / batchSize);
   }
@@ -110,7 +117,11 @@ export async function trainStep(params: Params, model: ModelConfig, opt: AdamW, 
   return loss;
 }
 
-interface CheckpointState { step: number; losses: LossPoint[]; wallS: number }
+interface CheckpointState {
+  step: number;
+  losses: LossPoint[];
+  wallS: number;
+}
 
 function checkpointMeta(opts: TrainOptions): Record<string, string> {
   const meta = { model: JSON.stringify(opts.model), train: JSON.stringify(opts.config), examples: String(opts.examples.length) };
@@ -141,7 +152,10 @@ function restoreCheckpoint(file: string, opts: TrainOptions, opt: AdamW): Checkp
   // In a tidy, so that the loaded tensors are released once assigned.
   tf.tidy(() => {
     for (const [name, values] of valuesWithPrefix(tensors, "param.")) trained[name].assign(tf.tensor(values, trained[name].shape));
-    for (const [name, moment] of [["adam.m", opt.m], ["adam.v", opt.v]] as const) {
+    for (const [name, moment] of [
+      ["adam.m", opt.m],
+      ["adam.v", opt.v],
+    ] as const) {
       const saved = tensors.get(name);
       if (!saved || saved.data.length !== moment.size) throw new Error(`${file}: ${name} is missing or has the wrong size`);
       moment.assign(tf.tensor(saved.data, moment.shape));
@@ -169,15 +183,21 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
     };
 
     while (state.step < config.steps) {
-      const batch = makeBatch(order.batchIndices(state.step).map((i) => examples[i]), padId, model.maxLen);
+      const batch = makeBatch(
+        order.batchIndices(state.step).map((i) => examples[i]),
+        padId,
+        model.maxLen,
+      );
       const lr = learningRate(config, state.step + 1, config.steps);
       // LoRA's dropout masks are a function of (seed, step), so that a resumed run draws the same ones.
       const lora = opts.adapter && loraForward(opts.adapter.params, opts.adapter.config, hashSeed(config.seed, "lora-dropout", state.step));
       const loss = await trainStep(params, model, opt, batch, lr, lora);
       if (!Number.isFinite(loss)) {
         // Only a checkpoint on disk is kept: before the first save (or without a checkpoint file) there is none.
-        const kept = opts.checkpointFile && fs.existsSync(opts.checkpointFile)
-          ? `the last checkpoint (${opts.checkpointFile}) is kept` : "no checkpoint was written before it";
+        const kept =
+          opts.checkpointFile && fs.existsSync(opts.checkpointFile)
+            ? `the last checkpoint (${opts.checkpointFile}) is kept`
+            : "no checkpoint was written before it";
         throw new Error(`training diverged: loss is ${loss} at step ${state.step + 1} (lr ${lr.toExponential(2)}); ${kept}`);
       }
       state.step += 1;
@@ -197,7 +217,10 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
     }
     const timedS = (Date.now() - timedFrom) / 1000;
     return {
-      losses: state.losses, steps: state.step, wallS: elapsed(), resumedFromStep,
+      losses: state.losses,
+      steps: state.step,
+      wallS: elapsed(),
+      resumedFromStep,
       tokensPerSec: timedS > 0 ? timedTokens / timedS : 0,
     };
   } finally {

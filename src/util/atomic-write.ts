@@ -12,7 +12,12 @@ export type AtomicWriteFs = Pick<typeof fs, "mkdirSync" | "openSync" | "writeSyn
 
 /** A failed write, worded for a person: it names the file and the cause. `code` is the system's (ENOSPC, ...). */
 export class WriteError extends Error {
-  constructor(readonly file: string, readonly code: string | undefined, message: string, options?: { cause?: unknown }) {
+  constructor(
+    readonly file: string,
+    readonly code: string | undefined,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
     super(message, options);
     this.name = "WriteError";
   }
@@ -63,7 +68,10 @@ function writeAll(fd: number, bytes: Uint8Array, io: AtomicWriteFs): void {
 
 /** A write that stopped making progress: the system accepted `written` of `total` bytes and then none. */
 class ShortWrite extends Error {
-  constructor(readonly written: number, readonly total: number) {
+  constructor(
+    readonly written: number,
+    readonly total: number,
+  ) {
     super(`the write stopped after ${written} of ${total} bytes`);
   }
 }
@@ -133,4 +141,3 @@ function missingFolders(dir: string): string[] {
   }
   return missing;
 }
-

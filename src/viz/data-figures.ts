@@ -42,19 +42,32 @@ export function labelShareFigure(rows: readonly LabelShare[], title = "Label sha
     const first = byGroup.get(groupKey(own[0]))!;
     const percent = (share: number) => `${Math.round(100 * share)}%`;
     return {
-      type: "bar", orientation: "h", name: label, showlegend: oneLabelSet,
-      y: datasetDimensionAxis(own), x: own.map((r) => r.share),
+      type: "bar",
+      orientation: "h",
+      name: label,
+      showlegend: oneLabelSet,
+      y: datasetDimensionAxis(own),
+      x: own.map((r) => r.share),
       text: own.map((r) => (r.share < 0.06 ? "" : oneLabelSet ? percent(r.share) : `${label}<br>${percent(r.share)}`)),
-      textposition: "inside", insidetextanchor: "middle",
+      textposition: "inside",
+      insidetextanchor: "middle",
       customdata: own.map((r) => r.count),
       hovertemplate: `label ${label}: %{x:.1%} (%{customdata} examples)<extra>%{y}</extra>`,
-      marker: { color: ordinalColor(first.findIndex((r) => r.label === label), first.length), line: { color: "white", width: 1 } },
+      marker: {
+        color: ordinalColor(
+          first.findIndex((r) => r.label === label),
+          first.length,
+        ),
+        line: { color: "white", width: 1 },
+      },
     };
   });
   return {
     data,
     layout: {
-      title: { text: title }, barmode: "stack", height: 140 + (oneLabelSet ? 26 : 60) * groupOrder.length,
+      title: { text: title },
+      barmode: "stack",
+      height: 140 + (oneLabelSet ? 26 : 60) * groupOrder.length,
       xaxis: { title: { text: "share of examples (train + test)" }, range: [0, 1], tickformat: ".0%" },
       yaxis: { type: "multicategory", autorange: "reversed" },
       legend: { title: { text: "label" }, traceorder: "normal" },
@@ -72,20 +85,35 @@ export function explanationLengthFigure(rows: readonly ExplanationLengths[], cap
   // One trace per box: Plotly counts a box trace's boxes by the length of its position array, which on a
   // multicategory axis is the number of levels (2), not the number of boxes.
   const data = rows.map((r) => ({
-    type: "box", orientation: "h", name: `${r.dataset} ${r.dimension}`, showlegend: false,
+    type: "box",
+    orientation: "h",
+    name: `${r.dataset} ${r.dimension}`,
+    showlegend: false,
     y: datasetDimensionAxis([r]),
-    q1: [r.q1], median: [r.median], q3: [r.q3], lowerfence: [r.p5], upperfence: [r.p95], mean: [r.mean],
+    q1: [r.q1],
+    median: [r.median],
+    q3: [r.q3],
+    lowerfence: [r.p5],
+    upperfence: [r.p95],
+    mean: [r.mean],
     boxmean: true,
     marker: { color: CATEGORICAL[datasets.indexOf(r.dataset) % CATEGORICAL.length] },
   }));
   return {
     data,
     layout: {
-      title: { text: title }, height: 140 + 26 * rows.length,
-      xaxis: { title: { text: "tokens per explanation (project tokenizer, log scale)" }, type: "log", tickvals: [5, 10, 20, 50, 100, 200, 500, 1000, 2000] },
+      title: { text: title },
+      height: 140 + 26 * rows.length,
+      xaxis: {
+        title: { text: "tokens per explanation (project tokenizer, log scale)" },
+        type: "log",
+        tickvals: [5, 10, 20, 50, 100, 200, 500, 1000, 2000],
+      },
       yaxis: { type: "multicategory", autorange: "reversed" },
       shapes: [{ type: "line", xref: "x", yref: "paper", x0: cap, x1: cap, y0: 0, y1: 1, line: { color: "#444", dash: "dot", width: 1.5 } }],
-      annotations: [{ xref: "x", yref: "paper", x: Math.log10(cap), xanchor: "center", y: 1, yanchor: "bottom", showarrow: false, text: `sequence cap ${cap}` }],
+      annotations: [
+        { xref: "x", yref: "paper", x: Math.log10(cap), xanchor: "center", y: 1, yanchor: "bottom", showarrow: false, text: `sequence cap ${cap}` },
+      ],
       margin: { l: 260 },
     },
   };
@@ -96,24 +124,55 @@ export function agreementHeatmap(rows: readonly DimensionAgreement[], title = "A
   const datasets = distinct(rows, (r) => r.dataset);
   const dimensions = distinct(rows, (r) => r.dimension);
   const grid = (value: (r: DimensionAgreement) => number) =>
-    datasets.map((d) => dimensions.map((dim) => {
-      const row = rows.find((r) => r.dataset === d && r.dimension === dim);
-      return row === undefined || Number.isNaN(value(row)) ? null : value(row);
-    }));
+    datasets.map((d) =>
+      dimensions.map((dim) => {
+        const row = rows.find((r) => r.dataset === d && r.dimension === dim);
+        return row === undefined || Number.isNaN(value(row)) ? null : value(row);
+      }),
+    );
   const panel = (value: (r: DimensionAgreement) => number, axis: "" | "2", name: string) => ({
-    type: "heatmap", name, x: dimensions, y: datasets, z: grid(value), xaxis: `x${axis}`, yaxis: `y${axis}`,
-    coloraxis: "coloraxis", texttemplate: "%{z:.2f}", hovertemplate: `${name} %{z:.3f}<extra>%{y}, %{x}</extra>`,
+    type: "heatmap",
+    name,
+    x: dimensions,
+    y: datasets,
+    z: grid(value),
+    xaxis: `x${axis}`,
+    yaxis: `y${axis}`,
+    coloraxis: "coloraxis",
+    texttemplate: "%{z:.2f}",
+    hovertemplate: `${name} %{z:.3f}<extra>%{y}, %{x}</extra>`,
   });
   return {
     data: [panel((r) => r.alpha, "", "alpha"), panel((r) => r.spearman, "2", "Spearman")],
     layout: {
-      title: { text: title }, height: 160 + 40 * datasets.length,
-      xaxis: { domain: [0, 0.44] }, xaxis2: { domain: [0.5, 0.94] },
-      yaxis: { autorange: "reversed" }, yaxis2: { autorange: "reversed", anchor: "x2", showticklabels: false },
+      title: { text: title },
+      height: 160 + 40 * datasets.length,
+      xaxis: { domain: [0, 0.44] },
+      xaxis2: { domain: [0.5, 0.94] },
+      yaxis: { autorange: "reversed" },
+      yaxis2: { autorange: "reversed", anchor: "x2", showticklabels: false },
       coloraxis: { colorscale: "Viridis", cmin: 0, cmax: 1, colorbar: { len: 0.8 } },
       annotations: [
-        { text: "Krippendorff's alpha, 12 judgments", xref: "paper", yref: "paper", x: 0.22, xanchor: "center", y: 1, yanchor: "bottom", showarrow: false },
-        { text: "mean pairwise Spearman, 3 raters", xref: "paper", yref: "paper", x: 0.72, xanchor: "center", y: 1, yanchor: "bottom", showarrow: false },
+        {
+          text: "Krippendorff's alpha, 12 judgments",
+          xref: "paper",
+          yref: "paper",
+          x: 0.22,
+          xanchor: "center",
+          y: 1,
+          yanchor: "bottom",
+          showarrow: false,
+        },
+        {
+          text: "mean pairwise Spearman, 3 raters",
+          xref: "paper",
+          yref: "paper",
+          x: 0.72,
+          xanchor: "center",
+          y: 1,
+          yanchor: "bottom",
+          showarrow: false,
+        },
       ],
       margin: { l: 170, t: 90 },
     },
@@ -122,27 +181,44 @@ export function agreementHeatmap(rows: readonly DimensionAgreement[], title = "A
 
 /** Human ratings against the teacher's label: per teacher dimension a panel of boxes, one colour per source. */
 export function teacherVsHumanFigure(
-  rows: readonly (TeacherVsHuman & { source: string })[], title = "USR's human ratings by the teacher's label",
+  rows: readonly (TeacherVsHuman & { source: string })[],
+  title = "USR's human ratings by the teacher's label",
 ): Figure {
   const comparisons = distinct(rows, (r) => r.dimension);
   const sources = distinct(rows, (r) => r.source);
   const data = rows.map((r) => {
     const panel = comparisons.indexOf(r.dimension) === 0 ? "" : String(comparisons.indexOf(r.dimension) + 1);
     return {
-      type: "box", name: r.source, legendgroup: r.source, showlegend: panel === "",
-      x: r.pairs.map((p) => String(p.teacher)), y: r.pairs.map((p) => p.human), xaxis: `x${panel}`, yaxis: `y${panel}`,
-      marker: { color: CATEGORICAL[sources.indexOf(r.source) % CATEGORICAL.length] }, boxpoints: false,
+      type: "box",
+      name: r.source,
+      legendgroup: r.source,
+      showlegend: panel === "",
+      x: r.pairs.map((p) => String(p.teacher)),
+      y: r.pairs.map((p) => p.human),
+      xaxis: `x${panel}`,
+      yaxis: `y${panel}`,
+      marker: { color: CATEGORICAL[sources.indexOf(r.source) % CATEGORICAL.length] },
+      boxpoints: false,
     };
   });
   const width = 1 / comparisons.length;
   const layout: Record<string, unknown> = {
-    title: { text: title }, height: 420, boxmode: "group",
+    title: { text: title },
+    height: 420,
+    boxmode: "group",
     annotations: comparisons.map((dimension, i) => {
       const own = rows.filter((r) => r.dimension === dimension);
       const rhos = own.map((r) => `${r.source} ${r.rho.toFixed(2)}`).join(", ");
       return {
-        text: `${dimension} vs ${own[0].quality}<br>Spearman: ${rhos}`, font: { size: 12 },
-        xref: "paper", yref: "paper", x: (i + 0.5) * width, xanchor: "center", y: 1, yanchor: "bottom", showarrow: false,
+        text: `${dimension} vs ${own[0].quality}<br>Spearman: ${rhos}`,
+        font: { size: 12 },
+        xref: "paper",
+        yref: "paper",
+        x: (i + 0.5) * width,
+        xanchor: "center",
+        y: 1,
+        yanchor: "bottom",
+        showarrow: false,
       };
     }),
     margin: { t: 110 },
@@ -150,8 +226,11 @@ export function teacherVsHumanFigure(
   comparisons.forEach((dimension, i) => {
     const suffix = i === 0 ? "" : String(i + 1);
     layout[`xaxis${suffix}`] = {
-      domain: [i * width + 0.04, (i + 1) * width - 0.04], anchor: `y${suffix}`, type: "category",
-      categoryorder: "category ascending", title: { text: `teacher ${dimension} label` },
+      domain: [i * width + 0.04, (i + 1) * width - 0.04],
+      anchor: `y${suffix}`,
+      type: "category",
+      categoryorder: "category ascending",
+      title: { text: `teacher ${dimension} label` },
     };
     layout[`yaxis${suffix}`] = { anchor: `x${suffix}`, range: [0.9, 3.1], title: { text: i === 0 ? "human mean (1-3)" : "" } };
   });

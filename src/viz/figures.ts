@@ -27,7 +27,10 @@ function runName(r: RunRecord): string {
 }
 
 /** One loss curve and the name it is shown under: a run's, a base's. */
-export interface NamedLosses { name: string; losses: readonly LossPoint[] }
+export interface NamedLosses {
+  name: string;
+  losses: readonly LossPoint[];
+}
 
 /** Loss per step for each named curve: raw (faint) and smoothed. */
 function lossCurves(curves: readonly NamedLosses[], title: string, yTitle: string): Figure {
@@ -53,7 +56,10 @@ export function trainingLossFigure(curves: readonly NamedLosses[], title = "Trai
 
 /** Training loss per step for each run: raw (faint) and smoothed. */
 export function lossCurveFigure(runs: readonly RunRecord[], title?: string): Figure {
-  return trainingLossFigure(runs.map((r) => ({ name: runName(r), losses: r.training.losses })), title);
+  return trainingLossFigure(
+    runs.map((r) => ({ name: runName(r), losses: r.training.losses })),
+    title,
+  );
 }
 
 /**
@@ -61,14 +67,19 @@ export function lossCurveFigure(runs: readonly RunRecord[], title?: string): Fig
  * its losses so far without the held-out loss, which is measured at the end.
  */
 export function pretrainLossFigure(
-  card: { losses: readonly LossPoint[]; heldOut?: BaseCard["heldOut"] }, title = "Pretraining loss (next token, every position)",
+  card: { losses: readonly LossPoint[]; heldOut?: BaseCard["heldOut"] },
+  title = "Pretraining loss (next token, every position)",
 ): Figure {
   const fig = lossCurves([{ name: "training loss", losses: card.losses }], title, "cross-entropy (nats per token)");
   if (!card.heldOut) return fig;
   const last = card.losses.at(-1)?.step ?? 0;
   fig.data.push({
-    type: "scatter", mode: "lines", name: `held-out (perplexity ${card.heldOut.perplexity.toFixed(1)})`,
-    x: [0, last], y: [card.heldOut.loss, card.heldOut.loss], line: { color: "#000000", width: 1, dash: "dash" },
+    type: "scatter",
+    mode: "lines",
+    name: `held-out (perplexity ${card.heldOut.perplexity.toFixed(1)})`,
+    x: [0, last],
+    y: [card.heldOut.loss, card.heldOut.loss],
+    line: { color: "#000000", width: 1, dash: "dash" },
   });
   return fig;
 }
@@ -82,7 +93,9 @@ export function accuracyFigure(runs: readonly RunRecord[], title = "Test accurac
       { type: "bar", name: "macro-F1", x: names, y: runs.map((r) => r.metrics?.macroF1 ?? null), marker: { color: PALETTE[2] } },
     ],
     layout: {
-      title: { text: title }, height: 360, barmode: "group",
+      title: { text: title },
+      height: 360,
+      barmode: "group",
       yaxis: { title: { text: "score" }, range: [0, 1] },
     },
   };

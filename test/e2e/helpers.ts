@@ -32,10 +32,7 @@ export function shellQuote(text: string): string {
 }
 
 /** Runs `cmd` in bash from the project root after `source scripts/env.sh`; never throws. */
-export function runInProjectEnv(
-  cmd: string,
-  opts: { env?: Record<string, string>; timeoutMs?: number } = {},
-): CommandResult {
+export function runInProjectEnv(cmd: string, opts: { env?: Record<string, string>; timeoutMs?: number } = {}): CommandResult {
   const result = spawnSync("bash", ["-c", `source scripts/env.sh && ${cmd}`], {
     cwd: PROJECT_ROOT,
     env: { ...process.env, ...opts.env },
@@ -67,11 +64,7 @@ export function executeNotebook(
   env: Record<string, string> = {},
   timeoutMs: number = NOTEBOOK_TIMEOUT_MS,
 ): string {
-  runOrThrow(
-    `executing ${notebookPath}`,
-    `$PY scripts/run-notebooks.py --out ${shellQuote(outDir)} ${shellQuote(notebookPath)}`,
-    { env, timeoutMs },
-  );
+  runOrThrow(`executing ${notebookPath}`, `$PY scripts/run-notebooks.py --out ${shellQuote(outDir)} ${shellQuote(notebookPath)}`, { env, timeoutMs });
   return path.join(outDir, path.basename(notebookPath));
 }
 
@@ -89,10 +82,7 @@ export function exportHtml(ipynbPath: string): string {
  * chart to draw and at least `minCharts` charts. Returns the checker's summary; throws with it on failure.
  */
 export function checkHtml(htmlPath: string, minCharts = 0): string {
-  return runOrThrow(
-    `checking ${htmlPath}`,
-    `node --import tsx scripts/check-pages.ts --min-charts ${minCharts} ${shellQuote(htmlPath)}`,
-  );
+  return runOrThrow(`checking ${htmlPath}`, `node --import tsx scripts/check-pages.ts --min-charts ${minCharts} ${shellQuote(htmlPath)}`);
 }
 
 /** One notebook output, with multi-line text (stored as string arrays in .ipynb) joined into one string. */

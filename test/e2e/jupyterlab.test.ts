@@ -27,8 +27,20 @@ let serverLog = "";
 after(() => server?.kill("SIGTERM"));
 
 async function startLab(): Promise<void> {
-  server = spawn("bash", ["scripts/lab.sh", "--profile", "ci", "--no-browser", `--port=${PORT}`, "--ServerApp.port_retries=0",
-    `--IdentityProvider.token=${TOKEN}`, "--LabApp.expose_app_in_browser=True"], { cwd: PROJECT_ROOT, stdio: ["ignore", "pipe", "pipe"] });
+  server = spawn(
+    "bash",
+    [
+      "scripts/lab.sh",
+      "--profile",
+      "ci",
+      "--no-browser",
+      `--port=${PORT}`,
+      "--ServerApp.port_retries=0",
+      `--IdentityProvider.token=${TOKEN}`,
+      "--LabApp.expose_app_in_browser=True",
+    ],
+    { cwd: PROJECT_ROOT, stdio: ["ignore", "pipe", "pipe"] },
+  );
   server.stdout!.on("data", (d) => (serverLog += d));
   server.stderr!.on("data", (d) => (serverLog += d));
   const deadline = Date.now() + 60_000;
@@ -59,57 +71,76 @@ const CHARTS_DRAWN = `(() => {
   return { total: divs.length, drawn: divs.filter((d) => d.querySelector(".main-svg")).length };
 })()`;
 
-interface Output { cell: number; type: string; name: string | null; text: string; chart: boolean }
+interface Output {
+  cell: number;
+  type: string;
+  name: string | null;
+  text: string;
+  chart: boolean;
+}
 
 async function run(page: Page, command: string): Promise<void> {
   await page.evaluate(`window.jupyterapp.commands.execute(${JSON.stringify(command)})`);
 }
 
-test("npm run lab: notebook 00 runs all in JupyterLab, draws every chart, and still exports after a chart cell re-runs", { skip: missingNotebookTools() }, async () => {
-  assert.ok(fs.existsSync(LAB), `JupyterLab is not installed at ${LAB}: bash scripts/setup.sh installs it`);
-  fs.rmSync(DIR, { recursive: true, force: true });
-  fs.mkdirSync(DIR, { recursive: true });
-  fs.copyFileSync(path.join(PROJECT_ROOT, "notebooks", "00-quickstart.ipynb"), NOTEBOOK);
-  const started = Date.now();
-  await startLab();
-  await withChromium(async (browser) => {
-    const context = await browser.newContext({ viewport: { width: 1400, height: 1000 } });
-    // The page may talk to its own server only: no news feed, no CDN, nothing else.
-    const outside: string[] = [];
-    await context.route((url) => !url.href.startsWith(`http://127.0.0.1:${PORT}/`), (route) => {
-      outside.push(route.request().url());
-      return route.abort();
+test(
+  "npm run lab: notebook 00 runs all in JupyterLab, draws every chart, and still exports after a chart cell re-runs",
+  { skip: missingNotebookTools() },
+  async () => {
+    assert.ok(fs.existsSync(LAB), `JupyterLab is not installed at ${LAB}: bash scripts/setup.sh installs it`);
+    fs.rmSync(DIR, { recursive: true, force: true });
+    fs.mkdirSync(DIR, { recursive: true });
+    fs.copyFileSync(path.join(PROJECT_ROOT, "notebooks", "00-quickstart.ipynb"), NOTEBOOK);
+    const started = Date.now();
+    await startLab();
+    await withChromium(async (browser) => {
+      const context = await browser.newContext({ viewport: { width: 1400, height: 1000 } });
+      // The page may talk to its own server only: no news feed, no CDN, nothing else.
+      const outside: string[] = [];
+      await context.route(
+        (url) => !url.href.startsWith(`http://127.0.0.1:${PORT}/`),
+        (route) => {
+          outside.push(route.request().url());
+          return route.abort();
+        },
+      );
+      const page = await context.newPage();
+      const url = `http://127.0.0.1:${PORT}/lab/tree/${path.relative(PROJECT_ROOT, NOTEBOOK)}?reset&token=${TOKEN}`;
+      await page.goto(url);
+      // The kernel of the notebook's own kernelspec (tslab) starts without a dialog.
+      await page.waitForFunction(KERNEL_IDLE, undefined, { timeout: 120_000 });
+      await run(page, "notebook:run-all-cells");
+      await page.waitForFunction(ALL_RUN, undefined, { timeout: RUN_ALL_TIMEOUT_MS, polling: 500 });
+      await page.screenshot({ path: path.join(DIR, "run-all.png"), fullPage: true });
+
+      const outputs = await page.evaluate<Output[]>(OUTPUTS);
+      const errors = outputs.filter((o) => o.type === "error" || (o.name === "stderr" && /error/i.test(o.text)));
+      assert.deepEqual(errors, [], "no error output");
+      const chartCells = [...new Set(outputs.filter((o) => o.chart).map((o) => o.cell))];
+      assert.ok(chartCells.length >= 2, `notebook 00 draws its charts (${chartCells.length} chart cells)`);
+      await page
+        .waitForFunction(`${CHARTS_DRAWN}.drawn === ${outputs.filter((o) => o.chart).length}`, undefined, { timeout: 30_000 })
+        .catch(async () => assert.fail(`charts drawn: ${JSON.stringify(await page.evaluate(CHARTS_DRAWN))}`));
+
+      // The first chart cell again: this session sent plotly.js already, so its new output holds only the figure.
+      await page.evaluate(`${NOTEBOOK_PANEL}.content.activeCellIndex = ${chartCells[0]}`);
+      await run(page, "notebook:run-cell");
+      await page.waitForFunction(ALL_RUN, undefined, { timeout: 120_000, polling: 500 });
+      await run(page, "docmanager:save");
+      await page.waitForFunction(`${NOTEBOOK_PANEL}.context.model.dirty === false`, undefined, { timeout: 30_000 });
+      await page.screenshot({ path: path.join(DIR, "re-run-first-chart.png"), fullPage: true });
+      assert.deepEqual(outside, [], "requests from the page beyond its server");
     });
-    const page = await context.newPage();
-    const url = `http://127.0.0.1:${PORT}/lab/tree/${path.relative(PROJECT_ROOT, NOTEBOOK)}?reset&token=${TOKEN}`;
-    await page.goto(url);
-    // The kernel of the notebook's own kernelspec (tslab) starts without a dialog.
-    await page.waitForFunction(KERNEL_IDLE, undefined, { timeout: 120_000 });
-    await run(page, "notebook:run-all-cells");
-    await page.waitForFunction(ALL_RUN, undefined, { timeout: RUN_ALL_TIMEOUT_MS, polling: 500 });
-    await page.screenshot({ path: path.join(DIR, "run-all.png"), fullPage: true });
-
-    const outputs = await page.evaluate<Output[]>(OUTPUTS);
-    const errors = outputs.filter((o) => o.type === "error" || (o.name === "stderr" && /error/i.test(o.text)));
-    assert.deepEqual(errors, [], "no error output");
-    const chartCells = [...new Set(outputs.filter((o) => o.chart).map((o) => o.cell))];
-    assert.ok(chartCells.length >= 2, `notebook 00 draws its charts (${chartCells.length} chart cells)`);
-    await page.waitForFunction(`${CHARTS_DRAWN}.drawn === ${outputs.filter((o) => o.chart).length}`, undefined, { timeout: 30_000 })
-      .catch(async () => assert.fail(`charts drawn: ${JSON.stringify(await page.evaluate(CHARTS_DRAWN))}`));
-
-    // The first chart cell again: this session sent plotly.js already, so its new output holds only the figure.
-    await page.evaluate(`${NOTEBOOK_PANEL}.content.activeCellIndex = ${chartCells[0]}`);
-    await run(page, "notebook:run-cell");
-    await page.waitForFunction(ALL_RUN, undefined, { timeout: 120_000, polling: 500 });
-    await run(page, "docmanager:save");
-    await page.waitForFunction(`${NOTEBOOK_PANEL}.context.model.dirty === false`, undefined, { timeout: 30_000 });
-    await page.screenshot({ path: path.join(DIR, "re-run-first-chart.png"), fullPage: true });
-    assert.deepEqual(outside, [], "requests from the page beyond its server");
-  });
-  const saved = JSON.parse(fs.readFileSync(NOTEBOOK, "utf8"));
-  assert.ok(saved.cells.some((c: { outputs?: unknown[] }) => (c.outputs ?? []).length > 0), "the saved copy has its outputs");
-  const exported = runInProjectEnv(`node bin/xft.cjs export-notebook --executed ${shellQuote(NOTEBOOK)}`);
-  assert.equal(exported.code, 0, `${exported.stdout}${exported.stderr}`);
-  assert.match(exported.stdout, /\(\d+ chart\(s\) drawn offline/);
-  process.stdout.write(`# JupyterLab run all, re-run, save and export: ${((Date.now() - started) / 1000).toFixed(1)} s; screenshots in ${path.relative(PROJECT_ROOT, DIR)}\n`);
-});
+    const saved = JSON.parse(fs.readFileSync(NOTEBOOK, "utf8"));
+    assert.ok(
+      saved.cells.some((c: { outputs?: unknown[] }) => (c.outputs ?? []).length > 0),
+      "the saved copy has its outputs",
+    );
+    const exported = runInProjectEnv(`node bin/xft.cjs export-notebook --executed ${shellQuote(NOTEBOOK)}`);
+    assert.equal(exported.code, 0, `${exported.stdout}${exported.stderr}`);
+    assert.match(exported.stdout, /\(\d+ chart\(s\) drawn offline/);
+    process.stdout.write(
+      `# JupyterLab run all, re-run, save and export: ${((Date.now() - started) / 1000).toFixed(1)} s; screenshots in ${path.relative(PROJECT_ROOT, DIR)}\n`,
+    );
+  },
+);

@@ -111,8 +111,16 @@ describe("tslab kernel under a flood of outputs", { skip }, () => {
     // A PUB socket drops what exceeds its high-water mark, so not every line arrives; the cell must finish.
     const flood = cellRunning(cells, "flood sent");
     assert.notEqual(flood.executionCount, null);
-    assert.ok(flood.outputs.some((o) => o.name === "stdout"), "some of the flood arrives");
-    assert.match(cellRunning(cells, "next cell ran").outputs.map((o) => o.text ?? "").join(""), /next cell ran/);
+    assert.ok(
+      flood.outputs.some((o) => o.name === "stdout"),
+      "some of the flood arrives",
+    );
+    assert.match(
+      cellRunning(cells, "next cell ran")
+        .outputs.map((o) => o.text ?? "")
+        .join(""),
+      /next cell ran/,
+    );
   });
 });
 
@@ -135,7 +143,10 @@ function runAll(sources: string[]): CellRun[] {
 }
 
 function streamText(run: CellRun, name: "stdout" | "stderr"): string {
-  return run.outputs.filter((o) => o.type === "stream" && o.name === name).map((o) => o.text).join("");
+  return run.outputs
+    .filter((o) => o.type === "stream" && o.name === name)
+    .map((o) => o.text)
+    .join("");
 }
 
 /** 1-based number of the only line of `file` (relative to the project) that contains `text`. */
@@ -162,9 +173,7 @@ describe("errors in a Run All", { skip }, () => {
   before(() => {
     runs = runAll([
       'import { initBackend } from "./src/backend/engine";\nconst backend = await initBackend({ requested: "cpu" });',
-      'import { validateExample } from "./src/data/schema";\n' +
-        `const where = ${JSON.stringify(where)};\n` +
-        "validateExample({}, where);",
+      'import { validateExample } from "./src/data/schema";\n' + `const where = ${JSON.stringify(where)};\n` + "validateExample({}, where);",
       'console.log("the cell after the error ran");',
     ]);
   });
@@ -214,7 +223,7 @@ describe("tslab's compiler while project files change", () => {
       fs.writeFileSync(path.join(dir, "late.ts"), "export const late = 42;\n");
       // The watchers poll: until one fires, the module is still missing for the compiler.
       let result = converter.convert("", cell);
-      for (const deadline = Date.now() + 20_000; result.diagnostics.length > 0 && Date.now() < deadline; ) {
+      for (const deadline = Date.now() + 20_000; result.diagnostics.length > 0 && Date.now() < deadline;) {
         await new Promise((resolve) => setTimeout(resolve, 250));
         result = converter.convert("", cell);
       }

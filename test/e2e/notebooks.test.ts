@@ -63,7 +63,10 @@ const EXPECTATIONS: Record<string, (cells: NotebookCell[]) => void> = {
     const pseudo = shownTable(outputs, "pseudo-explanation examples");
     for (const condition of ["label+expl", ...PSEUDO_CONDITIONS]) assert.ok(pseudo.includes(`>${condition}<`), `the examples show ${condition}`);
     assert.ok(plotlyCount(outputs) >= 5, "label shares (2), explanation lengths, agreement heatmap and teacher vs people are Plotly outputs");
-    assert.ok(outputs.some((o) => o.name === "stdout" && o.text?.startsWith("profile ci:")), "the notebook says which profile ran");
+    assert.ok(
+      outputs.some((o) => o.name === "stdout" && o.text?.startsWith("profile ci:")),
+      "the notebook says which profile ran",
+    );
     assertTimedWithoutErrors(outputs);
   },
   "02-explanations-vs-labels.ipynb": (cells) => {
@@ -72,46 +75,71 @@ const EXPECTATIONS: Record<string, (cells: NotebookCell[]) => void> = {
     for (const dataset of [...(GRID_PROFILES.ci.sources as string[]), ...REAL_EXPLANATION_DATASETS]) {
       assert.ok(summary.includes(`>${dataset}<`), `the summary has ${dataset}`);
     }
-    for (const column of ["accuracy_mean", "macro_f1_mean", "mae_mean", "qwk_mean", "ece_mean", "brier_mean"]) assert.ok(summary.includes(column), column);
+    for (const column of ["accuracy_mean", "macro_f1_mean", "mae_mean", "qwk_mean", "ece_mean", "brier_mean"])
+      assert.ok(summary.includes(column), column);
     const differences = shownTable(outputs, "label+expl minus label");
     assert.match(differences, />label\+expl</);
     assert.match(differences, /diff_lo/);
     const wins = shownTable(outputs, "settings where label+expl beats label");
     assert.match(wins, />label\+expl</);
-    assert.ok(outputs.some((o) => o.name === "stdout" && /label\+expl: higher mean accuracy than label in \d+ of \d+ settings/.test(o.text ?? "")), "the wins are said in words");
+    assert.ok(
+      outputs.some((o) => o.name === "stdout" && /label\+expl: higher mean accuracy than label in \d+ of \d+ settings/.test(o.text ?? "")),
+      "the wins are said in words",
+    );
     assert.ok(plotlyCount(outputs) >= 2, "accuracy per setting and the forest plot are Plotly outputs");
     assertTimedWithoutErrors(outputs);
   },
   "03-pseudo-explanations.ipynb": (cells) => {
     const outputs = cells.flatMap((c) => c.outputs);
     const wins = shownTable(outputs, "settings where each condition beats label");
-    for (const condition of ["label+expl", "expl+label", ...PSEUDO_CONDITIONS]) assert.ok(wins.includes(`>${condition}<`), `the wins table has ${condition}`);
+    for (const condition of ["label+expl", "expl+label", ...PSEUDO_CONDITIONS])
+      assert.ok(wins.includes(`>${condition}<`), `the wins table has ${condition}`);
     const budgets = shownTable(outputs, "label+expl against label, by explanation budget");
     for (const budget of [0, 8, 16, 32]) assert.ok(budgets.includes(`>${budget}<`), `budget ${budget}`);
-    assert.ok(outputs.some((o) => o.name === "stdout" && /expl\+label: higher mean accuracy than label in \d+ of \d+ settings/.test(o.text ?? "")), "label first against explanation first is said in words");
+    assert.ok(
+      outputs.some((o) => o.name === "stdout" && /expl\+label: higher mean accuracy than label in \d+ of \d+ settings/.test(o.text ?? "")),
+      "label first against explanation first is said in words",
+    );
     assert.ok(plotlyCount(outputs) >= 3, "differences, the budget curve and the order comparison are Plotly outputs");
     assertTimedWithoutErrors(outputs);
   },
   "04-inside-the-model.ipynb": (cells) => {
     const outputs = cells.flatMap((c) => c.outputs);
     const findings = shownTable(outputs, "the paper's internal findings");
-    for (const quantity of ["intermediate_hidden_entropy", "output_entropy", "overconfidence"]) assert.ok(findings.includes(`>${quantity}<`), quantity);
-    for (const condition of ["label+expl", "expl+label", ...PSEUDO_CONDITIONS]) assert.ok(findings.includes(`>${condition}<`), `the findings have ${condition}`);
+    for (const quantity of ["intermediate_hidden_entropy", "output_entropy", "overconfidence"])
+      assert.ok(findings.includes(`>${quantity}<`), quantity);
+    for (const condition of ["label+expl", "expl+label", ...PSEUDO_CONDITIONS])
+      assert.ok(findings.includes(`>${condition}<`), `the findings have ${condition}`);
     const sharpness = shownTable(outputs, "output sharpness and the first top-1 point");
     for (const measure of ["first_top1_point", "output_entropy", "output_max_prob"]) assert.ok(sharpness.includes(`>${measure}<`), measure);
-    assert.ok(outputs.some((o) => o.name === "stdout" && /label\+expl vs label, hidden-state entropy at the intermediate points: higher in \d+ of \d+ settings/.test(o.text ?? "")),
-      "the first finding is said in words");
-    assert.ok(plotlyCount(outputs) >= 8, "three layer curves, one setting's curve, three lens heatmaps and the reliability diagram are Plotly outputs");
+    assert.ok(
+      outputs.some(
+        (o) =>
+          o.name === "stdout" &&
+          /label\+expl vs label, hidden-state entropy at the intermediate points: higher in \d+ of \d+ settings/.test(o.text ?? ""),
+      ),
+      "the first finding is said in words",
+    );
+    assert.ok(
+      plotlyCount(outputs) >= 8,
+      "three layer curves, one setting's curve, three lens heatmaps and the reliability diagram are Plotly outputs",
+    );
     assertTimedWithoutErrors(outputs);
   },
   "05-base-and-lora.ipynb": (cells) => {
     const outputs = cells.flatMap((c) => c.outputs);
     const base = shownTable(outputs, "the base model");
-    for (const column of ["parameters", "corpus_tokens", "tokens_seen", "held_out_perplexity", "wall_s"]) assert.ok(base.includes(`>${column}<`), column);
+    for (const column of ["parameters", "corpus_tokens", "tokens_seen", "held_out_perplexity", "wall_s"])
+      assert.ok(base.includes(`>${column}<`), column);
     const effect = shownTable(outputs, "label+expl against label, per start");
     for (const start of ["scratch", "base", "base+lora"]) assert.ok(effect.includes(`>${start}<`), `the effect table has ${start}`);
     for (const start of ["scratch", "base", "base\\+lora"]) {
-      assert.ok(outputs.some((o) => o.name === "stdout" && new RegExp(`^${start}: label\\+expl beats label in \\d+ of \\d+ settings`, "m").test(o.text ?? "")), `${start} is said in words`);
+      assert.ok(
+        outputs.some(
+          (o) => o.name === "stdout" && new RegExp(`^${start}: label\\+expl beats label in \\d+ of \\d+ settings`, "m").test(o.text ?? ""),
+        ),
+        `${start} is said in words`,
+      );
     }
     assert.ok(plotlyCount(outputs) >= 3, "the pretraining loss, label's accuracy by start and the differences by start are Plotly outputs");
     assertTimedWithoutErrors(outputs);
@@ -131,7 +159,10 @@ const EXPECTATIONS: Record<string, (cells: NotebookCell[]) => void> = {
   },
 };
 
-const notebooks = fs.readdirSync(path.join(PROJECT_ROOT, "notebooks")).filter((f) => f.endsWith(".ipynb")).sort();
+const notebooks = fs
+  .readdirSync(path.join(PROJECT_ROOT, "notebooks"))
+  .filter((f) => f.endsWith(".ipynb"))
+  .sort();
 
 test("notebooks are committed without outputs", () => {
   for (const name of notebooks) {
@@ -160,18 +191,43 @@ describe("notebooks run with the ci profile", { skip: missingNotebookTools() }, 
     // Notebook 05's LoRA runs exported as scripts/main.sh exports them.
     const models = path.join(outDir, "models");
     fs.rmSync(models, { recursive: true, force: true });
-    const exported = spawnSync(process.execPath, ["bin/xft.cjs", "export", "--grid", "--profile", "ci", "--part", "explanations", "--init", "base",
-      "--adapter", "lora", "--runs-dir", runsDir, "--to", models], { cwd: PROJECT_ROOT, encoding: "utf8", env: { ...process.env, XFT_RUNS_DIR: runsDir, TF_CPP_MIN_LOG_LEVEL: "2" } });
+    const exported = spawnSync(
+      process.execPath,
+      [
+        "bin/xft.cjs",
+        "export",
+        "--grid",
+        "--profile",
+        "ci",
+        "--part",
+        "explanations",
+        "--init",
+        "base",
+        "--adapter",
+        "lora",
+        "--runs-dir",
+        runsDir,
+        "--to",
+        models,
+      ],
+      { cwd: PROJECT_ROOT, encoding: "utf8", env: { ...process.env, XFT_RUNS_DIR: runsDir, TF_CPP_MIN_LOG_LEVEL: "2" } },
+    );
     assert.equal(exported.status, 0, exported.stderr);
     const r = spawnSync(process.execPath, ["--import", "tsx", "scripts/write-supplement.ts", outDir], {
-      cwd: PROJECT_ROOT, encoding: "utf8", env: { ...process.env, XFT_PROFILE: "ci", XFT_RUNS_DIR: runsDir, TF_CPP_MIN_LOG_LEVEL: "2" },
+      cwd: PROJECT_ROOT,
+      encoding: "utf8",
+      env: { ...process.env, XFT_PROFILE: "ci", XFT_RUNS_DIR: runsDir, TF_CPP_MIN_LOG_LEVEL: "2" },
     });
     assert.equal(r.status, 0, r.stderr);
     const index = fs.readFileSync(path.join(outDir, "index.html"), "utf8");
     for (const name of notebooks) assert.ok(index.includes(`href="${name.replace(/\.ipynb$/, ".html")}"`), `the index links ${name}`);
     const runs = fs.readdirSync(runsDir).filter((key) => fs.existsSync(path.join(runsDir, key, "run.json")));
     assert.ok(runs.length > 0);
-    for (const key of runs) assert.ok(fs.existsSync(path.join(outDir, "runs", `${key}.json`)) && index.includes(`href="runs/${key}.json"`), `run ${key} is in the supplement`);
+    for (const key of runs)
+      assert.ok(
+        fs.existsSync(path.join(outDir, "runs", `${key}.json`)) && index.includes(`href="runs/${key}.json"`),
+        `run ${key} is in the supplement`,
+      );
     assert.match(index, /<h2>Environment<\/h2>/);
     assert.ok(index.includes('href="models/README.md"'), "the index links the exported grid's card");
     const cards = fs.readdirSync(path.join(models, "runs"));

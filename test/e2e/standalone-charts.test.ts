@@ -13,9 +13,15 @@ import { checkHtml, exportHtml, missingNotebookTools, PROJECT_ROOT, runInProject
 /** A saved notebook of chart outputs (and any other display outputs), written under build/test/standalone-charts. */
 function writeNotebook(name: string, outputs: Array<Record<string, unknown>>): string {
   const notebook = {
-    nbformat: 4, nbformat_minor: 5, metadata: { kernelspec: { name: "tslab", display_name: "TypeScript", language: "typescript" } },
+    nbformat: 4,
+    nbformat_minor: 5,
+    metadata: { kernelspec: { name: "tslab", display_name: "TypeScript", language: "typescript" } },
     cells: outputs.map((data, i) => ({
-      cell_type: "code", id: `c${i}`, metadata: {}, execution_count: i + 1, source: [`show(chart${i})`],
+      cell_type: "code",
+      id: `c${i}`,
+      metadata: {},
+      execution_count: i + 1,
+      source: [`show(chart${i})`],
       outputs: [{ output_type: "display_data", metadata: {}, data }],
     })),
   };
@@ -41,26 +47,41 @@ test("a notebook whose first chart has no plotly.js exports to a page that draws
   assert.ok(sizes[0] > 1_000_000 && sizes[1] < 10_000 && sizes[2] < 10_000, `the one copy of plotly.js is in the first chart (${sizes})`);
 });
 
-test("a page on which a chart cannot draw is refused: no HTML is written, and the error says which check failed", { skip: missingNotebookTools() }, () => {
-  const bundleFor = createFigureBundler();
-  // A chart's container whose drawing code is lost (an output trimmed by hand, say): nothing can draw it.
-  const file = writeNotebook("undrawable", [bundleFor({ data: [{ type: "bar", x: [1], y: [2] }] }), { "text/html": '<div class="plotly-graph-div"></div>' }]);
-  const r = runInProjectEnv(`node bin/xft.cjs export-notebook --executed ${shellQuote(file)}`);
-  assert.notEqual(r.code, 0);
-  assert.match(r.stderr, /undrawable\.html is not written: .*1 of 2 chart\(s\) not drawn/);
-  assert.equal(fs.existsSync(file.replace(/\.ipynb$/, ".html")), false);
-  assert.deepEqual(fs.readdirSync(path.dirname(file)).filter((f) => f.startsWith(".export-")), [], "no staging folder is left");
-});
+test(
+  "a page on which a chart cannot draw is refused: no HTML is written, and the error says which check failed",
+  { skip: missingNotebookTools() },
+  () => {
+    const bundleFor = createFigureBundler();
+    // A chart's container whose drawing code is lost (an output trimmed by hand, say): nothing can draw it.
+    const file = writeNotebook("undrawable", [
+      bundleFor({ data: [{ type: "bar", x: [1], y: [2] }] }),
+      { "text/html": '<div class="plotly-graph-div"></div>' },
+    ]);
+    const r = runInProjectEnv(`node bin/xft.cjs export-notebook --executed ${shellQuote(file)}`);
+    assert.notEqual(r.code, 0);
+    assert.match(r.stderr, /undrawable\.html is not written: .*1 of 2 chart\(s\) not drawn/);
+    assert.equal(fs.existsSync(file.replace(/\.ipynb$/, ".html")), false);
+    assert.deepEqual(
+      fs.readdirSync(path.dirname(file)).filter((f) => f.startsWith(".export-")),
+      [],
+      "no staging folder is left",
+    );
+  },
+);
 
-test("--pdf prints the checked page with its charts to a PDF beside it; the page loads nothing from this machine", { skip: missingNotebookTools() }, () => {
-  const bundleFor = createFigureBundler();
-  const file = writeNotebook("printed", [bundleFor({ data: [{ type: "scatter", x: [1, 2], y: [2, 1] }], layout: { title: "printed" } })]);
-  const r = runInProjectEnv(`node bin/xft.cjs export-notebook --executed --pdf ${shellQuote(file)}`);
-  assert.equal(r.code, 0, r.stderr);
-  const html = fs.readFileSync(file.replace(/\.ipynb$/, ".html"), "utf8");
-  const loads = html.match(/<(?:script|link)\b[^>]*\b(?:src|href)="[^"]*"/g) ?? [];
-  assert.deepEqual(loads, [], "no script or stylesheet from a machine path or the network");
-  const pdf = fs.readFileSync(file.replace(/\.ipynb$/, ".pdf"));
-  assert.equal(pdf.subarray(0, 5).toString(), "%PDF-");
-  assert.ok(pdf.length > 10_000, `a page with a drawn chart (${pdf.length} bytes)`);
-});
+test(
+  "--pdf prints the checked page with its charts to a PDF beside it; the page loads nothing from this machine",
+  { skip: missingNotebookTools() },
+  () => {
+    const bundleFor = createFigureBundler();
+    const file = writeNotebook("printed", [bundleFor({ data: [{ type: "scatter", x: [1, 2], y: [2, 1] }], layout: { title: "printed" } })]);
+    const r = runInProjectEnv(`node bin/xft.cjs export-notebook --executed --pdf ${shellQuote(file)}`);
+    assert.equal(r.code, 0, r.stderr);
+    const html = fs.readFileSync(file.replace(/\.ipynb$/, ".html"), "utf8");
+    const loads = html.match(/<(?:script|link)\b[^>]*\b(?:src|href)="[^"]*"/g) ?? [];
+    assert.deepEqual(loads, [], "no script or stylesheet from a machine path or the network");
+    const pdf = fs.readFileSync(file.replace(/\.ipynb$/, ".pdf"));
+    assert.equal(pdf.subarray(0, 5).toString(), "%PDF-");
+    assert.ok(pdf.length > 10_000, `a page with a drawn chart (${pdf.length} bytes)`);
+  },
+);

@@ -26,8 +26,10 @@ const parsed = new Map(files.map((f) => [f, ts.createSourceFile(f, fs.readFileSy
 function importsOf(file: string): string[] {
   const out: string[] = [];
   for (const node of parsed.get(file)!.statements) {
-    const spec = (ts.isImportDeclaration(node) || ts.isExportDeclaration(node)) && node.moduleSpecifier && ts.isStringLiteral(node.moduleSpecifier)
-      ? node.moduleSpecifier.text : undefined;
+    const spec =
+      (ts.isImportDeclaration(node) || ts.isExportDeclaration(node)) && node.moduleSpecifier && ts.isStringLiteral(node.moduleSpecifier)
+        ? node.moduleSpecifier.text
+        : undefined;
     if (!spec?.startsWith(".")) continue;
     const base = path.resolve(path.dirname(file), spec);
     const target = [base + ".ts", path.join(base, "index.ts")].find((f) => parsed.has(f));
@@ -80,7 +82,11 @@ test("no import circle between the files of src/, nor between its folders", () =
       folderGraph.get(folderOf(f))!.add(folderOf(t));
     }
   }
-  assert.deepEqual(cycles(fileGraph).map((c) => c.map((f) => path.relative(SRC, f))), [], "file circles");
+  assert.deepEqual(
+    cycles(fileGraph).map((c) => c.map((f) => path.relative(SRC, f))),
+    [],
+    "file circles",
+  );
   assert.deepEqual(cycles(folderGraph), [], "folder circles");
 });
 

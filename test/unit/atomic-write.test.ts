@@ -34,9 +34,9 @@ test("a normal write round-trips bytes and strings, and leaves only the file", (
   const dir = freshDir("normal");
   const bytes = Buffer.from(Array.from({ length: 100_000 }, (_, i) => i % 251));
   writeFileAtomic(join(dir, "w.bin"), bytes);
-  writeFileAtomic(join(dir, "sub", "t.json"), "{\"é\": 1}\n");
+  writeFileAtomic(join(dir, "sub", "t.json"), '{"é": 1}\n');
   assert.deepEqual(fs.readFileSync(join(dir, "w.bin")), bytes);
-  assert.equal(fs.readFileSync(join(dir, "sub", "t.json"), "utf8"), "{\"é\": 1}\n");
+  assert.equal(fs.readFileSync(join(dir, "sub", "t.json"), "utf8"), '{"é": 1}\n');
   assert.deepEqual(entries(dir), ["sub", "w.bin"]);
 });
 
@@ -59,7 +59,11 @@ test("a write that comes back in pieces is completed by looping", () => {
 test("ENOSPC from writeSync leaves no file and no temporary file, and says disk full with the file's name", () => {
   const dir = freshDir("enospc");
   const file = join(dir, "checkpoint.safetensors");
-  const full = faultyFs({ writeSync: (() => { throw systemError("ENOSPC", "write"); }) as typeof fs.writeSync });
+  const full = faultyFs({
+    writeSync: (() => {
+      throw systemError("ENOSPC", "write");
+    }) as typeof fs.writeSync,
+  });
   assert.throws(() => writeFileAtomic(file, Buffer.alloc(4096, 1), full), { name: "WriteError", message: `disk full writing ${file}` });
   assert.deepEqual(entries(dir), []);
 });
@@ -84,12 +88,37 @@ test("a failure while replacing an existing file leaves the old file intact and 
   const file = join(dir, "run.json");
   writeFileAtomic(file, "old\n");
   const failures: Array<[string, Partial<AtomicWriteFs>]> = [
-    ["write", { writeSync: (() => { throw systemError("ENOSPC", "write"); }) as typeof fs.writeSync }],
-    ["fsync", { fsyncSync: () => { throw systemError("EIO", "fsync"); } }],
-    ["rename", { renameSync: () => { throw systemError("EACCES", "rename"); } }],
+    [
+      "write",
+      {
+        writeSync: (() => {
+          throw systemError("ENOSPC", "write");
+        }) as typeof fs.writeSync,
+      },
+    ],
+    [
+      "fsync",
+      {
+        fsyncSync: () => {
+          throw systemError("EIO", "fsync");
+        },
+      },
+    ],
+    [
+      "rename",
+      {
+        renameSync: () => {
+          throw systemError("EACCES", "rename");
+        },
+      },
+    ],
   ];
   for (const [where, overrides] of failures) {
-    assert.throws(() => writeFileAtomic(file, "new and longer\n", faultyFs(overrides)), new RegExp(file.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")), where);
+    assert.throws(
+      () => writeFileAtomic(file, "new and longer\n", faultyFs(overrides)),
+      new RegExp(file.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")),
+      where,
+    );
     assert.equal(fs.readFileSync(file, "utf8"), "old\n", where);
     assert.deepEqual(entries(dir), ["run.json"], where);
   }
@@ -98,12 +127,23 @@ test("a failure while replacing an existing file leaves the old file intact and 
 test("errors name the cause in words: permission denied, read-only, else the code and message", () => {
   const dir = freshDir("words");
   const file = join(dir, "f");
-  const failing = (code: string) => faultyFs({ openSync: (() => { throw systemError(code, "open"); }) as typeof fs.openSync });
+  const failing = (code: string) =>
+    faultyFs({
+      openSync: (() => {
+        throw systemError(code, "open");
+      }) as typeof fs.openSync,
+    });
   assert.throws(() => writeFileAtomic(file, "x", failing("EACCES")), { message: `permission denied writing ${file}` });
   assert.throws(() => writeFileAtomic(file, "x", failing("EROFS")), { message: `permission denied writing ${file}: the file system is read-only` });
   assert.throws(() => writeFileAtomic(file, "x", failing("EIO")), { message: `could not write ${file}: EIO: EIO: open failed` });
-  const noFolder = faultyFs({ mkdirSync: (() => { throw systemError("EROFS", "mkdir"); }) as typeof fs.mkdirSync });
-  assert.throws(() => writeFileAtomic(join(dir, "new", "f"), "x", noFolder), { message: `permission denied writing ${join(dir, "new", "f")}: the file system is read-only` });
+  const noFolder = faultyFs({
+    mkdirSync: (() => {
+      throw systemError("EROFS", "mkdir");
+    }) as typeof fs.mkdirSync,
+  });
+  assert.throws(() => writeFileAtomic(join(dir, "new", "f"), "x", noFolder), {
+    message: `permission denied writing ${join(dir, "new", "f")}: the file system is read-only`,
+  });
   assert.deepEqual(entries(dir), []);
 });
 
@@ -116,8 +156,15 @@ test("makeDirectory names the real cause where Node's recursive mkdir says ENOEN
       throw systemError(opts?.recursive ? "ENOENT" : "EROFS", `mkdir '${p}'`);
     }) as typeof fs.mkdirSync,
   };
-  assert.throws(() => makeDirectory(target, readOnly), { message: `permission denied creating ${target}: the file system is read-only`, code: "EROFS" });
-  const denied: Pick<AtomicWriteFs, "mkdirSync"> = { mkdirSync: (() => { throw systemError("EACCES", "mkdir"); }) as typeof fs.mkdirSync };
+  assert.throws(() => makeDirectory(target, readOnly), {
+    message: `permission denied creating ${target}: the file system is read-only`,
+    code: "EROFS",
+  });
+  const denied: Pick<AtomicWriteFs, "mkdirSync"> = {
+    mkdirSync: (() => {
+      throw systemError("EACCES", "mkdir");
+    }) as typeof fs.mkdirSync,
+  };
   assert.throws(() => makeDirectory(target, denied), { message: `permission denied creating ${target}` });
   makeDirectory(target);
   makeDirectory(target);
@@ -129,7 +176,8 @@ function mountTmpfs(name: string, options: string): { dir: string } | { skip: st
   const dir = freshDir(name);
   const mounted = spawnSync("mount", ["-t", "tmpfs", "-o", options, "tmpfs", dir], { encoding: "utf8" });
   if (mounted.error) return { skip: `cannot run mount: ${mounted.error.message}` };
-  if (mounted.status !== 0) return { skip: `mounting a tmpfs (${options}) was denied: ${mounted.stderr.trim().split("\n")[0] || `exit ${mounted.status}`}` };
+  if (mounted.status !== 0)
+    return { skip: `mounting a tmpfs (${options}) was denied: ${mounted.stderr.trim().split("\n")[0] || `exit ${mounted.status}`}` };
   return { dir };
 }
 

@@ -10,7 +10,10 @@ function referenceAttention(qkv: tf.Tensor2D, batch: number, heads: number): tf.
   const [T, d] = [rows / batch, width3 / 3];
   const hd = d / heads;
   const [q, k, v] = tf.unstack(qkv.reshape([batch, T, 3, heads, hd]).transpose([2, 0, 3, 1, 4]), 0);
-  const mask = tf.linalg.bandPart(tf.ones([T, T]), -1, 0).sub(1).mul(1e9);
+  const mask = tf.linalg
+    .bandPart(tf.ones([T, T]), -1, 0)
+    .sub(1)
+    .mul(1e9);
   const att = tf.softmax(tf.matMul(q, k, false, true).div(Math.sqrt(hd)).add(mask), -1);
   return tf.matMul(att, v).transpose([0, 2, 1, 3]).reshape([rows, d]) as tf.Tensor2D;
 }
@@ -22,7 +25,13 @@ test("the attention kernel is built (scripts/native-kernels.sh, run by the set-u
 
 // Lengths that are not multiples of the kernel's 4-row blocks or 16-column tiles, and every head size it
 // specialises (16, 32, 64) plus one it reads at run time (24).
-for (const [B, T, H, hd] of [[2, 37, 2, 24], [3, 20, 2, 16], [1, 33, 1, 32], [2, 18, 3, 64], [1, 1, 1, 8]]) {
+for (const [B, T, H, hd] of [
+  [2, 37, 2, 24],
+  [3, 20, 2, 16],
+  [1, 33, 1, 32],
+  [2, 18, 3, 64],
+  [1, 1, 1, 8],
+]) {
   test(`kernel forward and gradient match autodiff of tfjs ops (B ${B}, T ${T}, heads ${H}, head dim ${hd})`, async () => {
     await initBackend({ quiet: true });
     const qkv = tf.randomNormal([B * T, 3 * H * hd], 0, 2, "float32", T) as tf.Tensor2D;
@@ -30,7 +39,12 @@ for (const [B, T, H, hd] of [[2, 37, 2, 24], [3, 20, 2, 16], [1, 33, 1, 32], [2,
     const ours = kernelAttention(qkv, B, H);
     const reference = referenceAttention(qkv, B, H);
     assert.ok(maxRelDiff(ours, reference) < 2e-6, `forward differs by ${maxRelDiff(ours, reference)}`);
-    const grad = (f: typeof referenceAttention) => tf.grad((x: tf.Tensor) => f(x as tf.Tensor2D, B, H).mul(weight).sum())(qkv);
+    const grad = (f: typeof referenceAttention) =>
+      tf.grad((x: tf.Tensor) =>
+        f(x as tf.Tensor2D, B, H)
+          .mul(weight)
+          .sum(),
+      )(qkv);
     const diff = maxRelDiff(grad(kernelAttention), grad(referenceAttention));
     assert.ok(diff < 1e-5, `gradient differs by ${diff} (relative to its largest entry)`);
   });
@@ -41,7 +55,13 @@ test("kernel numbers do not depend on the thread count", async () => {
   const qkv = tf.randomNormal([4 * 50, 3 * 64], 0, 1, "float32", 8) as tf.Tensor2D;
   const run = (threads: number) => {
     loadAttentionKernel(threads);
-    return tf.grad((x: tf.Tensor) => kernelAttention(x as tf.Tensor2D, 4, 2).square().sum())(qkv).dataSync();
+    return tf
+      .grad((x: tf.Tensor) =>
+        kernelAttention(x as tf.Tensor2D, 4, 2)
+          .square()
+          .sum(),
+      )(qkv)
+      .dataSync();
   };
   try {
     assert.deepEqual(run(1), run(3));

@@ -63,41 +63,87 @@ test("columnSums adds rows in float64, so a large sum keeps small terms", () => 
 test("wasm's mended matMul, Transpose, Sum and GatherV2 give the cpu backend's results for every transpose, batch and axis", async () => {
   // [a shape, b shape, transposeA, transposeB]: both ways round of the cheaper-transpose choice, batches, a broadcast batch.
   const cases: Array<[number[], number[], boolean, boolean]> = [
-    [[5, 3], [3, 4], false, false], [[3, 5], [3, 4], true, false], [[3, 50], [3, 2], true, false],
-    [[5, 3], [4, 3], false, true], [[50, 3], [2, 3], false, true], [[3, 5], [4, 3], true, true],
-    [[2, 5, 3], [2, 3, 4], false, false], [[2, 3, 5], [2, 3, 4], true, false], [[2, 5, 3], [2, 4, 3], false, true],
-    [[2, 3, 5], [2, 4, 3], true, true], [[2, 5, 3], [3, 4], false, false], [[5, 3], [2, 4, 3], false, true],
+    [[5, 3], [3, 4], false, false],
+    [[3, 5], [3, 4], true, false],
+    [[3, 50], [3, 2], true, false],
+    [[5, 3], [4, 3], false, true],
+    [[50, 3], [2, 3], false, true],
+    [[3, 5], [4, 3], true, true],
+    [[2, 5, 3], [2, 3, 4], false, false],
+    [[2, 3, 5], [2, 3, 4], true, false],
+    [[2, 5, 3], [2, 4, 3], false, true],
+    [[2, 3, 5], [2, 4, 3], true, true],
+    [[2, 5, 3], [3, 4], false, false],
+    [[5, 3], [2, 4, 3], false, true],
   ];
   // Transposes that keep the last axis or swap the last two (the mended kernel; sizes across its 32-tiles),
   // and one that does neither (the original kernel).
   const perms: Array<[number[], number[]]> = [
-    [[2, 3, 4, 5], [0, 2, 1, 3]], [[2, 3, 2, 2, 4], [2, 0, 3, 1, 4]], [[3, 2, 4], [1, 0, 2]], [[3, 2, 4], [0, 2, 1]],
-    [[40, 70], [1, 0]], [[2, 33, 65], [0, 2, 1]], [[3, 2, 4], [2, 1, 0]],
+    [
+      [2, 3, 4, 5],
+      [0, 2, 1, 3],
+    ],
+    [
+      [2, 3, 2, 2, 4],
+      [2, 0, 3, 1, 4],
+    ],
+    [
+      [3, 2, 4],
+      [1, 0, 2],
+    ],
+    [
+      [3, 2, 4],
+      [0, 2, 1],
+    ],
+    [
+      [40, 70],
+      [1, 0],
+    ],
+    [
+      [2, 33, 65],
+      [0, 2, 1],
+    ],
+    [
+      [3, 2, 4],
+      [2, 1, 0],
+    ],
   ];
   // Sums over leading axes (mended, with and without keepDims, axes in any order) and over an inner one (original).
-  const sums: Array<[number[], number | number[], boolean]> = [[[50, 7], 0, false], [[4, 5, 6], [0, 1], true], [[4, 5, 6], [1, 0], false], [[4, 5, 6], 1, false]];
+  const sums: Array<[number[], number | number[], boolean]> = [
+    [[50, 7], 0, false],
+    [[4, 5, 6], [0, 1], true],
+    [[4, 5, 6], [1, 0], false],
+    [[4, 5, 6], 1, false],
+  ];
   // Gathers of rows (mended: float32 and int32, indices of rank 1 and 2, repeated rows) and along axis 1 (original).
   const gathers: Array<[tf.DataType, number[], number[], number[], number]> = [
-    ["float32", [9, 5], [4, 0, 8, 4], [4], 0], ["int32", [7, 3, 2], [6, 1, 1, 0, 2, 5], [2, 3], 0], ["float32", [9, 5], [3, 0, 4], [3], 1],
+    ["float32", [9, 5], [4, 0, 8, 4], [4], 0],
+    ["int32", [7, 3, 2], [6, 1, 1, 0, 2, 5], [2, 3], 0],
+    ["float32", [9, 5], [3, 0, 4], [3], 1],
   ];
-  const valuesOf = (make: () => tf.Tensor) => tf.tidy(() => {
-    const y = make();
-    return { shape: y.shape, values: Array.from(y.dataSync()) };
-  });
+  const valuesOf = (make: () => tf.Tensor) =>
+    tf.tidy(() => {
+      const y = make();
+      return { shape: y.shape, values: Array.from(y.dataSync()) };
+    });
   const results = () => [
-    ...cases.map(([sa, sb, ta, tb], i) => valuesOf(() =>
-      tf.matMul(tf.randomUniform(sa, -1, 1, "float32", 2 * i + 1), tf.randomUniform(sb, -1, 1, "float32", 2 * i + 2), ta, tb))),
+    ...cases.map(([sa, sb, ta, tb], i) =>
+      valuesOf(() => tf.matMul(tf.randomUniform(sa, -1, 1, "float32", 2 * i + 1), tf.randomUniform(sb, -1, 1, "float32", 2 * i + 2), ta, tb)),
+    ),
     ...perms.map(([shape, perm], i) => valuesOf(() => tf.randomUniform(shape, -1, 1, "float32", 100 + i).transpose(perm))),
     ...sums.map(([shape, axis, keepDims], i) => valuesOf(() => tf.randomUniform(shape, -1, 1, "float32", 200 + i).sum(axis, keepDims))),
-    ...gathers.map(([dtype, shape, index, indexShape, axis], i) => valuesOf(() =>
-      tf.gather(tf.randomUniform(shape, -100, 100, dtype, 300 + i), tf.tensor(index, indexShape, "int32"), axis))),
+    ...gathers.map(([dtype, shape, index, indexShape, axis], i) =>
+      valuesOf(() => tf.gather(tf.randomUniform(shape, -100, 100, dtype, 300 + i), tf.tensor(index, indexShape, "int32"), axis)),
+    ),
   ];
   await initBackend({ requested: "cpu", quiet: true });
   const expected = results();
   await initBackend({ requested: "wasm", quiet: true });
   results().forEach((got, i) => {
     assert.deepEqual(got.shape, expected[i].shape, `case ${i}: shape`);
-    got.values.forEach((v, j) => assert.ok(Math.abs(v - expected[i].values[j]) < 1e-5, `case ${i}: element ${j} is ${v}, expected ${expected[i].values[j]}`));
+    got.values.forEach((v, j) =>
+      assert.ok(Math.abs(v - expected[i].values[j]) < 1e-5, `case ${i}: element ${j} is ${v}, expected ${expected[i].values[j]}`),
+    );
   });
   const [x, index] = [tf.ones([3, 2]), tf.tensor1d([0, 3], "int32")];
   const before = tf.memory().numTensors;
@@ -147,16 +193,20 @@ test("native: linear layers on TensorFlow's fused MatMul+BiasAdd equal matMul + 
   same(tf.fused.matMul({ a, b, bias, activation: "elu" }), tf.elu(tf.matMul(a, b).add(bias)), "elu (not fused: tfjs-node's kernel)");
   const batched = tf.randomUniform([3, 37, 20], -1, 1, "float32", 4) as tf.Tensor3D;
   same(tf.fused.matMul({ a: batched, b: tf.stack([b, b, b]) as tf.Tensor3D, bias }), tf.matMul(batched, b).add(bias), "batched (tfjs-node's kernel)");
-  const grads = (f: (x: tf.Tensor, w: tf.Tensor, c: tf.Tensor) => tf.Tensor) => tf.grads((x: tf.Tensor, w: tf.Tensor, c: tf.Tensor) => f(x, w, c).square().sum())([a, b, bias]);
-  grads((x, w, c) => tf.fused.matMul({ a: x as tf.Tensor2D, b: w as tf.Tensor2D, bias: c }))
-    .forEach((g, i) => same(g, grads((x, w, c) => tf.matMul(x, w).add(c))[i], `gradient ${i}`));
+  const grads = (f: (x: tf.Tensor, w: tf.Tensor, c: tf.Tensor) => tf.Tensor) =>
+    tf.grads((x: tf.Tensor, w: tf.Tensor, c: tf.Tensor) => f(x, w, c).square().sum())([a, b, bias]);
+  grads((x, w, c) => tf.fused.matMul({ a: x as tf.Tensor2D, b: w as tf.Tensor2D, bias: c })).forEach((g, i) =>
+    same(g, grads((x, w, c) => tf.matMul(x, w).add(c))[i], `gradient ${i}`),
+  );
   // The model's linear layer, TensorFlow's ops called directly: the same product, gradients through autodiff's.
   same(linear(a, b, bias as tf.Tensor1D), tf.matMul(a, b).add(bias), "linear()");
   const reference = grads((x, w, c) => tf.matMul(x, w).add(c));
   grads((x, w, c) => linear(x as tf.Tensor2D, w as tf.Tensor2D, c as tf.Tensor1D)).forEach((g, i) => {
     assert.deepEqual(g.shape, reference[i].shape);
     const [got, want] = [g.dataSync(), reference[i].dataSync()];
-    want.forEach((v, j) => assert.ok(Math.abs(got[j] - v) <= 1e-5 * (1 + Math.abs(v)), `linear() gradient ${i}, element ${j}: ${got[j]} against ${v}`));
+    want.forEach((v, j) =>
+      assert.ok(Math.abs(got[j] - v) <= 1e-5 * (1 + Math.abs(v)), `linear() gradient ${i}, element ${j}: ${got[j]} against ${v}`),
+    );
   });
 });
 
@@ -170,6 +220,9 @@ test("native: Reshape with kept shape tensors gives the same tensors, and a resh
   const y = x.reshape([2, 12]);
   assert.deepEqual(y.shape, [2, 12]);
   assert.deepEqual(Array.from(y.dataSync()), Array.from(x.dataSync()));
-  assert.deepEqual(ids.reshape([2, 3]).arraySync(), [[1, 2, 3], [4, 5, 6]]);
+  assert.deepEqual(ids.reshape([2, 3]).arraySync(), [
+    [1, 2, 3],
+    [4, 5, 6],
+  ]);
   assert.equal(tf.memory().numTensors, before + 2, "only the two results");
 });

@@ -34,7 +34,10 @@ test("GPT-2 small configs: GPT-2's shape, its parameter count, xft's default LoR
   assert.equal(flopsPerToken(full), 6 * 123_849_984 + attention);
   assert.equal(flopsPerToken(lora), 4 * 123_849_984 + 6 * 1_179_648 + attention);
   // Not in the default set (main.ts: A,B,C,D); an unknown name is not found.
-  assert.deepEqual(REFERENCE_CONFIGS.map((c) => c.name), ["A", "B", "C", "D"]);
+  assert.deepEqual(
+    REFERENCE_CONFIGS.map((c) => c.name),
+    ["A", "B", "C", "D"],
+  );
   assert.equal(findBenchConfig("gpt3"), undefined);
 });
 
@@ -42,18 +45,40 @@ test("the PyTorch peer has the same configs and LoRA settings", () => {
   const peer = readFileSync(path.resolve(__dirname, "../../scripts/torch-peer.py"), "utf8");
   const py = (x: number) => (Number.isInteger(x) ? x.toFixed(1) : String(x)); // Python's repr of a float
   for (const c of BENCH_CONFIGS) {
-    assert.ok(peer.includes(`"${c.name}": (${[c.layers, c.dModel, c.heads, c.seq, c.vocab, c.batch].join(", ")})`), `torch-peer.py has config ${c.name}`);
+    assert.ok(
+      peer.includes(`"${c.name}": (${[c.layers, c.dModel, c.heads, c.seq, c.vocab, c.batch].join(", ")})`),
+      `torch-peer.py has config ${c.name}`,
+    );
     if (c.lora) {
-      assert.ok(peer.includes(`"${c.name}": {"r": ${c.lora.rank}, "lora_alpha": ${c.lora.alpha}, "lora_dropout": ${py(c.lora.dropout)}}`),
-        `torch-peer.py has config ${c.name}'s LoRA settings`);
+      assert.ok(
+        peer.includes(`"${c.name}": {"r": ${c.lora.rank}, "lora_alpha": ${c.lora.alpha}, "lora_dropout": ${py(c.lora.dropout)}}`),
+        `torch-peer.py has config ${c.name}'s LoRA settings`,
+      );
     }
   }
 });
 
 test("xft bench runs a tiny config in its own process and reports every figure", () => {
   const root = path.resolve(__dirname, "../..");
-  const r = spawnSync(process.execPath, [path.join(root, "bin/xft.cjs"), "bench", "--custom", "1,16,2,16,64,2", "--repeats", "2",
-    "--seconds", "0.05", "--warmup", "1", "--warmup-seconds", "0", "--json"], { cwd: root, encoding: "utf8" });
+  const r = spawnSync(
+    process.execPath,
+    [
+      path.join(root, "bin/xft.cjs"),
+      "bench",
+      "--custom",
+      "1,16,2,16,64,2",
+      "--repeats",
+      "2",
+      "--seconds",
+      "0.05",
+      "--warmup",
+      "1",
+      "--warmup-seconds",
+      "0",
+      "--json",
+    ],
+    { cwd: root, encoding: "utf8" },
+  );
   assert.equal(r.status, 0, r.stderr);
   const out = JSON.parse(r.stdout);
   assert.ok(out.matmulGflops1024 > 0);

@@ -16,9 +16,16 @@ after(() => rmSync(tmp, { recursive: true, force: true }));
 
 /** A rating whose judgments are `scores[rater]` = that rater's scores under two strategies. */
 function rating(scores: Record<string, [number, number]>): TeacherRating {
-  const judgments = Object.entries(scores).flatMap(([rater, pair]) => pair.map((score, s): Judgment => ({
-    rater, strategy: s === 0 ? "1-5" : "1-5+anchors", scaleScore: score, score, explanation: "", evidence: [],
-  })));
+  const judgments = Object.entries(scores).flatMap(([rater, pair]) =>
+    pair.map((score, s): Judgment => ({
+      rater,
+      strategy: s === 0 ? "1-5" : "1-5+anchors",
+      scaleScore: score,
+      score,
+      explanation: "",
+      evidence: [],
+    })),
+  );
   return { label: 3, mean: 3, explanation: "", judgments };
 }
 
@@ -28,7 +35,13 @@ function cardTable(dataset: string, heading: string): string[][] {
   const start = lines.findIndex((l) => l.startsWith(heading));
   assert.ok(start >= 0, `${dataset}/CARD.md has a table "${heading}"`);
   const rows: string[][] = [];
-  for (let i = start + 2; i < lines.length && lines[i].startsWith("|"); i++) rows.push(lines[i].split("|").slice(1, -1).map((c) => c.trim()));
+  for (let i = start + 2; i < lines.length && lines[i].startsWith("|"); i++)
+    rows.push(
+      lines[i]
+        .split("|")
+        .slice(1, -1)
+        .map((c) => c.trim()),
+    );
   return rows;
 }
 
@@ -52,7 +65,10 @@ test("dataset agreement: the refitted teacher reproduces the shipped labels and 
   const ds = loadDataset("conv-usr-persona", { root: ROOT });
   const all = await datasetAgreement(ds);
   const card = cardTable("conv-usr-persona", "| dimension | Krippendorff");
-  assert.deepEqual(all.map((a) => [a.dimension, a.alpha.toFixed(2), a.spearman.toFixed(2)]), card);
+  assert.deepEqual(
+    all.map((a) => [a.dimension, a.alpha.toFixed(2), a.spearman.toFixed(2)]),
+    card,
+  );
   assert.ok(all.every((a) => a.reproduced === 1 && a.conversations === 300 && a.dataset === "conv-usr-persona"));
 
   let calls = 0;
@@ -64,8 +80,15 @@ test("dataset agreement: the refitted teacher reproduces the shipped labels and 
 
 test("teacher against people: rows are matched to USR ids by dropping the dimension, unmatched rows left out", () => {
   const row = (id: string, dimension: string, label: string): Example => ({
-    id: `${id}-${dimension}`, source: "usr-topical", dimension, context: [{ role: "user", text: "hi" }], response: "hello",
-    label, labelSet: ["1", "2", "3", "4", "5"], explanations: ["e"], split: "test",
+    id: `${id}-${dimension}`,
+    source: "usr-topical",
+    dimension,
+    context: [{ role: "user", text: "hi" }],
+    response: "hello",
+    label,
+    labelSet: ["1", "2", "3", "4", "5"],
+    explanations: ["e"],
+    split: "test",
   });
   const humans = new Map<string, HumanMeans>([
     ["usr-topical-1-a", { natural: 1, maintainsContext: 3 }],
@@ -75,7 +98,11 @@ test("teacher against people: rows are matched to USR ids by dropping the dimens
   const rows = [1, 2, 3].flatMap((i) => [row(`usr-topical-${i}-a`, "naturalness", String(i)), row(`usr-topical-${i}-a`, "on-topic", String(i))]);
   const [natural, context] = teacherVsUsr([...rows, row("usr-topical-9-z", "naturalness", "5")], humans);
   assert.deepEqual({ ...natural, pairs: undefined }, { dimension: "naturalness", quality: "Natural", n: 3, rho: 1, pairs: undefined });
-  assert.deepEqual(natural.pairs, [{ teacher: 1, human: 1 }, { teacher: 2, human: 2 }, { teacher: 3, human: 3 }]);
+  assert.deepEqual(natural.pairs, [
+    { teacher: 1, human: 1 },
+    { teacher: 2, human: 2 },
+    { teacher: 3, human: 3 },
+  ]);
   assert.equal(context.quality, "Maintains Context");
   assert.equal(context.rho, -1);
 });
@@ -84,9 +111,15 @@ test("teacher against people on the shipped data gives the USR card's table; a b
   const ds = loadDataset("conv-usr-topical", { root: ROOT });
   const results = teacherVsUsr([...ds.train, ...ds.test], readUsrRatings(join(ROOT, "data/usr/ratings.jsonl")));
   const card = cardTable("conv-usr-topical", "| teacher dimension | USR quality");
-  assert.deepEqual(results.map((r) => [r.dimension, r.quality, String(r.n), r.rho.toFixed(3)]), card);
+  assert.deepEqual(
+    results.map((r) => [r.dimension, r.quality, String(r.n), r.rho.toFixed(3)]),
+    card,
+  );
 
   const bad = join(tmp, "ratings.jsonl");
-  writeFileSync(bad, `{"id": "a", "annotators": ["x", "y"], "natural": [2, 3], "maintainsContext": [3, 3]}\n{"id": "b", "annotators": ["x", "y"], "natural": [2], "maintainsContext": [3, 3]}\n`);
+  writeFileSync(
+    bad,
+    `{"id": "a", "annotators": ["x", "y"], "natural": [2, 3], "maintainsContext": [3, 3]}\n{"id": "b", "annotators": ["x", "y"], "natural": [2], "maintainsContext": [3, 3]}\n`,
+  );
   assert.throws(() => readUsrRatings(bad), /ratings\.jsonl:2: field "natural": expected 2 numbers, one per annotator/);
 });

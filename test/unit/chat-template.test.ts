@@ -23,13 +23,29 @@ const SEQ = { maxLen: 1000, maxExplTokens: 1000 };
 
 const EXAMPLES: Example[] = [
   {
-    id: "a", source: "tiny", dimension: "quality", context: [{ role: "user", text: "Hi there,  how are\nyou today?" }, { role: "assistant", text: "Café déjà vu 🙂" }],
-    response: "Fine, thanks. 3.14159", label: "good", labelSet: ["bad", "good"], explanations: ["It answers\nthe question,  politely."], split: "test",
+    id: "a",
+    source: "tiny",
+    dimension: "quality",
+    context: [
+      { role: "user", text: "Hi there,  how are\nyou today?" },
+      { role: "assistant", text: "Café déjà vu 🙂" },
+    ],
+    response: "Fine, thanks. 3.14159",
+    label: "good",
+    labelSet: ["bad", "good"],
+    explanations: ["It answers\nthe question,  politely."],
+    split: "test",
   },
   {
-    id: "b", source: "tiny", dimension: "entailment", context: [{ role: "premise", text: "Two women are embracing while holding to go packages." }],
-    response: "The sisters are hugging goodbye.", label: "neutral", labelSet: ["entailment", "neutral", "contradiction"],
-    explanations: ["Hugging does not mean they are sisters."], split: "test",
+    id: "b",
+    source: "tiny",
+    dimension: "entailment",
+    context: [{ role: "premise", text: "Two women are embracing while holding to go packages." }],
+    response: "The sisters are hugging goodbye.",
+    label: "neutral",
+    labelSet: ["entailment", "neutral", "contradiction"],
+    explanations: ["Hugging does not mean they are sisters."],
+    split: "test",
   },
 ];
 
@@ -37,12 +53,19 @@ const EXAMPLES: Example[] = [
 function conversation(ex: Example, condition: Condition): { user: string; reply: string } {
   const t = plainPromptText(ex);
   const expl = oneLine(ex.explanations[0]);
-  const reply = condition === "label" ? `${cueWord(false)} ${ex.label}`
-    : isRationaleFirst(condition) ? `${cueWord(true)} ${expl}\n${cueWord(false)} ${ex.label}` : `${cueWord(false)} ${ex.label}\n${cueWord(true)} ${expl}`;
+  const reply =
+    condition === "label"
+      ? `${cueWord(false)} ${ex.label}`
+      : isRationaleFirst(condition)
+        ? `${cueWord(true)} ${expl}\n${cueWord(false)} ${ex.label}`
+        : `${cueWord(false)} ${ex.label}\n${cueWord(true)} ${expl}`;
   return { user: t.head + t.context.join("") + t.response, reply };
 }
 
-interface Rendered { text: string; ids: number[] }
+interface Rendered {
+  text: string;
+  ids: number[];
+}
 
 /** transformers' apply_chat_template on each conversation (the prompt with the generation prompt; the whole one without). */
 function transformers(dir: string, requests: { messages: { role: string; content: string }[]; generation: boolean }[]): Rendered[] {
@@ -70,10 +93,19 @@ for (const fixture of ["llama-gqa", "llama-bf16-sharded"] as const) {
     const fmt = chatFormat(tok, dir);
     const conditions: Condition[] = ["label", "label+expl", "expl+label"];
     const cases = EXAMPLES.flatMap((ex) => conditions.map((condition) => ({ ex, condition, ...conversation(ex, condition) })));
-    const reference = transformers(dir, cases.flatMap((c) => [
-      { messages: [{ role: "user", content: c.user }], generation: true },
-      { messages: [{ role: "user", content: c.user }, { role: "assistant", content: c.reply }], generation: false },
-    ]));
+    const reference = transformers(
+      dir,
+      cases.flatMap((c) => [
+        { messages: [{ role: "user", content: c.user }], generation: true },
+        {
+          messages: [
+            { role: "user", content: c.user },
+            { role: "assistant", content: c.reply },
+          ],
+          generation: false,
+        },
+      ]),
+    );
     cases.forEach((c, i) => {
       const [prompt, whole] = [reference[2 * i], reference[2 * i + 1]];
       const cue = fmt.encode(cueWord(isRationaleFirst(c.condition)));

@@ -10,9 +10,12 @@ import type { Command } from "../../src/cli/options";
 import { RUNS_COMMANDS } from "../../src/cli/runs";
 
 const ROOT = path.resolve(__dirname, "../..");
-const xft = (...args: string[]) => spawnSync(process.execPath, [path.join(ROOT, "bin/xft.cjs"), ...args], {
-  cwd: ROOT, encoding: "utf8", env: { ...process.env, TF_CPP_MIN_LOG_LEVEL: "2" },
-});
+const xft = (...args: string[]) =>
+  spawnSync(process.execPath, [path.join(ROOT, "bin/xft.cjs"), ...args], {
+    cwd: ROOT,
+    encoding: "utf8",
+    env: { ...process.env, TF_CPP_MIN_LOG_LEVEL: "2" },
+  });
 
 /** A user's own dataset in the example schema: the label is visible in the response, so it is learnable. */
 function writeDataset(file: string, badLine?: string): void {
@@ -20,9 +23,15 @@ function writeDataset(file: string, badLine?: string): void {
   const rows = Array.from({ length: 64 }, (_, i) => {
     const label = labelSet[i % 2];
     return JSON.stringify({
-      id: `r${i}`, source: "cli-test", dimension: "quality", context: [{ role: "user", text: `question number ${i}` }],
-      response: `this answer is ${label === "high" ? "great and complete" : "poor and vague"}`, label, labelSet,
-      explanations: [`the answer is ${label === "high" ? "great" : "poor"}`], split: i < 48 ? "train" : "test",
+      id: `r${i}`,
+      source: "cli-test",
+      dimension: "quality",
+      context: [{ role: "user", text: `question number ${i}` }],
+      response: `this answer is ${label === "high" ? "great and complete" : "poor and vague"}`,
+      label,
+      labelSet,
+      explanations: [`the answer is ${label === "high" ? "great" : "poor"}`],
+      split: i < 48 ? "train" : "test",
     });
   });
   if (badLine) rows.splice(3, 0, badLine);
@@ -119,7 +128,10 @@ test("xft help is written from the option tables: every option a command accepts
     }
   }
   assert.match(text, /--train-only/);
-  assert.ok(text.split("\n").every((line) => line.length <= 118), "no line wider than 118 characters");
+  assert.ok(
+    text.split("\n").every((line) => line.length <= 118),
+    "no line wider than 118 characters",
+  );
   const r = xft("train", "--no-such-option");
   assert.equal(r.status, 1);
   assert.match(r.stderr, /xft train: Unknown option '--no-such-option'/);

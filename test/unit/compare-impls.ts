@@ -17,7 +17,14 @@ const CFG: GptConfig = { vocabSize: 50, maxLen: 16, layers: 2, dModel: 16, heads
  */
 export function assertModelSameWithKernel(use: (impl: Impl) => void): void {
   const params = createParams(CFG, 4);
-  const tokens = tf.tensor2d([[1, 2, 3, 4, 5, 6, 7], [7, 8, 9, 10, 11, 12, 13]], [2, 7], "int32");
+  const tokens = tf.tensor2d(
+    [
+      [1, 2, 3, 4, 5, 6, 7],
+      [7, 8, 9, 10, 11, 12, 13],
+    ],
+    [2, 7],
+    "int32",
+  );
   const idx = flatPositions(7, [0, 1, 1], [6, 2, 5]);
   const targets = tf.tensor1d([3, 9, 1], "int32");
   const lossAndGrads = (impl: Impl) => {

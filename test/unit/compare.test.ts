@@ -18,23 +18,63 @@ interface SpecParts {
 /** A finished run record: the fields the analysis reads from `spec` and `metrics`, the rest plausible ci-profile values. */
 function record(parts: SpecParts, metrics: Partial<RunMetrics> = {}): RunRecord {
   const spec = {
-    dataset: parts.dataset ?? "esnli", dimension: parts.dimension ?? null, condition: parts.condition ?? "label",
-    explTokens: parts.explTokens ?? null, seed: parts.seed ?? 1, profile: "ci",
+    dataset: parts.dataset ?? "esnli",
+    dimension: parts.dimension ?? null,
+    condition: parts.condition ?? "label",
+    explTokens: parts.explTokens ?? null,
+    seed: parts.seed ?? 1,
+    profile: "ci",
   };
   const key = `${spec.dataset}.${spec.dimension ?? "all"}.${spec.condition}.${spec.explTokens ?? "p"}.s${spec.seed}`;
   const model = { vocabSize: 512, maxLen: 96, layers: 2, dModel: 64, heads: 2, mlpRatio: 4, initStd: 0.02 };
   return {
-    key, dir: `runs/${key}`, status: "done", reused: false, spec,
+    key,
+    dir: `runs/${key}`,
+    status: "done",
+    reused: false,
+    spec,
     model: { ...model, parameters: 120_000 },
-    train: { lr: 1e-3, minLr: 1e-4, warmupSteps: 10, weightDecay: 0.01, beta1: 0.9, beta2: 0.999, eps: 1e-8, gradClip: 1, steps: 100, batchSize: 16, seed: spec.seed, checkpointEvery: 50 },
+    train: {
+      lr: 1e-3,
+      minLr: 1e-4,
+      warmupSteps: 10,
+      weightDecay: 0.01,
+      beta1: 0.9,
+      beta2: 0.999,
+      eps: 1e-8,
+      gradClip: 1,
+      steps: 100,
+      batchSize: 16,
+      seed: spec.seed,
+      checkpointEvery: 50,
+    },
     sequence: { maxLen: 96, maxExplTokens: 32 },
     data: { name: spec.dataset, dimension: spec.dimension, hash: "d0", train: 400, test: 100, labelSet: ["entailment", "neutral", "contradiction"] },
     tokenizerHash: "t0",
-    environment: { nodeVersion: "v20.19.0", xftVersion: "0.1.0", cpuModel: "test", cpuCount: 2, memoryBytes: 2 ** 33, backend: "cpu", threads: 2, tfjsVersion: "4.22.0", attention: "tfjs" },
+    environment: {
+      nodeVersion: "v20.19.0",
+      xftVersion: "0.1.0",
+      cpuModel: "test",
+      cpuCount: 2,
+      memoryBytes: 2 ** 33,
+      backend: "cpu",
+      threads: 2,
+      tfjsVersion: "4.22.0",
+      attention: "tfjs",
+    },
     wallS: 10,
     training: { steps: 100, tokensPerSec: 1000, wallS: 9, resumedFromStep: 0, losses: [{ step: 100, loss: 0.5 }] },
     metrics: {
-      n: 100, accuracy: 0.5, macroF1: 0.5, confusion: [], f1: [], mae: 0.5, qwk: 0.5, ece: 0.1, brier: 0.6, reliability: [],
+      n: 100,
+      accuracy: 0.5,
+      macroF1: 0.5,
+      confusion: [],
+      f1: [],
+      mae: 0.5,
+      qwk: 0.5,
+      ece: 0.1,
+      brier: 0.6,
+      reliability: [],
       ...metrics,
     },
   };
@@ -63,9 +103,15 @@ function assertClose(actual: unknown, expected: number, what: string, tol = 1e-9
 test("t quantiles match published values", () => {
   // scipy.stats.t.ppf values.
   const known: [number, number, number][] = [
-    [0.975, 1, 12.706204736174698], [0.975, 2, 4.302652729749464], [0.975, 3, 3.182446305284263],
-    [0.975, 4, 2.7764451051977987], [0.975, 9, 2.2621571627409915], [0.975, 29, 2.045229642132703],
-    [0.975, 100, 1.9839715184496334], [0.995, 5, 4.032142983557536], [0.9, 1, 3.077683537175253],
+    [0.975, 1, 12.706204736174698],
+    [0.975, 2, 4.302652729749464],
+    [0.975, 3, 3.182446305284263],
+    [0.975, 4, 2.7764451051977987],
+    [0.975, 9, 2.2621571627409915],
+    [0.975, 29, 2.045229642132703],
+    [0.975, 100, 1.9839715184496334],
+    [0.995, 5, 4.032142983557536],
+    [0.9, 1, 3.077683537175253],
   ];
   for (const [p, df, t] of known) assertClose(tQuantile(p, df), t, `t(${p}, ${df})`);
   assertClose(tQuantile(0.025, 4), -2.7764451051977987, "lower tail is the mirror image");
@@ -90,8 +136,12 @@ test("summarize: mean and Student-t interval over seeds, one row per setting and
   assert.deepEqual(
     rows.map((r) => [r.dataset, r.dimension, r.condition, r.expl_tokens, r.n_seeds]),
     [
-      ["a", "all", "label", null, 1], ["a", "all", "label+expl", null, 3], ["a", "all", "label+expl", 8, 1],
-      ["a", "all", "label+bow", null, 1], ["a", "on-topic", "label", null, 1], ["b", "all", "label+expl", null, 1],
+      ["a", "all", "label", null, 1],
+      ["a", "all", "label+expl", null, 3],
+      ["a", "all", "label+expl", 8, 1],
+      ["a", "all", "label+bow", null, 1],
+      ["a", "on-topic", "label", null, 1],
+      ["b", "all", "label+expl", null, 1],
     ],
   );
   const expl = rows[1];
@@ -109,8 +159,17 @@ test("summarize: mean and Student-t interval over seeds, one row per setting and
   // One seed: a mean, no interval.
   assert.equal(rows[0].accuracy_mean, 0.5);
   assert.ok(Number.isNaN(rows[0].accuracy_lo) && Number.isNaN(rows[0].accuracy_hi));
-  assert.deepEqual(summarize([]).columnNames().slice(0, 9),
-    ["dataset", "dimension", "condition", "expl_tokens", "n_seeds", "accuracy_mean", "accuracy_lo", "accuracy_hi", "accuracy_nan"]);
+  assert.deepEqual(summarize([]).columnNames().slice(0, 9), [
+    "dataset",
+    "dimension",
+    "condition",
+    "expl_tokens",
+    "n_seeds",
+    "accuracy_mean",
+    "accuracy_lo",
+    "accuracy_hi",
+    "accuracy_nan",
+  ]);
 });
 
 test("summarize leaves NaN values out of a metric's mean and counts them; stopped runs and repeated seeds are errors", () => {
@@ -144,7 +203,10 @@ test("pairedDifferences: a difference that is the same on every example gives a 
   ]);
   assert.deepEqual(unpaired, []);
   const rows = rowsOf(table);
-  assert.deepEqual(rows.map((r) => r.condition), ["label+expl", "label+bow"]);
+  assert.deepEqual(
+    rows.map((r) => r.condition),
+    ["label+expl", "label+bow"],
+  );
   const [expl, bow] = rows;
   // label+expl: the arm is right on every example where the baseline is wrong (and everywhere else):
   // seed 1 +1 on even examples, seed 2 +1 on odd ones, so the mean over seeds is 0.5 on every example.
@@ -153,8 +215,19 @@ test("pairedDifferences: a difference that is the same on every example gives a 
   // seed 2 the reverse: 0 on every example once averaged over seeds. The point interval holds only if
   // every seed is resampled on the same examples; resampling each seed on its own would widen it.
   assert.deepEqual([bow.diff_mean, bow.diff_lo, bow.diff_hi, bow.wins, bow.losses, bow.ties], [0, 0, 0, 0, 0, 2]);
-  assert.deepEqual(table.columnNames(),
-    ["dataset", "dimension", "condition", "expl_tokens", "n_seeds", "diff_mean", "diff_lo", "diff_hi", "wins", "losses", "ties"]);
+  assert.deepEqual(table.columnNames(), [
+    "dataset",
+    "dimension",
+    "condition",
+    "expl_tokens",
+    "n_seeds",
+    "diff_mean",
+    "diff_lo",
+    "diff_hi",
+    "wins",
+    "losses",
+    "ties",
+  ]);
 });
 
 test("pairedDifferences: sign count over mixed seeds, mean of the accuracy differences, an interval around it", () => {
@@ -205,14 +278,19 @@ test("pairedDifferences: mismatched test sets are an error naming both runs", ()
   const base = result({ condition: "label" }, 5, () => true);
   const arm = result({ condition: "label+expl" }, 5, () => true);
   const renamed = { ...arm, predictions: arm.predictions.map((p, i) => (i === 2 ? { ...p, id: "other" } : p)) };
-  assert.throws(() => pairedDifferences([base, renamed]),
-    /runs esnli\.all\.label\.p\.s1 \(esnli\/all label seed 1\) and esnli\.all\.label\+expl\.p\.s1 \(esnli\/all label\+expl seed 1\) have different test sets: example "other" is only in esnli\.all\.label\+expl\.p\.s1/);
+  assert.throws(
+    () => pairedDifferences([base, renamed]),
+    /runs esnli\.all\.label\.p\.s1 \(esnli\/all label seed 1\) and esnli\.all\.label\+expl\.p\.s1 \(esnli\/all label\+expl seed 1\) have different test sets: example "other" is only in esnli\.all\.label\+expl\.p\.s1/,
+  );
   const shorter = { ...arm, predictions: arm.predictions.slice(0, 4) };
   assert.throws(() => pairedDifferences([base, shorter]), /have different test sets: example "ex4" is only in esnli\.all\.label\.p\.s1/);
   // A second baseline seed on another test set is caught too: the bootstrap indices refer to one set.
   const base2 = result({ condition: "label", seed: 2 }, 6, () => true);
   const arm2 = result({ condition: "label+expl", seed: 2 }, 6, () => true);
-  assert.throws(() => pairedDifferences([base, arm, base2, arm2]), /runs esnli\.all\.label\.p\.s1 .* and esnli\.all\.label\+expl\.p\.s2 .* have different test sets: example "ex5"/);
+  assert.throws(
+    () => pairedDifferences([base, arm, base2, arm2]),
+    /runs esnli\.all\.label\.p\.s1 .* and esnli\.all\.label\+expl\.p\.s2 .* have different test sets: example "ex5"/,
+  );
 });
 
 test("pairedDifferences lists arms without a baseline instead of dropping them; the baseline is configurable", () => {
@@ -226,29 +304,42 @@ test("pairedDifferences lists arms without a baseline instead of dropping them; 
     result({ dataset: "autoj", condition: "label+expl", seed: 1 }, n, () => true),
   ];
   const { table, unpaired } = pairedDifferences(results, { resamples: 100 });
-  assert.deepEqual(rowsOf(table).map((r) => [r.dataset, r.condition, r.expl_tokens, r.n_seeds, r.diff_mean]),
+  assert.deepEqual(
+    rowsOf(table).map((r) => [r.dataset, r.condition, r.expl_tokens, r.n_seeds, r.diff_mean]),
     // Arms in CONDITIONS order, then by budget.
-    [["esnli", "label", 16, 1, -0.1], ["esnli", "label+expl", null, 2, 0.1]]);
+    [
+      ["esnli", "label", 16, 1, -0.1],
+      ["esnli", "label+expl", null, 2, 0.1],
+    ],
+  );
   assert.deepEqual(unpaired, [
     { dataset: "autoj", dimension: null, condition: "label+expl", explTokens: null, seeds: [1] },
     { dataset: "esnli", dimension: null, condition: "label+expl", explTokens: null, seeds: [3] },
   ]);
   const vsExpl = rowsOf(pairedDifferences(results, { baseline: "label+expl", resamples: 100 }).table);
-  assert.deepEqual(vsExpl.map((r) => [r.dataset, r.condition, r.expl_tokens, r.n_seeds]),
-    [["esnli", "label", null, 2], ["esnli", "label", 16, 1]]);
+  assert.deepEqual(
+    vsExpl.map((r) => [r.dataset, r.condition, r.expl_tokens, r.n_seeds]),
+    [
+      ["esnli", "label", null, 2],
+      ["esnli", "label", 16, 1],
+    ],
+  );
   assert.throws(() => pairedDifferences(results, { resamples: 0 }), /resamples must be a positive integer/);
 });
 
 test("winsTable counts wins and significant wins per arm over settings", () => {
   const columns = ["dataset", "dimension", "condition", "expl_tokens", "diff_mean", "diff_lo", "diff_hi"];
-  const differences = aq.from([
-    ["a", "all", "label+bow", null, -0.01, -0.03, 0.01],
-    ["a", "all", "label+expl", null, 0.1, 0.02, 0.2],
-    ["b", "all", "label+expl", null, 0.05, -0.01, 0.1],
-    ["c", "x", "label+expl", null, -0.02, -0.05, -0.01],
-    ["c", "y", "label+expl", null, 0, -0.02, 0.02],
-    ["a", "all", "label+expl", 8, 0.03, 0.01, 0.05],
-  ].map((v) => Object.fromEntries(columns.map((c, i) => [c, v[i]]))), columns);
+  const differences = aq.from(
+    [
+      ["a", "all", "label+bow", null, -0.01, -0.03, 0.01],
+      ["a", "all", "label+expl", null, 0.1, 0.02, 0.2],
+      ["b", "all", "label+expl", null, 0.05, -0.01, 0.1],
+      ["c", "x", "label+expl", null, -0.02, -0.05, -0.01],
+      ["c", "y", "label+expl", null, 0, -0.02, 0.02],
+      ["a", "all", "label+expl", 8, 0.03, 0.01, 0.05],
+    ].map((v) => Object.fromEntries(columns.map((c, i) => [c, v[i]]))),
+    columns,
+  );
   assert.deepEqual(rowsOf(winsTable(differences)), [
     { condition: "label+expl", expl_tokens: null, settings: 4, wins: 1 + 1, significant_wins: 1, losses: 1, significant_losses: 1 },
     { condition: "label+expl", expl_tokens: 8, settings: 1, wins: 1, significant_wins: 1, losses: 0, significant_losses: 0 },
@@ -259,8 +350,15 @@ test("winsTable counts wins and significant wins per arm over settings", () => {
     result({ condition: "label", seed }, 8, (i) => i < 4),
     result({ condition: "label+expl", seed }, 8, (i) => i < 5),
   ]);
-  assert.deepEqual(rowsOf(winsTable(pairedDifferences(results, { resamples: 50 }).table))[0],
-    { condition: "label+expl", expl_tokens: null, settings: 1, wins: 1, significant_wins: 0, losses: 0, significant_losses: 0 });
+  assert.deepEqual(rowsOf(winsTable(pairedDifferences(results, { resamples: 50 }).table))[0], {
+    condition: "label+expl",
+    expl_tokens: null,
+    settings: 1,
+    wins: 1,
+    significant_wins: 0,
+    losses: 0,
+    significant_losses: 0,
+  });
   assert.throws(() => winsTable(aq.from([{ condition: "label" }])), /missing column\(s\) expl_tokens, diff_mean, diff_lo, diff_hi/);
 });
 
@@ -272,11 +370,22 @@ test("tallyDirections: per group in first-seen order, toward and away by the mea
     { group: "h", diff_mean: 0.2, diff_lo: NaN, diff_hi: NaN },
     { group: "g", diff_mean: 0, diff_lo: -0.1, diff_hi: 0.1 },
   ];
-  const higher = tallyDirections(rows, (r) => r.group, () => "higher");
-  assert.deepEqual(higher.map((g) => g.first.group), ["g", "h"]);
+  const higher = tallyDirections(
+    rows,
+    (r) => r.group,
+    () => "higher",
+  );
+  assert.deepEqual(
+    higher.map((g) => g.first.group),
+    ["g", "h"],
+  );
   assert.deepEqual(higher[0].tally, { settings: 3, toward: 1, towardInterval: 1, away: 1, awayInterval: 0 });
   assert.deepEqual(higher[1].tally, { settings: 2, toward: 1, towardInterval: 0, away: 1, awayInterval: 1 }, "a NaN interval counts for neither");
-  const lower = tallyDirections(rows, (r) => r.group, () => "lower");
+  const lower = tallyDirections(
+    rows,
+    (r) => r.group,
+    () => "lower",
+  );
   assert.deepEqual(lower[1].tally, { settings: 2, toward: 1, towardInterval: 1, away: 1, awayInterval: 0 });
 });
 
@@ -291,5 +400,8 @@ test("run identity: one arm key for an absent and a null budget, the baseline, a
   assert.deepEqual(arms.sort(compareArms).map(describeArm), ["label", "label+expl", "label+expl@8", "zzz"]);
   const spec = { dataset: "esnli", dimension: null, condition: "label+expl", explTokens: 8, seed: 2, profile: "ci" };
   assert.equal(describeRun(spec), "esnli/all label+expl@8 seed 2");
-  assert.equal(describeRun({ dataset: "conv-usr", dimension: "engaging", condition: "label", seed: 1 }, "-base-lora"), "conv-usr/engaging label seed 1 base lora");
+  assert.equal(
+    describeRun({ dataset: "conv-usr", dimension: "engaging", condition: "label", seed: 1 }, "-base-lora"),
+    "conv-usr/engaging label seed 1 base lora",
+  );
 });

@@ -3,9 +3,7 @@ import { existsSync, readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { test } from "node:test";
 import { LABEL_SET as AUTOJ_LABELS, parseUsrmsg, RATING_LEAK, ratingLevel, splitCritique } from "../../scripts/convert-autoj";
-import {
-  answerText, htmlToText, LABEL_SET as FEEDBACKQA_LABELS, normalizeQuestion, questionSplit,
-} from "../../scripts/convert-feedbackqa";
+import { answerText, htmlToText, LABEL_SET as FEEDBACKQA_LABELS, normalizeQuestion, questionSplit } from "../../scripts/convert-feedbackqa";
 import { cleanText, contextTurns, LABEL_SET as USR_LABELS, overallLabel, UsrRatings } from "../../scripts/convert-usr";
 import { loadDataset, splitFile } from "../../src/data/load";
 import { Example } from "../../src/data/schema";
@@ -31,7 +29,10 @@ test("feedbackqa: no question is in both splits, labels and counts as in the car
   for (const e of [...ds.train, ...ds.test]) {
     assert.equal(e.source, "feedbackqa");
     assert.equal(e.dimension, "answer-quality");
-    assert.deepEqual(e.context.map((t) => t.role), ["user"]);
+    assert.deepEqual(
+      e.context.map((t) => t.role),
+      ["user"],
+    );
     assert.equal(e.explanations.length, 1, e.id);
     assert.equal(questionSplit(e.context[0].text), e.split, e.id);
   }
@@ -54,8 +55,9 @@ test("feedbackqa: each example carries its own rater's rating and explanation", 
 });
 
 test("feedbackqa: answers come from the passage HTML, one line per block", () => {
-  const html = "<h3>Title</h3>\n<p>No. Current WHO guidance for HCW\ncaring for patients.</p>\n<ul><li>gloves &amp; gown</li><li></li>" +
-    "<li><a href=\"/x-\ny\">masks</a></li></ul><p>See <strong>here</strong>.<img src=\"a.png\"></p>";
+  const html =
+    "<h3>Title</h3>\n<p>No. Current WHO guidance for HCW\ncaring for patients.</p>\n<ul><li>gloves &amp; gown</li><li></li>" +
+    '<li><a href="/x-\ny">masks</a></li></ul><p>See <strong>here</strong>.<img src="a.png"></p>';
   assert.equal(htmlToText(html), "Title\nNo. Current WHO guidance for HCW caring for patients.\n- gloves & gown\n- masks\nSee here.");
   const reference = { page_title: "FAQ", section_headers: ["faq", "Can I travel?"], section_content_html: "<p>Yes.</p>" };
   assert.equal(answerText(reference), "FAQ\nCan I travel?\nYes.");
@@ -66,17 +68,33 @@ test("feedbackqa: answers come from the passage HTML, one line per block", () =>
 // Auto-J
 
 test("autoj: the 1-10 rating maps to five levels by the stated rule", () => {
-  const cases: [number, string][] = [[1, "1"], [2, "1"], [3, "2"], [4, "3"], [5, "4"], [5.5, "5"], [6, "5"], [6.5, "5"], [7, "5"], [10, "5"]];
+  const cases: [number, string][] = [
+    [1, "1"],
+    [2, "1"],
+    [3, "2"],
+    [4, "3"],
+    [5, "4"],
+    [5.5, "5"],
+    [6, "5"],
+    [6.5, "5"],
+    [7, "5"],
+    [10, "5"],
+  ];
   for (const [rating, level] of cases) assert.equal(ratingLevel(rating), level, String(rating));
   assert.throws(() => ratingLevel(0), /outside 1-10/);
   assert.throws(() => ratingLevel(11), /outside 1-10/);
 });
 
 test("autoj: the critique loses its rating and a closing sentence about it", () => {
-  assert.deepEqual(splitCritique("Good points.\n\nIn conclusion, fine. \n\nRating: [[6]]"), { explanation: "Good points.\n\nIn conclusion, fine.", rating: 6 });
+  assert.deepEqual(splitCritique("Good points.\n\nIn conclusion, fine. \n\nRating: [[6]]"), {
+    explanation: "Good points.\n\nIn conclusion, fine.",
+    rating: 6,
+  });
   assert.deepEqual(splitCritique("Too short. \n\nRating: [[4]]. "), { explanation: "Too short.", rating: 4 });
   assert.deepEqual(splitCritique("It misses the point.\n\nTherefore, the response is rated as follows: \n\nRating: [[2]]."), {
-    explanation: "It misses the point.", rating: 2, ratingSentence: "Therefore, the response is rated as follows:",
+    explanation: "It misses the point.",
+    rating: 2,
+    ratingSentence: "Therefore, the response is rated as follows:",
   });
   assert.equal(splitCritique("Cut off in the middle of a sent"), undefined);
   assert.throws(() => splitCritique("Rating: [[3]] was my first guess.\n\nRating: [[4]]"), /a rating is left in the explanation/);
@@ -127,8 +145,14 @@ test("usr: evaluation only, counts, labels from the mean Overall rating", () => 
 
 test("usr: ratings.jsonl has one line per example, same ids in the same order, three ratings each", () => {
   const ds = load("usr");
-  const ratings = readFileSync(join(ROOT, "data", "usr", "ratings.jsonl"), "utf8").trim().split("\n").map((l) => JSON.parse(l) as UsrRatings);
-  assert.deepEqual(ratings.map((r) => r.id), ds.test.map((e) => e.id));
+  const ratings = readFileSync(join(ROOT, "data", "usr", "ratings.jsonl"), "utf8")
+    .trim()
+    .split("\n")
+    .map((l) => JSON.parse(l) as UsrRatings);
+  assert.deepEqual(
+    ratings.map((r) => r.id),
+    ds.test.map((e) => e.id),
+  );
   ratings.forEach((r, i) => {
     for (const name of ["understandable", "natural", "maintainsContext", "engaging", "usesKnowledge", "overall"] as const) {
       assert.equal(r[name].length, 3, `${r.id} ${name}`);
@@ -140,9 +164,9 @@ test("usr: ratings.jsonl has one line per example, same ids in the same order, t
 });
 
 test("usr: text cleaning and turn roles", () => {
-  assert.equal(cleanText("their \" home grown \" market , do n't you ?"), "their \"home grown\" market, don't you?");
+  assert.equal(cleanText('their " home grown " market , do n\'t you ?'), 'their "home grown" market, don\'t you?');
   assert.equal(cleanText("an award - winning , 21-year - old singer"), "an award-winning, 21-year-old singer");
-  assert.equal(cleanText("a & ldquo;bad attitude.&rdquo ; and predictim&rsquo;s"), "a \"bad attitude.\" and predictim's");
+  assert.equal(cleanText("a & ldquo;bad attitude.&rdquo ; and predictim&rsquo;s"), 'a "bad attitude." and predictim\'s');
   assert.equal(cleanText("what 's \" natural ."), "what's \" natural.");
   assert.deepEqual(contextTurns("hi there\nhello !\nhow are you ?\n", "your persona: i like dogs .\n"), [
     { role: "knowledge", text: "your persona: i like dogs." },
@@ -150,7 +174,10 @@ test("usr: text cleaning and turn roles", () => {
     { role: "assistant", text: "hello!" },
     { role: "user", text: "how are you?" },
   ]);
-  assert.deepEqual(contextTurns("a \n b \n\n", "f").map((t) => t.role), ["knowledge", "assistant", "user"]);
+  assert.deepEqual(
+    contextTurns("a \n b \n\n", "f").map((t) => t.role),
+    ["knowledge", "assistant", "user"],
+  );
   assert.equal(overallLabel([4, 4, 3]), "4");
   assert.equal(overallLabel([1, 2, 2]), "2");
 });

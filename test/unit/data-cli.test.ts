@@ -16,31 +16,70 @@ after(() => rmSync(tmp, { recursive: true, force: true }));
 
 function example(id: string, overrides: Partial<Example> = {}): Example {
   return {
-    id, source: "t", dimension: "quality", context: [{ role: "user", text: "Is it good?" }], response: "Yes.",
-    label: "high", labelSet: ["low", "high"], explanations: ["it says yes"], split: "train", ...overrides,
+    id,
+    source: "t",
+    dimension: "quality",
+    context: [{ role: "user", text: "Is it good?" }],
+    response: "Yes.",
+    label: "high",
+    labelSet: ["low", "high"],
+    explanations: ["it says yes"],
+    split: "train",
+    ...overrides,
   };
 }
 
 test("summarize counts examples, dimensions and explanation tokens", () => {
   const ds: Dataset = {
-    name: "toy", dir: "/x", hash: "h", labelSet: ["low", "high"], skipped: [new DataError("f", 2, "label", "bad")],
+    name: "toy",
+    dir: "/x",
+    hash: "h",
+    labelSet: ["low", "high"],
+    skipped: [new DataError("f", 2, "label", "bad")],
     train: [example("a"), example("b", { explanations: [], dimension: "other" })],
     test: [example("c", { split: "test", explanations: ["one two", "three"] })],
   };
   const words = (text: string) => text.split(" ").length;
   assert.deepEqual(summarize(ds, words), {
-    name: "toy", dimensions: ["quality", "other"], labelSet: ["low", "high"], train: 2, test: 1,
-    withExplanations: 2 / 3, meanExplanationTokens: (3 + 2 + 1) / 3, badRows: 1,
+    name: "toy",
+    dimensions: ["quality", "other"],
+    labelSet: ["low", "high"],
+    train: 2,
+    test: 1,
+    withExplanations: 2 / 3,
+    meanExplanationTokens: (3 + 2 + 1) / 3,
+    badRows: 1,
   });
   assert.equal(summarize({ ...ds, train: [example("a", { explanations: [] })], test: [] }, words).meanExplanationTokens, undefined);
 });
 
 test("tables align, long texts are cut on one line, checks report every bad row", () => {
-  assert.equal(formatTable(["name", "n"], [["ab", "7"], ["c", "12"]], [1]), "name   n\n----  --\nab     7\nc     12\n");
+  assert.equal(
+    formatTable(
+      ["name", "n"],
+      [
+        ["ab", "7"],
+        ["c", "12"],
+      ],
+      [1],
+    ),
+    "name   n\n----  --\nab     7\nc     12\n",
+  );
   assert.equal(truncate("short\ntext", 20), "short ⏎ text");
   assert.equal(truncate("abcdefghij", 4), "abcd … (+6 chars)");
-  const shown = formatExample(example("a", { context: [{ role: "knowledge", text: "fact" }, { role: "user", text: "q" }] }), 50);
-  assert.match(shown, /^a {2}\(train, source t, dimension quality\)\n {2}knowledge {2}fact\n {2}user {7}q\n {2}response {3}Yes\.\n {2}label {6}high {3}of \[low, high\]\n {2}explanation 1\/1: it says yes\n$/);
+  const shown = formatExample(
+    example("a", {
+      context: [
+        { role: "knowledge", text: "fact" },
+        { role: "user", text: "q" },
+      ],
+    }),
+    50,
+  );
+  assert.match(
+    shown,
+    /^a {2}\(train, source t, dimension quality\)\n {2}knowledge {2}fact\n {2}user {7}q\n {2}response {3}Yes\.\n {2}label {6}high {3}of \[low, high\]\n {2}explanation 1\/1: it says yes\n$/,
+  );
   const bad = [new DataError("f.jsonl", 2, "label", "x"), new DataError("f.jsonl", 5, "(line)", "not valid JSON: y")];
   assert.equal(formatCheck("f.jsonl", 3, bad), "f.jsonl:2: label: x\nf.jsonl:5: (line): not valid JSON: y\nf.jsonl: 2 of 5 rows are bad\n");
   assert.equal(formatCheck("f.jsonl", 3, []), "f.jsonl: all 3 rows are valid\n");
@@ -86,14 +125,20 @@ function checkLines(name: string, content: string | Buffer): { status: number | 
 
 test("xft data check fails, one line each, where xft train would: a missing split, less than a batch, too many labels", () => {
   const trainOnly = checkLines("train-only.jsonl", trainable({}, 16, 0).join("\n"));
-  assert.deepEqual([trainOnly.status, trainOnly.lines], [1, [
-    `${trainOnly.file}: all 16 rows are valid`,
-    `${trainOnly.file}: no test rows; xft train evaluates on the test split`,
-  ]]);
+  assert.deepEqual(
+    [trainOnly.status, trainOnly.lines],
+    [1, [`${trainOnly.file}: all 16 rows are valid`, `${trainOnly.file}: no test rows; xft train evaluates on the test split`]],
+  );
   const testOnly = checkLines("test-only.jsonl", trainable({}, 0, 3).join("\n"));
-  assert.deepEqual([testOnly.status, testOnly.lines.slice(1)], [1, [`${testOnly.file}: no train rows; xft train needs at least one batch of 16 (profile ci)`]]);
+  assert.deepEqual(
+    [testOnly.status, testOnly.lines.slice(1)],
+    [1, [`${testOnly.file}: no train rows; xft train needs at least one batch of 16 (profile ci)`]],
+  );
   const few = checkLines("few.jsonl", trainable({}, 15, 2).join("\n"));
-  assert.deepEqual([few.status, few.lines.slice(1)], [1, [`${few.file}: 15 train rows, fewer than the one batch of 16 (profile ci) that xft train needs`]]);
+  assert.deepEqual(
+    [few.status, few.lines.slice(1)],
+    [1, [`${few.file}: 15 train rows, fewer than the one batch of 16 (profile ci) that xft train needs`]],
+  );
   const labelSet = Array.from({ length: 20 }, (_, i) => `l${i}`);
   const many = checkLines("many-labels.jsonl", trainable({ labelSet, label: "l3" }).join("\n"));
   assert.deepEqual([many.status, many.lines.slice(1)], [1, [`${many.file}: 20 labels in labelSet; xft supports at most 16 (one label token each)`]]);
@@ -105,7 +150,11 @@ test("xft data check fails, one line each, where xft train would: a missing spli
 
 test("xft data check reports bytes that are not UTF-8 at file:line, where they once passed as U+FFFD", () => {
   const rows = trainable();
-  const bad = Buffer.concat([Buffer.from(rows.slice(0, 3).join("\n") + "\n"), Buffer.from([0x7b, 0xff, 0xfe, 0x7d]), Buffer.from("\n" + rows.slice(3).join("\n") + "\n")]);
+  const bad = Buffer.concat([
+    Buffer.from(rows.slice(0, 3).join("\n") + "\n"),
+    Buffer.from([0x7b, 0xff, 0xfe, 0x7d]),
+    Buffer.from("\n" + rows.slice(3).join("\n") + "\n"),
+  ]);
   const r = checkLines("latin1.jsonl", bad);
   assert.equal(r.status, 1);
   assert.equal(r.lines[0], `${r.file}:4: (line): not valid UTF-8 at byte 2 of the line (bytes ff fe 7d)`);
@@ -119,7 +168,10 @@ test("a dataset folder's split file is checked with its folder: the other split,
   writeFileSync(join(dir, "train.jsonl"), rows.slice(0, 16).join("\n") + "\n");
   const noTest = xft("data", "check", join(dir, "train.jsonl"), "--profile", "ci");
   assert.equal(noTest.status, 1);
-  assert.equal(noTest.stdout, `${join(dir, "train.jsonl")}: all 16 rows are valid\n${dir}: holds no test.jsonl or test.jsonl.gz; xft train evaluates on the test split\n`);
+  assert.equal(
+    noTest.stdout,
+    `${join(dir, "train.jsonl")}: all 16 rows are valid\n${dir}: holds no test.jsonl or test.jsonl.gz; xft train evaluates on the test split\n`,
+  );
   writeFileSync(join(dir, "test.jsonl"), [...rows.slice(16), JSON.stringify(example("x", { label: "medium", split: "test" }))].join("\n") + "\n");
   const badTest = xft("data", "check", join(dir, "train.jsonl"), "--profile", "ci");
   assert.equal(badTest.status, 1);
@@ -143,13 +195,16 @@ test("a dataset folder's split file is checked with its folder: the other split,
 test("xft data check: the shipped datasets pass, the evaluation-only one with its note", () => {
   const r = xft("data", "check", "data/esnli", "data/usr/test.jsonl.gz", "--profile", "quick");
   assert.equal(r.status, 0, r.stdout + r.stderr);
-  assert.equal(r.stdout, [
-    "data/esnli/train.jsonl.gz: all 9842 rows are valid",
-    "data/esnli/test.jsonl.gz: all 9824 rows are valid",
-    "data/usr/test.jsonl.gz: all 660 rows are valid",
-    "data/usr: evaluation-only (a test file and no train file): xft evaluates on it and xft train refuses it",
-    "",
-  ].join("\n"));
+  assert.equal(
+    r.stdout,
+    [
+      "data/esnli/train.jsonl.gz: all 9842 rows are valid",
+      "data/esnli/test.jsonl.gz: all 9824 rows are valid",
+      "data/usr/test.jsonl.gz: all 660 rows are valid",
+      "data/usr: evaluation-only (a test file and no train file): xft evaluates on it and xft train refuses it",
+      "",
+    ].join("\n"),
+  );
 });
 
 test("xft data list shows every shipped dataset, evaluation-only ones with 0 train", () => {

@@ -44,7 +44,13 @@ test("a good file loads, ignoring empty lines", () => {
   const path = writeTemp(jsonl([row("a"), "", row("b", { label: "neutral", explanations: [] })]));
   const { examples, skipped } = readExamples(path);
   assert.equal(skipped.length, 0);
-  assert.deepEqual(examples.map((e) => [e.id, e.label, e.explanations.length]), [["a", "entailment", 1], ["b", "neutral", 0]]);
+  assert.deepEqual(
+    examples.map((e) => [e.id, e.label, e.explanations.length]),
+    [
+      ["a", "entailment", 1],
+      ["b", "neutral", 0],
+    ],
+  );
 });
 
 test("each kind of bad row gives FILE:LINE: FIELD: problem", () => {
@@ -57,35 +63,47 @@ test("each kind of bad row gives FILE:LINE: FIELD: problem", () => {
     [row("x", { label: "maybe" }), 'label: "maybe" is not in labelSet [entailment, neutral, contradiction]'],
     [row("x", { response: "  " }), "response: must not be empty"],
     [row("x", { id: "" }), "id: must not be empty"],
-    [row("x", { context: [{ role: "narrator", text: "hi" }] }), 'context[0].role: "narrator" is not one of [system, user, assistant, premise, knowledge]'],
+    [
+      row("x", { context: [{ role: "narrator", text: "hi" }] }),
+      'context[0].role: "narrator" is not one of [system, user, assistant, premise, knowledge]',
+    ],
     [row("x", { context: [{ role: "user", text: "" }] }), "context[0].text: must not be empty"],
     [row("x", { split: "dev" }), 'split: "dev" is not one of [train, test]'],
     [row("x", { explanations: ["ok", ""] }), "explanations[1]: must not be empty"],
     [row("x", { labelSet: [], label: "a" }), "labelSet: must not be empty"],
     [row("x", { labelSet: ["a", "b", "a"], label: "a" }), 'labelSet: "a" occurs more than once'],
-    [row("x", { explanation: "typo" }), "explanation: unknown field (expected [id, source, dimension, context, response, label, labelSet, explanations, split])"],
+    [
+      row("x", { explanation: "typo" }),
+      "explanation: unknown field (expected [id, source, dimension, context, response, label, labelSet, explanations, split])",
+    ],
     [["not", "an", "object"], "(line): expected an object, got array"],
   ];
   for (const [bad, message] of cases) {
     // The bad row sits on line 3, after a good row and an empty line.
     const path = writeTemp(jsonl([row("a"), "", bad]));
-    assert.throws(() => readExamples(path), (e: unknown) => {
-      assert.ok(e instanceof DataError);
-      assert.equal(e.message, `${path}:3: ${message}`);
-      assert.equal(e.file, path);
-      assert.equal(e.line, 3);
-      return true;
-    });
+    assert.throws(
+      () => readExamples(path),
+      (e: unknown) => {
+        assert.ok(e instanceof DataError);
+        assert.equal(e.message, `${path}:3: ${message}`);
+        assert.equal(e.file, path);
+        assert.equal(e.line, 3);
+        return true;
+      },
+    );
   }
 });
 
 test("a line that is not JSON", () => {
   const path = writeTemp(jsonl([row("a"), "{not json"]));
-  assert.throws(() => readExamples(path), (e: unknown) => {
-    assert.ok(e instanceof DataError);
-    assert.ok(e.message.startsWith(`${path}:2: (line): not valid JSON: `), e.message);
-    return true;
-  });
+  assert.throws(
+    () => readExamples(path),
+    (e: unknown) => {
+      assert.ok(e instanceof DataError);
+      assert.ok(e.message.startsWith(`${path}:2: (line): not valid JSON: `), e.message);
+      return true;
+    },
+  );
 });
 
 test("checks across rows: duplicate id, changing labelSet", () => {
@@ -100,21 +118,42 @@ test("checks across rows: duplicate id, changing labelSet", () => {
 test("strict: false skips bad rows and returns them", () => {
   const path = writeTemp(jsonl([row("a"), "{", row("b", { label: "maybe" }), row("a"), row("c")]));
   const { examples, skipped } = readExamples(path, { strict: false });
-  assert.deepEqual(examples.map((e) => e.id), ["a", "c"]);
-  assert.deepEqual(skipped.map((e) => [e.line, e.field]), [[2, "(line)"], [3, "label"], [4, "id"]]);
+  assert.deepEqual(
+    examples.map((e) => e.id),
+    ["a", "c"],
+  );
+  assert.deepEqual(
+    skipped.map((e) => [e.line, e.field]),
+    [
+      [2, "(line)"],
+      [3, "label"],
+      [4, "id"],
+    ],
+  );
 });
 
 test("bytes that are not UTF-8 are a bad row at their exact line and byte, never U+FFFD; a BOM and CRLF still read", () => {
   // Line 4's response holds `bytes` where "@@" stands.
   const [before, after] = JSON.stringify(row("c", { response: "An @@ moves." })).split("@@");
-  const lines = (bytes: number[]) => Buffer.concat([
-    Buffer.from("\uFEFF" + JSON.stringify(row("a")) + "\r\n\r\n"),
-    Buffer.from(JSON.stringify(row("b", { response: "Caf\u00e9 au lait." })) + "\n"),
-    Buffer.from(before), Buffer.from(bytes), Buffer.from(after + "\n"),
-    Buffer.from(JSON.stringify(row("d")) + "\n"),
-  ]);
+  const lines = (bytes: number[]) =>
+    Buffer.concat([
+      Buffer.from("\uFEFF" + JSON.stringify(row("a")) + "\r\n\r\n"),
+      Buffer.from(JSON.stringify(row("b", { response: "Caf\u00e9 au lait." })) + "\n"),
+      Buffer.from(before),
+      Buffer.from(bytes),
+      Buffer.from(after + "\n"),
+      Buffer.from(JSON.stringify(row("d")) + "\n"),
+    ]);
   const good = readExamples(writeTemp(lines([0x6f, 0x78])));
-  assert.deepEqual(good.examples.map((e) => [e.id, e.response]), [["a", "An animal moves."], ["b", "Caf\u00e9 au lait."], ["c", "An ox moves."], ["d", "An animal moves."]]);
+  assert.deepEqual(
+    good.examples.map((e) => [e.id, e.response]),
+    [
+      ["a", "An animal moves."],
+      ["b", "Caf\u00e9 au lait."],
+      ["c", "An ox moves."],
+      ["d", "An animal moves."],
+    ],
+  );
   const byte = Buffer.byteLength(before) + 1;
   const cases: [number[], string][] = [
     [[0xff, 0x78], "ff 78 20 6d"],
@@ -167,8 +206,14 @@ test("a user's single JSONL file is split by its rows' split field", () => {
   const path = writeTemp(jsonl([row("a"), row("b", { split: "test" }), row("c"), row("d", { split: "test", label: "neutral" })]), "mine.jsonl");
   const ds = loadDataset(path);
   assert.equal(ds.name, "mine");
-  assert.deepEqual(ds.train.map((e) => e.id), ["a", "c"]);
-  assert.deepEqual(ds.test.map((e) => e.id), ["b", "d"]);
+  assert.deepEqual(
+    ds.train.map((e) => e.id),
+    ["a", "c"],
+  );
+  assert.deepEqual(
+    ds.test.map((e) => e.id),
+    ["b", "d"],
+  );
   assert.deepEqual(ds.labelSet, LABELS);
   assert.match(ds.hash, /^[0-9a-f]{64}$/);
 });

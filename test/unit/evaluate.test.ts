@@ -16,11 +16,19 @@ const dir = fs.mkdtempSync(path.join(os.tmpdir(), "xft-eval-"));
 after(() => fs.rmSync(dir, { recursive: true, force: true }));
 
 function writeDataset(file: string, labelSet: string[]): void {
-  const rows = Array.from({ length: 48 }, (_, i) => JSON.stringify({
-    id: `r${i}`, source: "eval-test", dimension: "quality", context: [{ role: "user", text: `question ${i}` }],
-    response: `this answer is ${i % 2 ? "great" : "poor"}`, label: labelSet[i % 2], labelSet,
-    explanations: [`it is ${i % 2 ? "great" : "poor"}`], split: i < 32 ? "train" : "test",
-  }));
+  const rows = Array.from({ length: 48 }, (_, i) =>
+    JSON.stringify({
+      id: `r${i}`,
+      source: "eval-test",
+      dimension: "quality",
+      context: [{ role: "user", text: `question ${i}` }],
+      response: `this answer is ${i % 2 ? "great" : "poor"}`,
+      label: labelSet[i % 2],
+      labelSet,
+      explanations: [`it is ${i % 2 ? "great" : "poor"}`],
+      split: i < 32 ? "train" : "test",
+    }),
+  );
   fs.writeFileSync(file, rows.join("\n") + "\n");
 }
 

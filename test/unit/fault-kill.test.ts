@@ -54,13 +54,22 @@ async function killAndResume(name: string, args: (runsDir: string) => string[], 
     await killAfter(args(runsDir), ms);
     const resumed = finish(args(runsDir));
     assert.deepEqual(hashes(resumed.dir, files), want, `${name} killed after ${ms} ms, then resumed`);
-    assert.deepEqual(fs.readdirSync(path.dirname(resumed.dir)).filter((f) => f.endsWith(".lock")), [], "no lock is left");
+    assert.deepEqual(
+      fs.readdirSync(path.dirname(resumed.dir)).filter((f) => f.endsWith(".lock")),
+      [],
+      "no lock is left",
+    );
   }
 }
 
 test("xft train killed with SIGKILL at 4 random moments resumes to the same weights and predictions", async () => {
-  await killAndResume("train", (runsDir) => ["train", "--dataset", "esnli", "--condition", "label+expl", "--seed", "5", "--profile", "ci", "--runs-dir", runsDir],
-    ["model.safetensors", "predictions.json"], 4, 1);
+  await killAndResume(
+    "train",
+    (runsDir) => ["train", "--dataset", "esnli", "--condition", "label+expl", "--seed", "5", "--profile", "ci", "--runs-dir", runsDir],
+    ["model.safetensors", "predictions.json"],
+    4,
+    1,
+  );
 });
 
 test("xft pretrain killed with SIGKILL at 2 random moments resumes to the same base", async () => {

@@ -30,8 +30,18 @@ test("--seed must be written as an integer: empty, blank, 1e3, 0x10 and 1.5 are 
 const tok = XftTokenizer.load();
 const MODEL: GptConfig = { vocabSize: tok.vocabSize, maxLen: 16, layers: 1, dModel: 16, heads: 2, mlpRatio: 2, initStd: 0.02 };
 const CONFIG: TrainConfig = {
-  lr: 3e-3, minLr: 3e-4, warmupSteps: 2, weightDecay: 0.1, beta1: 0.9, beta2: 0.99, eps: 1e-8, gradClip: 1,
-  steps: 8, batchSize: 4, seed: 1, checkpointEvery: 2,
+  lr: 3e-3,
+  minLr: 3e-4,
+  warmupSteps: 2,
+  weightDecay: 0.1,
+  beta1: 0.9,
+  beta2: 0.99,
+  eps: 1e-8,
+  gradClip: 1,
+  steps: 8,
+  batchSize: 4,
+  seed: 1,
+  checkpointEvery: 2,
 };
 const EXAMPLES: EncodedExample[] = Array.from({ length: 8 }, (_, i) => {
   const prompt = [tok.special("<|bos|>"), 100 + i, 200 + i, tok.special("<|score|>")];
@@ -50,8 +60,15 @@ async function divergeAfter(poisonAfter: number, checkpointFile: string | undefi
   if (poisonAfter === 0) poison(params);
   try {
     await train({
-      params, model: MODEL, config: CONFIG, examples: EXAMPLES, padId: tok.special("<|pad|>"), checkpointFile,
-      onProgress: (p) => { if (p.step === poisonAfter) poison(params); },
+      params,
+      model: MODEL,
+      config: CONFIG,
+      examples: EXAMPLES,
+      padId: tok.special("<|pad|>"),
+      checkpointFile,
+      onProgress: (p) => {
+        if (p.step === poisonAfter) poison(params);
+      },
     });
     return "no error";
   } catch (err) {
@@ -77,7 +94,14 @@ test("a divergence claims a kept checkpoint only where one was written", async (
 test("a truncated .jsonl.gz and a corrupt JSON file name the file", () => {
   const data = path.join(tmp, "cut");
   fs.mkdirSync(data);
-  const rows = fs.readFileSync(path.join(ROOT, "data", "esnli", fs.readdirSync(path.join(ROOT, "data", "esnli")).find((f) => f.startsWith("test."))!));
+  const rows = fs.readFileSync(
+    path.join(
+      ROOT,
+      "data",
+      "esnli",
+      fs.readdirSync(path.join(ROOT, "data", "esnli")).find((f) => f.startsWith("test."))!,
+    ),
+  );
   const gz = rows[0] === 0x1f ? rows : zlib.gzipSync(rows);
   fs.writeFileSync(path.join(data, "test.jsonl.gz"), gz.subarray(0, Math.floor(gz.length / 2)));
   const r = xft("data", "check", path.join(data, "test.jsonl.gz"));
@@ -90,12 +114,28 @@ test("a truncated .jsonl.gz and a corrupt JSON file name the file", () => {
 });
 
 test("xft reproduce --jobs 2 with failing jobs names each job's failure, its error and the command that reruns it", () => {
-  const r = xft("reproduce", "--profile", "ci", "--part", "explanations", "--init", "base", "--base", path.join(tmp, "no-base"), "--jobs", "2",
-    "--runs-dir", path.join(tmp, "jobs-runs"));
+  const r = xft(
+    "reproduce",
+    "--profile",
+    "ci",
+    "--part",
+    "explanations",
+    "--init",
+    "base",
+    "--base",
+    path.join(tmp, "no-base"),
+    "--jobs",
+    "2",
+    "--runs-dir",
+    path.join(tmp, "jobs-runs"),
+  );
   assert.notEqual(r.status, 0);
   for (const j of [1, 2]) {
     assert.match(r.stderr, new RegExp(`job ${j}/2 failed \\(exit 1\\): .*no base model here`));
-    assert.match(r.stderr, new RegExp(`rerun it alone: npx xft reproduce --profile ci --part explanations --shard ${j}/2 --train-only --init base --base \\S+no-base`));
+    assert.match(
+      r.stderr,
+      new RegExp(`rerun it alone: npx xft reproduce --profile ci --part explanations --shard ${j}/2 --train-only --init base --base \\S+no-base`),
+    );
   }
   assert.doesNotMatch(r.stderr, /exit null/);
 });

@@ -14,8 +14,14 @@ test("accuracy per setting: one bar trace per arm on a (dataset, dimension) axis
     { ...setting("b", "y"), condition: "label", expl_tokens: null, accuracy_mean: 0.3, accuracy_lo: 0.2, accuracy_hi: 0.35 },
   ];
   const fig = settingAccuracyFigure(rows);
-  assert.deepEqual(fig.data.map((t) => t.name), ["label", "label+expl"]);
-  assert.deepEqual(fig.data[0].x, [["a", "b"], ["x", "y"]]);
+  assert.deepEqual(
+    fig.data.map((t) => t.name),
+    ["label", "label+expl"],
+  );
+  assert.deepEqual(fig.data[0].x, [
+    ["a", "b"],
+    ["x", "y"],
+  ]);
   const bars = fig.data[0].error_y as { array: number[]; arrayminus: number[] };
   assert.ok(Math.abs(bars.array[0] - 0.2) < 1e-12 && Math.abs(bars.arrayminus[0] - 0.1) < 1e-12);
   assert.deepEqual((fig.data[1].error_y as { array: number[] }).array, [0]);
@@ -28,7 +34,10 @@ test("forest plot: settings top to bottom in first-seen order, one trace per arm
     { ...setting("a", "x"), condition: "label+expl", expl_tokens: 8, diff_mean: 0.05, diff_lo: 0, diff_hi: 0.1 },
   ];
   const fig = differenceFigure(rows);
-  assert.deepEqual(fig.data.map((t) => t.name), ["label+expl", "label+expl (8 tokens)"]);
+  assert.deepEqual(
+    fig.data.map((t) => t.name),
+    ["label+expl", "label+expl (8 tokens)"],
+  );
   assert.deepEqual((fig.layout.yaxis as { categoryarray: string[] }).categoryarray, ["b / y", "a / x"]);
 });
 
@@ -43,6 +52,9 @@ test("budget curve: budgets in increasing order then the whole explanation; the 
   const fig = budgetFigure(rows, "whole");
   const mean = fig.data.at(-1)!;
   assert.deepEqual(mean.x, ["0", "16", "whole"]);
-  assert.deepEqual((mean.y as number[]).map((v) => Number(v.toFixed(6))), [0.05, 0.2, 0.3]);
+  assert.deepEqual(
+    (mean.y as number[]).map((v) => Number(v.toFixed(6))),
+    [0.05, 0.2, 0.3],
+  );
   assert.equal(fig.data.length, 3, "one line per setting and the mean; other conditions are left out");
 });

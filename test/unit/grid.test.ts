@@ -7,8 +7,15 @@ import { test } from "node:test";
 import { initBackend } from "../../src/backend/engine";
 import { readPredictions, RunSpec } from "../../src/runs/experiment";
 import {
-  EXPLANATION_BUDGETS, expandGrid, GRID_PROFILES, GridSpec, parseShard, REAL_EXPLANATION_DATASETS, reproductionGrid,
-  runGrid, shardOf,
+  EXPLANATION_BUDGETS,
+  expandGrid,
+  GRID_PROFILES,
+  GridSpec,
+  parseShard,
+  REAL_EXPLANATION_DATASETS,
+  reproductionGrid,
+  runGrid,
+  shardOf,
 } from "../../src/runs/grid";
 import { analyzeGrid, writeResults } from "../../src/runs/results";
 import { CONDITIONS } from "../../src/train/sequences";
@@ -18,14 +25,22 @@ const ROOT = path.resolve(__dirname, "../..");
 /** Two dimensions, two labels; the label shows in the response, so a model can learn it. */
 function writeDataset(file: string): void {
   const labelSet = ["low", "high"];
-  const rows = ["clarity", "depth"].flatMap((dimension) => Array.from({ length: 48 }, (_, i) => {
-    const label = labelSet[i % 2];
-    return JSON.stringify({
-      id: `${dimension}-${i}`, source: "grid-test", dimension, context: [{ role: "user", text: `question ${i} about ${dimension}` }],
-      response: `this answer is ${label === "high" ? "clear and deep" : "vague and thin"}`, label, labelSet,
-      explanations: [`it is ${label === "high" ? "clear" : "vague"}`], split: i < 32 ? "train" : "test",
-    });
-  }));
+  const rows = ["clarity", "depth"].flatMap((dimension) =>
+    Array.from({ length: 48 }, (_, i) => {
+      const label = labelSet[i % 2];
+      return JSON.stringify({
+        id: `${dimension}-${i}`,
+        source: "grid-test",
+        dimension,
+        context: [{ role: "user", text: `question ${i} about ${dimension}` }],
+        response: `this answer is ${label === "high" ? "clear and deep" : "vague and thin"}`,
+        label,
+        labelSet,
+        explanations: [`it is ${label === "high" ? "clear" : "vague"}`],
+        split: i < 32 ? "train" : "test",
+      });
+    }),
+  );
   fs.writeFileSync(file, rows.join("\n") + "\n");
 }
 
@@ -41,7 +56,10 @@ test("the reproduction grid: every benchmark setting and real-explanation datase
   for (const c of CONDITIONS) assert.ok(arms.includes(`${c}@whole`), c);
   for (const b of EXPLANATION_BUDGETS) assert.ok(arms.includes(`label+expl@${b}`), `budget ${b}`);
   assert.equal(new Set(arms).size, arms.length, "no arm twice");
-  assert.deepEqual(reproductionGrid("explanations", grid).arms.map((a) => a.condition), ["label", "label+expl"]);
+  assert.deepEqual(
+    reproductionGrid("explanations", grid).arms.map((a) => a.condition),
+    ["label", "label+expl"],
+  );
   const notebook03 = reproductionGrid(["pseudo", "budget"], grid).arms.map((a) => `${a.condition}@${a.explTokens ?? "whole"}`);
   assert.equal(notebook03.filter((a) => a === "label@whole").length, 1, "parts that share an arm run it once");
   assert.equal(notebook03.length, CONDITIONS.length + EXPLANATION_BUDGETS.length);
@@ -55,7 +73,10 @@ test("shards: k/n parses, the shares are disjoint and together give the whole gr
   for (const bad of ["0/3", "4/3", "1/0", "a/b", "2"]) assert.throws(() => parseShard(bad), /--shard takes k\/n/, bad);
   const runs = Array.from({ length: 10 }, (_, i) => i);
   const shares = [1, 2, 3].map((index) => shardOf(runs, { index, count: 3 }));
-  assert.deepEqual(shares.flat().sort((a, b) => a - b), runs);
+  assert.deepEqual(
+    shares.flat().sort((a, b) => a - b),
+    runs,
+  );
   assert.deepEqual(shares[0], [0, 3, 6, 9]);
   assert.deepEqual(shardOf(runs), runs);
 });
@@ -66,7 +87,10 @@ test("a grid runs per dimension, reuses finished runs, and two shards' run folde
   const data = path.join(dir, "mine.jsonl");
   writeDataset(data);
   const spec: GridSpec = {
-    settings: [{ dataset: data, dimension: "clarity" }, { dataset: data, dimension: "depth" }],
+    settings: [
+      { dataset: data, dimension: "clarity" },
+      { dataset: data, dimension: "depth" },
+    ],
     arms: [{ condition: "label" }, { condition: "label+expl" }, { condition: "label+expl", explTokens: 2 }],
     seeds: [1, 2],
     profile: tinyProfile,
@@ -78,7 +102,11 @@ test("a grid runs per dimension, reuses finished runs, and two shards' run folde
   // Two "machines", each its share, into one runs folder.
   const finished: string[] = [];
   const first = await runGrid(shardOf(specs, parseShard("1/2")), {
-    runsDir, onProgress: (p) => { if (p.finished) finished.push(p.text); else if (!p.event) progress.push(p.text); },
+    runsDir,
+    onProgress: (p) => {
+      if (p.finished) finished.push(p.text);
+      else if (!p.event) progress.push(p.text);
+    },
   });
   const second = await runGrid(shardOf(specs, parseShard("2/2")), { runsDir });
   assert.equal(first.length + second.length, 12);
@@ -89,14 +117,20 @@ test("a grid runs per dimension, reuses finished runs, and two shards' run folde
     assert.equal(r.status, "done");
     assert.ok(r.spec.dimension === "clarity" || r.spec.dimension === "depth");
     assert.equal(r.data.test, 16);
-    assert.ok(readPredictions(r).every((p) => p.id.startsWith(`${r.spec.dimension}-`)), "a run tests on its own dimension only");
+    assert.ok(
+      readPredictions(r).every((p) => p.id.startsWith(`${r.spec.dimension}-`)),
+      "a run tests on its own dimension only",
+    );
   }
   const budgeted = first.concat(second).filter((r) => r.spec.explTokens === 2);
   assert.equal(budgeted.length, 4);
   assert.ok(budgeted.every((r) => r.sequence.maxExplTokens === 2));
   // The whole grid again: every run is reused, nothing retrains.
   const whole = await runGrid(specs, { runsDir });
-  assert.ok(whole.every((r) => r.reused), "finished runs are reused");
+  assert.ok(
+    whole.every((r) => r.reused),
+    "finished runs are reused",
+  );
   assert.equal(new Set(whole.map((r) => r.key)).size, 12, "every (setting, arm, seed) has its own run folder");
 
   const results = analyzeGrid(whole);
@@ -117,22 +151,36 @@ test("a grid stops between steps when asked, and the same grid resumes to the sa
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "xft-grid-"));
   const data = path.join(dir, "mine.jsonl");
   writeDataset(data);
-  const specs: RunSpec[] = expandGrid({ settings: [{ dataset: data, dimension: "clarity" }], arms: [{ condition: "label" }], seeds: [1, 2], profile: tinyProfile });
+  const specs: RunSpec[] = expandGrid({
+    settings: [{ dataset: data, dimension: "clarity" }],
+    arms: [{ condition: "label" }],
+    seeds: [1, 2],
+    profile: tinyProfile,
+  });
   let steps = 0;
   const stopped = await runGrid(specs, { runsDir: path.join(dir, "a"), shouldStop: () => ++steps === 1 });
   assert.equal(stopped.length, 1, "the grid stops with the interrupted run");
   assert.equal(stopped[0].status, "stopped");
   const resumed = await runGrid(specs, { runsDir: path.join(dir, "a") });
   const fresh = await runGrid(specs, { runsDir: path.join(dir, "b") });
-  assert.deepEqual(resumed.map((r) => r.metrics?.accuracy), fresh.map((r) => r.metrics?.accuracy));
-  assert.deepEqual(resumed.map((r) => r.training.losses.at(-1)), fresh.map((r) => r.training.losses.at(-1)));
+  assert.deepEqual(
+    resumed.map((r) => r.metrics?.accuracy),
+    fresh.map((r) => r.metrics?.accuracy),
+  );
+  assert.deepEqual(
+    resumed.map((r) => r.training.losses.at(-1)),
+    fresh.map((r) => r.training.losses.at(-1)),
+  );
   fs.rmSync(dir, { recursive: true });
 });
 
 test("xft reproduce: a bad --part or --shard is a clear error", () => {
-  const xft = (...args: string[]) => spawnSync(process.execPath, [path.join(ROOT, "bin/xft.cjs"), ...args], {
-    cwd: ROOT, encoding: "utf8", env: { ...process.env, TF_CPP_MIN_LOG_LEVEL: "2" },
-  });
+  const xft = (...args: string[]) =>
+    spawnSync(process.execPath, [path.join(ROOT, "bin/xft.cjs"), ...args], {
+      cwd: ROOT,
+      encoding: "utf8",
+      env: { ...process.env, TF_CPP_MIN_LOG_LEVEL: "2" },
+    });
   const part = xft("reproduce", "--profile", "ci", "--part", "everything");
   assert.equal(part.status, 1);
   assert.match(part.stderr, /--part takes all, explanations, pseudo, budget \(or several, comma-separated\), got "everything"/);

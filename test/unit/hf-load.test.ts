@@ -45,7 +45,15 @@ function values(n: number, seed: number): Float32Array {
 }
 
 function xftValues(config: ModelConfig): Map<string, Float32Array> {
-  return new Map(parameterNameMap(config).map((p, i) => [p.xft, values(p.shape.reduce((a, b) => a * b, 1), i + 1)]));
+  return new Map(
+    parameterNameMap(config).map((p, i) => [
+      p.xft,
+      values(
+        p.shape.reduce((a, b) => a * b, 1),
+        i + 1,
+      ),
+    ]),
+  );
 }
 
 /** A safetensors file of raw bytes in any dtype (xft itself writes F32/I32 only). */
@@ -84,8 +92,16 @@ function gpt2Json(overrides: Record<string, unknown> = {}): Record<string, unkno
 
 function llamaJson(overrides: Record<string, unknown> = {}): Record<string, unknown> {
   return {
-    model_type: "llama", vocab_size: 40, hidden_size: 8, intermediate_size: 12, num_hidden_layers: 2,
-    num_attention_heads: 4, num_key_value_heads: 2, max_position_embeddings: 32, rms_norm_eps: 1e-6, ...overrides,
+    model_type: "llama",
+    vocab_size: 40,
+    hidden_size: 8,
+    intermediate_size: 12,
+    num_hidden_layers: 2,
+    num_attention_heads: 4,
+    num_key_value_heads: 2,
+    max_position_embeddings: 32,
+    rms_norm_eps: 1e-6,
+    ...overrides,
   };
 }
 
@@ -118,8 +134,17 @@ function writeCheckpoint(configJson: Record<string, unknown>, tensors: TensorMap
 describe("config.json -> ModelConfig", () => {
   test("gpt2: sizes, defaults, n_inner, tied and untied heads", () => {
     assert.deepEqual(gpt2Config(), {
-      family: "gpt2", vocabSize: 50, maxLen: 16, layers: 2, dModel: 8, heads: 2, mlpRatio: 4, mlpDim: 32,
-      initStd: 0.02, normEps: 1e-5, untiedHead: false,
+      family: "gpt2",
+      vocabSize: 50,
+      maxLen: 16,
+      layers: 2,
+      dModel: 8,
+      heads: 2,
+      mlpRatio: 4,
+      mlpDim: 32,
+      initStd: 0.02,
+      normEps: 1e-5,
+      untiedHead: false,
     });
     assert.equal(gpt2Config({ n_inner: 24 }).mlpRatio, 3);
     assert.deepEqual([gpt2Config({ n_inner: 20 }).mlpRatio, gpt2Config({ n_inner: 20 }).mlpDim], [4, 20]);
@@ -146,11 +171,33 @@ describe("config.json -> ModelConfig", () => {
 
   test("llama: sizes and transformers' defaults", () => {
     assert.deepEqual(llamaConfig(), {
-      family: "llama", modelType: "llama", vocabSize: 40, maxLen: 32, layers: 2, dModel: 8, heads: 4, kvHeads: 2,
-      headDim: 2, mlpDim: 12, normEps: 1e-6, ropeTheta: 10000, ropeScale: 1, qkvBias: false, outBias: false,
-      mlpBias: false, untiedHead: true, initStd: 0.02,
+      family: "llama",
+      modelType: "llama",
+      vocabSize: 40,
+      maxLen: 32,
+      layers: 2,
+      dModel: 8,
+      heads: 4,
+      kvHeads: 2,
+      headDim: 2,
+      mlpDim: 12,
+      normEps: 1e-6,
+      ropeTheta: 10000,
+      ropeScale: 1,
+      qkvBias: false,
+      outBias: false,
+      mlpBias: false,
+      untiedHead: true,
+      initStd: 0.02,
     });
-    const c = llamaConfig({ num_key_value_heads: null, head_dim: 4, attention_bias: true, mlp_bias: true, tie_word_embeddings: true, rms_norm_eps: 1e-5 });
+    const c = llamaConfig({
+      num_key_value_heads: null,
+      head_dim: 4,
+      attention_bias: true,
+      mlp_bias: true,
+      tie_word_embeddings: true,
+      rms_norm_eps: 1e-5,
+    });
     assert.deepEqual([c.kvHeads, c.headDim, c.qkvBias, c.outBias, c.mlpBias, c.untiedHead, c.normEps], [4, 4, true, true, true, false, 1e-5]);
     assert.equal(llamaConfig({ num_key_value_heads: undefined, max_position_embeddings: undefined }).kvHeads, 4);
     assert.equal(llamaConfig({ max_position_embeddings: undefined }).maxLen, 2048);
@@ -178,7 +225,8 @@ describe("config.json -> ModelConfig", () => {
     assert.equal(mistral({ sliding_window: 64 }), 32);
     assert.equal(mistral({ sliding_window: null }), 32);
     assert.equal(mistral({ max_position_embeddings: 8192 }), 4096); // MistralConfig's default window when the field is absent
-    const qwen2 = (o: Record<string, unknown>) => (hfModelConfig(llamaJson({ model_type: "qwen2", sliding_window: 16, ...o }), SRC) as LlamaConfig).maxLen;
+    const qwen2 = (o: Record<string, unknown>) =>
+      (hfModelConfig(llamaJson({ model_type: "qwen2", sliding_window: 16, ...o }), SRC) as LlamaConfig).maxLen;
     assert.equal(qwen2({}), 32); // use_sliding_window defaults to false
     assert.equal(qwen2({ use_sliding_window: true, max_window_layers: 1 }), 16);
     assert.equal(qwen2({ use_sliding_window: true, max_window_layers: 2 }), 32); // no layer at or past max_window_layers
@@ -198,23 +246,31 @@ describe("config.json -> ModelConfig", () => {
     assert.deepEqual(rope({ rope_theta: 1e6, rope_scaling: { rope_type: "linear", factor: 4 } }), [1e6, 4]);
     assert.deepEqual(rope({ rope_theta: 1e6, rope_parameters: { rope_type: "default" } }), [1e6, 1]);
     // rope_scaling wins over rope_parameters; the dict's theta over the top-level one (convert_rope_params_to_dict).
-    assert.deepEqual(rope({ rope_theta: 7, rope_scaling: { type: "linear", factor: 3, rope_theta: 9 }, rope_parameters: { rope_type: "default" } }), [9, 3]);
+    assert.deepEqual(
+      rope({ rope_theta: 7, rope_scaling: { type: "linear", factor: 3, rope_theta: 9 }, rope_parameters: { rope_type: "default" } }),
+      [9, 3],
+    );
     assert.deepEqual(rope({ rope_parameters: { full_attention: { rope_type: "linear", factor: 2, rope_theta: 5 } } }), [5, 2]);
   });
 
   test("RoPE: other types are errors naming them", () => {
-    assert.throws(() => llamaConfig({ rope_parameters: { rope_type: "yarn", factor: 4, rope_theta: 1e4 } }),
-      { message: '/ckpt/config.json: "rope_parameters.rope_type" is "yarn": xft implements RoPE types default and linear only' });
+    assert.throws(() => llamaConfig({ rope_parameters: { rope_type: "yarn", factor: 4, rope_theta: 1e4 } }), {
+      message: '/ckpt/config.json: "rope_parameters.rope_type" is "yarn": xft implements RoPE types default and linear only',
+    });
     assert.throws(() => llamaConfig({ rope_scaling: { type: "dynamic", factor: 2 } }), /"rope_scaling\.rope_type" is "dynamic"/);
     assert.throws(() => llamaConfig({ rope_scaling: { rope_type: "llama3", factor: 8 } }), /"llama3"/);
     assert.throws(() => llamaConfig({ rope_parameters: { rope_type: "linear" } }), /"rope_parameters\.factor" must be a positive number/);
     assert.throws(() => llamaConfig({ partial_rotary_factor: 0.5 }), /"partial_rotary_factor" is 0\.5/);
-    assert.throws(() => llamaConfig({ rope_parameters: { full_attention: { rope_type: "default" }, sliding_attention: { rope_type: "linear", factor: 2 } } }), /per layer type/);
+    assert.throws(
+      () => llamaConfig({ rope_parameters: { full_attention: { rope_type: "default" }, sliding_attention: { rope_type: "linear", factor: 2 } } }),
+      /per layer type/,
+    );
   });
 
   test("hfConfigJson is read back as the same config", () => {
     const configs: ModelConfig[] = [
-      gpt2Config(), gpt2Config({ n_inner: 20, tie_word_embeddings: false }),
+      gpt2Config(),
+      gpt2Config({ n_inner: 20, tie_word_embeddings: false }),
       llamaConfig({ attention_bias: true, mlp_bias: true, rope_parameters: { rope_type: "linear", factor: 2, rope_theta: 5e5 } }),
       hfModelConfig(llamaJson({ model_type: "qwen2", tie_word_embeddings: true }), SRC),
       hfModelConfig(llamaJson({ model_type: "mistral", sliding_window: 16 }), SRC),
@@ -259,10 +315,21 @@ describe("safetensors: BF16 and F16 widen to float32", () => {
     const { tensors } = decodeSafetensors(buf);
     assert.deepEqual(Array.from(tensors.get("f")!.data), [1.5, -2]);
     assert.ok(tensors.get("i")!.data instanceof Int32Array);
-    assert.deepEqual([Array.from(tensors.get("i")!.data), tensors.get("i")!.shape], [[7, -8], [1, 2]]);
-    assert.throws(() => decodeSafetensors(rawSafetensors([{ name: "d", dtype: "F64", shape: [1], bytes: new Uint8Array(8) }]), "x.safetensors"),
-      /x\.safetensors: tensor d has unsupported dtype F64/);
-    assert.throws(() => decodeSafetensors(rawSafetensors([{ name: "h", dtype: "BF16", shape: [3], bytes: halves([1, 2]) }])), /does not match shape \[3\]/);
+    assert.deepEqual(
+      [Array.from(tensors.get("i")!.data), tensors.get("i")!.shape],
+      [
+        [7, -8],
+        [1, 2],
+      ],
+    );
+    assert.throws(
+      () => decodeSafetensors(rawSafetensors([{ name: "d", dtype: "F64", shape: [1], bytes: new Uint8Array(8) }]), "x.safetensors"),
+      /x\.safetensors: tensor d has unsupported dtype F64/,
+    );
+    assert.throws(
+      () => decodeSafetensors(rawSafetensors([{ name: "h", dtype: "BF16", shape: [3], bytes: halves([1, 2]) }])),
+      /does not match shape \[3\]/,
+    );
   });
 });
 
@@ -280,11 +347,21 @@ describe("checkpoint names and layouts", () => {
   test("every parameter of the family's shapes, in order, has one checkpoint name", () => {
     for (const [label, c] of families) {
       const map = parameterNameMap(c);
-      assert.deepEqual(map.map((p) => [p.xft, p.shape]), parameterShapes(c), label);
+      assert.deepEqual(
+        map.map((p) => [p.xft, p.shape]),
+        parameterShapes(c),
+        label,
+      );
       assert.equal(new Set(map.map((p) => p.hf)).size, map.length, label);
     }
     const q = parameterNameMap(llamaConfig()).find((p) => p.xft === "blocks.1.attn.wq")!;
-    assert.deepEqual(q, { xft: "blocks.1.attn.wq", hf: "model.layers.1.self_attn.q_proj.weight", hfModule: "model.layers.1.self_attn.q_proj", shape: [8, 8], transpose: true });
+    assert.deepEqual(q, {
+      xft: "blocks.1.attn.wq",
+      hf: "model.layers.1.self_attn.q_proj.weight",
+      hfModule: "model.layers.1.self_attn.q_proj",
+      shape: [8, 8],
+      transpose: true,
+    });
     const qkv = parameterNameMap(gpt2Config()).find((p) => p.xft === "blocks.0.attn.wqkv")!;
     assert.deepEqual([qkv.hf, qkv.hfModule, qkv.transpose], ["transformer.h.0.attn.c_attn.weight", "transformer.h.0.attn.c_attn", false]);
   });
@@ -321,10 +398,17 @@ describe("checkpoint names and layouts", () => {
   });
 
   test("transpose2d on a matrix larger than a tile", () => {
-    const rows = 70, cols = 131;
+    const rows = 70,
+      cols = 131;
     const m = values(rows * cols, 5);
     const t = transpose2d(m, rows, cols);
-    for (const [r, c] of [[0, 0], [69, 130], [3, 100], [65, 64]]) assert.equal(t[c * rows + r], m[r * cols + c]);
+    for (const [r, c] of [
+      [0, 0],
+      [69, 130],
+      [3, 100],
+      [65, 64],
+    ])
+      assert.equal(t[c * rows + r], m[r * cols + c]);
     assert.deepEqual(transpose2d(t, cols, rows), m);
   });
 
@@ -394,12 +478,18 @@ describe("checkpoint folders", () => {
     const hf = xftToHf(c, exact);
     const dir = writeCheckpoint(config, hf, 3);
     const ck = readHfCheckpoint(dir);
-    assert.deepEqual(ck.weightFiles.map((f) => f.slice(dir.length + 1)), [1, 2, 3].map((s) => `model-0000${s}-of-00003.safetensors`));
+    assert.deepEqual(
+      ck.weightFiles.map((f) => f.slice(dir.length + 1)),
+      [1, 2, 3].map((s) => `model-0000${s}-of-00003.safetensors`),
+    );
     assert.deepEqual(loadHfWeights(ck), exact);
     // The middle shard rewritten as BF16.
     const shard = ck.weightFiles[1];
     const entries = [...decodeSafetensors(fs.readFileSync(shard)).tensors].map(([name, t]) => ({
-      name, dtype: "BF16", shape: t.shape, bytes: halves(Array.from(t.data, toBf16Bits)),
+      name,
+      dtype: "BF16",
+      shape: t.shape,
+      bytes: halves(Array.from(t.data, toBf16Bits)),
     }));
     fs.writeFileSync(shard, rawSafetensors(entries));
     assert.deepEqual(loadHfWeights(readHfCheckpoint(dir)), exact);
@@ -410,10 +500,16 @@ describe("checkpoint folders", () => {
     const second = join(dir, "model-00002-of-00002.safetensors");
     const bytes = fs.readFileSync(second);
     fs.rmSync(second);
-    assert.throws(() => readHfCheckpoint(dir), /model\.safetensors\.index\.json: "weight_map" names shards that are not in the folder: model-00002-of-00002\.safetensors/);
+    assert.throws(
+      () => readHfCheckpoint(dir),
+      /model\.safetensors\.index\.json: "weight_map" names shards that are not in the folder: model-00002-of-00002\.safetensors/,
+    );
     fs.writeFileSync(second, bytes);
     fs.copyFileSync(join(dir, "model-00001-of-00002.safetensors"), second);
-    assert.throws(() => loadHfWeights(readHfCheckpoint(dir)), /model-00002-of-00002\.safetensors: tensor \S+ is also in .*model-00001-of-00002\.safetensors/);
+    assert.throws(
+      () => loadHfWeights(readHfCheckpoint(dir)),
+      /model-00002-of-00002\.safetensors: tensor \S+ is also in .*model-00001-of-00002\.safetensors/,
+    );
     writeJson(join(dir, "model.safetensors.index.json"), { weight_map: { a: "../elsewhere.safetensors" } });
     assert.throws(() => readHfCheckpoint(dir), /not a file name in this folder/);
   });
@@ -429,7 +525,10 @@ describe("checkpoint folders", () => {
 
   test("the weights must match the config", () => {
     const dir = writeCheckpoint(llamaJson(), xftToHf(c, v)); // the weights have biases the config does not
-    assert.throws(() => loadHfWeights(readHfCheckpoint(dir)), new RegExp(`${dir}: unexpected tensors model\\.layers\\.0\\.self_attn\\.q_proj\\.bias`));
+    assert.throws(
+      () => loadHfWeights(readHfCheckpoint(dir)),
+      new RegExp(`${dir}: unexpected tensors model\\.layers\\.0\\.self_attn\\.q_proj\\.bias`),
+    );
   });
 
   test("checkpointHash: sha256 of config.json then each weight file", () => {
@@ -485,12 +584,15 @@ describe("hf: references", () => {
 
   test("a model not in the cache: where it looked and how to get it", () => {
     const { env, hub } = cache([]);
-    assert.throws(() => resolveHfModel("hf:org/other", env), (err: Error) => {
-      assert.match(err.message, /^hf:org\/other: org\/other is not in the local Hugging Face cache/);
-      assert.ok(err.message.includes(join(hub, "models--org--other")), err.message);
-      assert.match(err.message, /huggingface-cli download org\/other/);
-      return true;
-    });
+    assert.throws(
+      () => resolveHfModel("hf:org/other", env),
+      (err: Error) => {
+        assert.match(err.message, /^hf:org\/other: org\/other is not in the local Hugging Face cache/);
+        assert.ok(err.message.includes(join(hub, "models--org--other")), err.message);
+        assert.match(err.message, /huggingface-cli download org\/other/);
+        return true;
+      },
+    );
     const stale = cache([], "abc123"); // refs/main names a snapshot that is not there
     assert.throws(() => resolveHfModel("hf:org/tiny", stale.env), /snapshots\/abc123/);
   });
@@ -535,14 +637,27 @@ describe("a checkpoint's tokenizer", () => {
   }
 
   test("special tokens (strings or AddedToken objects), vocab size, hash, chat template list", () => {
-    const dir = tokenizerDir({
-      bos_token: { __type: "AddedToken", content: "<|bos|>", lstrip: false }, eos_token: "<|eos|>", pad_token: null,
-      chat_template: [{ name: "tool_use", template: "T" }, { name: "default", template: "D" }],
-    }, true);
+    const dir = tokenizerDir(
+      {
+        bos_token: { __type: "AddedToken", content: "<|bos|>", lstrip: false },
+        eos_token: "<|eos|>",
+        pad_token: null,
+        chat_template: [
+          { name: "tool_use", template: "T" },
+          { name: "default", template: "D" },
+        ],
+      },
+      true,
+    );
     const tok = HfTokenizer.load(dir);
     assert.equal(HfTokenizer.load(dir), tok, "one instance per folder");
     assert.deepEqual([tok.bosId, tok.eosId, tok.padId, tok.unkId, tok.vocabSize], [4067, 4068, undefined, undefined, 4096]);
-    assert.equal(tok.hash, createHash("sha256").update(fs.readFileSync(join(dir, "tokenizer.json"), "utf8")).digest("hex"));
+    assert.equal(
+      tok.hash,
+      createHash("sha256")
+        .update(fs.readFileSync(join(dir, "tokenizer.json"), "utf8"))
+        .digest("hex"),
+    );
     assert.equal(tok.chatTemplate, "D");
     assert.deepEqual(tok.addedAround, { before: [4067], after: [] });
     assert.equal(tok.tokenId("<|eos|>"), 4068);
@@ -618,7 +733,10 @@ describe("Python reference fixtures", () => {
     fixtureTest(`${name}: checkpoint reads into xft's parameters`, [name], (dir) => {
       const ck = readHfCheckpoint(dir);
       const values = loadHfWeights(ck);
-      assert.deepEqual([...values.keys()], parameterShapes(ck.config).map(([n]) => n));
+      assert.deepEqual(
+        [...values.keys()],
+        parameterShapes(ck.config).map(([n]) => n),
+      );
       assert.equal(ck.config.vocabSize, HfTokenizer.load(dir).vocabSize);
       assert.match(checkpointHash(ck), /^[0-9a-f]{64}$/);
     });
@@ -629,10 +747,46 @@ describe("Python reference fixtures", () => {
     const pick = (c: ModelConfig, keys: string[]) => Object.fromEntries(keys.map((k) => [k, (c as unknown as Record<string, unknown>)[k]]));
     assert.deepEqual(pick(config("gpt2"), ["family", "untiedHead", "mlpDim"]), { family: "gpt2", untiedHead: false, mlpDim: 128 });
     const keys = ["modelType", "kvHeads", "ropeTheta", "ropeScale", "qkvBias", "outBias", "mlpBias", "untiedHead"];
-    assert.deepEqual(pick(config("llama-gqa"), keys), { modelType: "llama", kvHeads: 2, ropeTheta: 1e4, ropeScale: 1, qkvBias: false, outBias: false, mlpBias: false, untiedHead: true });
-    assert.deepEqual(pick(config("llama-linear-rope"), keys), { modelType: "llama", kvHeads: 4, ropeTheta: 1e4, ropeScale: 2, qkvBias: true, outBias: true, mlpBias: true, untiedHead: false });
-    assert.deepEqual(pick(config("qwen2"), keys), { modelType: "qwen2", kvHeads: 2, ropeTheta: 1e6, ropeScale: 1, qkvBias: true, outBias: false, mlpBias: false, untiedHead: false });
-    assert.deepEqual(pick(config("mistral"), keys), { modelType: "mistral", kvHeads: 1, ropeTheta: 1e4, ropeScale: 1, qkvBias: false, outBias: false, mlpBias: false, untiedHead: true });
+    assert.deepEqual(pick(config("llama-gqa"), keys), {
+      modelType: "llama",
+      kvHeads: 2,
+      ropeTheta: 1e4,
+      ropeScale: 1,
+      qkvBias: false,
+      outBias: false,
+      mlpBias: false,
+      untiedHead: true,
+    });
+    assert.deepEqual(pick(config("llama-linear-rope"), keys), {
+      modelType: "llama",
+      kvHeads: 4,
+      ropeTheta: 1e4,
+      ropeScale: 2,
+      qkvBias: true,
+      outBias: true,
+      mlpBias: true,
+      untiedHead: false,
+    });
+    assert.deepEqual(pick(config("qwen2"), keys), {
+      modelType: "qwen2",
+      kvHeads: 2,
+      ropeTheta: 1e6,
+      ropeScale: 1,
+      qkvBias: true,
+      outBias: false,
+      mlpBias: false,
+      untiedHead: false,
+    });
+    assert.deepEqual(pick(config("mistral"), keys), {
+      modelType: "mistral",
+      kvHeads: 1,
+      ropeTheta: 1e4,
+      ropeScale: 1,
+      qkvBias: false,
+      outBias: false,
+      mlpBias: false,
+      untiedHead: true,
+    });
     assert.ok(readHfCheckpoint(fixtureDir("llama-bf16-sharded")).weightFiles.length > 1, "the bf16 fixture is sharded");
   });
 

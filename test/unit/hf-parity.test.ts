@@ -49,7 +49,15 @@ function loadFixture(name: FixtureName): Fixture {
       targets.push(idData[i + 1]);
     }
   }
-  return { config: checkpoint.config, values: loadHfWeights(checkpoint), ref, ids: tf.tensor2d(Int32Array.from(idData), [B, T], "int32"), real, predicting, targets };
+  return {
+    config: checkpoint.config,
+    values: loadHfWeights(checkpoint),
+    ref,
+    ids: tf.tensor2d(Int32Array.from(idData), [B, T], "int32"),
+    real,
+    predicting,
+    targets,
+  };
 }
 
 function refTensor(f: Fixture, name: string): tf.Tensor {
@@ -113,7 +121,16 @@ for (const name of FIXTURES) {
       const T = f.ids.shape[1];
       const { value, grads } = tf.variableGrads(() => {
         const { hidden } = forward(params, f.config, f.ids);
-        return lossAt(params, hidden, flatPositions(T, f.predicting.map((i) => Math.floor(i / T)), f.predicting.map((i) => i % T)), tf.tensor1d(f.targets, "int32"));
+        return lossAt(
+          params,
+          hidden,
+          flatPositions(
+            T,
+            f.predicting.map((i) => Math.floor(i / T)),
+            f.predicting.map((i) => i % T),
+          ),
+          tf.tensor1d(f.targets, "int32"),
+        );
       }, Object.values(params));
       const loss = value.dataSync()[0];
       const refLoss = f.ref.get("loss")!.data[0];
@@ -143,15 +160,21 @@ test("mutations fail parity: a wrong RoPE base, a dropped q/k/v bias, an untrans
     assert.ok(logitsDiff(llama, params, wrongBase) > 100 * TOLERANCE, "RoPE base x2 must break parity");
   });
   const qwen = loadFixture("qwen2");
-  withParams(qwen, (params) => assert.ok(logitsDiff(qwen, params) > 100 * TOLERANCE, "a zeroed q bias must break parity"),
-    (values) => values.get("blocks.0.attn.bq")!.fill(0));
+  withParams(
+    qwen,
+    (params) => assert.ok(logitsDiff(qwen, params) > 100 * TOLERANCE, "a zeroed q bias must break parity"),
+    (values) => values.get("blocks.0.attn.bq")!.fill(0),
+  );
   const gpt2 = loadFixture("gpt2");
-  withParams(gpt2, (params) => assert.ok(logitsDiff(gpt2, params) > 100 * TOLERANCE, "a transposed attention output weight must break parity"),
+  withParams(
+    gpt2,
+    (params) => assert.ok(logitsDiff(gpt2, params) > 100 * TOLERANCE, "a transposed attention output weight must break parity"),
     (values) => {
       const d = gpt2.config.dModel;
       const w = values.get("blocks.0.attn.wo")!;
       const t = new Float32Array(w.length);
       for (let i = 0; i < d; i++) for (let j = 0; j < d; j++) t[j * d + i] = w[i * d + j];
       values.set("blocks.0.attn.wo", t);
-    });
+    },
+  );
 });

@@ -15,36 +15,80 @@ import { pretrainCheckpoint } from "../../src/runs/pretrain-checkpoint";
 import { fixtureDir, fixturesUnavailable } from "./hf-fixtures";
 
 const ROOT = path.resolve(__dirname, "../..");
-const xft = (...args: string[]) => spawnSync(process.execPath, [path.join(ROOT, "bin/xft.cjs"), ...args], {
-  cwd: ROOT, encoding: "utf8", env: { ...process.env, TF_CPP_MIN_LOG_LEVEL: "2" },
-});
+const xft = (...args: string[]) =>
+  spawnSync(process.execPath, [path.join(ROOT, "bin/xft.cjs"), ...args], {
+    cwd: ROOT,
+    encoding: "utf8",
+    env: { ...process.env, TF_CPP_MIN_LOG_LEVEL: "2" },
+  });
 const skip = fixturesUnavailable();
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "xft-hf-pretrain-"));
 after(() => fs.rmSync(tmp, { recursive: true, force: true }));
 
-test("xft pretrain --init hf:<tiny llama> lowers the held-out loss and writes a checkpoint that xft train --init hf:OUT starts from", { skip }, () => {
-  const out = path.join(tmp, "continued");
-  const pretrain = () => xft("pretrain", "--init", `hf:${fixtureDir("llama-gqa")}`, "--profile", "ci", "--out", out);
-  const first = pretrain();
-  assert.equal(first.status, 0, first.stderr);
-  const summary = JSON.parse(first.stdout);
-  assert.ok(summary.heldOutPerplexity < summary.heldOutPerplexityBefore * 0.97, `held-out perplexity ${summary.heldOutPerplexityBefore} -> ${summary.heldOutPerplexity}`);
-  assert.equal(summary.init, `hf:${out}`);
-  assert.deepEqual(fs.readdirSync(out).sort(), ["README.md", "config.json", "generation_config.json", "model.safetensors", "pretrain.json", "tokenizer.json", "tokenizer_config.json"]);
-  const again = pretrain();
-  assert.equal(again.status, 0, again.stderr);
-  assert.match(again.stderr, /reused the finished checkpoint/);
+test(
+  "xft pretrain --init hf:<tiny llama> lowers the held-out loss and writes a checkpoint that xft train --init hf:OUT starts from",
+  { skip },
+  () => {
+    const out = path.join(tmp, "continued");
+    const pretrain = () => xft("pretrain", "--init", `hf:${fixtureDir("llama-gqa")}`, "--profile", "ci", "--out", out);
+    const first = pretrain();
+    assert.equal(first.status, 0, first.stderr);
+    const summary = JSON.parse(first.stdout);
+    assert.ok(
+      summary.heldOutPerplexity < summary.heldOutPerplexityBefore * 0.97,
+      `held-out perplexity ${summary.heldOutPerplexityBefore} -> ${summary.heldOutPerplexity}`,
+    );
+    assert.equal(summary.init, `hf:${out}`);
+    assert.deepEqual(fs.readdirSync(out).sort(), [
+      "README.md",
+      "config.json",
+      "generation_config.json",
+      "model.safetensors",
+      "pretrain.json",
+      "tokenizer.json",
+      "tokenizer_config.json",
+    ]);
+    const again = pretrain();
+    assert.equal(again.status, 0, again.stderr);
+    assert.match(again.stderr, /reused the finished checkpoint/);
 
-  const run = xft("train", "--init", `hf:${out}`, "--dataset", "esnli", "--condition", "label", "--profile", "ci", "--runs-dir", path.join(tmp, "runs"));
-  assert.equal(run.status, 0, run.stderr);
-  const record = JSON.parse(fs.readFileSync(path.join(JSON.parse(run.stdout).dir, "run.json"), "utf8"));
-  assert.equal(record.init.dir, out);
-  assert.equal(record.init.modelType, "llama");
-  const fixtureHash = JSON.parse(fs.readFileSync(path.join(out, "pretrain.json"), "utf8")).from.hash;
-  assert.notEqual(record.init.hash, fixtureHash, "the run starts from the continued weights, not the fixture's");
-  const asBase = xft("train", "--init", "base", "--base", out, "--dataset", "esnli", "--condition", "label", "--profile", "ci", "--runs-dir", path.join(tmp, "runs"));
-  assert.match(asBase.stderr, /it is a Hugging Face checkpoint folder: start from it with --init hf:/);
-});
+    const run = xft(
+      "train",
+      "--init",
+      `hf:${out}`,
+      "--dataset",
+      "esnli",
+      "--condition",
+      "label",
+      "--profile",
+      "ci",
+      "--runs-dir",
+      path.join(tmp, "runs"),
+    );
+    assert.equal(run.status, 0, run.stderr);
+    const record = JSON.parse(fs.readFileSync(path.join(JSON.parse(run.stdout).dir, "run.json"), "utf8"));
+    assert.equal(record.init.dir, out);
+    assert.equal(record.init.modelType, "llama");
+    const fixtureHash = JSON.parse(fs.readFileSync(path.join(out, "pretrain.json"), "utf8")).from.hash;
+    assert.notEqual(record.init.hash, fixtureHash, "the run starts from the continued weights, not the fixture's");
+    const asBase = xft(
+      "train",
+      "--init",
+      "base",
+      "--base",
+      out,
+      "--dataset",
+      "esnli",
+      "--condition",
+      "label",
+      "--profile",
+      "ci",
+      "--runs-dir",
+      path.join(tmp, "runs"),
+    );
+    assert.match(asBase.stderr, /it is a Hugging Face checkpoint folder: start from it with --init hf:/);
+  },
+);
 
 test("continued pretraining of a GPT-2 trains the positions it sees and keeps the others as they were", { skip }, async () => {
   await initBackend({ quiet: true });

@@ -12,15 +12,31 @@ import { after, test } from "node:test";
 import { fixtureDir, fixturesUnavailable } from "./hf-fixtures";
 
 const ROOT = path.resolve(__dirname, "../..");
-const xft = (...args: string[]) => spawnSync(process.execPath, [path.join(ROOT, "bin/xft.cjs"), ...args], {
-  cwd: ROOT, encoding: "utf8", env: { ...process.env, TF_CPP_MIN_LOG_LEVEL: "2" },
-});
+const xft = (...args: string[]) =>
+  spawnSync(process.execPath, [path.join(ROOT, "bin/xft.cjs"), ...args], {
+    cwd: ROOT,
+    encoding: "utf8",
+    env: { ...process.env, TF_CPP_MIN_LOG_LEVEL: "2" },
+  });
 const skip = fixturesUnavailable();
 const runsDir = fs.mkdtempSync(path.join(os.tmpdir(), "xft-hf-train-"));
 after(() => fs.rmSync(runsDir, { recursive: true, force: true }));
 
 function train(...extra: string[]) {
-  const run = xft("train", "--init", `hf:${fixtureDir("llama-gqa")}`, "--dataset", "esnli", "--condition", "label+expl", "--profile", "ci", "--runs-dir", runsDir, ...extra);
+  const run = xft(
+    "train",
+    "--init",
+    `hf:${fixtureDir("llama-gqa")}`,
+    "--dataset",
+    "esnli",
+    "--condition",
+    "label+expl",
+    "--profile",
+    "ci",
+    "--runs-dir",
+    runsDir,
+    ...extra,
+  );
   assert.equal(run.status, 0, run.stderr);
   return { out: JSON.parse(run.stdout) as Record<string, unknown> & { run: string; dir: string }, stderr: run.stderr };
 }
@@ -49,23 +65,52 @@ test("xft train --init hf:<tiny llama> --adapter lora trains an adapter on q_pro
   const probe = xft("probe", "--run", out.run, "--runs-dir", runsDir);
   assert.equal(probe.status, 0, probe.stderr);
   assert.match(probe.stdout, /hidden_entropy/);
-  const wrongTarget = xft("train", "--init", `hf:${fixtureDir("llama-gqa")}`, "--adapter", "lora", "--lora-targets", "c_attn", "--profile", "ci", "--runs-dir", runsDir);
+  const wrongTarget = xft(
+    "train",
+    "--init",
+    `hf:${fixtureDir("llama-gqa")}`,
+    "--adapter",
+    "lora",
+    "--lora-targets",
+    "c_attn",
+    "--profile",
+    "ci",
+    "--runs-dir",
+    runsDir,
+  );
   assert.match(wrongTarget.stderr, /target c_attn is not a matrix of a llama model/);
 });
 
-test("xft train --init hf:<tiny llama> --chat-template trains in the checkpoint's chat template, keyed apart, and xft probe reads it back", { skip }, () => {
-  const plain = train("--condition", "label");
-  const { out } = train("--condition", "label", "--chat-template");
-  assert.ok(typeof out.accuracy === "number" && out.n === 300);
-  assert.notEqual(out.run, plain.out.run, "the template is part of the run's key");
-  const record = JSON.parse(fs.readFileSync(path.join(out.dir, "run.json"), "utf8"));
-  assert.match(record.init.chatTemplate, /^[0-9a-f]{64}$/);
-  assert.equal(JSON.parse(fs.readFileSync(path.join(plain.out.dir, "run.json"), "utf8")).init.chatTemplate, undefined);
-  // The probe rebuilds the run's text format from its record; its lens must give the run's stored predictions.
-  const probe = xft("probe", "--run", out.run, "--runs-dir", runsDir);
-  assert.equal(probe.status, 0, probe.stderr);
-  const qwen = fixtureDir("qwen2");
-  const none = xft("train", "--init", `hf:${qwen}`, "--chat-template", "--dataset", "esnli", "--condition", "label", "--profile", "ci", "--runs-dir", runsDir);
-  assert.notEqual(none.status, 0);
-  assert.match(none.stderr, new RegExp(`${qwen}: a chat template was asked for \\(--chat-template\\), but this checkpoint has none`));
-});
+test(
+  "xft train --init hf:<tiny llama> --chat-template trains in the checkpoint's chat template, keyed apart, and xft probe reads it back",
+  { skip },
+  () => {
+    const plain = train("--condition", "label");
+    const { out } = train("--condition", "label", "--chat-template");
+    assert.ok(typeof out.accuracy === "number" && out.n === 300);
+    assert.notEqual(out.run, plain.out.run, "the template is part of the run's key");
+    const record = JSON.parse(fs.readFileSync(path.join(out.dir, "run.json"), "utf8"));
+    assert.match(record.init.chatTemplate, /^[0-9a-f]{64}$/);
+    assert.equal(JSON.parse(fs.readFileSync(path.join(plain.out.dir, "run.json"), "utf8")).init.chatTemplate, undefined);
+    // The probe rebuilds the run's text format from its record; its lens must give the run's stored predictions.
+    const probe = xft("probe", "--run", out.run, "--runs-dir", runsDir);
+    assert.equal(probe.status, 0, probe.stderr);
+    const qwen = fixtureDir("qwen2");
+    const none = xft(
+      "train",
+      "--init",
+      `hf:${qwen}`,
+      "--chat-template",
+      "--dataset",
+      "esnli",
+      "--condition",
+      "label",
+      "--profile",
+      "ci",
+      "--runs-dir",
+      runsDir,
+    );
+    assert.notEqual(none.status, 0);
+    assert.match(none.stderr, new RegExp(`${qwen}: a chat template was asked for \\(--chat-template\\), but this checkpoint has none`));
+  },
+);

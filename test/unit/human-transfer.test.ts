@@ -36,49 +36,86 @@ test("people's ratings: one mean per quality and response; a bad line is named b
   const bad: [string, RegExp][] = [
     ['{"id": "a", "annotators": ["x"], "natural": [1]}\n{"id": ', /ratings\.jsonl:2: not JSON/],
     ['{"id": "a", "annotators": ["x", "y"], "natural": [1, "2"]}', /ratings\.jsonl:1: field "natural": expected 2 numbers/],
-    ['{"id": "a", "annotators": ["x"], "natural": [1]}\n{"id": "b", "annotators": ["x"], "overall": [1]}', /ratings\.jsonl:2: rates overall; line 1 rates natural/],
-    ['{"id": "a", "annotators": ["x"], "natural": [1]}\n{"id": "a", "annotators": ["x"], "natural": [2]}', /ratings\.jsonl:2: field "id": a is rated twice/],
+    [
+      '{"id": "a", "annotators": ["x"], "natural": [1]}\n{"id": "b", "annotators": ["x"], "overall": [1]}',
+      /ratings\.jsonl:2: rates overall; line 1 rates natural/,
+    ],
+    [
+      '{"id": "a", "annotators": ["x"], "natural": [1]}\n{"id": "a", "annotators": ["x"], "natural": [2]}',
+      /ratings\.jsonl:2: field "id": a is rated twice/,
+    ],
     ['{"annotators": ["x"], "natural": [1]}', /ratings\.jsonl:1: field "id"/],
   ];
   bad.forEach(([text, message], i) => assert.throws(() => readHumanRatings(ratingsDir(`bad${i}`, [text])), message));
 });
 
 test("agreement: the expected score's rank correlation with each quality; numeric labels only; unrated predictions are an error", () => {
-  const ratings = readHumanRatings(ratingsDir("three", [
-    '{"id": "a", "annotators": ["x"], "natural": [1], "overall": [3]}',
-    '{"id": "b", "annotators": ["x"], "natural": [2], "overall": [2]}',
-    '{"id": "c", "annotators": ["x"], "natural": [3], "overall": [1]}',
-  ]))!;
+  const ratings = readHumanRatings(
+    ratingsDir("three", [
+      '{"id": "a", "annotators": ["x"], "natural": [1], "overall": [3]}',
+      '{"id": "b", "annotators": ["x"], "natural": [2], "overall": [2]}',
+      '{"id": "c", "annotators": ["x"], "natural": [3], "overall": [1]}',
+    ]),
+  )!;
   const values = labelValues(["1", "2", "3"]);
   assert.equal(expectedScore([0.5, 0, 0.5], values), 2);
   // Expected scores 1.2, 2.0, 2.9 (and an unrated response that must be left out).
   const predictions = [
-    { id: "a", probs: [0.8, 0.2, 0] }, { id: "b", probs: [0.2, 0.6, 0.2] }, { id: "c", probs: [0, 0.1, 0.9] }, { id: "z", probs: [1, 0, 0] },
+    { id: "a", probs: [0.8, 0.2, 0] },
+    { id: "b", probs: [0.2, 0.6, 0.2] },
+    { id: "c", probs: [0, 0.1, 0.9] },
+    { id: "z", probs: [1, 0, 0] },
   ];
-  assert.deepEqual(humanAgreement(predictions, ["1", "2", "3"], ratings), [{ quality: "natural", n: 3, rho: 1 }, { quality: "overall", n: 3, rho: -1 }]);
+  assert.deepEqual(humanAgreement(predictions, ["1", "2", "3"], ratings), [
+    { quality: "natural", n: 3, rho: 1 },
+    { quality: "overall", n: 3, rho: -1 },
+  ]);
   assert.throws(() => labelValues(["entailment", "2"]), /numeric labels; "entailment" is not/);
-  assert.throws(() => humanAgreement([{ id: "z", probs: [1, 0, 0] }], ["1", "2", "3"], ratings), /none of the 1 predictions is of a response rated in .*ratings\.jsonl/);
+  assert.throws(
+    () => humanAgreement([{ id: "z", probs: [1, 0, 0] }], ["1", "2", "3"], ratings),
+    /none of the 1 predictions is of a response rated in .*ratings\.jsonl/,
+  );
 });
 
 test("human transfer on real ci runs: per setting, arm and quality over seeds; each run's rho is its USR evaluation's; stored and reused", async () => {
   const runsDir = path.join(tmp, "runs");
-  const specs = expandGrid(reproductionGrid("explanations", gridProfile("ci")))
-    .filter((s) => s.dataset === "conv-usr-topical" && s.dimension === "naturalness");
+  const specs = expandGrid(reproductionGrid("explanations", gridProfile("ci"))).filter(
+    (s) => s.dataset === "conv-usr-topical" && s.dimension === "naturalness",
+  );
   assert.equal(specs.length, 4, "label and label+expl, two seeds");
   const records = await runGrid(specs, { runsDir });
   const transfer = await humanTransfer(records, { runsDir });
   const summary = transfer.summary.objects() as Array<Record<string, unknown>>;
-  assert.deepEqual(summary.map((r) => [r.condition, r.quality, r.n_seeds]), [["label", "natural", 2], ["label+expl", "natural", 2], ["label", "overall", 2], ["label+expl", "overall", 2]]);
-  assert.deepEqual((transfer.differences.objects() as Array<Record<string, unknown>>).map((r) => [r.condition, r.quality, r.n_seeds]), [["label+expl", "natural", 2], ["label+expl", "overall", 2]]);
+  assert.deepEqual(
+    summary.map((r) => [r.condition, r.quality, r.n_seeds]),
+    [
+      ["label", "natural", 2],
+      ["label+expl", "natural", 2],
+      ["label", "overall", 2],
+      ["label+expl", "overall", 2],
+    ],
+  );
+  assert.deepEqual(
+    (transfer.differences.objects() as Array<Record<string, unknown>>).map((r) => [r.condition, r.quality, r.n_seeds]),
+    [
+      ["label+expl", "natural", 2],
+      ["label+expl", "overall", 2],
+    ],
+  );
 
   // One run's rho from scratch: its evaluation on USR as a naturalness rater, against the annotators' Natural means.
   const run = records[0];
   const direct = await evaluateRun(run, "usr", { asDimension: "naturalness" });
   const usr = readHumanRatings(path.join(__dirname, "../../data/usr"))!;
   const scores = direct.predictions.map((p) => expectedScore(p.probs, labelValues(direct.labelSet)));
-  const rho = spearman(scores, direct.predictions.map((p) => usr.means.get(p.id)!.natural));
+  const rho = spearman(
+    scores,
+    direct.predictions.map((p) => usr.means.get(p.id)!.natural),
+  );
   assert.equal(direct.predictions.length, 660);
-  const row = (transfer.runs.objects() as Array<Record<string, unknown>>).find((r) => r.seed === run.spec.seed && r.condition === run.spec.condition && r.quality === "natural");
+  const row = (transfer.runs.objects() as Array<Record<string, unknown>>).find(
+    (r) => r.seed === run.spec.seed && r.condition === run.spec.condition && r.quality === "natural",
+  );
   assert.equal(row?.rho, rho);
 
   // Stored beside each run and reused: a second call reads the files (a changed one would be evaluated anew).

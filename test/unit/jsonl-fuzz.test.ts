@@ -15,7 +15,10 @@ import { Rng } from "../../src/util/rng";
 const LABELS = ["1", "2", "3", "4", "5"];
 const ROWS = 1200;
 
-interface Mutation { field: string; apply: (row: Record<string, unknown>) => Record<string, unknown> | string | Buffer }
+interface Mutation {
+  field: string;
+  apply: (row: Record<string, unknown>) => Record<string, unknown> | string | Buffer;
+}
 
 const without = (field: string) => (row: Record<string, unknown>) => {
   const copy = { ...row };
@@ -25,7 +28,10 @@ const without = (field: string) => (row: Record<string, unknown>) => {
 
 /** Each way a row can go wrong, with the field its error must name. */
 const MUTATIONS: Mutation[] = [
-  ...["id", "source", "dimension", "context", "response", "label", "labelSet", "explanations", "split"].map((field) => ({ field, apply: without(field) })),
+  ...["id", "source", "dimension", "context", "response", "label", "labelSet", "explanations", "split"].map((field) => ({
+    field,
+    apply: without(field),
+  })),
   { field: "label", apply: (r) => ({ ...r, label: 3 }) },
   { field: "label", apply: (r) => ({ ...r, label: "6" }) },
   { field: "response", apply: (r) => ({ ...r, response: " \t" }) },
@@ -45,12 +51,18 @@ const MUTATIONS: Mutation[] = [
 ];
 
 function validRow(i: number, rng: Rng): Record<string, unknown> {
-  const words = ["kind", "helpful", "vague", "short", "detailed", "rude", "answer", "question", "ünïcödé", "emoji 🙂", "quote \" and \\ slash"];
+  const words = ["kind", "helpful", "vague", "short", "detailed", "rude", "answer", "question", "ünïcödé", "emoji 🙂", 'quote " and \\ slash'];
   const text = (n: number) => Array.from({ length: n }, () => words[rng.int(words.length)]).join(" ");
   return {
-    id: `row-${i}`, source: "fuzz", dimension: "quality", context: [{ role: "user", text: text(1 + rng.int(8)) }],
-    response: text(1 + rng.int(12)), label: LABELS[rng.int(LABELS.length)], labelSet: LABELS,
-    explanations: rng.int(2) ? [text(3)] : [], split: rng.int(4) ? "train" : "test",
+    id: `row-${i}`,
+    source: "fuzz",
+    dimension: "quality",
+    context: [{ role: "user", text: text(1 + rng.int(8)) }],
+    response: text(1 + rng.int(12)),
+    label: LABELS[rng.int(LABELS.length)],
+    labelSet: LABELS,
+    explanations: rng.int(2) ? [text(3)] : [],
+    split: rng.int(4) ? "train" : "test",
   };
 }
 
@@ -83,9 +95,17 @@ test(`the JSONL loader reports each of ${ROWS} fuzzed rows exactly: line and fie
   try {
     const { examples, skipped } = readExamples(file, { strict: false });
     assert.ok(expectedBad.size > 500 && expectedGood.size > 400, `${expectedBad.size} bad and ${expectedGood.size} good rows`);
-    assert.deepEqual(skipped.map((e) => [e.line, e.field]), [...expectedBad].map(([line, field]) => [line, field]), "every bad row, at its line, with its field");
+    assert.deepEqual(
+      skipped.map((e) => [e.line, e.field]),
+      [...expectedBad].map(([line, field]) => [line, field]),
+      "every bad row, at its line, with its field",
+    );
     for (const e of skipped) assert.ok(e.message.startsWith(`${file}:${e.line}: ${e.field}: `), e.message);
-    assert.deepEqual(examples.map((e) => e.id), [...expectedGood.values()].map((r) => r.id), "every good row, in order");
+    assert.deepEqual(
+      examples.map((e) => e.id),
+      [...expectedGood.values()].map((r) => r.id),
+      "every good row, in order",
+    );
     examples.forEach((e, k) => assert.deepEqual({ ...e }, [...expectedGood.values()][k]));
   } finally {
     rmSync(dir, { recursive: true });

@@ -16,13 +16,7 @@ import {
   type PlotlyFigure,
   standaloneCharts,
 } from "../../kernel-ext/plotly";
-import {
-  progressBar,
-  progressLine,
-  progressMimeBundle,
-  type ProgressState,
-  throttledProgressBar,
-} from "../../kernel-ext/progress";
+import { progressBar, progressLine, progressMimeBundle, type ProgressState, throttledProgressBar } from "../../kernel-ext/progress";
 import { tableMimeBundle } from "../../kernel-ext/table";
 import type { RunRecord, RunSpec } from "../../src/runs/experiment";
 import type { PretrainResult } from "../../src/runs/pretrain";
@@ -63,16 +57,28 @@ describe("plotly bundle", () => {
   it("moves plotly.js into a notebook's first chart output, whichever output of the session carried it", () => {
     const bundleFor = createFigureBundler();
     const [withLibrary, plain, other] = [bundleFor(figure), bundleFor(figure), bundleFor({ data: [{ type: "bar", x: [1], y: [2] }] })];
-    const output = (b: ReturnType<typeof plotlyMimeBundle>) => ({ output_type: "display_data", data: { ...b, "text/html": html(b).split(/(?<=\n)/) } as Record<string, unknown> });
+    const output = (b: ReturnType<typeof plotlyMimeBundle>) => ({
+      output_type: "display_data",
+      data: { ...b, "text/html": html(b).split(/(?<=\n)/) } as Record<string, unknown>,
+    });
     // As saved after re-running the first chart cell: the library sits in the second chart, not the first.
-    const notebook: NotebookJson = { cells: [
-      { cell_type: "markdown" },
-      { cell_type: "code", outputs: [{ output_type: "stream" }, output(plain)] },
-      { cell_type: "code", outputs: [output(withLibrary), output(other)] },
-    ] };
+    const notebook: NotebookJson = {
+      cells: [
+        { cell_type: "markdown" },
+        { cell_type: "code", outputs: [{ output_type: "stream" }, output(plain)] },
+        { cell_type: "code", outputs: [output(withLibrary), output(other)] },
+      ],
+    };
     assert.equal(standaloneCharts(notebook), 3);
-    const htmls = notebook.cells.flatMap((c) => c.outputs ?? []).filter((o) => o.data).map((o) => String(o.data!["text/html"]));
-    assert.deepEqual(htmls.map((h) => h.includes(PLOTLY_LIBRARY_MARKER)), [true, false, false], "one copy, in the first chart");
+    const htmls = notebook.cells
+      .flatMap((c) => c.outputs ?? [])
+      .filter((o) => o.data)
+      .map((o) => String(o.data!["text/html"]));
+    assert.deepEqual(
+      htmls.map((h) => h.includes(PLOTLY_LIBRARY_MARKER)),
+      [true, false, false],
+      "one copy, in the first chart",
+    );
     assert.ok(htmls[0].endsWith(html(plain)), "the first chart keeps its own figure");
     const ownFigure = html(withLibrary).slice(html(withLibrary).lastIndexOf('<div id="'));
     assert.ok(ownFigure.startsWith('<div id="plotly-'));
@@ -225,7 +231,11 @@ const stepsOf = (fig: PlotlyFigure) => fig.data.filter((_, i) => i % 2 === 0).ma
 describe("live loss chart", () => {
   it("draws its axes at once, throttles redraws, and closes with every point", async () => {
     const drawn: Array<{ figure: PlotlyFigure; final: boolean }> = [];
-    const chart = throttledLossChart((curves) => trainingLossFigure(curves), (figure, final) => drawn.push({ figure, final }), 50);
+    const chart = throttledLossChart(
+      (curves) => trainingLossFigure(curves),
+      (figure, final) => drawn.push({ figure, final }),
+      50,
+    );
     assert.equal(drawn.length, 1, "the empty chart");
     assert.deepEqual(drawn[0]?.figure.data, []);
     for (const point of lossPoints(100)) chart.add("label", point);
@@ -243,7 +253,11 @@ describe("live loss chart", () => {
 
   it("thins long curves while live and closes with the full curve or the figure it is given", () => {
     const drawn: Array<{ figure: PlotlyFigure; final: boolean }> = [];
-    const chart = throttledLossChart((curves) => trainingLossFigure(curves), (figure, final) => drawn.push({ figure, final }), 0);
+    const chart = throttledLossChart(
+      (curves) => trainingLossFigure(curves),
+      (figure, final) => drawn.push({ figure, final }),
+      0,
+    );
     chart.set("base", lossPoints(5000));
     const live = stepsOf(drawn.at(-1)!.figure)[0]!;
     assert.ok(live.length <= MAX_LIVE_POINTS && live.length > MAX_LIVE_POINTS / 2, `${live.length} points drawn live`);
@@ -254,8 +268,14 @@ describe("live loss chart", () => {
   });
 
   it("thins to every k-th point and the last", () => {
-    assert.deepEqual(thinned(lossPoints(10), 4).map((p) => p.step), [3, 6, 9, 10]);
-    assert.deepEqual(thinned(lossPoints(3), 4).map((p) => p.step), [1, 2, 3]);
+    assert.deepEqual(
+      thinned(lossPoints(10), 4).map((p) => p.step),
+      [3, 6, 9, 10],
+    );
+    assert.deepEqual(
+      thinned(lossPoints(3), 4).map((p) => p.step),
+      [1, 2, 3],
+    );
     for (const n of [1001, 2000, 2999, 12345]) assert.ok(thinned(lossPoints(n), 1000).length <= 1000, `${n} points`);
   });
 
@@ -264,7 +284,10 @@ describe("live loss chart", () => {
     const first = createRedrawBundler(claim);
     const second = createRedrawBundler(claim);
     const draws = [first(figure, false), first(figure, false), second(figure, false), second(figure, true), first(figure, true)].map(html);
-    assert.deepEqual(draws.map((h) => h.includes(PLOTLY_LIBRARY_MARKER)), [true, false, false, false, true]);
+    assert.deepEqual(
+      draws.map((h) => h.includes(PLOTLY_LIBRARY_MARKER)),
+      [true, false, false, false, true],
+    );
     const divOf = (h: string) => h.slice(h.lastIndexOf('<div id="')).match(/id="([^"]+)"/)?.[1];
     assert.equal(divOf(draws[0]!), divOf(draws[4]!), "every draw of a chart has the same div");
     assert.notEqual(divOf(draws[0]!), divOf(draws[2]!));
@@ -288,7 +311,13 @@ async function inFakeKernel(body: () => Promise<void>): Promise<Array<{ data: Re
 const PLOTLY_JSON = "application/vnd.plotly.v1+json";
 
 function reusedRecord(losses: LossPoint[]): RunRecord {
-  return { key: "abc123", reused: true, status: "done", train: { steps: losses.length }, training: { steps: losses.length, losses } } as unknown as RunRecord;
+  return {
+    key: "abc123",
+    reused: true,
+    status: "done",
+    train: { steps: losses.length },
+    training: { steps: losses.length, losses },
+  } as unknown as RunRecord;
 }
 
 describe("live training in a notebook", () => {
@@ -302,7 +331,11 @@ describe("live training in a notebook", () => {
     });
     const charts = sent.filter((m) => m.data[PLOTLY_JSON]);
     assert.equal(new Set(charts.map((m) => m.id)).size, 1, "one chart output");
-    assert.deepEqual(charts.map((m) => m.update), [false, true, true], "created, redrawn with the stored curve, closed");
+    assert.deepEqual(
+      charts.map((m) => m.update),
+      [false, true, true],
+      "created, redrawn with the stored curve, closed",
+    );
     const json = (m: (typeof charts)[number]) => m.data[PLOTLY_JSON] as PlotlyFigure;
     assert.deepEqual(stepsOf(json(charts[1]!)), [stored.map((p) => p.step)], "the stored curve before close()");
     assert.deepEqual(stepsOf(json(charts[2]!)), [stored.map((p) => p.step)]);
@@ -317,7 +350,10 @@ describe("live training in a notebook", () => {
       await livePretrain("base model", async () => ({ dir: "bases/ci", card, status: "done", reused: true }) as unknown as PretrainResult);
     });
     const final = sent.filter((m) => m.data[PLOTLY_JSON]).at(-1)!.data[PLOTLY_JSON] as PlotlyFigure;
-    assert.deepEqual(final.data.map((t) => t.name), ["training loss raw", "training loss", "held-out (perplexity 4.5)"]);
+    assert.deepEqual(
+      final.data.map((t) => t.name),
+      ["training loss raw", "training loss", "held-out (perplexity 4.5)"],
+    );
     assert.match(String(sent.filter((m) => !m.data[PLOTLY_JSON]).at(-1)?.data["text/plain"]), /20\/20 \(100%\).*reused the base in bases\/ci/);
   });
 

@@ -13,7 +13,11 @@ import { FIXTURES, fixtureDir, fixturesUnavailable } from "./hf-fixtures";
 const ROOT = resolve(__dirname, "../..");
 const xft = (...args: string[]) => spawnSync(process.execPath, [join(ROOT, "bin/xft.cjs"), ...args], { cwd: ROOT, encoding: "utf8" });
 
-interface NextTokenReference { text: string; ids: number[]; top: Array<[number, number]> }
+interface NextTokenReference {
+  text: string;
+  ids: number[];
+  top: Array<[number, number]>;
+}
 
 test("xft logits --json gives transformers' ids and top-20 log-probabilities on every family", { skip: fixturesUnavailable() }, () => {
   for (const name of FIXTURES) {

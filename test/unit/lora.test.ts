@@ -5,7 +5,17 @@ import * as path from "node:path";
 import { test } from "node:test";
 import { initBackend, tf } from "../../src/backend/engine";
 import { createParams, disposeParams, forward, GptConfig, LlamaConfig, Params, paramsToValues } from "../../src/model/model";
-import { adapterShapes, createAdapter, DEFAULT_LORA, loadAdapter, LoraConfig, loraForward, mergeAdapter, parseLoraTargets, saveAdapter } from "../../src/model/lora";
+import {
+  adapterShapes,
+  createAdapter,
+  DEFAULT_LORA,
+  loadAdapter,
+  LoraConfig,
+  loraForward,
+  mergeAdapter,
+  parseLoraTargets,
+  saveAdapter,
+} from "../../src/model/lora";
 import { projection } from "../../src/model/ops/linear";
 import { makeBatch } from "../../src/train/sequences";
 import { train } from "../../src/train/trainer";
@@ -16,7 +26,11 @@ const LORA: LoraConfig = { rank: 4, alpha: 8, dropout: 0.1, targets: ["attn.wqkv
 
 function tokens(seed: number, rows = 3, length = 12): tf.Tensor2D {
   const rng = new Rng(seed);
-  return tf.tensor2d(Array.from({ length: rows * length }, () => rng.int(MODEL.vocabSize)), [rows, length], "int32");
+  return tf.tensor2d(
+    Array.from({ length: rows * length }, () => rng.int(MODEL.vocabSize)),
+    [rows, length],
+    "int32",
+  );
 }
 
 /** Final hidden states as numbers, with an optional unmerged adapter (no dropout: inference). */
@@ -56,12 +70,28 @@ test("LoRA training changes the adapter only; merged, saved and loaded adapters 
   const adapter = createAdapter(MODEL, LORA, 2);
   const rng = new Rng(5);
   const examples = Array.from({ length: 16 }, () => ({ tokens: Array.from({ length: 12 }, () => rng.int(MODEL.vocabSize)), promptLen: 1, label: 0 }));
-  const config = { lr: 1e-2, minLr: 1e-3, warmupSteps: 2, weightDecay: 0.1, beta1: 0.9, beta2: 0.99, eps: 1e-8, gradClip: 1, steps: 20, batchSize: 8, seed: 1, checkpointEvery: 100 };
+  const config = {
+    lr: 1e-2,
+    minLr: 1e-3,
+    warmupSteps: 2,
+    weightDecay: 0.1,
+    beta1: 0.9,
+    beta2: 0.99,
+    eps: 1e-8,
+    gradClip: 1,
+    steps: 20,
+    batchSize: 8,
+    seed: 1,
+    checkpointEvery: 100,
+  };
   const result = await train({ params: base, model: MODEL, config, examples, padId: 0, adapter: { params: adapter, config: LORA } });
   assert.ok(result.losses.at(-1)!.loss < result.losses[0].loss, "the adapter learns");
   const after = await paramsToValues(base);
   for (const [name, v] of before) assert.deepEqual(after.get(name), v, `${name} is frozen`);
-  assert.ok(adapter["blocks.1.mlp.w2.lora_b"].dataSync().some((v) => v !== 0), "B has moved off zero");
+  assert.ok(
+    adapter["blocks.1.mlp.w2.lora_b"].dataSync().some((v) => v !== 0),
+    "B has moved off zero",
+  );
 
   const input = tokens(7);
   const unmerged = outputs(base, input, adapter);
@@ -88,12 +118,34 @@ test("an interrupted LoRA run resumes from its checkpoint to the same adapter as
   await initBackend();
   const rng = new Rng(6);
   const examples = Array.from({ length: 16 }, () => ({ tokens: Array.from({ length: 12 }, () => rng.int(MODEL.vocabSize)), promptLen: 1, label: 0 }));
-  const config = { lr: 1e-2, minLr: 1e-3, warmupSteps: 2, weightDecay: 0.1, beta1: 0.9, beta2: 0.99, eps: 1e-8, gradClip: 1, steps: 12, batchSize: 8, seed: 1, checkpointEvery: 100 };
+  const config = {
+    lr: 1e-2,
+    minLr: 1e-3,
+    warmupSteps: 2,
+    weightDecay: 0.1,
+    beta1: 0.9,
+    beta2: 0.99,
+    eps: 1e-8,
+    gradClip: 1,
+    steps: 12,
+    batchSize: 8,
+    seed: 1,
+    checkpointEvery: 100,
+  };
   const run = async (checkpointFile?: string, stopAt?: number) => {
     const base = createParams(MODEL, 1);
     const adapter = createAdapter(MODEL, LORA, 2);
     let steps = 0;
-    await train({ params: base, model: MODEL, config, examples, padId: 0, adapter: { params: adapter, config: LORA }, checkpointFile, shouldStop: () => ++steps === stopAt });
+    await train({
+      params: base,
+      model: MODEL,
+      config,
+      examples,
+      padId: 0,
+      adapter: { params: adapter, config: LORA },
+      checkpointFile,
+      shouldStop: () => ++steps === stopAt,
+    });
     const values = await paramsToValues(adapter);
     disposeParams(base);
     disposeParams(adapter);
@@ -134,25 +186,61 @@ test("LoRA settings are checked: rank, alpha, dropout and target names", () => {
 });
 
 const LLAMA: LlamaConfig = {
-  family: "llama", modelType: "qwen2", vocabSize: 50, maxLen: 16, layers: 2, dModel: 16, heads: 4, kvHeads: 2, headDim: 4, mlpDim: 24,
-  normEps: 1e-6, ropeTheta: 10000, ropeScale: 1, qkvBias: true, outBias: false, mlpBias: false, untiedHead: true, initStd: 0.2,
+  family: "llama",
+  modelType: "qwen2",
+  vocabSize: 50,
+  maxLen: 16,
+  layers: 2,
+  dModel: 16,
+  heads: 4,
+  kvHeads: 2,
+  headDim: 4,
+  mlpDim: 24,
+  normEps: 1e-6,
+  ropeTheta: 10000,
+  ropeScale: 1,
+  qkvBias: true,
+  outBias: false,
+  mlpBias: false,
+  untiedHead: true,
+  initStd: 0.2,
 };
 
 test("LoRA targets by the checkpoint's module names: Llama's q_proj/o_proj/down_proj, GPT-2's c_proj (both output projections)", async () => {
   await initBackend();
   const lora: LoraConfig = { rank: 2, alpha: 4, dropout: 0, targets: ["q_proj", "o_proj", "down_proj"] };
-  assert.deepEqual(adapterShapes(LLAMA, lora).slice(0, 6).map(([name, shape]) => `${name} [${shape}]`), [
-    "blocks.0.attn.wq.lora_a [16,2]", "blocks.0.attn.wq.lora_b [2,16]", "blocks.0.attn.wo.lora_a [16,2]",
-    "blocks.0.attn.wo.lora_b [2,16]", "blocks.0.mlp.wdown.lora_a [24,2]", "blocks.0.mlp.wdown.lora_b [2,16]",
-  ]);
-  assert.deepEqual(adapterShapes(MODEL, { ...lora, targets: ["c_proj"] }).map(([name]) => name).filter((n) => n.startsWith("blocks.0.")),
-    ["blocks.0.attn.wo.lora_a", "blocks.0.attn.wo.lora_b", "blocks.0.mlp.w2.lora_a", "blocks.0.mlp.w2.lora_b"]);
+  assert.deepEqual(
+    adapterShapes(LLAMA, lora)
+      .slice(0, 6)
+      .map(([name, shape]) => `${name} [${shape}]`),
+    [
+      "blocks.0.attn.wq.lora_a [16,2]",
+      "blocks.0.attn.wq.lora_b [2,16]",
+      "blocks.0.attn.wo.lora_a [16,2]",
+      "blocks.0.attn.wo.lora_b [2,16]",
+      "blocks.0.mlp.wdown.lora_a [24,2]",
+      "blocks.0.mlp.wdown.lora_b [2,16]",
+    ],
+  );
+  assert.deepEqual(
+    adapterShapes(MODEL, { ...lora, targets: ["c_proj"] })
+      .map(([name]) => name)
+      .filter((n) => n.startsWith("blocks.0.")),
+    ["blocks.0.attn.wo.lora_a", "blocks.0.attn.wo.lora_b", "blocks.0.mlp.w2.lora_a", "blocks.0.mlp.w2.lora_b"],
+  );
   assert.throws(() => adapterShapes(LLAMA, { ...lora, targets: ["c_attn"] }), /target c_attn is not a matrix of a qwen2 model; it has .*q_proj/);
   // Unmerged (training) and merged (inference) give the same outputs once B is non-zero.
   const base = createParams(LLAMA, 5);
   const adapter = createAdapter(LLAMA, lora, 6);
   for (const [name, v] of Object.entries(adapter)) if (name.endsWith(".lora_b")) v.assign(tf.randomNormal(v.shape, 0, 0.3, "float32", 7));
-  const input = tf.tensor2d([[1, 2, 3, 4, 5, 6], [7, 8, 9, 10, 11, 12]], [2, 6], "int32");
+  const input = tf.tensor2d(
+    [
+      [1, 2, 3, 4, 5, 6],
+      [7, 8, 9, 10, 11, 12],
+    ],
+    [2, 6],
+    "int32",
+  );
   const unmerged = forward(base, LLAMA, input, { lora: loraForward(adapter, lora, 0) }).hidden;
   const merged = mergeAdapter(base, adapter, lora);
   const viaMerge = forward(merged, LLAMA, input).hidden;
@@ -166,7 +254,12 @@ test("LoRA targets by the checkpoint's module names: Llama's q_proj/o_proj/down_
 test("the adapter's update (one op, its own gradient) gives autodiff's numbers of dropout(x) A B exactly, kept from the tape as booleans", async () => {
   await initBackend();
   const rng = new Rng(5);
-  const normal = (shape: number[]) => tf.tensor(Array.from({ length: shape.reduce((a, b) => a * b) }, () => rng.normal()), shape, "float32");
+  const normal = (shape: number[]) =>
+    tf.tensor(
+      Array.from({ length: shape.reduce((a, b) => a * b) }, () => rng.normal()),
+      shape,
+      "float32",
+    );
   const params: Params = { w: tf.variable(normal([16, 24])), b: tf.variable(normal([24])) };
   const adapter: Params = { "w.lora_a": tf.variable(normal([16, 4])), "w.lora_b": tf.variable(normal([4, 24])) };
   const x = normal([40, 16]);
@@ -178,7 +271,7 @@ test("the adapter's update (one op, its own gradient) gives autodiff's numbers o
       const y = tf.matMul(x, params.w).add(params.b).add(tf.matMul(dropped, adapter["w.lora_a"]).mul(lora.scale).matMul(adapter["w.lora_b"]));
       return y.square().sum() as tf.Scalar;
     };
-    const fused = () => (projection(params, lora)(x, "w", "b").square().sum() as tf.Scalar);
+    const fused = () => projection(params, lora)(x, "w", "b").square().sum() as tf.Scalar;
     const vars = [adapter["w.lora_a"], adapter["w.lora_b"]];
     const want = tf.variableGrads(reference, vars);
     const before = tf.memory().numTensors;

@@ -17,7 +17,13 @@ test("the backward pass releases each intermediate gradient once it has been pro
   let bytesAtEnd = 0;
   const probe = tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => {
     const t = args[0] as tf.Tensor;
-    return { value: t.clone(), gradFunc: (dy: tf.Tensor) => { bytesAtEnd = tf.memory().numBytes; return dy.clone(); } };
+    return {
+      value: t.clone(),
+      gradFunc: (dy: tf.Tensor) => {
+        bytesAtEnd = tf.memory().numBytes;
+        return dy.clone();
+      },
+    };
   });
   const chain = () => {
     let y: tf.Tensor = probe(x);

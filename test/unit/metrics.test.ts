@@ -11,7 +11,11 @@ function assertClose(actual: number | null, expected: number, what: string): voi
 }
 
 test("confusion matrix counts gold x predicted, and rejects out-of-range labels", () => {
-  assert.deepEqual(confusionMatrix([0, 0, 1, 2, 2], [0, 1, 1, 2, 0], 3), [[1, 1, 0], [0, 1, 0], [1, 0, 1]]);
+  assert.deepEqual(confusionMatrix([0, 0, 1, 2, 2], [0, 1, 1, 2, 0], 3), [
+    [1, 1, 0],
+    [0, 1, 0],
+    [1, 0, 1],
+  ]);
   assert.throws(() => confusionMatrix([0, 3], [0, 0], 3), /row 1: gold 3/);
   assert.throws(() => confusionMatrix([0, 1], [0, -1], 3), /row 1: gold 1, predicted -1/);
   assert.throws(() => confusionMatrix([0.5], [0], 3), /row 0: gold 0.5/);
@@ -60,7 +64,13 @@ test("QWK agrees with scikit-learn's cohen_kappa_score(weights='quadratic', labe
 test("QWK is 1 for perfect predictions, 0 when predictions are independent of gold, NaN when undefined", () => {
   assert.equal(quadraticWeightedKappa(confusionMatrix([0, 1, 2, 3, 4, 4], [0, 1, 2, 3, 4, 4], 5)), 1);
   // Predicted margins [1,1] against gold margins [1,1], each gold class once with each prediction: chance level.
-  assert.equal(quadraticWeightedKappa([[1, 1], [1, 1]]), 0);
+  assert.equal(
+    quadraticWeightedKappa([
+      [1, 1],
+      [1, 1],
+    ]),
+    0,
+  );
   // Every gold and predicted label the same class: expected disagreement 0, kappa 0/0 (scikit-learn: nan).
   assert.ok(Number.isNaN(quadraticWeightedKappa(confusionMatrix([2, 2], [2, 2], 3))));
   assert.ok(Number.isNaN(quadraticWeightedKappa(confusionMatrix([], [], 3))));
@@ -71,14 +81,25 @@ test("QWK is 1 for perfect predictions, 0 when predictions are independent of go
 test("ECE: the top-1 confidences fall into 10 equal-width bins (lo, hi], hand-computed", () => {
   assert.equal(ECE_BINS, 10);
   const probs = [
-    0.9, 0.05, 0.05, // gold 0: confidence 0.9, on the edge, so in (0.8, 0.9]; correct
-    0.1, 0.6, 0.3, // gold 2: confidence 0.6 in (0.5, 0.6]; wrong
-    0.55, 0.45, 0, // gold 0: confidence 0.55 in (0.5, 0.6]; correct
-    0.35, 0.33, 0.32, // gold 1: confidence 0.35 in (0.3, 0.4]; wrong
+    0.9,
+    0.05,
+    0.05, // gold 0: confidence 0.9, on the edge, so in (0.8, 0.9]; correct
+    0.1,
+    0.6,
+    0.3, // gold 2: confidence 0.6 in (0.5, 0.6]; wrong
+    0.55,
+    0.45,
+    0, // gold 0: confidence 0.55 in (0.5, 0.6]; correct
+    0.35,
+    0.33,
+    0.32, // gold 1: confidence 0.35 in (0.3, 0.4]; wrong
   ];
   const c = calibrationMetrics([0, 2, 0, 1], probs, 3);
   assert.equal(c.reliability.length, 10);
-  assert.deepEqual(c.reliability.map((b) => b.count), [0, 0, 0, 1, 0, 2, 0, 0, 1, 0]);
+  assert.deepEqual(
+    c.reliability.map((b) => b.count),
+    [0, 0, 0, 1, 0, 2, 0, 0, 1, 0],
+  );
   assertClose(c.reliability[3].lo, 0.3, "bin 3 lo");
   assertClose(c.reliability[3].hi, 0.4, "bin 3 hi");
   assertClose(c.reliability[5].meanConfidence, 0.575, "bin 5 confidence");
@@ -92,7 +113,10 @@ test("ECE: the top-1 confidences fall into 10 equal-width bins (lo, hi], hand-co
   // The bin count is an option: with 2 bins, (0, 0.5] holds 0.35 (wrong) and (0.5, 1] the other three
   // (2 right): (|0 - 0.35| + |2 - (0.9 + 0.6 + 0.55)|) / 4 = 0.4 / 4.
   const two = calibrationMetrics([0, 2, 0, 1], probs, 3, 2);
-  assert.deepEqual(two.reliability.map((b) => b.count), [1, 3]);
+  assert.deepEqual(
+    two.reliability.map((b) => b.count),
+    [1, 3],
+  );
   assertClose(two.ece, 0.1, "ece with 2 bins");
 });
 
@@ -102,7 +126,10 @@ test("ECE is 0 for perfectly calibrated data", () => {
   const probs = gold.flatMap((_, i) => (i < 10 ? [0.8, 0.2] : [0.5, 0.5]));
   const c = calibrationMetrics(gold, probs, 2);
   assert.ok(Math.abs(c.ece) < 1e-12, `ece ${c.ece}`);
-  assert.deepEqual(c.reliability.map((b) => b.count), [0, 0, 0, 0, 4, 0, 0, 10, 0, 0]);
+  assert.deepEqual(
+    c.reliability.map((b) => b.count),
+    [0, 0, 0, 0, 4, 0, 0, 10, 0, 0],
+  );
   assert.equal(c.reliability[7].accuracy, 0.8);
 });
 
@@ -135,7 +162,10 @@ test("runMetrics builds the whole record from gold, predicted and the [N * K] pr
   assert.equal(m.mae, 0.5);
   assertClose(m.qwk, 7 / 11, "qwk");
   assert.deepEqual(m.confusion, confusionMatrix(gold, predicted, 3));
-  assert.deepEqual(m.reliability.map((b) => b.count), [0, 0, 0, 0, 1, 0, 1, 1, 1, 0]);
+  assert.deepEqual(
+    m.reliability.map((b) => b.count),
+    [0, 0, 0, 0, 1, 0, 1, 1, 1, 0],
+  );
   // One example per bin: (|1 - 0.75| + |0 - 0.45| + |0 - 0.65| + |1 - 0.85|) / 4
   assert.ok(Math.abs(m.ece - 1.5 / 4) < 1e-6, `ece ${m.ece}`);
   // (0.095 + 0.665 + 1.085 + 0.035) / 4
@@ -148,8 +178,10 @@ test("runMetrics builds the whole record from gold, predicted and the [N * K] pr
 test("metricsTable has the ordinal and calibration columns", () => {
   const metrics = runMetrics([0, 1], [0, 1], [0.9, 0.1, 0.2, 0.8], 2);
   const run = {
-    spec: { dataset: "d", condition: "label", seed: 1, profile: "ci" }, metrics,
-    training: { steps: 1, tokensPerSec: 1, wallS: 1, resumedFromStep: 0, losses: [] }, environment: { backend: "cpu" },
+    spec: { dataset: "d", condition: "label", seed: 1, profile: "ci" },
+    metrics,
+    training: { steps: 1, tokensPerSec: 1, wallS: 1, resumedFromStep: 0, losses: [] },
+    environment: { backend: "cpu" },
   } as unknown as RunRecord;
   const row = metricsTable([run]).objects()[0] as Record<string, unknown>;
   assert.equal(row.mae, 0);

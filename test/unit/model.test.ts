@@ -6,14 +6,31 @@ import { test } from "node:test";
 import { loadAttentionKernel } from "../../src/backend/attention-kernel";
 import { initBackend, tf } from "../../src/backend/engine";
 import {
-  countParameters, createParams, disposeParams, forward, GptConfig, headChunkRows, hookNames, lossAt, flatPositions, Params,
+  countParameters,
+  createParams,
+  disposeParams,
+  forward,
+  GptConfig,
+  headChunkRows,
+  hookNames,
+  lossAt,
+  flatPositions,
+  Params,
 } from "../../src/model/model";
 import { layerNorm } from "../../src/model/ops/norms";
 import { loadModel, saveModel } from "../../src/model/io";
 import { decodeSafetensors, encodeSafetensors } from "../../src/model/safetensors";
 
 const CFG: GptConfig = { vocabSize: 50, maxLen: 16, layers: 2, dModel: 16, heads: 2, mlpRatio: 4, initStd: 0.02 };
-const tokens = () => tf.tensor2d([[1, 2, 3, 4, 5, 6], [7, 8, 9, 10, 11, 12]], [2, 6], "int32");
+const tokens = () =>
+  tf.tensor2d(
+    [
+      [1, 2, 3, 4, 5, 6],
+      [7, 8, 9, 10, 11, 12],
+    ],
+    [2, 6],
+    "int32",
+  );
 
 test("parameter count follows the config", async () => {
   await initBackend({ quiet: true });
@@ -81,11 +98,19 @@ test("the tied head in blocks of rows (a large vocabulary) matches autodiff of l
   assert.ok(headChunkRows(V) < M / 2, "the test must span several blocks");
   const wte = tf.randomNormal([V, 16], 0, 0.3, "float32", 8) as tf.Variable;
   const h = tf.randomNormal([M, 16], 0, 1, "float32", 9) as tf.Tensor2D;
-  const targets = tf.tensor1d(Array.from({ length: M }, (_, i) => (i * 7919) % V), "int32");
+  const targets = tf.tensor1d(
+    Array.from({ length: M }, (_, i) => (i * 7919) % V),
+    "int32",
+  );
   const all = tf.range(0, M, 1, "int32") as tf.Tensor1D;
   const ours = (hh: tf.Tensor, w: tf.Tensor) => lossAt({ wte: w as tf.Variable }, hh.reshape([1, M, 16]) as tf.Tensor3D, all, targets);
   const reference = (hh: tf.Tensor, w: tf.Tensor) =>
-    tf.logSoftmax(tf.matMul(hh, w, false, true)).mul(tf.oneHot(targets, V)).sum().neg().div(M) as tf.Scalar;
+    tf
+      .logSoftmax(tf.matMul(hh, w, false, true))
+      .mul(tf.oneHot(targets, V))
+      .sum()
+      .neg()
+      .div(M) as tf.Scalar;
   assert.ok(Math.abs(ours(h, wte).dataSync()[0] - reference(h, wte).dataSync()[0]) < 1e-5);
   const a = tf.grads(ours)([h, wte]);
   const e = tf.grads(reference)([h, wte]);

@@ -56,7 +56,10 @@ test("a NaN in a pretrained base's weights is an error when a run starts from it
   const dir = path.join(tmp, "nan-base");
   await saveWithValue(dir, "blocks.0.attn.wqkv", NaN);
   const bytes = fs.readFileSync(path.join(dir, "model.safetensors"));
-  assert.throws(() => baseParams({ dir, hash: sha256(bytes) }, TINY), /nan-base\/model\.safetensors: tensor blocks\.0\.attn\.wqkv has a non-finite value \(NaN\)/);
+  assert.throws(
+    () => baseParams({ dir, hash: sha256(bytes) }, TINY),
+    /nan-base\/model\.safetensors: tensor blocks\.0\.attn\.wqkv has a non-finite value \(NaN\)/,
+  );
 });
 
 test("a NaN in a LoRA adapter is an error at load naming adapter.safetensors and the tensor", async () => {
@@ -69,7 +72,10 @@ test("a NaN in a LoRA adapter is an error at load naming adapter.safetensors and
   first.data[1] = NaN;
   saveSafetensors(path.join(dir, ADAPTER_WEIGHTS_FILE), tensors, { format: "xft-lora" });
   fs.writeFileSync(path.join(dir, ADAPTER_CONFIG_FILE), JSON.stringify({ lora: DEFAULT_LORA, base: { dir: "none", hash: "none" } }));
-  assert.throws(() => loadAdapter(dir, TINY), new RegExp(`adapter\\.safetensors: tensor ${name.replace(/\./g, "\\.")} has a non-finite value \\(NaN\\) at index 1`));
+  assert.throws(
+    () => loadAdapter(dir, TINY),
+    new RegExp(`adapter\\.safetensors: tensor ${name.replace(/\./g, "\\.")} has a non-finite value \\(NaN\\) at index 1`),
+  );
 });
 
 test("readout: a non-finite label probability is an error naming the example", async () => {
@@ -79,8 +85,14 @@ test("readout: a non-finite label probability is an error naming the example", a
   values.get("ln_f.g")![0] = NaN;
   const poisoned = paramsFromValues(TINY, values);
   try {
-    const examples = [{ tokens: [1, 2, 3], promptLen: 3, label: 0 }, { tokens: [4, 5], promptLen: 2, label: 1 }];
-    await assert.rejects(readLabels(poisoned, TINY, examples, [[6], [7]], { padId: 0 }), /readout: example 0 has a non-finite label probability \(NaN\)/);
+    const examples = [
+      { tokens: [1, 2, 3], promptLen: 3, label: 0 },
+      { tokens: [4, 5], promptLen: 2, label: 1 },
+    ];
+    await assert.rejects(
+      readLabels(poisoned, TINY, examples, [[6], [7]], { padId: 0 }),
+      /readout: example 0 has a non-finite label probability \(NaN\)/,
+    );
   } finally {
     disposeParams(poisoned);
   }
@@ -90,7 +102,8 @@ test("readout: a non-finite label probability is an error naming the example", a
 function snapshot(): DecisionSnapshot {
   return {
     residual: [new Float32Array([0.1, 0.2]), new Float32Array([0.3, 0.4])],
-    attention: [new Float32Array([1, 0, 1, 0])], heads: 2,
+    attention: [new Float32Array([1, 0, 1, 0])],
+    heads: 2,
     lens: [new Float32Array([0.5, 0.5]), new Float32Array([0.25, 0.75])],
   };
 }
@@ -99,8 +112,10 @@ test("probe: a NaN in the snapshots, or in the probe's or the stored readout, is
   assert.doesNotThrow(() => assertFiniteSnapshots([snapshot()], "k1", ["embed", "0.post"]));
   const nanResidual = snapshot();
   nanResidual.residual[1][0] = NaN;
-  assert.throws(() => assertFiniteSnapshots([snapshot(), nanResidual], "k1", ["embed", "0.post"]),
-    /run k1, example 1: the residual stream at point 0\.post has a non-finite value \(NaN\)/);
+  assert.throws(
+    () => assertFiniteSnapshots([snapshot(), nanResidual], "k1", ["embed", "0.post"]),
+    /run k1, example 1: the residual stream at point 0\.post has a non-finite value \(NaN\)/,
+  );
   const infAttention = snapshot();
   infAttention.attention[0][2] = Infinity;
   assert.throws(() => assertFiniteSnapshots([infAttention], "k1", ["embed", "0.post"]), /run k1, example 0: the attention at block 0/);
@@ -117,12 +132,26 @@ test("probe: a NaN in the snapshots, or in the probe's or the stored readout, is
 test("xft probe on a run with a NaN weight fails naming the tensor, and writes no probe.json", async () => {
   const data = path.join(tmp, "mine.jsonl");
   const labelSet = ["low", "high"];
-  fs.writeFileSync(data, Array.from({ length: 40 }, (_, i) => JSON.stringify({
-    id: `n-${i}`, source: "nonfinite-test", dimension: "clarity", context: [{ role: "user", text: `question ${i}` }],
-    response: `this answer is ${i % 2 ? "clear and deep" : "vague and thin"}`, label: labelSet[i % 2], labelSet,
-    explanations: ["it is so"], split: i < 28 ? "train" : "test",
-  })).join("\n") + "\n");
-  const record = await runExperiment({ dataset: data, condition: "label", seed: 1, profile: { ...GRID_PROFILES.ci.profile, epochs: 1 } }, { runsDir: path.join(tmp, "runs") });
+  fs.writeFileSync(
+    data,
+    Array.from({ length: 40 }, (_, i) =>
+      JSON.stringify({
+        id: `n-${i}`,
+        source: "nonfinite-test",
+        dimension: "clarity",
+        context: [{ role: "user", text: `question ${i}` }],
+        response: `this answer is ${i % 2 ? "clear and deep" : "vague and thin"}`,
+        label: labelSet[i % 2],
+        labelSet,
+        explanations: ["it is so"],
+        split: i < 28 ? "train" : "test",
+      }),
+    ).join("\n") + "\n",
+  );
+  const record = await runExperiment(
+    { dataset: data, condition: "label", seed: 1, profile: { ...GRID_PROFILES.ci.profile, epochs: 1 } },
+    { runsDir: path.join(tmp, "runs") },
+  );
   const loaded = loadModel(record.dir);
   const values = await paramsToValues(loaded.params);
   disposeParams(loaded.params);

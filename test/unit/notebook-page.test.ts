@@ -13,7 +13,12 @@ const HEAD = `<title>x</title><script src="file:///usr/share/javascript/requirej
     init_mathjax();
     </script>
     <!-- End of mathjax configuration --></head><body><img src="data:image/png;base64,AAAA"><a href="https://example.org">a link is not a load</a>`;
-const markdown = (text: string) => ({ cells: [{ cell_type: "markdown", source: [text] }, { cell_type: "code", source: "const a = `${b}` + '$x$'" }] });
+const markdown = (text: string) => ({
+  cells: [
+    { cell_type: "markdown", source: [text] },
+    { cell_type: "code", source: "const a = `${b}` + '$x$'" },
+  ],
+});
 
 test("a page without TeX math loses require.js and MathJax, and keeps everything else", () => {
   const { html, warnings } = offlinePage(HEAD, markdown("Accuracy over seeds, costs 5 dollars"), "00.html");
@@ -33,7 +38,14 @@ test("a page with TeX math in markdown keeps MathJax, with a warning naming the 
 });
 
 test("anything else loaded from outside the page is an error naming the page and the address", () => {
-  for (const tag of ['<link rel="stylesheet" href="https://cdn.example/x.css">', '<script src="/usr/share/javascript/x.js"></script>', '<iframe src="other.html"></iframe>']) {
-    assert.throws(() => offlinePage(HEAD + tag, markdown(""), "02.html"), /^Error: 02\.html: the page would load (https:\/\/cdn|\/usr\/share|other\.html).*not written$/);
+  for (const tag of [
+    '<link rel="stylesheet" href="https://cdn.example/x.css">',
+    '<script src="/usr/share/javascript/x.js"></script>',
+    '<iframe src="other.html"></iframe>',
+  ]) {
+    assert.throws(
+      () => offlinePage(HEAD + tag, markdown(""), "02.html"),
+      /^Error: 02\.html: the page would load (https:\/\/cdn|\/usr\/share|other\.html).*not written$/,
+    );
   }
 });

@@ -15,7 +15,9 @@ import { XftTokenizer } from "../../src/text/tokenizer";
 import { disposeParams } from "../../src/model/model";
 import { Rng } from "../../src/util/rng";
 
-const WORDS = "the a model answer question helpful kind clear short long topic reply user assistant says asks good bad fine very not quite".split(" ");
+const WORDS = "the a model answer question helpful kind clear short long topic reply user assistant says asks good bad fine very not quite".split(
+  " ",
+);
 const SHARED_RESPONSE = "this exact reply is in the test split too";
 const TEST_EXPLANATION = "an explanation only the test split has";
 
@@ -26,8 +28,15 @@ function sentence(rng: Rng, n: number): string {
 function row(i: number, split: "train" | "test", rng: Rng, response = sentence(rng, 14), explanation = sentence(rng, 10)): Example {
   const labelSet = ["1", "2", "3"];
   return {
-    id: `${split}-${i}`, source: "tiny", dimension: "quality", context: [{ role: "user", text: sentence(rng, 12) }],
-    response, label: labelSet[rng.int(3)], labelSet, explanations: [explanation], split,
+    id: `${split}-${i}`,
+    source: "tiny",
+    dimension: "quality",
+    context: [{ role: "user", text: sentence(rng, 12) }],
+    response,
+    label: labelSet[rng.int(3)],
+    labelSet,
+    explanations: [explanation],
+    split,
   };
 }
 
@@ -42,7 +51,10 @@ function tinyProject(): string {
   train[1] = row(1, "train", rng, undefined, TEST_EXPLANATION);
   const test = Array.from({ length: 40 }, (_, i) => row(i, "test", rng));
   test[0] = row(0, "test", rng, SHARED_RESPONSE, TEST_EXPLANATION);
-  for (const [split, rows] of [["train", train], ["test", test]] as const) {
+  for (const [split, rows] of [
+    ["train", train],
+    ["test", test],
+  ] as const) {
     fs.writeFileSync(path.join(root, "data", "tiny", `${split}.jsonl`), rows.map((r) => JSON.stringify(r)).join("\n") + "\n");
   }
   return root;

@@ -7,8 +7,17 @@ import { initBackend, tf } from "../../src/backend/engine";
 import { readLabelsBatch } from "../../src/eval/readout";
 import { createParams, disposeParams, GptConfig, parameterShapes, paramsFromValues, paramsToValues } from "../../src/model/model";
 import {
-  findingDifferences, findingSentences, findingTallies, firstSeedRun, intermediateHiddenEntropy, lensAgreementByCondition, overconfidence,
-  pointsOverSettings, pooledReliability, probeSummary, settingCurves,
+  findingDifferences,
+  findingSentences,
+  findingTallies,
+  firstSeedRun,
+  intermediateHiddenEntropy,
+  lensAgreementByCondition,
+  overconfidence,
+  pointsOverSettings,
+  pooledReliability,
+  probeSummary,
+  settingCurves,
 } from "../../src/probe/compare";
 import { attentionEntropy, firstTop1Point, hiddenStateEntropy } from "../../src/probe/measures";
 import { cacheBytesPerSequence, probeBatchSize, probeSequences, residualPoints } from "../../src/probe/probe";
@@ -53,7 +62,10 @@ test("hand-built model: hidden-state, attention and lens entropies and the first
   try {
     const seqLen = 5;
     const [s] = await probeSequences(params, HAND, [[2, 2, 2, 2, 2]], LABELS, { padId: 0 });
-    assert.deepEqual(residualPoints(HAND).map((p) => p.label), ["embed", "0.mid", "0.post", "1.mid", "1.post"]);
+    assert.deepEqual(
+      residualPoints(HAND).map((p) => p.label),
+      ["embed", "0.mid", "0.post", "1.mid", "1.post"],
+    );
     // LN(x [1,-1,1,-1]) = a(x) [1,-1,1,-1] with a(x) = x / sqrt(x^2 + eps): x = 1 for the embedding, and e + u =
     // [-2, 2, -2, 2] is x = -2. Softmax over the units: two of e^|a|, two of e^-|a|.
     const a = (x: number) => x / Math.sqrt(x * x + LN_EPS);
@@ -63,7 +75,9 @@ test("hand-built model: hidden-state, attention and lens entropies and the first
       return H([Math.exp(b) / z, Math.exp(b) / z, Math.exp(-b) / z, Math.exp(-b) / z]) / Math.log(4);
     };
     const xs = [1, 1, 1, 1, -2];
-    s.residual.forEach((h, j) => assert.ok(Math.abs(hiddenStateEntropy(h) - hiddenOf(xs[j])) < 1e-6, `point ${j}: ${hiddenStateEntropy(h)} vs ${hiddenOf(xs[j])}`));
+    s.residual.forEach((h, j) =>
+      assert.ok(Math.abs(hiddenStateEntropy(h) - hiddenOf(xs[j])) < 1e-6, `point ${j}: ${hiddenStateEntropy(h)} vs ${hiddenOf(xs[j])}`),
+    );
     // Uniform attention over the 5 positions up to the decision position, in every head: ln 5.
     for (const row of s.attention) assert.ok(Math.abs(attentionEntropy(row, HAND.heads) - Math.log(seqLen)) < 1e-6);
     // Lens logits: LN(h) . wte[label] = [a, -a, 0]: label 0 ahead before the last MLP, label 1 after it.
@@ -114,9 +128,15 @@ function writeDataset(file: string): void {
   const rows = Array.from({ length: 40 }, (_, i) => {
     const label = labelSet[i % 2];
     return JSON.stringify({
-      id: `x-${i}`, source: "probe-test", dimension: "clarity", context: [{ role: "user", text: `question ${i}` }],
-      response: `this answer is ${label === "high" ? "clear and deep" : "vague and thin"}`, label, labelSet,
-      explanations: [`it is ${label === "high" ? "clear" : "vague"}`], split: i < 28 ? "train" : "test",
+      id: `x-${i}`,
+      source: "probe-test",
+      dimension: "clarity",
+      context: [{ role: "user", text: `question ${i}` }],
+      response: `this answer is ${label === "high" ? "clear and deep" : "vague and thin"}`,
+      label,
+      labelSet,
+      explanations: [`it is ${label === "high" ? "clear" : "vague"}`],
+      split: i < 28 ? "train" : "test",
     });
   });
   fs.writeFileSync(file, rows.join("\n") + "\n");
@@ -139,7 +159,10 @@ test("probeRun: label-first and rationale-first runs, stored and reused, checked
         assert.ok(probe.readoutMaxAbsDiff < 1e-3);
         assert.deepEqual(probe.points, ["embed", "0.mid", "0.post"]);
         assert.equal(probe.lensAgreement[probe.points.length - 1], 1, "the last point is the prediction");
-        assert.equal(probe.firstTop1Counts.reduce((a, b) => a + b, 0), 12);
+        assert.equal(
+          probe.firstTop1Counts.reduce((a, b) => a + b, 0),
+          12,
+        );
         assert.ok(fs.existsSync(path.join(record.dir, PROBE_FILE)));
         // Reused: the stored probe comes back, not a new one (its wall time would differ).
         assert.deepEqual(await probeRun(readRunRecord(record.key, { runsDir })), storedProbe(record));
@@ -149,7 +172,10 @@ test("probeRun: label-first and rationale-first runs, stored and reused, checked
     const summary = probeSummary(probed);
     const rows = summary.objects() as Array<Record<string, any>>;
     const hidden = rows.filter((r) => r.measure === "hidden_entropy" && r.condition === "label");
-    assert.deepEqual(hidden.map((r) => r.point), ["embed", "0.mid", "0.post"]);
+    assert.deepEqual(
+      hidden.map((r) => r.point),
+      ["embed", "0.mid", "0.post"],
+    );
     assert.ok(hidden.every((r) => r.n_seeds === 2 && r.lo <= r.mean && r.mean <= r.hi));
     const curves = pointsOverSettings(summary);
     assert.ok(curves.some((c) => c.measure === "attention_entropy" && c.point === "0" && c.condition === "expl+label"));
@@ -166,8 +192,14 @@ test("probeRun: label-first and rationale-first runs, stored and reused, checked
     assert.match(sentences[0], /^label\+expl vs label, hidden-state entropy at the intermediate points: higher in \d of 1 settings/);
     const setting = { dataset: probed[0].record.spec.dataset, dimension: "all" };
     const curve = settingCurves(summary, setting, "hidden_entropy", arms.slice(0, 2));
-    assert.deepEqual(curve.map((r) => `${r.condition} ${r.point}`), ["label embed", "label 0.mid", "label 0.post", "label+expl embed", "label+expl 0.mid", "label+expl 0.post"]);
-    assert.equal(firstSeedRun(probed, setting, arms[1]), probed.find((p) => p.record.spec.condition === "label+expl" && p.record.spec.seed === 1));
+    assert.deepEqual(
+      curve.map((r) => `${r.condition} ${r.point}`),
+      ["label embed", "label 0.mid", "label 0.post", "label+expl embed", "label+expl 0.mid", "label+expl 0.post"],
+    );
+    assert.equal(
+      firstSeedRun(probed, setting, arms[1]),
+      probed.find((p) => p.record.spec.condition === "label+expl" && p.record.spec.seed === 1),
+    );
     assert.throws(() => firstSeedRun(probed, setting, { condition: "label+expl", explTokens: 8 }), /no probed run of mine\/all label\+expl@8/);
     const lens = lensAgreementByCondition(probed);
     assert.deepEqual(lens.conditions, ["label", "label+expl", "expl+label"]);
@@ -176,13 +208,18 @@ test("probeRun: label-first and rationale-first runs, stored and reused, checked
     assert.ok(Math.abs(lens.agreement[1][2] - (ofExplLabel[0] + ofExplLabel[1]) / 2) < 1e-12);
     assert.deepEqual(lens.agreement[2], [1, 1, 1], "the last point is every run's prediction");
     const reliability = pooledReliability(probed.map((p) => p.record));
-    assert.equal(reliability.filter((r) => r.condition === "label").reduce((a, r) => a + r.count, 0), 24, "two seeds x 12 examples");
+    assert.equal(
+      reliability.filter((r) => r.condition === "label").reduce((a, r) => a + r.count, 0),
+      24,
+      "two seeds x 12 examples",
+    );
     const o = overconfidence(probed[0].record);
     assert.ok(o >= -1 && o <= 1);
     // Training, evaluating and probing leave no tensors behind (a notebook kernel runs hundreds of runs): after
     // one more run of each kind has cached its shape's causal masks, two more change nothing.
     const more = async (seed: number) => {
-      for (const condition of ["label+expl", "expl+label"]) await probeRun(await runExperiment({ dataset: data, condition, seed, profile }, { runsDir }));
+      for (const condition of ["label+expl", "expl+label"])
+        await probeRun(await runExperiment({ dataset: data, condition, seed, profile }, { runsDir }));
     };
     await more(3);
     const before = tf.memory().numTensors;

@@ -26,7 +26,11 @@ test("shuffled keeps the multiset of the example's own explanation words, in ano
 test("bag-of-words draws the same number of words from the corpus explanation distribution", () => {
   const counts = new Map<string, number>();
   let total = 0;
-  for (const ex of corpus) for (const w of words(realExplanation(ex))) { counts.set(w, (counts.get(w) ?? 0) + 1); total++; }
+  for (const ex of corpus)
+    for (const w of words(realExplanation(ex))) {
+      counts.set(w, (counts.get(w) ?? 0) + 1);
+      total++;
+    }
   const drawn = new Map<string, number>();
   let n = 0;
   for (const ex of corpus) {
@@ -55,7 +59,10 @@ test("random and filler match the real explanation's token count (after the cap)
       const filler = pseudo.tokens(ex, "label+filler", cap);
       assert.equal(random.length, count);
       assert.equal(filler.length, count);
-      assert.ok(random.every((id) => id >= 0 && id < tok.special("<|pad|>")), "random tokens are BPE tokens, never specials");
+      assert.ok(
+        random.every((id) => id >= 0 && id < tok.special("<|pad|>")),
+        "random tokens are BPE tokens, never specials",
+      );
       assert.ok(filler.every((id) => id === tok.special("<|filler|>")));
     }
   }
@@ -74,8 +81,17 @@ test("pseudo-explanations are deterministic in (seed, example) and change with t
   const other = new PseudoExplanations(corpus, fmt, 2);
   for (const condition of PSEUDO_CONDITIONS) {
     const a = corpus.slice(0, 20).map((ex) => pseudo.tokens(ex, condition, 48).join());
-    assert.deepEqual(corpus.slice(0, 20).map((ex) => again.tokens(ex, condition, 48).join()), a, condition);
-    if (condition !== "label+filler") assert.notDeepEqual(corpus.slice(0, 20).map((ex) => other.tokens(ex, condition, 48).join()), a, condition);
+    assert.deepEqual(
+      corpus.slice(0, 20).map((ex) => again.tokens(ex, condition, 48).join()),
+      a,
+      condition,
+    );
+    if (condition !== "label+filler")
+      assert.notDeepEqual(
+        corpus.slice(0, 20).map((ex) => other.tokens(ex, condition, 48).join()),
+        a,
+        condition,
+      );
   }
 });
 
@@ -95,7 +111,10 @@ test("every pseudo condition builds a label-first target: label, <|expl|>, pseud
 test("explanation variants: what each explanation condition trains on, decoded, the filler run written once with its count", () => {
   const ex = corpus[0];
   const variants = explanationVariants(ex, fmt, 8, pseudo);
-  assert.deepEqual(variants.map((v) => v.condition), ["label+expl", ...PSEUDO_CONDITIONS]);
+  assert.deepEqual(
+    variants.map((v) => v.condition),
+    ["label+expl", ...PSEUDO_CONDITIONS],
+  );
   for (const v of variants) {
     const e = encodeExample(ex, v.condition, fmt, { maxLen: 128, maxExplTokens: 8 }, pseudo);
     assert.equal(v.tokens, e.tokens.length - e.promptLen - 3, `${v.condition}: the target's tokens between <|expl|> and <|eos|>`);
@@ -111,7 +130,10 @@ test("bag-of-words and mismatched draw from the example's own dimension", () => 
   const explanationsOf = new Map<string, Set<string>>();
   const wordsOf = new Map<string, Set<string>>();
   for (const ex of conv) {
-    if (!explanationsOf.has(ex.dimension)) { explanationsOf.set(ex.dimension, new Set()); wordsOf.set(ex.dimension, new Set()); }
+    if (!explanationsOf.has(ex.dimension)) {
+      explanationsOf.set(ex.dimension, new Set());
+      wordsOf.set(ex.dimension, new Set());
+    }
     explanationsOf.get(ex.dimension)!.add(realExplanation(ex));
     for (const w of words(realExplanation(ex))) wordsOf.get(ex.dimension)!.add(w);
   }

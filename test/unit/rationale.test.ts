@@ -17,16 +17,31 @@ import { xftFormat } from "../../src/text/format";
 import { XftTokenizer } from "../../src/text/tokenizer";
 import { PseudoExplanations } from "../../src/train/pseudo";
 import {
-  CONDITIONS, encodeExample, encodePrompt, encodeRationalePrompt, EncodedExample, explanationTokens, isPseudo,
-  isRationaleFirst, labelTokenIndex, makeBatch, parseCondition,
+  CONDITIONS,
+  encodeExample,
+  encodePrompt,
+  encodeRationalePrompt,
+  EncodedExample,
+  explanationTokens,
+  isPseudo,
+  isRationaleFirst,
+  labelTokenIndex,
+  makeBatch,
+  parseCondition,
 } from "../../src/train/sequences";
 
 const tok = XftTokenizer.load();
 const fmt = xftFormat(tok);
 const example: Example = {
-  id: "x1", source: "test", dimension: "entailment", context: [{ role: "premise", text: "A man plays a guitar on stage." }],
-  response: "A man is performing music.", label: "neutral", labelSet: ["entailment", "neutral", "contradiction"],
-  explanations: ["Playing a guitar on stage is performing music, for an audience."], split: "train",
+  id: "x1",
+  source: "test",
+  dimension: "entailment",
+  context: [{ role: "premise", text: "A man plays a guitar on stage." }],
+  response: "A man is performing music.",
+  label: "neutral",
+  labelSet: ["entailment", "neutral", "contradiction"],
+  explanations: ["Playing a guitar on stage is performing music, for an audience."],
+  split: "train",
 };
 const SEQ = { maxLen: 64, maxExplTokens: 8 };
 const EXPL = tok.special("<|expl|>");
@@ -51,7 +66,10 @@ test("expl+label target: <|expl|>, the real explanation (capped), the label, <|e
   assert.equal(e.tokens[e.promptLen - 1], tok.special("<|score|>"));
   // The same explanation tokens as label+expl, and the same prompt.
   const le = encodeExample(example, "label+expl", fmt, SEQ);
-  assert.deepEqual(explanationTokens(example, "expl+label", fmt, SEQ.maxExplTokens), explanationTokens(example, "label+expl", fmt, SEQ.maxExplTokens));
+  assert.deepEqual(
+    explanationTokens(example, "expl+label", fmt, SEQ.maxExplTokens),
+    explanationTokens(example, "label+expl", fmt, SEQ.maxExplTokens),
+  );
   assert.deepEqual(e.tokens.slice(0, e.promptLen), le.tokens.slice(0, le.promptLen));
   // Where the label is: after the explanation for expl+label, right after the prompt for label-first conditions.
   assert.equal(e.tokens[labelTokenIndex(e, "expl+label", fmt, 1)], tok.labelToken(1));
@@ -60,7 +78,10 @@ test("expl+label target: <|expl|>, the real explanation (capped), the label, <|e
   // Loss on every target token, the label included, predicted from the last explanation token.
   const batch = makeBatch([e], PAD, SEQ.maxLen);
   assert.deepEqual(batch.lossTargets, target);
-  assert.deepEqual(batch.lossPositions, target.map((_, j) => e.promptLen - 1 + j));
+  assert.deepEqual(
+    batch.lossPositions,
+    target.map((_, j) => e.promptLen - 1 + j),
+  );
   // Without an explanation it is the same clear error as label+expl, and the pseudo helpers do not apply.
   assert.throws(() => encodeExample({ ...example, explanations: [] }, "expl+label", fmt, SEQ), /example x1: this condition needs an explanation/);
   const pseudo = new PseudoExplanations([example, { ...example, id: "x2", explanations: ["another one"] }], fmt, 1);
@@ -100,7 +121,21 @@ const OUT = [A, B, C, ...L, EOS];
 const MAXLEN = 32;
 // Position -> greedy token. Rows with <|expl|> at 3, 6, 7, 10, 13, 16, 28 (prompt lengths) stop differently.
 const TARGET: Record<number, number> = {
-  3: A, 4: B, 5: C, 6: L[1], 7: B, 8: EOS, 9: A, 10: A, 11: C, 12: A, 13: B, 14: C, 15: A, 16: C, 17: L[2],
+  3: A,
+  4: B,
+  5: C,
+  6: L[1],
+  7: B,
+  8: EOS,
+  9: A,
+  10: A,
+  11: C,
+  12: A,
+  13: B,
+  14: C,
+  15: A,
+  16: C,
+  17: L[2],
 };
 const targetAt = (t: number) => TARGET[t] ?? A;
 const BIGRAM: GptConfig = { vocabSize: tok.vocabSize, maxLen: MAXLEN, layers: 2, dModel: 16, heads: 2, mlpRatio: 2, initStd: 0.1 };
@@ -109,7 +144,9 @@ function positionModel(): Params {
   const values = initialValues(BIGRAM, 5);
   const d = BIGRAM.dModel;
   const wte = new Float32Array(BIGRAM.vocabSize * d);
-  OUT.forEach((id, j) => { wte[id * d + j] = 1; });
+  OUT.forEach((id, j) => {
+    wte[id * d + j] = 1;
+  });
   const wpe = new Float32Array(MAXLEN * d);
   for (let t = 0; t < MAXLEN; t++) {
     for (let j = 0; j < d; j++) wpe[t * d + j] = 0.4 * Math.cos(1.3 * t + 0.7 * j);
@@ -155,7 +192,9 @@ test("rationale readout: a label token as the first argmax is read at <|expl|>, 
     const r = await readLabelsRationaleFirst(params, BIGRAM, [ex], LABELS, fmt, rationaleOpts(5));
     assert.deepEqual(r.rationales, [[]]);
     assert.deepEqual(r.stops, ["label"]);
-    const direct = await readLabels(params, BIGRAM, [{ tokens: [...ex.tokens, EXPL], promptLen: ex.tokens.length + 1, label: 1 }], LABELS, { padId: PAD });
+    const direct = await readLabels(params, BIGRAM, [{ tokens: [...ex.tokens, EXPL], promptLen: ex.tokens.length + 1, label: 1 }], LABELS, {
+      padId: PAD,
+    });
     assertClose(r.probs, direct.probs, "probs", 1e-6);
     assert.deepEqual(r.predicted, [1]);
     assert.deepEqual(r.gold, [1]);
@@ -188,7 +227,10 @@ test("rationale readout: generation stops at a label, at <|eos|>, at the cap and
     assert.equal(r.predicted[3], 2);
     // A cap of zero reads every row at <|expl|>.
     const none = await readLabelsRationaleFirst(params, BIGRAM, examples, LABELS, fmt, rationaleOpts(0));
-    assert.deepEqual(none.rationales, examples.map(() => []));
+    assert.deepEqual(
+      none.rationales,
+      examples.map(() => []),
+    );
     assert.deepEqual(none.stops, ["cap", "cap", "cap", "cap", "cap", "cap"]);
     assertClose(none.probs, await oracle(params, examples, none), "cap 0 probs");
   } finally {
@@ -204,7 +246,10 @@ test("rationale readout: rows that stop at different steps in one batch give wha
     const together = await readLabelsRationaleFirst(params, BIGRAM, examples, LABELS, fmt, rationaleOpts(5));
     const inPairs = await readLabelsRationaleFirst(params, BIGRAM, examples, LABELS, fmt, rationaleOpts(5, 3));
     const progress: number[] = [];
-    const alone = await readLabelsRationaleFirst(params, BIGRAM, examples, LABELS, fmt, { ...rationaleOpts(5, 1), onProgress: (done) => progress.push(done) });
+    const alone = await readLabelsRationaleFirst(params, BIGRAM, examples, LABELS, fmt, {
+      ...rationaleOpts(5, 1),
+      onProgress: (done) => progress.push(done),
+    });
     assert.deepEqual(progress, [1, 2, 3, 4, 5, 6, 7, 8]);
     assert.ok(new Set(together.rationales.map((x) => x.length)).size >= 4, "the rows stop at different steps");
     for (const other of [inPairs, alone]) {
@@ -213,7 +258,10 @@ test("rationale readout: rows that stop at different steps in one batch give wha
       assert.deepEqual(other.predicted, together.predicted);
       assertClose(other.probs, together.probs, "probs");
     }
-    assert.deepEqual(together.gold, examples.map((e) => e.label));
+    assert.deepEqual(
+      together.gold,
+      examples.map((e) => e.label),
+    );
   } finally {
     disposeParams(params);
   }
@@ -223,8 +271,14 @@ test("rationale readout: a prompt with no room for a rationale and a bad cap are
   await initBackend({ quiet: true });
   const params = positionModel();
   try {
-    await assert.rejects(readLabelsRationaleFirst(params, BIGRAM, [prompt(MAXLEN)], LABELS, fmt, rationaleOpts(5)), /leaves no room for a rationale and its label within maxLen 32/);
-    await assert.rejects(readLabelsRationaleFirst(params, BIGRAM, [prompt(4)], LABELS, fmt, rationaleOpts(-1)), /maxExplTokens must be a non-negative integer/);
+    await assert.rejects(
+      readLabelsRationaleFirst(params, BIGRAM, [prompt(MAXLEN)], LABELS, fmt, rationaleOpts(5)),
+      /leaves no room for a rationale and its label within maxLen 32/,
+    );
+    await assert.rejects(
+      readLabelsRationaleFirst(params, BIGRAM, [prompt(4)], LABELS, fmt, rationaleOpts(-1)),
+      /maxExplTokens must be a non-negative integer/,
+    );
   } finally {
     disposeParams(params);
   }
@@ -236,8 +290,13 @@ function writeDataset(file: string): void {
   const rows = Array.from({ length: 48 }, (_, i) => {
     const label = labelSet[i % 2];
     return JSON.stringify({
-      id: `r${i}`, source: "rationale-test", dimension: "quality", context: [{ role: "user", text: `question number ${i}` }],
-      response: `this answer is ${label === "high" ? "great and complete" : "poor and vague"}`, label, labelSet,
+      id: `r${i}`,
+      source: "rationale-test",
+      dimension: "quality",
+      context: [{ role: "user", text: `question number ${i}` }],
+      response: `this answer is ${label === "high" ? "great and complete" : "poor and vague"}`,
+      label,
+      labelSet,
       explanations: [`the answer is ${label === "high" ? "great" : "poor"} because it is ${label === "high" ? "complete" : "vague"}`],
       split: i < 36 ? "train" : "test",
     });
@@ -249,7 +308,18 @@ const TINY: Profile = {
   name: "ci",
   model: { layers: 1, dModel: 32, heads: 2, mlpRatio: 2, initStd: 0.02 },
   sequence: { maxLen: 48, maxExplTokens: 6 },
-  train: { lr: 3e-3, minLr: 3e-4, weightDecay: 0.1, beta1: 0.9, beta2: 0.99, eps: 1e-8, gradClip: 1, warmupSteps: 2, batchSize: 8, checkpointEvery: 100 },
+  train: {
+    lr: 3e-3,
+    minLr: 3e-4,
+    weightDecay: 0.1,
+    beta1: 0.9,
+    beta2: 0.99,
+    eps: 1e-8,
+    gradClip: 1,
+    warmupSteps: 2,
+    batchSize: 8,
+    checkpointEvery: 100,
+  },
   epochs: 4,
 };
 
@@ -280,7 +350,10 @@ test("runExperiment with expl+label: predictions carry the generated rationale, 
       assert.equal(p.predicted, p.probs[0] >= p.probs[1] ? 0 : 1);
       assert.ok(tok.encode(p.rationale!).length <= 6 * 4, "at most maxExplTokens tokens (re-encoding may split them)");
     }
-    assert.ok(predictions.some((p) => p.rationale !== ""), "the model writes something after <|expl|>");
+    assert.ok(
+      predictions.some((p) => p.rationale !== ""),
+      "the model writes something after <|expl|>",
+    );
     // A label-first run on the same data records no rationale.
     const plain = await runExperiment({ dataset: data, condition: "label", seed: 1, profile: TINY }, { runsDir });
     const plainPredictions = JSON.parse(fs.readFileSync(path.join(plain.dir, "predictions.json"), "utf8")) as Prediction[];

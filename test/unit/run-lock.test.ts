@@ -46,8 +46,24 @@ test("a lock left by a process that died is taken over at once", async () => {
 
 function train(runsDir: string): Promise<{ status: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, [path.join(ROOT, "bin/xft.cjs"), "train", "--dataset", "esnli", "--condition", "label", "--seed", "3",
-      "--profile", "ci", "--runs-dir", runsDir], { cwd: ROOT, env: { ...process.env, TF_CPP_MIN_LOG_LEVEL: "2" } });
+    const child = spawn(
+      process.execPath,
+      [
+        path.join(ROOT, "bin/xft.cjs"),
+        "train",
+        "--dataset",
+        "esnli",
+        "--condition",
+        "label",
+        "--seed",
+        "3",
+        "--profile",
+        "ci",
+        "--runs-dir",
+        runsDir,
+      ],
+      { cwd: ROOT, env: { ...process.env, TF_CPP_MIN_LOG_LEVEL: "2" } },
+    );
     let stdout = "";
     let stderr = "";
     child.stdout.on("data", (d) => (stdout += d));
@@ -67,6 +83,10 @@ test("two xft train processes on one run: one trains it, the other waits and reu
   const [ra, rb] = [JSON.parse(a.stdout), JSON.parse(b.stdout)];
   assert.equal(ra.dir, rb.dir);
   assert.equal(ra.accuracy, rb.accuracy);
-  assert.deepEqual(fs.readdirSync(runsDir).filter((f) => f.endsWith(".lock")), [], "no lock is left behind");
+  assert.deepEqual(
+    fs.readdirSync(runsDir).filter((f) => f.endsWith(".lock")),
+    [],
+    "no lock is left behind",
+  );
   fs.rmSync(runsDir, { recursive: true });
 });

@@ -15,9 +15,12 @@ import { readPredictions, readRunRecord, runExperiment, RunRecord, RunSpec } fro
 import { GRID_PROFILES, runGrid } from "../../src/runs/grid";
 
 const ROOT = path.resolve(__dirname, "../..");
-const xft = (...args: string[]) => spawnSync(process.execPath, [path.join(ROOT, "bin/xft.cjs"), ...args], {
-  cwd: ROOT, encoding: "utf8", env: { ...process.env, TF_CPP_MIN_LOG_LEVEL: "2" },
-});
+const xft = (...args: string[]) =>
+  spawnSync(process.execPath, [path.join(ROOT, "bin/xft.cjs"), ...args], {
+    cwd: ROOT,
+    encoding: "utf8",
+    env: { ...process.env, TF_CPP_MIN_LOG_LEVEL: "2" },
+  });
 
 /** Two labels, shown in the response: a tiny model learns them in a few steps. */
 function writeDataset(file: string): void {
@@ -25,9 +28,15 @@ function writeDataset(file: string): void {
   const rows = Array.from({ length: 40 }, (_, i) => {
     const label = labelSet[i % 2];
     return JSON.stringify({
-      id: `v-${i}`, source: "verify-test", dimension: "clarity", context: [{ role: "user", text: `question ${i}` }],
-      response: `this answer is ${label === "high" ? "clear and deep" : "vague and thin"}`, label, labelSet,
-      explanations: [`it is ${label === "high" ? "clear" : "vague"}`], split: i < 28 ? "train" : "test",
+      id: `v-${i}`,
+      source: "verify-test",
+      dimension: "clarity",
+      context: [{ role: "user", text: `question ${i}` }],
+      response: `this answer is ${label === "high" ? "clear and deep" : "vague and thin"}`,
+      label,
+      labelSet,
+      explanations: [`it is ${label === "high" ? "clear" : "vague"}`],
+      split: i < 28 ? "train" : "test",
     });
   });
   fs.writeFileSync(file, rows.join("\n") + "\n");
@@ -74,7 +83,10 @@ test("a truncated model.safetensors: reuse is an error naming the run, the file 
   const recorded = pristine.artifacts!["model.safetensors"].bytes;
   const { runsDir } = damagedCopy((d) => truncate(path.join(d, "model.safetensors"), 4096));
   await assert.rejects(runExperiment(spec, { runsDir }), (err: Error) => {
-    assert.match(err.message, new RegExp(`^run ${pristine.key} is damaged: .*${pristine.key}/model\\.safetensors: 4096 bytes, the record says ${recorded}`));
+    assert.match(
+      err.message,
+      new RegExp(`^run ${pristine.key} is damaged: .*${pristine.key}/model\\.safetensors: 4096 bytes, the record says ${recorded}`),
+    );
     assert.match(err.message, /--fresh retrains it/);
     return true;
   });
@@ -88,14 +100,22 @@ test("a deleted model.safetensors, garbage of the same size in predictions.json,
     const file = path.join(d, "predictions.json");
     fs.writeFileSync(file, "g".repeat(fs.statSync(file).size));
   });
-  await assert.rejects(runExperiment(spec, { runsDir: sameSize.runsDir }), /predictions\.json: sha256 [0-9a-f]{12}, the record says [0-9a-f]{12} \(same size, other bytes\)/);
+  await assert.rejects(
+    runExperiment(spec, { runsDir: sameSize.runsDir }),
+    /predictions\.json: sha256 [0-9a-f]{12}, the record says [0-9a-f]{12} \(same size, other bytes\)/,
+  );
 
   const badRecord = damagedCopy((d) => fs.writeFileSync(path.join(d, "run.json"), "garbage\n"));
-  await assert.rejects(runExperiment(spec, { runsDir: badRecord.runsDir }),
-    new RegExp(`run ${pristine.key} is damaged: .*${pristine.key}/run\\.json is not valid JSON \\(Unexpected token`));
+  await assert.rejects(
+    runExperiment(spec, { runsDir: badRecord.runsDir }),
+    new RegExp(`run ${pristine.key} is damaged: .*${pristine.key}/run\\.json is not valid JSON \\(Unexpected token`),
+  );
   // The readers name the file and the run too, where before they said only "Unexpected token 'g'".
   assert.throws(() => readRunRecord(badRecord.runDir), new RegExp(`Error: run ${pristine.key}: .*run\\.json is not valid JSON`));
-  assert.throws(() => readPredictions({ key: pristine.key, dir: sameSize.runDir }), new RegExp(`Error: run ${pristine.key}: .*predictions\\.json is not valid JSON`));
+  assert.throws(
+    () => readPredictions({ key: pristine.key, dir: sameSize.runDir }),
+    new RegExp(`Error: run ${pristine.key}: .*predictions\\.json is not valid JSON`),
+  );
 });
 
 test("a record from before artifacts were kept is reused as it is; the run key is unchanged", async () => {
@@ -144,12 +164,20 @@ test("xft runs verify lists exactly the damaged runs (exit 1), and a clean runs 
   place("eeeedeleted", (d) => fs.rmSync(path.join(d, "model.safetensors")));
   fs.mkdirSync(path.join(runsDir, "pretrain"));
 
-  const bad = verifyRuns(runsDir).filter((c) => c.problems.length > 0).map((c) => c.key);
+  const bad = verifyRuns(runsDir)
+    .filter((c) => c.problems.length > 0)
+    .map((c) => c.key);
   assert.deepEqual(bad, ["bbbbtruncated", "ccccgarbagepreds", "ddddgarbagerecord", "eeeedeleted"]);
 
   const r = xft("runs", "verify", "--runs-dir", runsDir);
   assert.equal(r.status, 1, r.stderr);
-  assert.deepEqual(r.stdout.trim().split("\n").map((line) => line.split(":")[0]), bad);
+  assert.deepEqual(
+    r.stdout
+      .trim()
+      .split("\n")
+      .map((line) => line.split(":")[0]),
+    bad,
+  );
   assert.match(r.stdout, /bbbbtruncated: .*model\.safetensors: 10 bytes, the record says \d+/);
   assert.match(r.stderr, /5 runs in .*, 4 damaged/);
 

@@ -6,8 +6,15 @@ import { explanationLengths, labelDistribution, mean, quantile, summarizeLengths
 
 function example(id: string, dimension: string, label: string, explanations: string[] = []): Example {
   return {
-    id, source: "toy", dimension, context: [{ role: "user", text: "q" }], response: "r",
-    label, labelSet: ["low", "mid", "high"], explanations, split: "train",
+    id,
+    source: "toy",
+    dimension,
+    context: [{ role: "user", text: "q" }],
+    response: "r",
+    label,
+    labelSet: ["low", "mid", "high"],
+    explanations,
+    split: "train",
   };
 }
 
@@ -33,9 +40,10 @@ test("label distribution: every label of the labelSet per dimension, in order, s
     [example("d", "x", "high"), example("e", "y", "mid")],
   );
   const rows = labelDistribution(ds);
-  assert.deepEqual(rows.map((r) => `${r.dimension}:${r.label}:${r.count}`), [
-    "x:low:1", "x:mid:0", "x:high:2", "y:low:0", "y:mid:2", "y:high:0",
-  ]);
+  assert.deepEqual(
+    rows.map((r) => `${r.dimension}:${r.label}:${r.count}`),
+    ["x:low:1", "x:mid:0", "x:high:2", "y:low:0", "y:mid:2", "y:high:0"],
+  );
   for (const dimension of ["x", "y"]) {
     const total = rows.filter((r) => r.dimension === dimension).reduce((s, r) => s + r.share, 0);
     assert.ok(Math.abs(total - 1) < 1e-12, `${dimension}: shares sum to ${total}`);

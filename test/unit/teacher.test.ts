@@ -23,7 +23,10 @@ const MUSEUM = "What time does the city museum open on Sunday? How much does a t
 
 /** A small source of ordinary exchanges to calibrate on: the hand-made cases are judged against it. */
 const TRAIN: Conversation[] = [
-  ask("Can you recommend a good book about the history of Rome?", "Mary Beard's SPQR is a readable history of ancient Rome, from its founding to the third century."),
+  ask(
+    "Can you recommend a good book about the history of Rome?",
+    "Mary Beard's SPQR is a readable history of ancient Rome, from its founding to the third century.",
+  ),
   ask("How do I boil an egg?", "Put the egg in boiling water for about nine minutes, then cool it in cold water before peeling."),
   ask("What's the weather like in Oslo in March?", "March in Oslo is still cold, usually around zero degrees, with some snow and longer days."),
   ask("Is it hard to learn the guitar?", "It takes patience. Most people can play simple chords after a few weeks of daily practice."),
@@ -74,7 +77,10 @@ test("naturalness: every rater scores a repetitive reply below a fluent one, and
 });
 
 test("naturalness: stock assistant phrases and symbol clutter count against a reply", () => {
-  const plain = ask("Can you help me plan a trip to Lisbon?", "Lisbon is lovely in spring. Spend a day in Alfama, take tram 28 and try the custard tarts in Belem.");
+  const plain = ask(
+    "Can you help me plan a trip to Lisbon?",
+    "Lisbon is lovely in spring. Spend a day in Alfama, take tram 28 and try the custard tarts in Belem.",
+  );
   const canned = ask(
     "Can you help me plan a trip to Lisbon?",
     "As an AI language model, I cannot provide personal opinions. ### **Trip** => {day1: Alfama} ;; @@ It is important to note that I hope this helps.",
@@ -83,7 +89,10 @@ test("naturalness: stock assistant phrases and symbol clutter count against a re
 });
 
 test("comprehensiveness: a reply that answers every question beats one that answers part", () => {
-  const full = ask(MUSEUM, "The city museum opens at 10 am on Sunday. A ticket for the dinosaur exhibition costs 12 euros, and children under six go free.");
+  const full = ask(
+    MUSEUM,
+    "The city museum opens at 10 am on Sunday. A ticket for the dinosaur exhibition costs 12 euros, and children under six go free.",
+  );
   const partial = ask(MUSEUM, "The museum is nice.");
   assertEveryRaterPrefers("comprehensiveness", full, partial);
 });
@@ -125,8 +134,14 @@ test("strategies: quantile position with ties, bins, and the 1-4 to 1-5 map", ()
   assert.equal(quantilePosition(0, ref), 0);
   assert.equal(quantilePosition(2, ref), (1 + 2 / 2) / 4);
   assert.equal(quantilePosition(9, ref), 1);
-  assert.deepEqual([0, 0.19, 0.2, 0.79, 0.8, 1].map((p) => scoreAtPosition(p, 5)), [1, 1, 2, 4, 5, 5]);
-  assert.deepEqual([1, 2, 3, 4].map((s) => toFivePoint(s, 4).toFixed(2)), ["1.00", "2.33", "3.67", "5.00"]);
+  assert.deepEqual(
+    [0, 0.19, 0.2, 0.79, 0.8, 1].map((p) => scoreAtPosition(p, 5)),
+    [1, 1, 2, 4, 5, 5],
+  );
+  assert.deepEqual(
+    [1, 2, 3, 4].map((s) => toFivePoint(s, 4).toFixed(2)),
+    ["1.00", "2.33", "3.67", "5.00"],
+  );
   assert.equal(toFivePoint(3, 5), 3);
 });
 
@@ -142,8 +157,14 @@ test("merge: the mean, rounded half up and clamped to 1-5", () => {
 });
 
 test("merge: explanations keep the best-supported clauses near the label, without near-copies, under 40 words", () => {
-  const judgment = (score: number, evidence: string[]): Judgment =>
-    ({ rater: "r", strategy: "1-5", scaleScore: score, score, explanation: evidence.join("; "), evidence });
+  const judgment = (score: number, evidence: string[]): Judgment => ({
+    rater: "r",
+    strategy: "1-5",
+    scaleScore: score,
+    score,
+    explanation: evidence.join("; "),
+    evidence,
+  });
   const judgments = [
     judgment(2, ["repeats 'very very' 3 times", "2 of 5 sentences are under 3 words"]),
     judgment(2, ["repeats 'very very' 3 times", "uses no stock assistant phrase"]),
@@ -153,7 +174,10 @@ test("merge: explanations keep the best-supported clauses near the label, withou
   assert.equal(mergeExplanations(judgments, 2), "Repeats 'very very' 3 times; 2 of 5 sentences are under 3 words.");
   assert.equal(mergeExplanations(judgments, 5), "Uses no stock assistant phrase; all sentences start with a capital.");
 
-  const copies = [judgment(3, ["shares 2 content words with the last user turn ('tea', 'milk')", "shares 2 content words with the last user turn"]), judgment(3, ["is short"])];
+  const copies = [
+    judgment(3, ["shares 2 content words with the last user turn ('tea', 'milk')", "shares 2 content words with the last user turn"]),
+    judgment(3, ["is short"]),
+  ];
   assert.equal(mergeExplanations(copies, 3), "Shares 2 content words with the last user turn ('tea', 'milk'); is short.");
 
   const long = Array.from({ length: 30 }, (_, i) => `w${i}`).join(" ");
@@ -173,22 +197,46 @@ test("Krippendorff's alpha (ordinal) reproduces the published example; Spearman 
   ];
   const units = observers[0].map((_, u) => observers.map((o) => o[u]));
   assert.equal(krippendorffAlphaOrdinal(units).toFixed(3), "0.815");
-  assert.equal(krippendorffAlphaOrdinal([[1, 1], [2, 2], [3, 3]]), 1);
-  assert.ok(Number.isNaN(krippendorffAlphaOrdinal([[2, 2], [2, 2]])));
+  assert.equal(
+    krippendorffAlphaOrdinal([
+      [1, 1],
+      [2, 2],
+      [3, 3],
+    ]),
+    1,
+  );
+  assert.ok(
+    Number.isNaN(
+      krippendorffAlphaOrdinal([
+        [2, 2],
+        [2, 2],
+      ]),
+    ),
+  );
 
   assert.deepEqual(ranks([10, 20, 20, 5]), [2, 3.5, 3.5, 1]);
   // scipy.stats.spearmanr([1, 2, 2, 3, 5, 4], [2, 1, 3, 3, 6, 5]) = 0.8676470588235294
   assert.ok(Math.abs(spearman([1, 2, 2, 3, 5, 4], [2, 1, 3, 3, 6, 5]) - 0.8676470588235294) < 1e-12);
   assert.equal(spearman([1, 2, 3], [30, 20, 10]), -1);
   assert.ok(Number.isNaN(spearman([1, 1, 1], [1, 2, 3])));
-  assert.equal(meanPairwiseSpearman([[1, 2, 3], [1, 2, 3], [3, 2, 1]]), (1 - 1 - 1) / 3);
+  assert.equal(
+    meanPairwiseSpearman([
+      [1, 2, 3],
+      [1, 2, 3],
+      [3, 2, 1],
+    ]),
+    (1 - 1 - 1) / 3,
+  );
 });
 
 // --------------------------------------------------------------------------------------- the benchmark
 
 test("HH-RLHF transcripts parse into alternating turns", () => {
   assert.deepEqual(parseHhTranscript("\n\nHuman: hi there\n\nAssistant: hello\n\nHuman: bye\n\nAssistant: see you"), [
-    turn("user", "hi there"), turn("assistant", "hello"), turn("user", "bye"), turn("assistant", "see you"),
+    turn("user", "hi there"),
+    turn("assistant", "hello"),
+    turn("user", "bye"),
+    turn("assistant", "see you"),
   ]);
   assert.equal(parseHhTranscript("no speakers here"), undefined);
 });
@@ -210,7 +258,10 @@ test("the built benchmark: six datasets, three dimensions, one explanation each,
       assert.ok(n >= 300 && n <= 2500, `${source} ${d}: ${n} examples`);
     }
     assert.ok(rows.every((r) => r.source === source && (DIMENSIONS as readonly string[]).includes(r.dimension)));
-    assert.ok(rows.every((r) => r.explanations.length === 1 && r.explanations[0].split(/\s+/).length <= 41), `${source}: explanations`);
+    assert.ok(
+      rows.every((r) => r.explanations.length === 1 && r.explanations[0].split(/\s+/).length <= 41),
+      `${source}: explanations`,
+    );
     const share = dataset.train.length / rows.length;
     assert.ok(share > 0.6 && share < 0.75, `${source}: train share ${share}`);
   }
@@ -232,7 +283,14 @@ test("the built benchmark: no conversation is in both splits", () => {
   for (const { source, dataset } of built()) {
     const trainKeys = new Set(dataset.train.map((r) => conversationKey(r.context)));
     const leaked = dataset.test.filter((r) => trainKeys.has(conversationKey(r.context)));
-    assert.equal(leaked.length, 0, `${source}: ${leaked.slice(0, 3).map((r) => r.id).join(", ")}`);
+    assert.equal(
+      leaked.length,
+      0,
+      `${source}: ${leaked
+        .slice(0, 3)
+        .map((r) => r.id)
+        .join(", ")}`,
+    );
   }
 });
 
@@ -291,7 +349,11 @@ async function loopback(reply: (prompt: string) => { status?: number; content: s
   await new Promise<void>((ok) => server.listen(0, "127.0.0.1", ok));
   const { port } = server.address() as AddressInfo;
   // closeAllConnections: fetch keeps connections alive, and close() alone would wait for them.
-  const close = () => new Promise<void>((ok) => { server.close(() => ok()); server.closeAllConnections(); });
+  const close = () =>
+    new Promise<void>((ok) => {
+      server.close(() => ok());
+      server.closeAllConnections();
+    });
   return { baseUrl: `http://127.0.0.1:${port}/v1`, requests, close };
 }
 
@@ -299,7 +361,9 @@ test("LLM rater: configured only from the environment", () => {
   assert.equal(llmRaterConfigFromEnv({}), undefined);
   assert.equal(llmRaterConfigFromEnv({ XFT_TEACHER_BASE_URL: "http://x/v1" }), undefined);
   assert.deepEqual(llmRaterConfigFromEnv({ XFT_TEACHER_BASE_URL: "http://x/v1", XFT_TEACHER_MODEL: "m", XFT_TEACHER_API_KEY: "k" }), {
-    baseUrl: "http://x/v1", model: "m", apiKey: "k",
+    baseUrl: "http://x/v1",
+    model: "m",
+    apiKey: "k",
   });
   assert.equal(llmRaterConfigFromEnv({ XFT_TEACHER_BASE_URL: "http://x/v1", XFT_TEACHER_MODEL: "m" })!.apiKey, undefined);
 });
@@ -336,7 +400,15 @@ test("LLM rater: one prompt per strategy over /v1/chat/completions, merged with 
     assert.ok(prompts.every((p) => p.includes("Comprehensiveness") && p.includes("Final reply: It opens at 10 am")));
 
     const mine = rating.judgments.filter((j) => j.rater === "llm:judge-1");
-    assert.deepEqual(mine.map((j) => [j.strategy, j.scaleScore]), [["1-4", 3], ["1-4+anchors", 3], ["1-5", 5], ["1-5+anchors", 5]]);
+    assert.deepEqual(
+      mine.map((j) => [j.strategy, j.scaleScore]),
+      [
+        ["1-4", 3],
+        ["1-4+anchors", 3],
+        ["1-5", 5],
+        ["1-5+anchors", 5],
+      ],
+    );
     assert.deepEqual(mine[0].evidence, ["The reply gives the opening time '10 am'", "It also names the ticket price"]);
     assert.equal(rating.judgments.length, 4 * STRATEGIES.length);
     assert.equal(rating.label, mergeScores(rating.judgments.map((j) => j.score)).label);
@@ -351,7 +423,10 @@ test("LLM rater: malformed replies and HTTP errors fail with a clear message", a
   try {
     const llm = new LlmRater({ baseUrl: malformed.baseUrl, model: "judge-1" });
     llm.fit({ train: TRAIN, anchors: TRAIN.slice(0, 2) });
-    await assert.rejects(llm.judge(conversation, "on-topic"), /LLM rater llm:judge-1: malformed reply to the on-topic prompt \(1-4\): no "Score: <1-4>" line/);
+    await assert.rejects(
+      llm.judge(conversation, "on-topic"),
+      /LLM rater llm:judge-1: malformed reply to the on-topic prompt \(1-4\): no "Score: <1-4>" line/,
+    );
     assert.equal(malformed.requests[0].authorization, undefined, "no key, no authorization header");
   } finally {
     await malformed.close();

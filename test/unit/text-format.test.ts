@@ -18,9 +18,18 @@ import { fixtureDir, fixturesUnavailable } from "./hf-fixtures";
 
 const skip = fixturesUnavailable();
 const example: Example = {
-  id: "x1", source: "t", dimension: "on-topic", context: [{ role: "user", text: "Where is   the\nstation?" }, { role: "assistant", text: "Which one?" }],
-  response: "The central one, near the park.", label: "4", labelSet: ["1", "2", "3", "4", "5"],
-  explanations: ["It answers\nthe question directly."], split: "train",
+  id: "x1",
+  source: "t",
+  dimension: "on-topic",
+  context: [
+    { role: "user", text: "Where is   the\nstation?" },
+    { role: "assistant", text: "Which one?" },
+  ],
+  response: "The central one, near the park.",
+  label: "4",
+  labelSet: ["1", "2", "3", "4", "5"],
+  explanations: ["It answers\nthe question directly."],
+  split: "train",
 };
 const SEQ = { maxLen: 128, maxExplTokens: 40 };
 
@@ -29,15 +38,21 @@ test("plain format: the prompt reads as the documented template, the target as t
   const fmt = plainFormat(tok);
   const e = encodeExample(example, "label+expl", fmt, SEQ);
   assert.equal(e.tokens[0], tok.bosId, "the checkpoint's BOS starts the prompt");
-  assert.equal(fmt.decode(e.tokens.slice(1, e.promptLen)),
-    "Task: on-topic (1, 2, 3, 4, 5)\nUser: Where is the station?\nAssistant: Which one?\nResponse: The central one, near the park.\nScore:");
+  assert.equal(
+    fmt.decode(e.tokens.slice(1, e.promptLen)),
+    "Task: on-topic (1, 2, 3, 4, 5)\nUser: Where is the station?\nAssistant: Which one?\nResponse: The central one, near the park.\nScore:",
+  );
   assert.equal(fmt.decode(e.tokens.slice(e.promptLen)), " 4\nExplanation: It answers the question directly.</s>");
   const label = encodeExample(example, "label", fmt, SEQ);
   assert.equal(fmt.decode(label.tokens.slice(label.promptLen)), " 4</s>");
   const rationale = encodeExample(example, "expl+label", fmt, SEQ);
   assert.ok(fmt.decode(rationale.tokens.slice(0, rationale.promptLen)).endsWith("Response: The central one, near the park.\nExplanation:"));
   assert.equal(fmt.decode(rationale.tokens.slice(rationale.promptLen)), " It answers the question directly.\nScore: 4</s>");
-  assert.deepEqual(encodeRationalePrompt(example, fmt, SEQ).tokens, rationale.tokens.slice(0, rationale.promptLen), "the test prompt is the training prompt");
+  assert.deepEqual(
+    encodeRationalePrompt(example, fmt, SEQ).tokens,
+    rationale.tokens.slice(0, rationale.promptLen),
+    "the test prompt is the training prompt",
+  );
   // A generated newline ends a rationale; eos ends it too; other tokens continue it.
   assert.equal(fmt.endsRationale(fmt.encode("\n")[0], []), "label");
   assert.equal(fmt.endsRationale(tok.eosId!, []), "eos");
@@ -60,29 +75,56 @@ test("xft's format gives exactly the sequences xft's models trained on", () => {
   const e = encodeExample(example, "label+expl", xftFormat(tok), SEQ);
   const s = (name: string) => tok.special(name);
   assert.equal(e.tokens[e.promptLen - 1], s("<|score|>"));
-  assert.deepEqual(e.tokens.slice(e.promptLen), [tok.labelToken(3), s("<|expl|>"), ...tok.encode("It answers\nthe question directly."), s("<|eos|>")]);
+  assert.deepEqual(e.tokens.slice(e.promptLen), [
+    tok.labelToken(3),
+    s("<|expl|>"),
+    ...tok.encode("It answers\nthe question directly."),
+    s("<|eos|>"),
+  ]);
 });
 
 test("labels of several tokens: each label's summed log-probability after the prompt, renormalised", async () => {
   await initBackend({ quiet: true });
   const config: LlamaConfig = {
-    family: "llama", modelType: "llama", vocabSize: 40, maxLen: 16, layers: 1, dModel: 16, heads: 2, kvHeads: 1, headDim: 8, mlpDim: 32,
-    normEps: 1e-6, ropeTheta: 10000, ropeScale: 1, qkvBias: false, outBias: false, mlpBias: false, untiedHead: true, initStd: 0.5,
+    family: "llama",
+    modelType: "llama",
+    vocabSize: 40,
+    maxLen: 16,
+    layers: 1,
+    dModel: 16,
+    heads: 2,
+    kvHeads: 1,
+    headDim: 8,
+    mlpDim: 32,
+    normEps: 1e-6,
+    ropeTheta: 10000,
+    ropeScale: 1,
+    qkvBias: false,
+    outBias: false,
+    mlpBias: false,
+    untiedHead: true,
+    initStd: 0.5,
   };
   const params = createParams(config, 3);
   try {
-    const prompts = [[1, 2, 3, 4], [5, 6]];
+    const prompts = [
+      [1, 2, 3, 4],
+      [5, 6],
+    ];
     const labels = [[7], [8, 9], [10, 11, 12]];
     const got = await readLabelsBatch(params, config, prompts, labels, 0);
     // By hand: the log-softmax of the full vocabulary at each position that predicts a label token.
-    const logprob = (seq: number[], next: number) => tf.tidy(() => {
-      const { hidden } = forward(params, config, tf.tensor2d([seq], [1, seq.length], "int32"));
-      return tf.logSoftmax(logitsAt(params, hidden, tf.tensor1d([seq.length - 1], "int32"))).dataSync()[next];
-    });
+    const logprob = (seq: number[], next: number) =>
+      tf.tidy(() => {
+        const { hidden } = forward(params, config, tf.tensor2d([seq], [1, seq.length], "int32"));
+        return tf.logSoftmax(logitsAt(params, hidden, tf.tensor1d([seq.length - 1], "int32"))).dataSync()[next];
+      });
     prompts.forEach((p, i) => {
       const scores = labels.map((l) => l.reduce((sum, token, j) => sum + logprob([...p, ...l.slice(0, j)], token), 0));
       const z = scores.reduce((a, s) => a + Math.exp(s), 0);
-      scores.forEach((s, k) => assert.ok(Math.abs(got[i * 3 + k] - Math.exp(s) / z) < 1e-5, `prompt ${i}, label ${k}: ${got[i * 3 + k]} vs ${Math.exp(s) / z}`));
+      scores.forEach((s, k) =>
+        assert.ok(Math.abs(got[i * 3 + k] - Math.exp(s) / z) < 1e-5, `prompt ${i}, label ${k}: ${got[i * 3 + k]} vs ${Math.exp(s) / z}`),
+      );
     });
     // Single-token labels take the fast path; it agrees with the general one.
     const single = await readLabelsBatch(params, config, prompts, [[7], [8]], 0);

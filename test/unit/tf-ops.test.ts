@@ -34,7 +34,12 @@ test("on the native backend, xft's TensorFlow ops are built (scripts/native-kern
 });
 
 // Shapes whose rows are not a multiple of the ops' 64-row blocks and whose width is not a multiple of 8.
-for (const shape of [[3, 37], [2, 70, 24], [130, 128], [1, 1]]) {
+for (const shape of [
+  [3, 37],
+  [2, 70, 24],
+  [130, 128],
+  [1, 1],
+]) {
   test(`fused GELU and LayerNorm match autodiff of tfjs ops on [${shape}]`, async (t) => {
     if (!(await nativeOnly(t))) return;
     const d = shape[shape.length - 1];
@@ -45,9 +50,11 @@ for (const shape of [[3, 37], [2, 70, 24], [130, 128], [1, 1]]) {
     assert.ok(maxRelDiff(fusedGelu(x), referenceGelu(x)) < 1e-6, "GELU forward");
     const dGelu = (f: (x: tf.Tensor) => tf.Tensor) => tf.grad((v: tf.Tensor) => f(v).mul(weight).sum())(x);
     assert.ok(maxRelDiff(dGelu(fusedGelu), dGelu(referenceGelu)) < 1e-5, "GELU gradient");
-    if (d > 1) { // (a LayerNorm of width 1 is 0 everywhere, with a gradient of 0)
+    if (d > 1) {
+      // (a LayerNorm of width 1 is 0 everywhere, with a gradient of 0)
       assert.ok(maxRelDiff(fusedLayerNorm(x, g, b, 1e-5), referenceLayerNorm(x, g, b)) < 1e-5, "LayerNorm forward");
-      const grads = (f: (x: tf.Tensor, g: tf.Tensor, b: tf.Tensor) => tf.Tensor) => tf.grads((...a: tf.Tensor[]) => f(a[0], a[1], a[2]).mul(weight).sum())([x, g, b]);
+      const grads = (f: (x: tf.Tensor, g: tf.Tensor, b: tf.Tensor) => tf.Tensor) =>
+        tf.grads((...a: tf.Tensor[]) => f(a[0], a[1], a[2]).mul(weight).sum())([x, g, b]);
       const ours = grads((x, g, b) => fusedLayerNorm(x, g, b, 1e-5));
       const reference = grads(referenceLayerNorm);
       ["x", "g", "b"].forEach((name, i) => {
@@ -61,13 +68,18 @@ for (const shape of [[3, 37], [2, 70, 24], [130, 128], [1, 1]]) {
 test("the fused softmax cross-entropy matches tfjs ops, also where a probability underflows", async (t) => {
   if (!(await nativeOnly(t))) return;
   const logits = tf.randomNormal([70, 33], 0, 30, "float32", 9) as tf.Tensor2D; // spread wide: many exp(x - max) below 1e-38
-  const targets = tf.tensor1d(Array.from({ length: 70 }, (_, i) => (i * 7) % 33), "int32");
+  const targets = tf.tensor1d(
+    Array.from({ length: 70 }, (_, i) => (i * 7) % 33),
+    "int32",
+  );
   const [probs, lossSum] = softmaxCrossEntropy(logits, targets);
   assert.ok(maxRelDiff(probs, tf.softmax(logits)) < 1e-6, "probabilities");
   const reference = tf.tidy(() => tf.logSoftmax(logits).mul(tf.oneHot(targets, 33)).sum().neg());
   assert.ok(Math.abs(lossSum.dataSync()[0] / reference.dataSync()[0] - 1) < 1e-6, `loss ${lossSum.dataSync()[0]} against ${reference.dataSync()[0]}`);
-  assert.throws(() => softmaxCrossEntropy(logits.slice([0, 0], [2, 33]), tf.tensor1d([3, 33], "int32")),
-    /XftSoftmaxCrossEntropy: target 33 of row 1 is outside the vocabulary \[0, 33\)/);
+  assert.throws(
+    () => softmaxCrossEntropy(logits.slice([0, 0], [2, 33]), tf.tensor1d([3, 33], "int32")),
+    /XftSoftmaxCrossEntropy: target 33 of row 1 is outside the vocabulary \[0, 33\)/,
+  );
   assert.throws(() => softmaxCrossEntropy(logits, tf.tensor1d([1, 2], "int32")), /XftSoftmaxCrossEntropy: targets must be \[70\], got \[2\]/);
 });
 
@@ -80,8 +92,11 @@ test("the fused AdamW step matches the tfjs-ops update (clipping, weight decay o
     const params = createParams(cfg, 3);
     const opt = new AdamW({ lr: 1e-2, minLr: 1e-5, warmupSteps: 0, weightDecay: 0.1, beta1: 0.9, beta2: 0.99, eps: 1e-8, gradClip: 50 }, params);
     const norms: number[] = [];
-    for (let step = 1; step <= 4; step++) { // gradients of norm about 90 against a clip of 50 on odd steps, 45 on even ones
-      const grads = Object.fromEntries(Object.entries(params).map(([n, p], i) => [n, tf.randomNormal(p.shape, 0, step % 2 ? 1 : 0.5, "float32", 100 * step + i + 1)]));
+    for (let step = 1; step <= 4; step++) {
+      // gradients of norm about 90 against a clip of 50 on odd steps, 45 on even ones
+      const grads = Object.fromEntries(
+        Object.entries(params).map(([n, p], i) => [n, tf.randomNormal(p.shape, 0, step % 2 ? 1 : 0.5, "float32", 100 * step + i + 1)]),
+      );
       norms.push(opt.apply(grads, 1e-2).dataSync()[0]);
       tf.dispose(Object.values(grads));
     }
@@ -103,9 +118,18 @@ test("the fused AdamW step matches the tfjs-ops update (clipping, weight decay o
     loadTfOps("tensorflow", info.threads);
   }
   const one = tf.ones([2, 2]);
-  assert.throws(() => adamWOp([one], [tf.ones([4])], tf.zeros([4]), tf.zeros([4]),
-    { lr: 1, beta1: 0.9, beta2: 0.99, eps: 1e-8, weightDecay: 0, biasCorrection1: 1, biasCorrection2: 1, gradClip: 0 }, tf.ones([1])),
-  /XftAdamW: grads\[0\] must be \[2,2\], got \[4\]/);
+  assert.throws(
+    () =>
+      adamWOp(
+        [one],
+        [tf.ones([4])],
+        tf.zeros([4]),
+        tf.zeros([4]),
+        { lr: 1, beta1: 0.9, beta2: 0.99, eps: 1e-8, weightDecay: 0, biasCorrection1: 1, biasCorrection2: 1, gradClip: 0 },
+        tf.ones([1]),
+      ),
+    /XftAdamW: grads\[0\] must be \[2,2\], got \[4\]/,
+  );
 });
 
 test("the ops' numbers do not depend on the thread count, and attention as an op has the addon's bits", async (t) => {
@@ -118,11 +142,27 @@ test("the ops' numbers do not depend on the thread count, and attention as an op
   const all = () => {
     const gelu = tf.grad((v: tf.Tensor) => fusedGelu(v).square().sum())(x);
     const ln = tf.grads((...a: tf.Tensor[]) => fusedLayerNorm(a[0], a[1], a[2], 1e-5).square().sum())([x, g, b]);
-    const attention = tf.grad((v: tf.Tensor) => kernelAttention(v as tf.Tensor2D, 3, 2).square().sum())(x);
-    const crossEntropy = softmaxCrossEntropy(x, tf.tensor1d(Array.from({ length: 2100 }, (_, i) => i % 96), "int32"));
+    const attention = tf.grad((v: tf.Tensor) =>
+      kernelAttention(v as tf.Tensor2D, 3, 2)
+        .square()
+        .sum(),
+    )(x);
+    const crossEntropy = softmaxCrossEntropy(
+      x,
+      tf.tensor1d(
+        Array.from({ length: 2100 }, (_, i) => i % 96),
+        "int32",
+      ),
+    );
     const zeros = tf.zeros([x.size + g.size]);
-    const adam = adamWOp([x, g], [gelu, ln[1]], zeros, zeros,
-      { lr: 1e-3, beta1: 0.9, beta2: 0.99, eps: 1e-8, weightDecay: 0.1, biasCorrection1: 0.1, biasCorrection2: 0.01, gradClip: 1 }, tf.ones([2]));
+    const adam = adamWOp(
+      [x, g],
+      [gelu, ln[1]],
+      zeros,
+      zeros,
+      { lr: 1e-3, beta1: 0.9, beta2: 0.99, eps: 1e-8, weightDecay: 0.1, biasCorrection1: 0.1, biasCorrection2: 0.01, gradClip: 1 },
+      tf.ones([2]),
+    );
     return [attention, gelu, ...ln, ...crossEntropy, ...adam.params, adam.norm].map((v) => Array.from(v.dataSync()));
   };
   try {
@@ -132,7 +172,18 @@ test("the ops' numbers do not depend on the thread count, and attention as an op
     assert.deepEqual(all(), one);
     loadTfOps("tensorflow", info.threads, "tfjs"); // attention back on the addon, which copies through Float32Arrays
     loadAttentionKernel(info.threads);
-    assert.deepEqual(Array.from(tf.grad((v: tf.Tensor) => kernelAttention(v as tf.Tensor2D, 3, 2).square().sum())(x).dataSync()), one[0]);
+    assert.deepEqual(
+      Array.from(
+        tf
+          .grad((v: tf.Tensor) =>
+            kernelAttention(v as tf.Tensor2D, 3, 2)
+              .square()
+              .sum(),
+          )(x)
+          .dataSync(),
+      ),
+      one[0],
+    );
   } finally {
     loadTfOps("tensorflow", info.threads);
   }
@@ -147,7 +198,10 @@ test("XFT_TF_OPS and bad input: clear errors naming the op and the shapes", asyn
   assert.throws(() => fusedGelu(tf.ones([2])), /not loaded/);
   loadTfOps("tensorflow", info.threads);
   assert.throws(() => fusedLayerNorm(tf.ones([3, 4]), tf.ones([5]), tf.ones([4]), 1e-5), /XftLayerNorm: g must be \[4\], got \[5\]/);
-  assert.throws(() => kernelAttention(tf.ones([4, 30]) as tf.Tensor2D, 2, 1), /XftCausalAttention: qkv \[4,30\] does not split into batch 2 and 3 x 1 heads of a multiple of 8/);
+  assert.throws(
+    () => kernelAttention(tf.ones([4, 30]) as tf.Tensor2D, 2, 1),
+    /XftCausalAttention: qkv \[4,30\] does not split into batch 2 and 3 x 1 heads of a multiple of 8/,
+  );
 });
 
 test("the model's loss and gradients are the same with xft's TensorFlow ops and with tfjs ops", async (t) => {

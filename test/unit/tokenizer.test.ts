@@ -28,7 +28,7 @@ const ODD_TEXTS = [
   "tabs\tand\nnewlines\r\nand\u00a0no-break\u2009thin\u200bzero-width",
   "combining e\u0301 vs é, ligature ﬁ, full-width ＡＢＣ",
   "control \u0000\u0007\u001b bytes and \u{10FFFF}",
-  "code: if (x <= 3) { return a[i] ?? \"<none>\"; } // 100% #1 @user",
+  'code: if (x <= 3) { return a[i] ?? "<none>"; } // 100% #1 @user',
   "<|eos|> <|label_3|> <|bos|><|pad|>",
   " ",
 ];
@@ -64,7 +64,10 @@ test("special-token strings in text stay text", () => {
   const text = "a <|eos|> b <|label_0|>";
   const ids = tok.encode(text);
   const specials = new Set(SPECIAL_TOKENS.map((s) => tok.special(s)));
-  assert.ok(ids.every((id) => id >= 0 && !specials.has(id)), `ids ${ids}`);
+  assert.ok(
+    ids.every((id) => id >= 0 && !specials.has(id)),
+    `ids ${ids}`,
+  );
   assert.equal(tok.decode(ids), text);
 });
 

@@ -16,9 +16,15 @@ import { Rng } from "../../src/util/rng";
 const tok = XftTokenizer.load();
 const fmt = xftFormat(tok);
 const example: Example = {
-  id: "x1", source: "test", dimension: "entailment", context: [{ role: "premise", text: "A man plays a guitar on stage." }],
-  response: "A man is performing music.", label: "entailment", labelSet: ["entailment", "neutral", "contradiction"],
-  explanations: ["Playing a guitar on stage is performing music."], split: "train",
+  id: "x1",
+  source: "test",
+  dimension: "entailment",
+  context: [{ role: "premise", text: "A man plays a guitar on stage." }],
+  response: "A man is performing music.",
+  label: "entailment",
+  labelSet: ["entailment", "neutral", "contradiction"],
+  explanations: ["Playing a guitar on stage is performing music."],
+  split: "train",
 };
 const SEQ = { maxLen: 64, maxExplTokens: 8 };
 
@@ -71,7 +77,7 @@ test("a batch trains only the target positions and pads to a multiple of 8", () 
   const b = encodeExample(example, "label+expl", fmt, SEQ);
   const batch = makeBatch([a, b], tok.special("<|pad|>"), SEQ.maxLen);
   assert.equal(batch.length % 8, 0);
-  assert.equal(batch.lossPositions.length, (a.tokens.length - a.promptLen) + (b.tokens.length - b.promptLen));
+  assert.equal(batch.lossPositions.length, a.tokens.length - a.promptLen + (b.tokens.length - b.promptLen));
   assert.equal(batch.lossPositions[0], a.promptLen - 1);
   assert.equal(batch.lossTargets[0], tok.labelToken(0));
   assert.equal(batch.inputs[batch.length - 1], tok.special("<|pad|>"));
@@ -107,8 +113,14 @@ test("data order: every example once per epoch, reshuffled per epoch, the same f
   assert.equal(new Set(epoch0).size, 9);
   const epoch1 = [3, 4, 5].flatMap((s) => order.batchIndices(s));
   assert.notDeepEqual(epoch0, epoch1);
-  assert.deepEqual([0, 1, 2].flatMap((s) => new DataOrder(10, 3, 5).batchIndices(s)), epoch0);
-  assert.notDeepEqual([0, 1, 2].flatMap((s) => new DataOrder(10, 3, 6).batchIndices(s)), epoch0);
+  assert.deepEqual(
+    [0, 1, 2].flatMap((s) => new DataOrder(10, 3, 5).batchIndices(s)),
+    epoch0,
+  );
+  assert.notDeepEqual(
+    [0, 1, 2].flatMap((s) => new DataOrder(10, 3, 6).batchIndices(s)),
+    epoch0,
+  );
 });
 
 const MODEL: GptConfig = { vocabSize: tok.vocabSize, maxLen: 32, layers: 1, dModel: 16, heads: 2, mlpRatio: 2, initStd: 0.02 };
@@ -121,16 +133,33 @@ function synthetic(n: number): EncodedExample[] {
   });
 }
 const CONFIG: TrainConfig = {
-  lr: 3e-3, minLr: 3e-4, warmupSteps: 2, weightDecay: 0.1, beta1: 0.9, beta2: 0.99, eps: 1e-8, gradClip: 1,
-  steps: 12, batchSize: 8, seed: 1, checkpointEvery: 4,
+  lr: 3e-3,
+  minLr: 3e-4,
+  warmupSteps: 2,
+  weightDecay: 0.1,
+  beta1: 0.9,
+  beta2: 0.99,
+  eps: 1e-8,
+  gradClip: 1,
+  steps: 12,
+  batchSize: 8,
+  seed: 1,
+  checkpointEvery: 4,
 };
 
 async function trainOnce(opts: { checkpointFile?: string; stopAt?: number } = {}) {
   const params = createParams(MODEL, 9);
   const result = await train({
-    params, model: MODEL, config: CONFIG, examples: synthetic(40), padId: tok.special("<|pad|>"),
-    checkpointFile: opts.checkpointFile, shouldStop: () => false,
-    onProgress: (p) => { if (p.step === opts.stopAt) throw new Error("simulated crash"); },
+    params,
+    model: MODEL,
+    config: CONFIG,
+    examples: synthetic(40),
+    padId: tok.special("<|pad|>"),
+    checkpointFile: opts.checkpointFile,
+    shouldStop: () => false,
+    onProgress: (p) => {
+      if (p.step === opts.stopAt) throw new Error("simulated crash");
+    },
   }).catch((err) => (err as Error).message);
   const values = await paramsToValues(params);
   disposeParams(params);

@@ -7,7 +7,8 @@ import { test } from "node:test";
 test("tsc --noEmit under strict finds no errors", () => {
   const root = path.resolve(__dirname, "../..");
   const tsc = spawnSync(process.execPath, [path.join(root, "node_modules/typescript/bin/tsc"), "-p", "tsconfig.json", "--noEmit"], {
-    cwd: root, encoding: "utf8",
+    cwd: root,
+    encoding: "utf8",
   });
   assert.equal(tsc.status, 0, tsc.stdout + tsc.stderr);
 });

@@ -20,16 +20,25 @@ function mlpDim(c: GptConfig): number {
 export function gptParameterShapes(c: GptConfig): ParameterShapes {
   const d = c.dModel;
   const m = mlpDim(c);
-  const shapes: ParameterShapes = [["wte", [c.vocabSize, d]], ["wpe", [c.maxLen, d]]];
+  const shapes: ParameterShapes = [
+    ["wte", [c.vocabSize, d]],
+    ["wpe", [c.maxLen, d]],
+  ];
   for (let l = 0; l < c.layers; l++) {
     const p = `blocks.${l}.`;
     shapes.push(
-      [p + "ln1.g", [d]], [p + "ln1.b", [d]],
-      [p + "attn.wqkv", [d, 3 * d]], [p + "attn.bqkv", [3 * d]],
-      [p + "attn.wo", [d, d]], [p + "attn.bo", [d]],
-      [p + "ln2.g", [d]], [p + "ln2.b", [d]],
-      [p + "mlp.w1", [d, m]], [p + "mlp.b1", [m]],
-      [p + "mlp.w2", [m, d]], [p + "mlp.b2", [d]],
+      [p + "ln1.g", [d]],
+      [p + "ln1.b", [d]],
+      [p + "attn.wqkv", [d, 3 * d]],
+      [p + "attn.bqkv", [3 * d]],
+      [p + "attn.wo", [d, d]],
+      [p + "attn.bo", [d]],
+      [p + "ln2.g", [d]],
+      [p + "ln2.b", [d]],
+      [p + "mlp.w1", [d, m]],
+      [p + "mlp.b1", [m]],
+      [p + "mlp.w2", [m, d]],
+      [p + "mlp.b2", [d]],
     );
   }
   shapes.push(["ln_f.g", [d]], ["ln_f.b", [d]]);
@@ -56,6 +65,9 @@ export const gptForward: FamilyForward<GptConfig> = (params, c, tokens, hooks, l
 
   // The residual stream is kept flat, [B*T, d], so that every projection is one 2-D matmul.
   const tokEmb = tf.gather(params.wte, tokens.reshape([B * T]));
-  const embedded = tokEmb.reshape([B, T, d]).add(params.wpe.slice([0, 0], [T, d])).reshape([B * T, d]);
+  const embedded = tokEmb
+    .reshape([B, T, d])
+    .add(params.wpe.slice([0, 0], [T, d]))
+    .reshape([B * T, d]);
   return residualStream(embedded, c.layers, [B, T, d], hooks, { norm, attention, mlp });
 };

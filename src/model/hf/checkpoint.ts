@@ -46,14 +46,16 @@ function weightFiles(dir: string): string[] {
 /** The shards a model.safetensors.index.json's weight_map names, each once, in name order; all must exist. */
 function shardFiles(indexFile: string): string[] {
   const weightMap = (readJsonFile<unknown>(indexFile) as { weight_map?: unknown }).weight_map;
-  if (typeof weightMap !== "object" || weightMap === null || Array.isArray(weightMap)) throw new Error(`${indexFile}: "weight_map" is missing or not an object`);
+  if (typeof weightMap !== "object" || weightMap === null || Array.isArray(weightMap))
+    throw new Error(`${indexFile}: "weight_map" is missing or not an object`);
   const names = Object.values(weightMap);
   if (names.length === 0) throw new Error(`${indexFile}: "weight_map" is empty`);
   const bad = names.find((n) => typeof n !== "string" || n === "" || n !== path.basename(n));
   if (bad !== undefined) throw new Error(`${indexFile}: "weight_map" names ${JSON.stringify(bad)}, not a file name in this folder`);
   const shards = [...new Set(names as string[])].sort().map((n) => path.join(path.dirname(indexFile), n));
   const missing = shards.filter((f) => !fs.existsSync(f));
-  if (missing.length > 0) throw new Error(`${indexFile}: "weight_map" names shards that are not in the folder: ${missing.map((f) => path.basename(f)).join(", ")}`);
+  if (missing.length > 0)
+    throw new Error(`${indexFile}: "weight_map" names shards that are not in the folder: ${missing.map((f) => path.basename(f)).join(", ")}`);
   return shards;
 }
 

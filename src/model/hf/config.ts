@@ -20,7 +20,10 @@ const DEFAULT_ROPE_THETA = 10_000;
 
 /** Typed reads of a config.json's fields; every error names the file and the field. */
 class ConfigFields {
-  constructor(readonly json: Json, readonly source: string) {}
+  constructor(
+    readonly json: Json,
+    readonly source: string,
+  ) {}
 
   /** Whether the field is written at all, null included. */
   present(name: string): boolean {
@@ -38,13 +41,15 @@ class ConfigFields {
 
   positiveInt(name: string, fallback?: number): number {
     const value = this.value(name, fallback);
-    if (typeof value !== "number" || !Number.isInteger(value) || value <= 0) throw this.error(name, `must be a positive integer, got ${JSON.stringify(value)}`);
+    if (typeof value !== "number" || !Number.isInteger(value) || value <= 0)
+      throw this.error(name, `must be a positive integer, got ${JSON.stringify(value)}`);
     return value;
   }
 
   positiveNumber(name: string, fallback?: number): number {
     const value = this.value(name, fallback);
-    if (typeof value !== "number" || !(value > 0) || !Number.isFinite(value)) throw this.error(name, `must be a positive number, got ${JSON.stringify(value)}`);
+    if (typeof value !== "number" || !(value > 0) || !Number.isFinite(value))
+      throw this.error(name, `must be a positive number, got ${JSON.stringify(value)}`);
     return value;
   }
 
@@ -132,9 +137,7 @@ function llamaConfig(f: ConfigFields, modelType: LlamaConfig["modelType"]): Llam
   const dModel = f.positiveInt("hidden_size");
   const heads = f.positiveInt("num_attention_heads");
   // A field that is absent takes the class default; one that is null means "as many as heads" (__post_init__).
-  const kvHeads = f.present("num_key_value_heads")
-    ? f.positiveInt("num_key_value_heads", heads)
-    : (LLAMA_DEFAULTS[modelType].kvHeads ?? heads);
+  const kvHeads = f.present("num_key_value_heads") ? f.positiveInt("num_key_value_heads", heads) : (LLAMA_DEFAULTS[modelType].kvHeads ?? heads);
   if (heads % kvHeads !== 0) throw f.error("num_key_value_heads", `(${kvHeads}) must divide num_attention_heads (${heads})`);
   const headDim = f.has("head_dim") ? f.positiveInt("head_dim") : wholeHeadDim(f, dModel, heads);
   if (headDim % 2 !== 0) throw f.error("head_dim", `(${headDim}) must be even for rotary positions`);
@@ -162,14 +165,16 @@ function llamaConfig(f: ConfigFields, modelType: LlamaConfig["modelType"]): Llam
 }
 
 function wholeHeadDim(f: ConfigFields, dModel: number, heads: number): number {
-  if (dModel % heads !== 0) throw f.error("hidden_size", `(${dModel}) must be a multiple of num_attention_heads (${heads}) when head_dim is not given`);
+  if (dModel % heads !== 0)
+    throw f.error("hidden_size", `(${dModel}) must be a multiple of num_attention_heads (${heads}) when head_dim is not given`);
   return dModel / heads;
 }
 
 function checkLlamaActivation(f: ConfigFields): void {
   // transformers' "swish" is the same function as "silu".
   const activation = f.string("hidden_act", "silu");
-  if (activation !== "silu" && activation !== "swish") throw f.error("hidden_act", `is ${JSON.stringify(activation)}: xft's Llama MLP is SwiGLU (silu)`);
+  if (activation !== "silu" && activation !== "swish")
+    throw f.error("hidden_act", `is ${JSON.stringify(activation)}: xft's Llama MLP is SwiGLU (silu)`);
 }
 
 /**
@@ -225,7 +230,8 @@ function ropeSettings(f: ConfigFields): { ropeTheta: number; ropeScale: number }
   if (ropeType === "default") return { ropeTheta: theta, ropeScale: 1 };
   if (ropeType === "linear") {
     const factor = params.factor;
-    if (typeof factor !== "number" || !(factor > 0)) throw f.error(`${field}.factor`, `must be a positive number for linear RoPE, got ${JSON.stringify(factor)}`);
+    if (typeof factor !== "number" || !(factor > 0))
+      throw f.error(`${field}.factor`, `must be a positive number for linear RoPE, got ${JSON.stringify(factor)}`);
     return { ropeTheta: theta, ropeScale: factor };
   }
   throw f.error(`${field}.rope_type`, `is ${JSON.stringify(ropeType)}: xft implements RoPE types default and linear only`);
@@ -304,7 +310,9 @@ function llamaConfigJson(c: LlamaConfig): Json {
     hidden_act: "silu",
     max_position_embeddings: c.maxLen,
     rms_norm_eps: c.normEps,
-    rope_parameters: linear ? { rope_type: "linear", rope_theta: c.ropeTheta, factor: c.ropeScale } : { rope_type: "default", rope_theta: c.ropeTheta },
+    rope_parameters: linear
+      ? { rope_type: "linear", rope_theta: c.ropeTheta, factor: c.ropeScale }
+      : { rope_type: "default", rope_theta: c.ropeTheta },
     rope_theta: c.ropeTheta,
     rope_scaling: linear ? { type: "linear", rope_type: "linear", factor: c.ropeScale } : null,
     tie_word_embeddings: !c.untiedHead,

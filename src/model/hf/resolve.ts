@@ -22,7 +22,8 @@ export function resolveHfModel(ref: string, env: NodeJS.ProcessEnv = process.env
   const target = ref.slice(HF_PREFIX.length);
   if (target === "") throw new Error(`${JSON.stringify(ref)}: name a folder (hf:DIR) or a model (hf:org/name)`);
   if (isDirectory(target)) return path.resolve(target);
-  if (!REPO_ID.test(target)) throw new Error(`${ref}: no folder ${path.resolve(target)}, and ${JSON.stringify(target)} is not a Hub model name (org/name)`);
+  if (!REPO_ID.test(target))
+    throw new Error(`${ref}: no folder ${path.resolve(target)}, and ${JSON.stringify(target)} is not a Hub model name (org/name)`);
   return cachedSnapshot(target, hubCacheDir(env), ref);
 }
 
@@ -30,7 +31,9 @@ export function resolveHfModel(ref: string, env: NodeJS.ProcessEnv = process.env
 export function hubCacheDir(env: NodeJS.ProcessEnv = process.env): string {
   const explicit = env.HF_HUB_CACHE || env.HUGGINGFACE_HUB_CACHE;
   if (explicit) return expandHome(explicit);
-  const home = env.HF_HOME ? expandHome(env.HF_HOME) : path.join(env.XDG_CACHE_HOME ? expandHome(env.XDG_CACHE_HOME) : path.join(os.homedir(), ".cache"), "huggingface");
+  const home = env.HF_HOME
+    ? expandHome(env.HF_HOME)
+    : path.join(env.XDG_CACHE_HOME ? expandHome(env.XDG_CACHE_HOME) : path.join(os.homedir(), ".cache"), "huggingface");
   return path.join(home, "hub");
 }
 
@@ -60,7 +63,9 @@ function onlySnapshot(snapshots: string): string | undefined {
   if (!isDirectory(snapshots)) return undefined;
   const entries = fs.readdirSync(snapshots).filter((e) => isDirectory(path.join(snapshots, e)));
   if (entries.length > 1) {
-    throw new Error(`${snapshots}: ${entries.length} snapshots and no refs/main to choose one; name the one to use as hf:${path.join(snapshots, "<revision>")}`);
+    throw new Error(
+      `${snapshots}: ${entries.length} snapshots and no refs/main to choose one; name the one to use as hf:${path.join(snapshots, "<revision>")}`,
+    );
   }
   return entries[0];
 }

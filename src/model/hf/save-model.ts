@@ -22,8 +22,14 @@ function computation(c: ModelConfig): Record<string, unknown> {
   }
   const g = c as GptConfig;
   return {
-    vocabSize: g.vocabSize, maxLen: g.maxLen, layers: g.layers, dModel: g.dModel, heads: g.heads,
-    mlpDim: g.mlpDim ?? g.mlpRatio * g.dModel, normEps: g.normEps ?? LN_EPS, untiedHead: g.untiedHead === true,
+    vocabSize: g.vocabSize,
+    maxLen: g.maxLen,
+    layers: g.layers,
+    dModel: g.dModel,
+    heads: g.heads,
+    mlpDim: g.mlpDim ?? g.mlpRatio * g.dModel,
+    normEps: g.normEps ?? LN_EPS,
+    untiedHead: g.untiedHead === true,
   };
 }
 
@@ -31,16 +37,22 @@ function computation(c: ModelConfig): Record<string, unknown> {
 export function exactConfigJson(config: ModelConfig, ids: SpecialIds): Record<string, unknown> {
   if (!isLlama(config)) {
     const mlp = config.mlpDim ?? config.mlpRatio * config.dModel;
-    if (!Number.isInteger(mlp)) throw new Error(`export: the MLP width ${mlp} (mlpRatio ${config.mlpRatio} x d ${config.dModel}) is not a whole number; gpt2's n_inner must be`);
-    if (config.dModel % config.heads !== 0) throw new Error(`export: d ${config.dModel} is not a multiple of ${config.heads} heads, as gpt2 requires`);
+    if (!Number.isInteger(mlp))
+      throw new Error(
+        `export: the MLP width ${mlp} (mlpRatio ${config.mlpRatio} x d ${config.dModel}) is not a whole number; gpt2's n_inner must be`,
+      );
+    if (config.dModel % config.heads !== 0)
+      throw new Error(`export: d ${config.dModel} is not a multiple of ${config.heads} heads, as gpt2 requires`);
   }
   const json: Record<string, unknown> = { ...hfConfigJson(config), ...ids };
   const reread = computation(hfModelConfig(json, "exported config.json"));
   const ours = computation(config);
   const differing = Object.keys(ours).filter((k) => JSON.stringify(ours[k]) !== JSON.stringify(reread[k]));
   if (differing.length > 0) {
-    throw new Error(`export: a ${String(json.model_type)} config.json cannot say what this ${modelKind(config)} model computes ` +
-      `(${differing.map((k) => `${k}: ${JSON.stringify(ours[k])} here, ${JSON.stringify(reread[k])} as transformers reads it`).join("; ")})`);
+    throw new Error(
+      `export: a ${String(json.model_type)} config.json cannot say what this ${modelKind(config)} model computes ` +
+        `(${differing.map((k) => `${k}: ${JSON.stringify(ours[k])} here, ${JSON.stringify(reread[k])} as transformers reads it`).join("; ")})`,
+    );
   }
   return json;
 }

@@ -12,11 +12,22 @@ import { XftTokenizer } from "../../text/tokenizer";
 import { readJsonFile } from "../../util/read-file";
 
 /** Special token ids as config.json and generation_config.json write them. */
-export interface SpecialIds { bos_token_id?: number; eos_token_id?: number; pad_token_id?: number }
+export interface SpecialIds {
+  bos_token_id?: number;
+  eos_token_id?: number;
+  pad_token_id?: number;
+}
 
 /** Files a save_pretrained folder may keep its tokenizer in (copied where present). */
 const CHECKPOINT_TOKENIZER_FILES = [
-  TOKENIZER_FILE, TOKENIZER_CONFIG_FILE, SPECIAL_TOKENS_MAP_FILE, CHAT_TEMPLATE_FILE, "vocab.json", "merges.txt", "tokenizer.model", "added_tokens.json",
+  TOKENIZER_FILE,
+  TOKENIZER_CONFIG_FILE,
+  SPECIAL_TOKENS_MAP_FILE,
+  CHAT_TEMPLATE_FILE,
+  "vocab.json",
+  "merges.txt",
+  "tokenizer.model",
+  "added_tokens.json",
 ];
 
 const XFT_SPECIALS = { bos_token: "<|bos|>", eos_token: "<|eos|>", pad_token: "<|pad|>" } as const;

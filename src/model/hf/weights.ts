@@ -116,16 +116,18 @@ export function parameterNameMap(config: ModelConfig): ParameterName[] {
 
 function expand<C extends ModelConfig>(table: Table<C>, c: C): ParameterName[] {
   const rows = (rules: Rule<C>[], layer?: number) =>
-    rules.filter((r) => r.when?.(c) ?? true).map((r): ParameterName => {
-      const hf = layer === undefined ? r.hf : r.hf.replace("{l}", String(layer));
-      return {
-        xft: layer === undefined ? r.xft : r.xft.replace("{l}", String(layer)),
-        hf,
-        hfModule: hf.replace(/\.(weight|bias)$/, ""),
-        shape: r.shape(c),
-        transpose: r.transpose ?? false,
-      };
-    });
+    rules
+      .filter((r) => r.when?.(c) ?? true)
+      .map((r): ParameterName => {
+        const hf = layer === undefined ? r.hf : r.hf.replace("{l}", String(layer));
+        return {
+          xft: layer === undefined ? r.xft : r.xft.replace("{l}", String(layer)),
+          hf,
+          hfModule: hf.replace(/\.(weight|bias)$/, ""),
+          shape: r.shape(c),
+          transpose: r.transpose ?? false,
+        };
+      });
   return [...rows(table.before), ...Array.from({ length: c.layers }, (_, l) => rows(table.block, l)).flat(), ...rows(table.after)];
 }
 
@@ -181,7 +183,8 @@ function checkNoneUnexpected(config: ModelConfig, params: ParameterName[], byNam
   const unexpected = [...byName.entries()]
     .filter(([canonical]) => !known.has(canonical) && !buffers.test(canonical) && !(canonical === "lm_head.weight" && !config.untiedHead))
     .map(([, { name }]) => name);
-  if (unexpected.length > 0) throw new Error(`${source}: unexpected tensors ${listed(unexpected)} (not parameters of this ${modelLabel(config)} config)`);
+  if (unexpected.length > 0)
+    throw new Error(`${source}: unexpected tensors ${listed(unexpected)} (not parameters of this ${modelLabel(config)} config)`);
 }
 
 function modelLabel(config: ModelConfig): string {

@@ -20,11 +20,15 @@ const geluOps = tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => {
   save([x, s]);
   return {
     value: x.mul(s),
-    gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => tf.tidy(() => {
-      const [sx, ss] = saved;
-      const dz = sx.square().mul(3 * GELU_A).add(GELU_B);
-      return [dy.mul(ss.add(sx.mul(ss.mul(tf.sub(1, ss))).mul(dz)))];
-    }),
+    gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) =>
+      tf.tidy(() => {
+        const [sx, ss] = saved;
+        const dz = sx
+          .square()
+          .mul(3 * GELU_A)
+          .add(GELU_B);
+        return [dy.mul(ss.add(sx.mul(ss.mul(tf.sub(1, ss))).mul(dz)))];
+      }),
   };
 });
 

@@ -16,7 +16,13 @@ const causalMasks = new Map<number, tf.Tensor2D>();
 function causalMask(T: number): tf.Tensor2D {
   let m = causalMasks.get(T);
   if (!m || m.isDisposed) {
-    m = tf.tidy(() => tf.linalg.bandPart(tf.ones([T, T]), -1, 0).sub(1).mul(1e9) as tf.Tensor2D);
+    m = tf.tidy(
+      () =>
+        tf.linalg
+          .bandPart(tf.ones([T, T]), -1, 0)
+          .sub(1)
+          .mul(1e9) as tf.Tensor2D,
+    );
     tf.keep(m);
     causalMasks.set(T, m);
   }
@@ -42,16 +48,19 @@ const attentionOps = tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>)
   save([q, k, v, att]);
   return {
     value: tf.matMul(att, v),
-    gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => tf.tidy(() => {
-      const [sq, sk, sv, satt] = saved;
-      const scale = 1 / Math.sqrt(sq.shape[sq.rank - 1]);
-      const dAtt = tf.matMul(dy, sv, false, true);
-      const dScores = satt.mul(dAtt.sub(dAtt.mul(satt).sum(-1, true)));
-      return [
-        tf.matMul(dScores, sk).mul(scale), tf.matMul(dScores, sq, true, false).mul(scale),
-        tf.matMul(satt, dy, true, false), tf.zeros(mask.shape), // the mask is a constant
-      ];
-    }),
+    gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) =>
+      tf.tidy(() => {
+        const [sq, sk, sv, satt] = saved;
+        const scale = 1 / Math.sqrt(sq.shape[sq.rank - 1]);
+        const dAtt = tf.matMul(dy, sv, false, true);
+        const dScores = satt.mul(dAtt.sub(dAtt.mul(satt).sum(-1, true)));
+        return [
+          tf.matMul(dScores, sk).mul(scale),
+          tf.matMul(dScores, sq, true, false).mul(scale),
+          tf.matMul(satt, dy, true, false),
+          tf.zeros(mask.shape), // the mask is a constant
+        ];
+      }),
   };
 });
 

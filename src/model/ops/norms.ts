@@ -33,13 +33,17 @@ function affineLayerNorm(eps: number): (x: tf.Tensor, g: tf.Tensor, b: tf.Tensor
     save([xhat, rstd, g]);
     return {
       value: xhat.mul(g).add(b),
-      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => tf.tidy(() => {
-        const [sxhat, srstd, sg] = saved;
-        const dxhat = dy.mul(sg);
-        const dx = dxhat.sub(dxhat.mean(axis, true)).sub(sxhat.mul(dxhat.mul(sxhat).mean(axis, true))).mul(srstd);
-        const batchAxes = [...Array(axis).keys()];
-        return [dx, dy.mul(sxhat).sum(batchAxes), dy.sum(batchAxes)];
-      }),
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) =>
+        tf.tidy(() => {
+          const [sxhat, srstd, sg] = saved;
+          const dxhat = dy.mul(sg);
+          const dx = dxhat
+            .sub(dxhat.mean(axis, true))
+            .sub(sxhat.mul(dxhat.mul(sxhat).mean(axis, true)))
+            .mul(srstd);
+          const batchAxes = [...Array(axis).keys()];
+          return [dx, dy.mul(sxhat).sum(batchAxes), dy.sum(batchAxes)];
+        }),
     };
   }) as (x: tf.Tensor, g: tf.Tensor, b: tf.Tensor) => tf.Tensor;
   affineLayerNorms.set(eps, op);

@@ -44,5 +44,8 @@ export function applyRope(x: tf.Tensor2D, batch: number, len: number, heads: num
   const rotated = tf.concat([x2.neg(), x1], 3);
   const c = cos.reshape([1, len, 1, hd]);
   const s = sin.reshape([1, len, 1, hd]);
-  return xs.mul(c).add(rotated.mul(s)).reshape([batch * len, heads * hd]) as tf.Tensor2D;
+  return xs
+    .mul(c)
+    .add(rotated.mul(s))
+    .reshape([batch * len, heads * hd]) as tf.Tensor2D;
 }
