@@ -12,7 +12,7 @@ import * as aq from "arquero";
 import * as fs from "fs";
 import * as path from "path";
 import { loadDataset } from "../data/load";
-import { type ArmColumns, armColumns, seedGroups, seedInterval, seedPairedDifferences } from "../eval/compare";
+import { armColumns, seedGroups, seedInterval, seedPairedDifferences } from "../eval/compare";
 import type { HumanAgreementRow } from "../eval/human-agreement";
 import { writeFileAtomic } from "../util/atomic-write";
 import { readJsonFile } from "../util/read-file";
@@ -95,19 +95,13 @@ export async function humanTransfer(
       return { ...armColumns(group[0].record.spec), quality: q, n_seeds: group.length, ...rho, constant_seeds: nan };
     }),
   );
-  const differences = qualities.flatMap((q) =>
-    seedPairedDifferences(ofQuality(q), runOf, (it) => it.rho).map((row) => ({ ...armColumnsOf(row), quality: q, ...row })),
-  );
+  const differences = qualities.flatMap((q) => seedPairedDifferences(ofQuality(q), runOf, (it) => it.rho).map((row) => ({ ...row, quality: q })));
   return {
     runs: aq.from(items.map((it) => ({ ...armColumns(it.record.spec), seed: it.record.spec.seed, quality: it.quality, n: it.n, rho: it.rho }))),
     summary: aq.from(bySetting(summary)),
-    differences: aq.from(bySetting(differences)),
+    // Beside the arm, as in the summary.
+    differences: aq.from(bySetting(differences)).relocate("quality", { after: "expl_tokens" }),
   };
-}
-
-/** A row's setting and arm columns alone, so that a column added after them (`quality`) comes next. */
-function armColumnsOf(row: ArmColumns): ArmColumns {
-  return { dataset: row.dataset, dimension: row.dimension, condition: row.condition, expl_tokens: row.expl_tokens };
 }
 
 /** Rows of one setting together, its matched quality before Overall; within a quality, the order they came in (arms). */

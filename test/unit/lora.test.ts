@@ -46,6 +46,24 @@ function maxAbsDiff(a: Float32Array, b: Float32Array): number {
   return a.reduce((m, v, i) => Math.max(m, Math.abs(v - b[i])), 0);
 }
 
+/** The adapter training tests' settings: a high rate, so that a few steps on random tokens visibly learn. */
+function trainConfig(steps: number) {
+  return {
+    lr: 1e-2,
+    minLr: 1e-3,
+    warmupSteps: 2,
+    weightDecay: 0.1,
+    beta1: 0.9,
+    beta2: 0.99,
+    eps: 1e-8,
+    gradClip: 1,
+    steps,
+    batchSize: 8,
+    seed: 1,
+    checkpointEvery: 100,
+  };
+}
+
 test("a fresh adapter (B zero) gives the base model's outputs exactly, unmerged and merged", async () => {
   await initBackend();
   const base = createParams(MODEL, 1);
@@ -70,20 +88,7 @@ test("LoRA training changes the adapter only; merged, saved and loaded adapters 
   const adapter = createAdapter(MODEL, LORA, 2);
   const rng = new Rng(5);
   const examples = Array.from({ length: 16 }, () => ({ tokens: Array.from({ length: 12 }, () => rng.int(MODEL.vocabSize)), promptLen: 1, label: 0 }));
-  const config = {
-    lr: 1e-2,
-    minLr: 1e-3,
-    warmupSteps: 2,
-    weightDecay: 0.1,
-    beta1: 0.9,
-    beta2: 0.99,
-    eps: 1e-8,
-    gradClip: 1,
-    steps: 20,
-    batchSize: 8,
-    seed: 1,
-    checkpointEvery: 100,
-  };
+  const config = trainConfig(20);
   const result = await train({ params: base, model: MODEL, config, examples, padId: 0, adapter: { params: adapter, config: LORA } });
   assert.ok(result.losses.at(-1)!.loss < result.losses[0].loss, "the adapter learns");
   const after = await paramsToValues(base);
@@ -118,20 +123,7 @@ test("an interrupted LoRA run resumes from its checkpoint to the same adapter as
   await initBackend();
   const rng = new Rng(6);
   const examples = Array.from({ length: 16 }, () => ({ tokens: Array.from({ length: 12 }, () => rng.int(MODEL.vocabSize)), promptLen: 1, label: 0 }));
-  const config = {
-    lr: 1e-2,
-    minLr: 1e-3,
-    warmupSteps: 2,
-    weightDecay: 0.1,
-    beta1: 0.9,
-    beta2: 0.99,
-    eps: 1e-8,
-    gradClip: 1,
-    steps: 12,
-    batchSize: 8,
-    seed: 1,
-    checkpointEvery: 100,
-  };
+  const config = trainConfig(12);
   const run = async (checkpointFile?: string, stopAt?: number) => {
     const base = createParams(MODEL, 1);
     const adapter = createAdapter(MODEL, LORA, 2);
