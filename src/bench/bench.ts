@@ -100,7 +100,7 @@ export interface BenchResult {
   cpuSecondsPerStep: number;
   flopsPerToken: number;
   gflops: number;
-  /** Milliseconds per step (medians), split by phase: backward = (forward+backward) - forward, etc. */
+  /** Milliseconds per step (medians), split by phase; forward and backward are timed within the same runs. */
   ms: { step: number; forward: number; backward: number; optimizer: number };
   /** The backend's GEMM GFLOP/s on this config's own shapes (stepGemmGflops), which `gflops` is judged against. */
   gemmGflops: number;
@@ -173,9 +173,8 @@ export async function matmulGflops(shape: GemmShape = { m: 1024, k: 1024, n: 102
   const batch = async (reps: number) => {
     for (let i = 0; i < reps - 1; i++) tf.matMul(a, b, transposeA).dispose();
     const last = tf.matMul(a, b, transposeA);
-    const corner = last.slice([0, 0], [1, 1]);
-    await corner.data();
-    tf.dispose([last, corner]);
+    await settled([last]);
+    last.dispose();
   };
   await batch(1);
   const oneMs = await timeMs(() => batch(1), 3);
@@ -287,25 +286,35 @@ export async function benchConfig(c: BenchConfig, opts: BenchOptions = DEFAULT_B
   }
 }
 
-/** The step's phases, each the median of `times` runs: the forward pass, the backward pass, and the optimizer. */
+/**
+ * The step's phases, each the median of `times` runs: the forward pass, the backward pass, and the optimizer.
+ * Forward and backward are timed inside the same runs, split at the moment the loss is known (a blocking read of
+ * the scalar, so that a backend that queues work has finished the forward pass), which keeps each figure a
+ * measurement of its own: a difference of two noisy medians can come out negative on a small model.
+ */
 async function phaseTimesMs(
   loss: () => tf.Scalar,
   trained: Params,
   opt: AdamW,
   times: number,
 ): Promise<{ forward: number; backward: number; optimizer: number }> {
-  const forward = await timeMs(async () => {
-    const value = loss();
-    await value.data();
-    value.dispose();
-  }, times);
-  const forwardBackward = await timeMs(async () => {
-    const { value, grads } = tf.variableGrads(loss, Object.values(trained));
-    await value.data();
+  const forward: number[] = [];
+  const backward: number[] = [];
+  for (let i = 0; i < times; i++) {
+    const start = performance.now();
+    let forwardEnd = start;
+    const { value, grads } = tf.variableGrads(() => {
+      const l = loss();
+      l.dataSync();
+      forwardEnd = performance.now();
+      return l;
+    }, Object.values(trained));
+    await settled(Object.values(grads));
+    const end = performance.now();
+    forward.push(forwardEnd - start);
+    backward.push(end - forwardEnd);
     tf.dispose([value, ...Object.values(grads)]);
-  }, times);
-  // The optimizer is timed on its own, on one set of gradients, since a difference of two noisy
-  // medians (step minus forward-backward) can come out negative.
+  }
   const { value, grads } = tf.variableGrads(loss, Object.values(trained));
   const named = gradsByName(trained, grads);
   const optimizer = await timeMs(async () => {
@@ -314,7 +323,14 @@ async function phaseTimesMs(
     norm.dispose();
   }, times);
   tf.dispose([value, ...Object.values(grads)]);
-  return { forward, backward: forwardBackward - forward, optimizer };
+  return { forward: median(forward), backward: median(backward), optimizer };
+}
+
+/** Waits until every tensor is computed, reading back one element of each rather than the whole tensor. */
+async function settled(tensors: tf.Tensor[]): Promise<void> {
+  const corners = tf.tidy(() => tensors.map((t) => t.reshape([-1]).slice(0, 1)));
+  await Promise.all(corners.map((c) => c.data()));
+  tf.dispose(corners);
 }
 
 function countOf(params: Params): number {
