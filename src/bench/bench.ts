@@ -35,6 +35,11 @@ export interface BenchConfig {
   batch: number;
   /** Train a LoRA adapter of this config on the frozen model (xft train's LoRA path); absent: every parameter. */
   lora?: LoraConfig;
+  /**
+   * Recompute each block's activations in the backward pass (`xft bench --recompute`, TrainConfig's `recompute`). The
+   * FLOPs per token stay the model's: the second forward pass of the blocks shows as a lower GFLOP/s, not as more work.
+   */
+  recompute?: boolean;
 }
 
 export const REFERENCE_CONFIGS: readonly BenchConfig[] = [
@@ -229,10 +234,11 @@ export async function benchConfig(c: BenchConfig, opts: BenchOptions = DEFAULT_B
   // As `train`: under LoRA each step draws its dropout masks from a seed of its own.
   let steps = 0;
   const lora = (): LoraForward | undefined => adapter && c.lora && loraForward(adapter, c.lora, hashSeed(1, "lora-dropout", steps));
-  const loss = () => batchLoss(params, model, batch, lora());
+  const pass = () => ({ lora: lora(), recompute: c.recompute });
+  const loss = () => batchLoss(params, model, batch, pass());
   try {
     const step = async () => {
-      await trainStep(params, model, opt, batch, 1e-4, lora());
+      await trainStep(params, model, opt, batch, 1e-4, pass());
       steps++;
     };
     // The warm-up; a step longer than a whole repeat (GPT-2 small) ends it, since such a step is bound by its

@@ -18,6 +18,8 @@ export interface BenchArgs {
   options: BenchOptions;
   /** Run in this process (no per-config RSS); for tests and the child side. */
   inProcess: boolean;
+  /** Every config with its blocks recomputed in the backward pass (BenchConfig's `recompute`). */
+  recompute: boolean;
   child?: string;
 }
 
@@ -33,12 +35,14 @@ function parseCustom(spec: string): BenchConfig {
 }
 
 function selectedConfigs(args: BenchArgs): BenchConfig[] {
-  if (args.custom) return [parseCustom(args.custom)];
-  return args.configs.map((name) => {
-    const c = findBenchConfig(name);
-    if (!c) throw new Error(`unknown bench config "${name}"; use ${BENCH_CONFIGS.map((r) => r.name).join(", ")} or --custom`);
-    return c;
-  });
+  const configs = args.custom
+    ? [parseCustom(args.custom)]
+    : args.configs.map((name) => {
+        const c = findBenchConfig(name);
+        if (!c) throw new Error(`unknown bench config "${name}"; use ${BENCH_CONFIGS.map((r) => r.name).join(", ")} or --custom`);
+        return c;
+      });
+  return args.recompute ? configs.map((c) => ({ ...c, recompute: true })) : configs;
 }
 
 async function runOne(c: BenchConfig, options: BenchOptions): Promise<ConfigReport> {
@@ -85,7 +89,7 @@ function formatTable(reports: ConfigReport[]): string {
     "readout ex/s",
   ];
   const rows = reports.map((r) => [
-    r.config.name,
+    r.config.recompute ? `${r.config.name} (recompute)` : r.config.name,
     r.parameters.toLocaleString("en-US"),
     r.trainedParameters.toLocaleString("en-US"),
     Math.round(r.tokensPerSec).toLocaleString("en-US"),

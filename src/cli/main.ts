@@ -22,6 +22,11 @@ const PROFILE = { type: "string", help: "ci|quick|full (default $XFT_PROFILE or 
 const BACKEND = { type: "string", help: "NAME (tensorflow-gpu, tensorflow, wasm, cpu; default the fastest that loads)" } as const;
 const RUNS_DIR = { type: "string", help: "DIR (default $XFT_RUNS_DIR, else runs/)" } as const;
 const FRESH = { type: "boolean", default: false, help: "(retrain even if a finished run exists)" } as const;
+const RECOMPUTE = {
+  type: "boolean",
+  default: false,
+  help: "(recompute each block's activations in the backward pass: less memory for about a quarter more time a step; the same gradients)",
+} as const;
 const PART = { type: "string", default: "all", help: "all|explanations|pseudo|budget[,...] (default all)" } as const;
 
 const TRAIN_OPTIONS = {
@@ -33,6 +38,7 @@ const TRAIN_OPTIONS = {
   backend: BACKEND,
   "runs-dir": RUNS_DIR,
   fresh: FRESH,
+  recompute: RECOMPUTE,
   ...START_OPTIONS,
 } as const satisfies OptionTable;
 
@@ -50,19 +56,25 @@ const BENCH_OPTIONS = {
     help: `S (untimed steps go on until S s have passed, default ${DEFAULT_BENCH.warmupSeconds})`,
   },
   "in-process": { type: "boolean", default: false, help: "(no child process per config: no per-config peak RSS)" },
+  recompute: RECOMPUTE,
   child: { type: "string", help: "", internal: true },
 } as const satisfies OptionTable;
 
 const REPRODUCE_OPTIONS = {
   profile: PROFILE,
   part: PART,
-  shard: { type: "string", help: "k/n (this machine's share of the grid)" },
+  shard: { type: "string", help: "k/n|auto (this machine's share of the grid; auto: from a Slurm array task or a Kubernetes Indexed Job)" },
   jobs: { type: "string", help: "N (train in N processes, shards of this machine, then analyse; 2 on a 2-core machine)" },
   "train-only": { type: "boolean", default: false, help: "(train the grid, no analysis: what each job of --jobs does)" },
   backend: BACKEND,
   "runs-dir": RUNS_DIR,
   out: { type: "string", help: "DIR (default results/<profile>, results/<profile>-base(-lora) from the base)" },
   fresh: { type: "boolean", default: false, help: "(retrain every run of the grid, or of the shard; the way past a damaged run)" },
+  emit: { type: "string", help: "slurm|k8s (write the grid as a scheduler's job files into --out, train nothing)" },
+  shards: { type: "string", help: "N (with --emit: tasks of the job array or completions of the Indexed Job)" },
+  "cpus-per-task": { type: "string", help: "N (with --emit: cores per task, default 2)" },
+  image: { type: "string", help: "IMAGE (with --emit k8s: an image with the project set up in /xft, default xft:latest)" },
+  claim: { type: "string", help: "NAME (with --emit k8s: the PersistentVolumeClaim for runs and results, default xft-runs)" },
   ...START_OPTIONS,
 } as const satisfies OptionTable;
 
@@ -160,6 +172,7 @@ export const COMMANDS: Record<string, Command> = {
         backend: values.backend,
         runsDir: values["runs-dir"],
         fresh: values.fresh,
+        recompute: values.recompute,
         start: parseStart(values),
       });
     },
@@ -182,6 +195,11 @@ export const COMMANDS: Record<string, Command> = {
         trainOnly: values["train-only"],
         fresh: values.fresh,
         start: parseStart(values),
+        emit: values.emit,
+        shards: values.shards,
+        cpusPerTask: values["cpus-per-task"],
+        image: values.image,
+        claim: values.claim,
       });
     },
   },
@@ -238,6 +256,7 @@ export const COMMANDS: Record<string, Command> = {
         backend: values.backend,
         json: values.json,
         inProcess: values["in-process"],
+        recompute: values.recompute,
         child: values.child,
         options: {
           repeats: positive(values.repeats, "--repeats"),

@@ -10,10 +10,12 @@ import type { ColumnTable } from "arquero";
 import { initBackend } from "../backend/engine";
 import { projectRoot } from "../data/load";
 import type { RunRecord, RunStart } from "../runs/experiment";
-import { expandGrid, GridPart, gridProfile, gridResultsDir, parseShard, reproductionGrid, runGrid, shardOf } from "../runs/grid";
+import { expandGrid, GridPart, gridProfile, gridResultsDir, reproductionGrid, runGrid } from "../runs/grid";
+import { parseShard, shardOf } from "../runs/cluster/shard";
 import { humanTransfer } from "../runs/human-transfer";
 import { analyzeGrid, writeResults } from "../runs/results";
 import { writeFileAtomic } from "../util/atomic-write";
+import { runEmit } from "./cluster-emit";
 import { formatTable } from "./data-format";
 import { statusLine, stopOnInterrupt } from "./long-running";
 import { startArgs } from "./start-options";
@@ -35,7 +37,16 @@ export interface ReproduceArgs {
   fresh?: boolean;
   /** Where every run's weights start (default: from scratch). */
   start: RunStart;
+  /** Write a scheduler's job files for the grid instead of training it (cluster-emit.ts), with its options. */
+  emit?: string;
+  shards?: string;
+  cpusPerTask?: string;
+  image?: string;
+  claim?: string;
 }
+
+const TRAINING_ONLY = ["shard", "jobs", "trainOnly", "fresh"] as const;
+const EMIT_ONLY = ["shards", "cpusPerTask", "image", "claim"] as const;
 
 /** An arquero table as aligned text; numbers with 3 decimals. */
 export function tableText(t: ColumnTable): string {
@@ -56,6 +67,14 @@ export function parseParts(text: string): GridPart[] {
 
 export async function runReproduce(args: ReproduceArgs): Promise<number> {
   const parts = parseParts(args.part);
+  const given = (keys: readonly (keyof ReproduceArgs)[]) => keys.filter((k) => args[k] !== undefined && args[k] !== false);
+  if (args.emit !== undefined) {
+    const clash = given(TRAINING_ONLY);
+    if (clash.length > 0) throw new Error(`--emit writes job files and trains nothing; leave out ${clash.map(flagOf).join(", ")}`);
+    return runEmit({ ...args, emit: args.emit, parts });
+  }
+  const stray = given(EMIT_ONLY);
+  if (stray.length > 0) throw new Error(`${stray.map(flagOf).join(", ")} go with --emit slurm|k8s`);
   const grid = gridProfile(args.profile);
   const jobs = args.jobs ?? 1;
   if (!(Number.isInteger(jobs) && jobs >= 1)) throw new Error(`--jobs takes a positive integer, got ${args.jobs}`);
@@ -104,6 +123,11 @@ export async function runReproduce(args: ReproduceArgs): Promise<number> {
   } finally {
     interrupt.release();
   }
+}
+
+/** An argument's command-line flag: `cpusPerTask` is --cpus-per-task. */
+function flagOf(key: string): string {
+  return "--" + key.replace(/[A-Z]/g, (c) => "-" + c.toLowerCase());
 }
 
 /** The conversation runs against USR's people (src/runs/human-transfer.ts): human-transfer.csv and its differences. */

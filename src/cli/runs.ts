@@ -4,25 +4,14 @@
  *   xft runs verify [--runs-dir DIR]   every run folder checked as reuse checks it (src/runs/artifacts.ts): run.json
  *                                      parses, a finished run's files match their recorded size and hash; the
  *                                      damaged ones are listed, exit 1 if any
+ *   xft runs merge DIR... [--runs-dir DIR]   finished runs of other runs folders copied in (src/runs/merge.ts)
  */
-import * as fs from "fs";
-import * as path from "path";
-import { checkRunFolder, RUN_FILE, RunFolderCheck } from "../runs/artifacts";
+import { checkRunsFolder } from "../runs/artifacts";
 import { displayPath } from "../util/read-file";
 import { listRuns } from "../runs/catalog";
+import { mergeRuns } from "../runs/merge";
 import { runsRoot } from "../runs/paths";
 import { Command, parseOptions } from "./options";
-
-/** Every run folder under `root` (a folder with a run.json), checked; other folders (a pretrained base, a run that never finished a step) are not runs yet. */
-export function verifyRuns(root: string): RunFolderCheck[] {
-  if (!fs.existsSync(root)) throw new Error(`${root}: no runs folder here`);
-  return fs
-    .readdirSync(root, { withFileTypes: true })
-    .filter((e) => e.isDirectory() && fs.existsSync(path.join(root, e.name, RUN_FILE)))
-    .map((e) => e.name)
-    .sort()
-    .map((name) => checkRunFolder(path.join(root, name), name));
-}
 
 const RUNS_DIR = { type: "string", help: "DIR (default $XFT_RUNS_DIR, else runs/)" } as const;
 const LIST_OPTIONS = { profile: { type: "string", help: "ci|quick|full (only that profile's runs)" }, "runs-dir": RUNS_DIR } as const;
@@ -30,7 +19,7 @@ const LIST_OPTIONS = { profile: { type: "string", help: "ci|quick|full (only tha
 function verify(args: string[]): number {
   const { values } = parseOptions(args, { "runs-dir": RUNS_DIR });
   const root = runsRoot(values["runs-dir"]);
-  const checks = verifyRuns(root);
+  const checks = checkRunsFolder(root);
   const damaged = checks.filter((c) => c.problems.length > 0);
   for (const c of damaged) process.stdout.write(`${c.key}: ${c.problems.join("; ")}\n`);
   // Records from before artifacts were kept have nothing to compare: said, so that "0 damaged" is not over-read.
@@ -50,6 +39,24 @@ function list(args: string[]): number {
   return 0;
 }
 
+function merge(args: string[]): number {
+  const { values, positionals } = parseOptions(args, { "runs-dir": RUNS_DIR }, true);
+  if (positionals.length === 0) throw new Error("usage: xft runs merge DIR... [--runs-dir TARGET]");
+  const target = runsRoot(values["runs-dir"]);
+  const report = mergeRuns(positionals, target);
+  for (const line of report.environments) process.stdout.write(`${line}\n`);
+  if (report.environments.length > 1) {
+    process.stderr.write("xft runs merge: the runs come from several environments; the same seed gives the same numbers only within one\n");
+  }
+  const unfinished =
+    report.unfinished.length > 0 ? `, ${report.unfinished.length} unfinished left out (${report.unfinished.map(displayPath).join(", ")})` : "";
+  process.stderr.write(
+    `xft runs merge: ${report.copied.length} runs copied into ${displayPath(target)}, ${report.identical.length} already there${unfinished}; ` +
+      "xft reproduce with the same profile and part now analyses the merged grid\n",
+  );
+  return 0;
+}
+
 export const RUNS_COMMANDS: Record<string, Command> = {
   list: { summary: "every run as a table: key, profile, start, spec and metrics", options: LIST_OPTIONS, run: list },
   verify: {
@@ -58,5 +65,13 @@ export const RUNS_COMMANDS: Record<string, Command> = {
       "and sha256); lists the damaged runs, exit 1 if any",
     options: { "runs-dir": RUNS_DIR },
     run: verify,
+  },
+  merge: {
+    positionals: "DIR...",
+    summary:
+      "finished runs from other runs folders (a grid's shards from several machines) copied into this one; every run " +
+      "checked first (files, key, dataset); a key found twice with other files is refused, and then nothing is copied",
+    options: { "runs-dir": RUNS_DIR },
+    run: merge,
   },
 };

@@ -12,6 +12,8 @@ export interface TrainArgs {
   backend?: string;
   runsDir?: string;
   fresh: boolean;
+  /** Recompute each block's activations in the backward pass; false leaves the profile's setting (off). */
+  recompute: boolean;
   start: RunStart;
 }
 
@@ -21,7 +23,15 @@ export async function runTrain(args: TrainArgs): Promise<number> {
   const status = statusLine();
   try {
     const record = await runExperiment(
-      { dataset: args.dataset, dimension: args.dimension, condition: args.condition, seed: args.seed, profile: args.profile, ...args.start },
+      {
+        dataset: args.dataset,
+        dimension: args.dimension,
+        condition: args.condition,
+        seed: args.seed,
+        profile: args.profile,
+        ...args.start,
+        ...(args.recompute ? { recompute: true } : {}),
+      },
       {
         runsDir: args.runsDir,
         fresh: args.fresh,

@@ -7,7 +7,7 @@
 import { tf } from "../backend/engine";
 import { Rng } from "../util/rng";
 import { isLlama, ModelConfig } from "./config";
-import type { ParameterShapes } from "./families/family";
+import type { ForwardPass, ParameterShapes } from "./families/family";
 import { gptFinalNorm, gptForward, gptParameterShapes } from "./families/gpt";
 import { llamaFinalNorm, llamaForward, llamaParameterShapes } from "./families/llama";
 import { Cache, HookRecorder, HookRequest, hook } from "./hooks";
@@ -112,6 +112,17 @@ export interface ForwardOptions {
   /** Hook points to record; "all" records every one. Recorded tensors are kept: dispose the cache. */
   hooks?: HookRequest;
   lora?: LoraForward;
+  /**
+   * Activation checkpointing: under gradients each block keeps only its input and is recomputed in the backward pass
+   * (families/family.ts), one more forward pass of the blocks for the memory of their activations. The gradients are
+   * the same. A pass that records hook points runs its blocks as they are: the hooks read their insides.
+   */
+  recompute?: boolean;
+}
+
+/** Whether a request names any hook point. */
+function recordsHooks(request: HookRequest | undefined): boolean {
+  return request === "all" || (request?.length ?? 0) > 0;
 }
 
 /**
@@ -123,7 +134,8 @@ export function forward(params: Params, config: ModelConfig, tokens: tf.Tensor2D
   if (T > config.maxLen) throw new Error(`sequence length ${T} exceeds the model's maxLen ${config.maxLen}`);
   const hooks = new HookRecorder(config.layers, opts.hooks);
   const hidden = tf.tidy(() => {
-    const flat = isLlama(config) ? llamaForward(params, config, tokens, hooks, opts.lora) : gptForward(params, config, tokens, hooks, opts.lora);
+    const pass: ForwardPass = { hooks, lora: opts.lora, recompute: (opts.recompute ?? false) && !recordsHooks(opts.hooks) };
+    const flat = isLlama(config) ? llamaForward(params, config, tokens, pass) : gptForward(params, config, tokens, pass);
     const out = flat.reshape([B, T, config.dModel]) as tf.Tensor3D;
     hooks.record(hook.finalNorm, out);
     return out;

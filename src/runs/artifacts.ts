@@ -104,3 +104,14 @@ export function checkRunFolder<R extends RecordedRun = RecordedRun>(dir: string,
 export function damagedRunError(check: Pick<RunFolderCheck, "key" | "problems">): Error {
   return new Error(`run ${check.key} is damaged: ${check.problems.join("; ")}; --fresh retrains it (xft runs verify lists every damaged run)`);
 }
+
+/** Every run folder under `root` (a folder with a run.json), checked; other folders (a pretrained base, a run that never finished a step) are not runs yet. */
+export function checkRunsFolder(root: string): RunFolderCheck[] {
+  if (!fs.existsSync(root) || !fs.statSync(root).isDirectory()) throw new Error(`${root}: no runs folder here`);
+  return fs
+    .readdirSync(root, { withFileTypes: true })
+    .filter((e) => e.isDirectory() && fs.existsSync(path.join(root, e.name, RUN_FILE)))
+    .map((e) => e.name)
+    .sort()
+    .map((name) => checkRunFolder(path.join(root, name), name));
+}

@@ -31,7 +31,7 @@ import { makeDirectory, writeFileAtomic } from "../util/atomic-write";
 import { XftTokenizer } from "../text/tokenizer";
 import { PseudoExplanations } from "../train/pseudo";
 import { Condition, encodeExample, EncodedExample, encodeRationalePrompt, isPseudo, isRationaleFirst, parseCondition } from "../train/sequences";
-import { LossPoint, train, TrainConfig, TrainProgress, TrainResult } from "../train/trainer";
+import { identifyingConfig, LossPoint, train, TrainConfig, TrainProgress, TrainResult } from "../train/trainer";
 import { hashSeed, Rng } from "../util/rng";
 import { readJsonFile } from "../util/read-file";
 import { Artifacts, checkRunFolder, damagedRunError, recordArtifacts, RUN_FILE } from "./artifacts";
@@ -67,6 +67,8 @@ export interface RunSpec {
   lora?: Partial<LoraConfig>;
   /** With a checkpoint (`hf:`): its text through its chat template (src/text/chat-format.ts) instead of the plain format. */
   chatTemplate?: boolean;
+  /** Recompute each block's activations in the backward pass (TrainConfig's `recompute`); default the profile's, off. */
+  recompute?: boolean;
 }
 
 /** Where a run's weights start: the part of a RunSpec that `--init`, `--base`, `--adapter` and `--lora-*` set. */
@@ -253,7 +255,7 @@ interface ResolvedRun {
 
 /** Step 1: the spec resolved against the profile, the dataset and the start; the key hashes what determines the result. */
 function resolveRun(spec: RunSpec, runsDir: string | undefined): ResolvedRun {
-  const profile = typeof spec.profile === "object" ? spec.profile : resolveProfile(spec.profile);
+  const profile = profileOf(spec);
   const condition = parseCondition(spec.condition);
   if (!Number.isInteger(spec.seed)) throw new Error(`seed must be an integer, got ${spec.seed}`);
   if (spec.explTokens !== undefined && !(Number.isInteger(spec.explTokens) && spec.explTokens >= 0)) {
@@ -269,10 +271,16 @@ function resolveRun(spec: RunSpec, runsDir: string | undefined): ResolvedRun {
   const sequence = { ...profile.sequence, maxExplTokens: spec.explTokens ?? profile.sequence.maxExplTokens };
   const { start, model, fmt } = resolveStart(spec, profile, sequence.maxLen);
   const test = testSetOf(dataset, spec.dimension, profile.maxTest, condition, fmt, sequence);
-  const steps = Math.ceil((profile.epochs * trainExamples.length) / profile.train.batchSize);
+  const steps = stepsOf(profile, trainExamples.length);
   // A pretrained checkpoint fine-tunes at its own, smaller learning rates (profiles.ts).
   const optimizer = start.checkpoint ? CHECKPOINT_LR[start.lora ? "lora" : "full"] : {};
-  const trainConfig: TrainConfig = { ...profile.train, ...optimizer, seed: spec.seed, steps };
+  const trainConfig: TrainConfig = {
+    ...profile.train,
+    ...optimizer,
+    seed: spec.seed,
+    steps,
+    ...(spec.recompute === undefined ? {} : { recompute: spec.recompute }),
+  };
   const data = {
     name: dataset.name,
     dimension,
@@ -286,7 +294,7 @@ function resolveRun(spec: RunSpec, runsDir: string | undefined): ResolvedRun {
     data,
     condition,
     model,
-    trainConfig,
+    trainConfig: identifyingConfig(trainConfig),
     sequence,
     tokenizer: fmt.tokenizerHash,
     ...(start.base
@@ -318,6 +326,22 @@ function resolveRun(spec: RunSpec, runsDir: string | undefined): ResolvedRun {
 export function runFolderOf(spec: RunSpec, runsDir?: string): { key: string; dir: string } {
   const { key, dir } = resolveRun(spec, runsDir);
   return { key, dir };
+}
+
+function profileOf(spec: RunSpec): Profile {
+  return typeof spec.profile === "object" ? spec.profile : resolveProfile(spec.profile);
+}
+
+/** Training steps: the profile's epochs over `examples` training examples, in its batches. */
+function stepsOf(profile: Profile, examples: number): number {
+  return Math.ceil((profile.epochs * examples) / profile.train.batchSize);
+}
+
+/** The steps a spec's run trains, without resolving the rest of it (test set, tokens, start): what a cluster job's time limit counts. */
+export function runSteps(spec: RunSpec): number {
+  const profile = profileOf(spec);
+  const dataset = cachedDataset(spec.dataset);
+  return stepsOf(profile, Math.min(ofDimension(dataset.train, spec.dimension, dataset.name).length, profile.maxTrain ?? Infinity));
 }
 
 /**

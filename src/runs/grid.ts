@@ -2,8 +2,8 @@
  * The experiment grid: (setting, arm, seed) runs, where a setting is (dataset, dimension) and an arm is
  * (condition, explanation-token budget). Every run is an ordinary `runExperiment` run, stored in its own
  * folder keyed by everything that determines it, so a finished run is reused, an interrupted grid resumes
- * where it stopped (the run it was in resumes from its checkpoint), and `--shard k/n` lets n machines each
- * take one share of the runs and merge their run folders afterwards.
+ * where it stopped (the run it was in resumes from its checkpoint), and `--shard k/n` (cluster/shard.ts) lets n
+ * machines each take one share of the runs and merge their run folders afterwards (merge.ts).
  *
  * The paper's grid (docs/protocol.md): six conversation sources x three dimensions (18 settings) plus the
  * real-explanation datasets, every condition, several seeds. The sizes of one run come from the grid
@@ -154,26 +154,6 @@ export function expandGrid(g: GridSpec): RunSpec[] {
       })),
     ),
   );
-}
-
-export interface Shard {
-  index: number;
-  count: number;
-}
-
-/** "k/n" (1 <= k <= n): the k-th of n shares. */
-export function parseShard(text: string): Shard {
-  const m = /^(\d+)\/(\d+)$/.exec(text.trim());
-  const index = m ? Number(m[1]) : NaN;
-  const count = m ? Number(m[2]) : NaN;
-  if (!m || count < 1 || index < 1 || index > count) throw new Error(`--shard takes k/n with 1 <= k <= n, got "${text}"`);
-  return { index, count };
-}
-
-/** Every n-th run starting at the k-th: shares of similar cost, since neighbouring runs are alike. */
-export function shardOf<T>(runs: readonly T[], shard?: Shard): T[] {
-  if (!shard) return [...runs];
-  return runs.filter((_, i) => i % shard.count === shard.index - 1);
 }
 
 export interface GridProgress {

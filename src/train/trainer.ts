@@ -5,7 +5,7 @@
  */
 import * as fs from "fs";
 import { assertBackendHealthy, tf } from "../backend/engine";
-import { forward, ModelConfig, lossAt, LoraForward, Params } from "../model/model";
+import { forward, ForwardOptions, ModelConfig, lossAt, Params } from "../model/model";
 import { LoraConfig, loraForward } from "../model/lora";
 import { paramsToTensorMap, valuesWithPrefix } from "../model/io";
 import { loadSafetensors, saveSafetensors, TensorMap } from "../model/safetensors";
@@ -20,6 +20,23 @@ export interface TrainConfig extends OptimizerConfig {
   seed: number;
   /** Write a checkpoint every this many steps (and at the end). */
   checkpointEvery: number;
+  /**
+   * Recompute each block's activations in the backward pass (activation checkpointing, model.ts `ForwardOptions`):
+   * less memory for one more forward pass of the blocks, the same numbers. Absent (off) unless asked for, so that
+   * the configs of runs from before it existed are unchanged.
+   */
+  recompute?: boolean;
+}
+
+/**
+ * The config without the settings that change how the numbers are computed but not what they are (`recompute`: the
+ * same gradients, test/unit/recompute.test.ts; as with the backend, which is recorded but not keyed either): what
+ * names a run (its key), and what a checkpoint must match to be resumed.
+ */
+export function identifyingConfig(c: TrainConfig): TrainConfig {
+  const identifying = { ...c };
+  delete identifying.recompute;
+  return identifying;
 }
 
 export interface TrainProgress {
@@ -88,11 +105,15 @@ export class DataOrder {
   }
 }
 
+/** How a training step runs its forward pass: with an unmerged LoRA adapter or not, with its blocks recomputed or not. */
+export type StepOptions = Pick<ForwardOptions, "lora" | "recompute">;
+
 /** Mean cross-entropy over the target positions of a batch. */
-export function batchLoss(params: Params, model: ModelConfig, batch: Batch, lora?: LoraForward): tf.Scalar {
+export function batchLoss(params: Params, model: ModelConfig, batch: Batch, opts: StepOptions = {}): tf.Scalar {
+  const { lora } = opts;
   return tf.tidy(() => {
     const inputs = tf.tensor2d(batch.inputs, [batch.rows, batch.length], "int32");
-    const { hidden } = forward(params, model, inputs, { lora });
+    const { hidden } = forward(params, model, inputs, opts);
     // Under LoRA the head is frozen: its gradient is never asked for.
     return lossAt(params, hidden, tf.tensor1d(batch.lossPositions, "int32"), tf.tensor1d(batch.lossTargets, "int32"), lora === undefined);
   });
@@ -107,9 +128,9 @@ export function gradsByName(params: Params, grads: tf.NamedTensorMap): Record<st
  * One optimisation step on a batch; returns the loss. With a LoRA adapter only its weights get gradients and
  * updates (`opt` is the adapter's); without, every parameter. The bench times exactly this.
  */
-export async function trainStep(params: Params, model: ModelConfig, opt: AdamW, batch: Batch, lr: number, lora?: LoraForward): Promise<number> {
-  const trained = lora ? lora.adapter : params;
-  const { value, grads } = tf.variableGrads(() => batchLoss(params, model, batch, lora), Object.values(trained));
+export async function trainStep(params: Params, model: ModelConfig, opt: AdamW, batch: Batch, lr: number, opts: StepOptions = {}): Promise<number> {
+  const trained = opts.lora ? opts.lora.adapter : params;
+  const { value, grads } = tf.variableGrads(() => batchLoss(params, model, batch, opts), Object.values(trained));
   const norm = opt.apply(gradsByName(trained, grads), lr);
   const loss = (await value.data())[0];
   tf.dispose([value, norm, ...Object.values(grads)]);
@@ -124,7 +145,7 @@ interface CheckpointState {
 }
 
 function checkpointMeta(opts: TrainOptions): Record<string, string> {
-  const meta = { model: JSON.stringify(opts.model), train: JSON.stringify(opts.config), examples: String(opts.examples.length) };
+  const meta = { model: JSON.stringify(opts.model), train: JSON.stringify(identifyingConfig(opts.config)), examples: String(opts.examples.length) };
   return opts.adapter ? { ...meta, adapter: JSON.stringify(opts.adapter.config) } : meta;
 }
 
@@ -191,7 +212,7 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
       const lr = learningRate(config, state.step + 1, config.steps);
       // LoRA's dropout masks are a function of (seed, step), so that a resumed run draws the same ones.
       const lora = opts.adapter && loraForward(opts.adapter.params, opts.adapter.config, hashSeed(config.seed, "lora-dropout", state.step));
-      const loss = await trainStep(params, model, opt, batch, lr, lora);
+      const loss = await trainStep(params, model, opt, batch, lr, { lora, recompute: config.recompute });
       if (!Number.isFinite(loss)) {
         // Only a checkpoint on disk is kept: before the first save (or without a checkpoint file) there is none.
         const kept =

@@ -6,17 +6,8 @@ import * as path from "node:path";
 import { test } from "node:test";
 import { initBackend } from "../../src/backend/engine";
 import { readPredictions, RunSpec } from "../../src/runs/experiment";
-import {
-  EXPLANATION_BUDGETS,
-  expandGrid,
-  GRID_PROFILES,
-  GridSpec,
-  parseShard,
-  REAL_EXPLANATION_DATASETS,
-  reproductionGrid,
-  runGrid,
-  shardOf,
-} from "../../src/runs/grid";
+import { EXPLANATION_BUDGETS, expandGrid, GRID_PROFILES, GridSpec, REAL_EXPLANATION_DATASETS, reproductionGrid, runGrid } from "../../src/runs/grid";
+import { parseShard, shardOf } from "../../src/runs/cluster/shard";
 import { analyzeGrid, writeResults } from "../../src/runs/results";
 import { CONDITIONS } from "../../src/train/sequences";
 

@@ -9,7 +9,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { after, before, test } from "node:test";
 import { initBackend } from "../../src/backend/engine";
-import { verifyRuns } from "../../src/cli/runs";
+import { checkRunsFolder } from "../../src/runs/artifacts";
 import { checkRunFolder, recordArtifacts } from "../../src/runs/artifacts";
 import { readPredictions, readRunRecord, runExperiment, RunRecord, RunSpec } from "../../src/runs/experiment";
 import { GRID_PROFILES, runGrid } from "../../src/runs/grid";
@@ -164,7 +164,7 @@ test("xft runs verify lists exactly the damaged runs (exit 1), and a clean runs 
   place("eeeedeleted", (d) => fs.rmSync(path.join(d, "model.safetensors")));
   fs.mkdirSync(path.join(runsDir, "pretrain"));
 
-  const bad = verifyRuns(runsDir)
+  const bad = checkRunsFolder(runsDir)
     .filter((c) => c.problems.length > 0)
     .map((c) => c.key);
   assert.deepEqual(bad, ["bbbbtruncated", "ccccgarbagepreds", "ddddgarbagerecord", "eeeedeleted"]);

@@ -51,12 +51,13 @@ export function gptFinalNorm(params: Params, c: GptConfig, x: tf.Tensor): tf.Ten
   return layerNorm(x, params["ln_f.g"], params["ln_f.b"], c.normEps ?? LN_EPS);
 }
 
-export const gptForward: FamilyForward<GptConfig> = (params, c, tokens, hooks, lora) => {
+export const gptForward: FamilyForward<GptConfig> = (params, c, tokens, pass) => {
   const [B, T] = tokens.shape;
   const d = c.dModel;
   const eps = c.normEps ?? LN_EPS;
   const shape = { batch: B, len: T, heads: c.heads, headDim: d / c.heads };
-  const linear = projection(params, lora);
+  const { hooks } = pass;
+  const linear = projection(params, pass.lora);
   const norm = (x: tf.Tensor, name: string) => layerNorm(x, params[name + ".g"], params[name + ".b"], eps);
 
   const attention = (p: string, x: tf.Tensor, l: number) =>
@@ -69,5 +70,5 @@ export const gptForward: FamilyForward<GptConfig> = (params, c, tokens, hooks, l
     .reshape([B, T, d])
     .add(params.wpe.slice([0, 0], [T, d]))
     .reshape([B * T, d]);
-  return residualStream(embedded, c.layers, [B, T, d], hooks, { norm, attention, mlp });
+  return residualStream(params, embedded, c.layers, [B, T, d], pass, { norm, attention, mlp });
 };

@@ -37,12 +37,13 @@ export function llamaFinalNorm(params: Params, c: LlamaConfig, x: tf.Tensor): tf
   return rmsNorm(x, params["ln_f.g"], c.normEps);
 }
 
-export const llamaForward: FamilyForward<LlamaConfig> = (params, c, tokens, hooks, lora) => {
+export const llamaForward: FamilyForward<LlamaConfig> = (params, c, tokens, pass) => {
   const [B, T] = tokens.shape;
   const d = c.dModel;
   const hd = c.headDim;
   const rope = { theta: c.ropeTheta, scale: c.ropeScale };
-  const linear = projection(params, lora);
+  const { hooks } = pass;
+  const linear = projection(params, pass.lora);
   const bias = (on: boolean, name: string) => (on ? name : undefined);
   const norm = (x: tf.Tensor, name: string) => rmsNorm(x, params[name + ".g"], c.normEps);
 
@@ -62,5 +63,5 @@ export const llamaForward: FamilyForward<LlamaConfig> = (params, c, tokens, hook
 
   // The residual stream is kept flat, [B*T, d], so that every projection is one 2-D matmul.
   const embedded = tf.gather(params.wte, tokens.reshape([B * T]));
-  return residualStream(embedded, c.layers, [B, T, d], hooks, { norm, attention, mlp });
+  return residualStream(params, embedded, c.layers, [B, T, d], pass, { norm, attention, mlp });
 };
