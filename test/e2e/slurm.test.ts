@@ -11,6 +11,7 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { after, test } from "node:test";
+import { runXft, XFT_BIN } from "../xft-cli";
 
 const ROOT = path.resolve(__dirname, "../..");
 const work = fs.mkdtempSync(path.join(os.tmpdir(), "xft-slurm-"));
@@ -31,10 +32,6 @@ const ENV = {
 const GRID = ["reproduce", "--profile", "ci", "--part", "explanations"];
 const TABLES = ["summary.csv", "differences.csv", "wins.csv", "human-transfer.csv", "human-transfer-differences.csv"];
 const TIMINGS = ["tokens_per_s", "train_s"];
-
-function xft(args: string[]): { status: number | null; stdout: string; stderr: string } {
-  return spawnSync(process.execPath, [path.join(ROOT, "bin/xft.cjs"), ...args], { cwd: ROOT, encoding: "utf8", env: ENV });
-}
 
 /** runs.csv without its timing columns. */
 function runsTable(dir: string): string {
@@ -63,7 +60,7 @@ async function waitForJobs(ids: string[], seconds: number): Promise<void> {
 
 /** The one-process reproduction of the same part, in a process of its own while the cluster trains. */
 function reference(): Promise<void> {
-  const args = [path.join(ROOT, "bin/xft.cjs"), ...GRID, "--runs-dir", path.join(work, "ref-runs"), "--out", path.join(work, "ref-results")];
+  const args = [XFT_BIN, ...GRID, "--runs-dir", path.join(work, "ref-runs"), "--out", path.join(work, "ref-results")];
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, args, { cwd: ROOT, env: ENV, stdio: ["ignore", "ignore", "pipe"] });
     let stderr = "";
@@ -80,7 +77,10 @@ test("the emitted Slurm array and its dependent analysis, on a real single-node 
   }
   assert.equal(started.status, 0, `scripts/slurm-local.sh start failed: ${started.stderr}`);
   const job = path.join(work, "job");
-  const emitted = xft([...GRID, "--emit", "slurm", "--shards", "2", "--cpus-per-task", "1", "--runs-dir", path.join(work, "runs"), "--out", job]);
+  const emitted = runXft(
+    [...GRID, "--emit", "slurm", "--shards", "2", "--cpus-per-task", "1", "--runs-dir", path.join(work, "runs"), "--out", job],
+    ENV,
+  );
   assert.equal(emitted.status, 0, emitted.stderr);
   const submitted = spawnSync("bash", [path.join(job, "submit.sh")], { encoding: "utf8", env: ENV });
   assert.equal(submitted.status, 0, submitted.stderr);

@@ -1,5 +1,4 @@
 import assert from "node:assert/strict";
-import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
@@ -8,14 +7,8 @@ import { DATA_COMMANDS } from "../../src/cli/data";
 import { COMMANDS, usage } from "../../src/cli/main";
 import type { Command } from "../../src/cli/options";
 import { RUNS_COMMANDS } from "../../src/cli/runs";
-
-const ROOT = path.resolve(__dirname, "../..");
-const xft = (...args: string[]) =>
-  spawnSync(process.execPath, [path.join(ROOT, "bin/xft.cjs"), ...args], {
-    cwd: ROOT,
-    encoding: "utf8",
-    env: { ...process.env, TF_CPP_MIN_LOG_LEVEL: "2" },
-  });
+import { xft } from "../xft-cli";
+import { runXft } from "../xft-cli";
 
 /** A user's own dataset in the example schema: the label is visible in the response, so it is learnable. */
 function writeDataset(file: string, badLine?: string): void {
@@ -100,7 +93,7 @@ test("xft doctor reports the backend; unknown commands and conditions are clear 
 test("xft pretrain --profile ci, then xft train --profile ci --init base --adapter lora, work together as the README gives them", () => {
   const runs = fs.mkdtempSync(path.join(os.tmpdir(), "xft-cli-base-"));
   const env = { ...process.env, TF_CPP_MIN_LOG_LEVEL: "2", XFT_RUNS_DIR: runs };
-  const run = (...args: string[]) => spawnSync(process.execPath, [path.join(ROOT, "bin/xft.cjs"), ...args], { cwd: ROOT, encoding: "utf8", env });
+  const run = (...args: string[]) => runXft(args, env);
   const pretrained = run("pretrain", "--profile", "ci");
   assert.equal(pretrained.status, 0, pretrained.stderr);
   const trained = run("train", "--dataset", "esnli", "--condition", "label", "--profile", "ci", "--init", "base", "--adapter", "lora");

@@ -15,16 +15,12 @@ import { parse } from "yaml";
 
 import { mergeRuns } from "../../src/runs/merge";
 import { parseShard, shardFromScheduler } from "../../src/runs/cluster/shard";
+import { runXft, xft } from "../xft-cli";
 
-const ROOT = path.resolve(__dirname, "../..");
 const ENV = { ...process.env, TF_CPP_MIN_LOG_LEVEL: "2" };
 const GRID = ["reproduce", "--profile", "ci", "--part", "explanations"];
 const work = fs.mkdtempSync(path.join(os.tmpdir(), "xft-cluster-"));
 after(() => fs.rmSync(work, { recursive: true, force: true }));
-
-function xft(args: string[]): { status: number | null; stdout: string; stderr: string } {
-  return spawnSync(process.execPath, [path.join(ROOT, "bin/xft.cjs"), ...args], { cwd: ROOT, encoding: "utf8", env: ENV });
-}
 
 test("--shard auto reads a Slurm array task and a Kubernetes completion index", () => {
   assert.deepEqual(shardFromScheduler({ SLURM_ARRAY_TASK_ID: "0", SLURM_ARRAY_TASK_COUNT: "4" }), { index: 1, count: 4 });
@@ -59,7 +55,7 @@ test("--shard auto: a missing, bad or out-of-range index is an error that names 
 
 test("--emit slurm writes an array with its resources and a dependent analysis job, all valid bash", () => {
   const out = path.join(work, "slurm");
-  const r = xft([...GRID, "--emit", "slurm", "--shards", "3", "--out", out, "--runs-dir", path.join(work, "none")]);
+  const r = xft(...GRID, "--emit", "slurm", "--shards", "3", "--out", out, "--runs-dir", path.join(work, "none"));
   assert.equal(r.status, 0, r.stderr);
   assert.match(r.stdout, /shard 3\/3: 12 runs, \d+ steps, about .*, [\d.]+ core-hours/);
   for (const f of ["train.sbatch", "analyse.sbatch", "submit.sh"]) {
@@ -79,7 +75,7 @@ test("--emit slurm writes an array with its resources and a dependent analysis j
 
 test("--emit k8s writes an Indexed Job and an analysis Job that the batch/v1 schema accepts", () => {
   const out = path.join(work, "k8s");
-  const r = xft([...GRID, "--emit", "k8s", "--shards", "4", "--out", out, "--image", "registry.example/xft:1"]);
+  const r = xft(...GRID, "--emit", "k8s", "--shards", "4", "--out", out, "--image", "registry.example/xft:1");
   assert.equal(r.status, 0, r.stderr);
   const train = parse(fs.readFileSync(path.join(out, "train-job.yaml"), "utf8"));
   const analysis = parse(fs.readFileSync(path.join(out, "analysis-job.yaml"), "utf8"));
@@ -115,7 +111,7 @@ test("--emit: wrong or clashing options are clear errors", () => {
     [["--shard", "auto"], /--shard auto reads the scheduler's environment/],
   ] as const) {
     const env = Object.fromEntries(Object.entries(ENV).filter(([k]) => !k.startsWith("SLURM_") && k !== "JOB_COMPLETION_INDEX"));
-    const r = spawnSync(process.execPath, [path.join(ROOT, "bin/xft.cjs"), ...GRID, ...args], { cwd: ROOT, encoding: "utf8", env });
+    const r = runXft([...GRID, ...args], env);
     assert.notEqual(r.status, 0, args.join(" "));
     assert.match(r.stderr, message, args.join(" "));
   }
@@ -127,7 +123,7 @@ function runsFolder(name: string): string {
   if (!trained) {
     trained = path.join(work, "trained");
     for (const seed of ["1", "2"]) {
-      const r = xft(["train", "--profile", "ci", "--dataset", "esnli", "--condition", "label", "--seed", seed, "--runs-dir", trained]);
+      const r = xft("train", "--profile", "ci", "--dataset", "esnli", "--condition", "label", "--seed", seed, "--runs-dir", trained);
       assert.equal(r.status, 0, r.stderr);
     }
   }
@@ -158,7 +154,7 @@ test("xft runs merge copies finished runs, takes identical ones as merged, leave
   const again = mergeRuns([a, b], target);
   assert.deepEqual([again.copied, again.identical.sort()], [[], [first, second]]);
   // The CLI says the same.
-  const r = xft(["runs", "merge", a, b, "--runs-dir", target]);
+  const r = xft("runs", "merge", a, b, "--runs-dir", target);
   assert.equal(r.status, 0, r.stderr);
   assert.match(r.stderr, /0 runs copied into .*, 2 already there, 1 unfinished left out/);
 });

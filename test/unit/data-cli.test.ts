@@ -1,16 +1,14 @@
 import assert from "node:assert/strict";
-import { spawnSync } from "node:child_process";
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
+import { join } from "node:path";
 import { after, test } from "node:test";
 import { gzipSync } from "node:zlib";
 import { formatCheck, formatExample, formatTable, summarize, truncate } from "../../src/cli/data-format";
 import { Dataset } from "../../src/data/load";
 import { DataError, Example } from "../../src/data/schema";
+import { xft } from "../xft-cli";
 
-const ROOT = resolve(__dirname, "../..");
-const xft = (...args: string[]) => spawnSync(process.execPath, [join(ROOT, "bin/xft.cjs"), ...args], { cwd: ROOT, encoding: "utf8" });
 const tmp = mkdtempSync(join(tmpdir(), "xft-data-cli-"));
 after(() => rmSync(tmp, { recursive: true, force: true }));
 

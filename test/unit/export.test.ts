@@ -23,6 +23,7 @@ import { loadRunModel, readRunRecord, RunRecord } from "../../src/runs/experimen
 import { HfTokenizer } from "../../src/text/hf-tokenizer";
 import { XftTokenizer } from "../../src/text/tokenizer";
 import { fixtureDir, fixturesUnavailable } from "./hf-fixtures";
+import { xft } from "../xft-cli";
 
 const ROOT = path.resolve(__dirname, "../..");
 const PYTHON = path.join(ROOT, ".venv-hf", "bin", "python");
@@ -31,13 +32,6 @@ const skip = fixturesUnavailable();
 const work = fs.mkdtempSync(path.join(os.tmpdir(), "xft-export-"));
 const runsDir = path.join(work, "runs");
 after(() => fs.rmSync(work, { recursive: true, force: true }));
-
-const xft = (...args: string[]) =>
-  spawnSync(process.execPath, [path.join(ROOT, "bin/xft.cjs"), ...args], {
-    cwd: ROOT,
-    encoding: "utf8",
-    env: { ...process.env, TF_CPP_MIN_LOG_LEVEL: "2" },
-  });
 
 function train(...args: string[]): RunRecord {
   const run = xft("train", "--dataset", "esnli", "--condition", "label", "--profile", "ci", "--runs-dir", runsDir, ...args);

@@ -1,6 +1,5 @@
 /** The small faults of issue 20, each with the message a person now gets: a seed that is not one, a divergence without a checkpoint. */
 import assert from "node:assert/strict";
-import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
@@ -12,9 +11,9 @@ import { readBaseCard } from "../../src/runs/base";
 import { XftTokenizer } from "../../src/text/tokenizer";
 import { EncodedExample } from "../../src/train/sequences";
 import { train, TrainConfig } from "../../src/train/trainer";
+import { xft } from "../xft-cli";
 
 const ROOT = path.resolve(__dirname, "../..");
-const xft = (...args: string[]) => spawnSync(process.execPath, [path.join(ROOT, "bin/xft.cjs"), ...args], { cwd: ROOT, encoding: "utf8" });
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "xft-fault-messages-"));
 after(() => fs.rmSync(tmp, { recursive: true, force: true }));
 

@@ -1,5 +1,4 @@
 import assert from "node:assert/strict";
-import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
@@ -10,8 +9,7 @@ import { EXPLANATION_BUDGETS, expandGrid, GRID_PROFILES, GridSpec, REAL_EXPLANAT
 import { parseShard, shardOf } from "../../src/runs/cluster/shard";
 import { analyzeGrid, writeResults } from "../../src/runs/results";
 import { CONDITIONS } from "../../src/train/sequences";
-
-const ROOT = path.resolve(__dirname, "../..");
+import { xft } from "../xft-cli";
 
 /** Two dimensions, two labels; the label shows in the response, so a model can learn it. */
 function writeDataset(file: string): void {
@@ -166,12 +164,6 @@ test("a grid stops between steps when asked, and the same grid resumes to the sa
 });
 
 test("xft reproduce: a bad --part or --shard is a clear error", () => {
-  const xft = (...args: string[]) =>
-    spawnSync(process.execPath, [path.join(ROOT, "bin/xft.cjs"), ...args], {
-      cwd: ROOT,
-      encoding: "utf8",
-      env: { ...process.env, TF_CPP_MIN_LOG_LEVEL: "2" },
-    });
   const part = xft("reproduce", "--profile", "ci", "--part", "everything");
   assert.equal(part.status, 1);
   assert.match(part.stderr, /--part takes all, explanations, pseudo, budget \(or several, comma-separated\), got "everything"/);

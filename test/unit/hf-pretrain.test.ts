@@ -4,7 +4,6 @@
  * starts from (and that --init base points to hf:); a GPT-2 keeps its learned positions past the blocks' length.
  */
 import assert from "node:assert/strict";
-import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
@@ -13,14 +12,8 @@ import { initBackend } from "../../src/backend/engine";
 import { loadHfWeights, readHfCheckpoint } from "../../src/model/hf/checkpoint";
 import { pretrainCheckpoint } from "../../src/runs/pretrain-checkpoint";
 import { fixtureDir, fixturesUnavailable } from "./hf-fixtures";
+import { xft } from "../xft-cli";
 
-const ROOT = path.resolve(__dirname, "../..");
-const xft = (...args: string[]) =>
-  spawnSync(process.execPath, [path.join(ROOT, "bin/xft.cjs"), ...args], {
-    cwd: ROOT,
-    encoding: "utf8",
-    env: { ...process.env, TF_CPP_MIN_LOG_LEVEL: "2" },
-  });
 const skip = fixturesUnavailable();
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "xft-hf-pretrain-"));
 after(() => fs.rmSync(tmp, { recursive: true, force: true }));

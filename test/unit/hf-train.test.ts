@@ -4,20 +4,13 @@
  * hash, reuses a finished run, and `xft probe` reads it back (its self-check holds the lens to the run's readout).
  */
 import assert from "node:assert/strict";
-import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { after, test } from "node:test";
 import { fixtureDir, fixturesUnavailable } from "./hf-fixtures";
+import { xft } from "../xft-cli";
 
-const ROOT = path.resolve(__dirname, "../..");
-const xft = (...args: string[]) =>
-  spawnSync(process.execPath, [path.join(ROOT, "bin/xft.cjs"), ...args], {
-    cwd: ROOT,
-    encoding: "utf8",
-    env: { ...process.env, TF_CPP_MIN_LOG_LEVEL: "2" },
-  });
 const skip = fixturesUnavailable();
 const runsDir = fs.mkdtempSync(path.join(os.tmpdir(), "xft-hf-train-"));
 after(() => fs.rmSync(runsDir, { recursive: true, force: true }));

@@ -4,14 +4,11 @@
  * bad reference is one clear line.
  */
 import assert from "node:assert/strict";
-import { spawnSync } from "node:child_process";
 import { readFileSync } from "node:fs";
-import { join, resolve } from "node:path";
+import { join } from "node:path";
 import { test } from "node:test";
 import { FIXTURES, fixtureDir, fixturesUnavailable } from "./hf-fixtures";
-
-const ROOT = resolve(__dirname, "../..");
-const xft = (...args: string[]) => spawnSync(process.execPath, [join(ROOT, "bin/xft.cjs"), ...args], { cwd: ROOT, encoding: "utf8" });
+import { xft } from "../xft-cli";
 
 interface NextTokenReference {
   text: string;

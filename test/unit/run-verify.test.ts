@@ -3,7 +3,6 @@
  * case damages a copy of its folder, so that the suite trains only where a case retrains.
  */
 import assert from "node:assert/strict";
-import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
@@ -13,14 +12,7 @@ import { checkRunsFolder } from "../../src/runs/artifacts";
 import { checkRunFolder, recordArtifacts } from "../../src/runs/artifacts";
 import { readPredictions, readRunRecord, runExperiment, RunRecord, RunSpec } from "../../src/runs/experiment";
 import { GRID_PROFILES, runGrid } from "../../src/runs/grid";
-
-const ROOT = path.resolve(__dirname, "../..");
-const xft = (...args: string[]) =>
-  spawnSync(process.execPath, [path.join(ROOT, "bin/xft.cjs"), ...args], {
-    cwd: ROOT,
-    encoding: "utf8",
-    env: { ...process.env, TF_CPP_MIN_LOG_LEVEL: "2" },
-  });
+import { xft } from "../xft-cli";
 
 /** Two labels, shown in the response: a tiny model learns them in a few steps. */
 function writeDataset(file: string): void {

@@ -91,19 +91,27 @@ test("learning rate: linear warm-up, cosine decay to minLr", () => {
   assert.ok(Math.abs(learningRate(c, 110, 110) - 0.1) < 1e-12);
 });
 
-test("AdamW: one step matches the formula, with decay on matrices only and clipping", async () => {
+test("AdamW: two steps match the formula, with decay on matrices only and clipping; a clone taken before keeps its values", async () => {
   await initBackend({ quiet: true });
-  const params = { w: tf.variable(tf.tensor2d([[1, -2]])), b: tf.variable(tf.tensor1d([0.5])) };
+  // Made in a tidy, so that each variable alone holds its data and the fused op updates it in place.
+  const params = tf.tidy(() => ({ w: tf.variable(tf.tensor2d([[1, -2]])), b: tf.variable(tf.tensor1d([0.5])) }));
   const c: OptimizerConfig = { lr: 0.1, minLr: 0, warmupSteps: 0, weightDecay: 0.5, beta1: 0.9, beta2: 0.99, eps: 1e-8, gradClip: 1 };
   const opt = new AdamW(c, params);
-  // Global norm of these gradients is 5, so they are scaled by 1/5 before the update.
-  const norm = opt.apply({ w: tf.tensor2d([[3, 0]]), b: tf.tensor1d([-4]) }, 0.1);
-  assert.ok(Math.abs(norm.dataSync()[0] - 5) < 1e-6);
-  // First Adam step: m_hat / sqrt(v_hat) = sign(g) (for g != 0).
-  const w = params.w.dataSync();
-  assert.ok(Math.abs(w[0] - (1 - 0.1 * (1 + 0.5 * 1))) < 1e-6);
-  assert.ok(Math.abs(w[1] - (-2 - 0.1 * (0 + 0.5 * -2))) < 1e-6);
-  assert.ok(Math.abs(params.b.dataSync()[0] - (0.5 + 0.1)) < 1e-6, "no decay on a bias");
+  const before = params.w.clone();
+  // Global norm of these gradients is 5, so they are scaled by 1/5 before the update. With the same gradients on
+  // both steps, m_hat / sqrt(v_hat) = sign(g) (for g != 0) on each.
+  const grads = { w: tf.tensor2d([[3, 0]]), b: tf.tensor1d([-4]) };
+  let expected = { w: [1, -2], b: 0.5 };
+  for (let step = 1; step <= 2; step++) {
+    const norm = opt.apply(grads, 0.1);
+    assert.ok(Math.abs(norm.dataSync()[0] - 5) < 1e-6);
+    expected = { w: [expected.w[0] - 0.1 * (1 + 0.5 * expected.w[0]), expected.w[1] - 0.1 * (0 + 0.5 * expected.w[1])], b: expected.b + 0.1 };
+    const w = params.w.dataSync();
+    expected.w.forEach((x, i) => assert.ok(Math.abs(w[i] - x) < 1e-6, `step ${step}: w[${i}] = ${w[i]}, expected ${x}`));
+    assert.ok(Math.abs(params.b.dataSync()[0] - expected.b) < 1e-6, `step ${step}: no decay on a bias`);
+  }
+  assert.deepEqual(Array.from(before.dataSync()), [1, -2], "a clone shares the variable's data: the update must not write over it");
+  tf.dispose([before, grads.w, grads.b, params.w, params.b]);
   opt.dispose();
 });
 
