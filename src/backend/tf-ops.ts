@@ -124,7 +124,10 @@ export interface AdamWHyper {
 
 /**
  * One AdamW step (optimizer.ts has the maths) over all parameters: returns the new parameters, the new flat moments
- * m and v, and the gradient norm before clipping. `decays` [N] is 1 where a parameter decays, 0 elsewhere.
+ * m and v (the inputs, updated in place), and the gradient norm before clipping. `decays` [N] is 1 where a parameter
+ * decays, 0 elsewhere. Where `inPlace[i]`, params[i] is updated in place and returned as the new parameter: the
+ * caller gives it up, and no other tensor may share its data. (TensorFlow's own test for that, forwarding an input
+ * whose buffer nothing else holds, never passes for tfjs-node's inputs: tried here, it always allocated.)
  */
 export function adamWOp(
   params: tf.Tensor[],
@@ -133,17 +136,24 @@ export function adamWOp(
   v: tf.Tensor,
   h: AdamWHyper,
   decays: tf.Tensor1D,
+  inPlace: boolean[] = params.map(() => false),
 ): { params: tf.Tensor[]; m: tf.Tensor; v: tf.Tensor; norm: tf.Scalar } {
   const be = loaded();
   const n = params.length;
   // The step's numbers are an input, not attributes: TensorFlow keeps a kernel per distinct attribute set.
   const hyper = tf.tensor1d([h.lr, h.beta1, h.beta2, h.eps, h.weightDecay, h.biasCorrection1, h.biasCorrection2, h.gradClip]);
+  const inPlaceFlags = tf.tensor1d(inPlace.map((p) => (p ? 1 : 0)));
   const out = be.executeMultipleOutputs(
     "XftAdamW",
     [{ name: "N", type: be.binding.TF_ATTR_INT, value: n }],
-    [...params, ...grads, m, v, hyper, decays],
+    [...params, ...grads, m, v, hyper, decays, inPlaceFlags],
     n + 3,
   );
-  hyper.dispose();
+  tf.dispose([hyper, inPlaceFlags]);
   return { params: out.slice(0, n), m: out[n], v: out[n + 1], norm: out[n + 2] as tf.Scalar };
+}
+
+/** Whether `t` is the only tfjs tensor on its data: tf.clone, and tf.variable of a tensor, share the data they come from. */
+export function holdsDataAlone(t: tf.Tensor): boolean {
+  return (loaded() as unknown as { refCount(dataId: object): number }).refCount(t.dataId) === 1;
 }

@@ -7,7 +7,7 @@
  * native backend with xft's TensorFlow ops it is one op (tf-ops.ts), the same maths.
  */
 import { tf } from "../backend/engine";
-import { adamWOp, tfOpsLoaded } from "../backend/tf-ops";
+import { adamWOp, holdsDataAlone, tfOpsLoaded } from "../backend/tf-ops";
 import type { Params } from "../model/model";
 
 export interface OptimizerConfig {
@@ -32,6 +32,18 @@ export function learningRate(c: OptimizerConfig, step: number, totalSteps: numbe
 /** Weight decay applies to matrices only, not to gains and biases (as in nanoGPT). */
 export function decays(shape: readonly number[]): boolean {
   return shape.length >= 2;
+}
+
+/**
+ * Whether the fused op may write params[i]'s update over it (sparing a second copy of the model beside the first):
+ * the variable gives its old value up to the new one it is assigned, so it may where nothing else holds that data:
+ * no other tfjs tensor shares it (tf.clone, or a tensor kept after tf.variable was made of it) and the variable is
+ * not listed twice. A tensor that TensorFlow made on the same buffer is not seen (tfjs-node's reshape is TensorFlow's
+ * Reshape, which aliases its input): the model makes those only inside the gradient computation, whose tensors
+ * variableGrads has disposed of before the update; one held across a step would show the new values.
+ */
+function ownsItsData(params: tf.Variable[], i: number): boolean {
+  return holdsDataAlone(params[i]) && params.indexOf(params[i]) === i && params.lastIndexOf(params[i]) === i;
 }
 
 export class AdamW {
@@ -73,8 +85,9 @@ export class AdamW {
     const bc2 = 1 - c.beta2 ** this.step;
     if (tfOpsLoaded()) {
       return tf.tidy(() => {
+        const params = this.names.map((n) => this.params[n]);
         const out = adamWOp(
-          this.names.map((n) => this.params[n]),
+          params,
           this.names.map((n) => grads[n]),
           this.m,
           this.v,
@@ -89,6 +102,7 @@ export class AdamW {
             gradClip: c.gradClip,
           },
           this.decayFlags,
+          params.map((_, i) => ownsItsData(params, i)),
         );
         this.names.forEach((n, i) => this.params[n].assign(out.params[i]));
         this.m.assign(out.m);

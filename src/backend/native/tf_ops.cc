@@ -413,11 +413,12 @@ void computeSoftmaxCrossEntropy(void*, TF_OpKernelContext* ctx) {
   }
 }
 
-// Inputs: params (N), grads (N), m, v, hyper [8], decays [N] (1 where the parameter decays); outputs: the new
-// params (N), m and v (the inputs themselves, updated in place), and the gradient norm before clipping.
+// Inputs: params (N), grads (N), m, v, hyper [8], decays [N] (1 where the parameter decays), in_place [N] (1 where
+// the caller gives the parameter up); outputs: the new params (N, those given up updated in place), m and v (the
+// inputs themselves, updated in place), and the gradient norm before clipping.
 void computeAdamW(void*, TF_OpKernelContext* ctx) {
   OpContext op(ctx, "XftAdamW");
-  const int n = (TF_NumInputs(ctx) - 4) / 2;
+  const int n = (TF_NumInputs(ctx) - 5) / 2;
   std::vector<AdamTensor> ts(n);
   std::vector<std::vector<int64_t>> shapes(n);
   int64_t total = 0;
@@ -431,18 +432,22 @@ void computeAdamW(void*, TF_OpKernelContext* ctx) {
   }
   // m and v are updated in place (each is its own output): two new buffers as large as the model, beside the old
   // ones, would be the step's peak of memory. The optimizer (optimizer.ts) alone holds them.
-  std::vector<int64_t> ms, vs, hs, ds;
+  std::vector<int64_t> ms, vs, hs, ds, is;
   float* m = op.inPlace(2 * n, n, &ms);
   float* v = m ? op.inPlace(2 * n + 1, n + 1, &vs) : nullptr;
   const float* hyper = v ? op.input(2 * n + 2, &hs) : nullptr;
   const float* decays = hyper ? op.input(2 * n + 3, &ds) : nullptr;
-  if (!decays || !isVector(op, "m", ms, total) || !isVector(op, "v", vs, total) || !isVector(op, "hyper", hs, 8) ||
-      !isVector(op, "decays", ds, n)) {
+  const float* inPlace = decays ? op.input(2 * n + 4, &is) : nullptr;
+  if (!inPlace || !isVector(op, "m", ms, total) || !isVector(op, "v", vs, total) || !isVector(op, "hyper", hs, 8) ||
+      !isVector(op, "decays", ds, n) || !isVector(op, "in_place", is, n)) {
     return;
   }
+  // A parameter that the caller gives up is updated in place too (its own output, as m and v): the new parameters
+  // beside the old would be the step's next peak. The update reads each value before writing it.
   for (int i = 0; i < n; i++) {
+    std::vector<int64_t> ps;
     ts[i].decays = decays[i] != 0;
-    ts[i].newParam = op.output(i, shapes[i]);
+    ts[i].newParam = inPlace[i] != 0 ? op.inPlace(i, i, &ps) : op.output(i, shapes[i]);
     if (!ts[i].newParam) return;
   }
   float* norm = op.output(n + 2, {});
@@ -531,7 +536,8 @@ const std::vector<OpSpec>& opSpecs() {
        {"dx: float", "dg: float", "db: float"}, {}, createNothing, computeLayerNormGrad, deleteNothing},
       {"XftSoftmaxCrossEntropy", {"logits: float", "targets: int32"}, {"probs: float", "loss_sum: float"}, {},
        createNothing, computeSoftmaxCrossEntropy, deleteNothing},
-      {"XftAdamW", {"params: N * float", "grads: N * float", "m: float", "v: float", "hyper: float", "decays: float"},
+      {"XftAdamW", {"params: N * float", "grads: N * float", "m: float", "v: float", "hyper: float", "decays: float",
+        "in_place: float"},
        {"new_params: N * float", "new_m: float", "new_v: float", "norm: float"}, {"N: int >= 1"},
        createNothing, computeAdamW, deleteNothing},
       {"XftCausalAttention", {"qkv: float"}, {"out: float", "lse: float"}, {"batch: int", "heads: int"},
