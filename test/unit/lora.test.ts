@@ -4,7 +4,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { test } from "node:test";
 import { initBackend, tf } from "../../src/backend/engine";
-import { createParams, disposeParams, forward, GptConfig, LlamaConfig, Params, paramsToValues } from "../../src/model/model";
+import { createParams, disposeParams, forward, GptConfig, Params, paramsToValues } from "../../src/model/model";
 import {
   adapterShapes,
   createAdapter,
@@ -20,6 +20,7 @@ import { projection } from "../../src/model/ops/linear";
 import { makeBatch } from "../../src/train/sequences";
 import { train } from "../../src/train/trainer";
 import { hashSeed, Rng } from "../../src/util/rng";
+import { tinyQwen2 } from "../tiny-models";
 
 const MODEL: GptConfig = { vocabSize: 50, maxLen: 16, layers: 2, dModel: 16, heads: 2, mlpRatio: 4, initStd: 0.02 };
 const LORA: LoraConfig = { rank: 4, alpha: 8, dropout: 0.1, targets: ["attn.wqkv", "attn.wo", "mlp.w1", "mlp.w2"] };
@@ -177,26 +178,7 @@ test("LoRA settings are checked: rank, alpha, dropout and target names", () => {
   assert.deepEqual(makeBatch([{ tokens: [1, 2, 3], promptLen: 1, label: 0 }], 0, 16).lossTargets, [2, 3], "a block's every next token is a target");
 });
 
-const LLAMA: LlamaConfig = {
-  family: "llama",
-  modelType: "qwen2",
-  vocabSize: 50,
-  maxLen: 16,
-  layers: 2,
-  dModel: 16,
-  heads: 4,
-  kvHeads: 2,
-  headDim: 4,
-  mlpDim: 24,
-  normEps: 1e-6,
-  ropeTheta: 10000,
-  ropeScale: 1,
-  qkvBias: true,
-  outBias: false,
-  mlpBias: false,
-  untiedHead: true,
-  initStd: 0.2,
-};
+const LLAMA = tinyQwen2({ vocabSize: 50, layers: 2 });
 
 test("LoRA targets by the checkpoint's module names: Llama's q_proj/o_proj/down_proj, GPT-2's c_proj (both output projections)", async () => {
   await initBackend();

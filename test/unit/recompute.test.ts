@@ -6,34 +6,16 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import { initBackend, tf } from "../../src/backend/engine";
 import { allLinearTargets, createAdapter, LoraConfig, loraForward } from "../../src/model/lora";
-import { createParams, disposeParams, forward, GptConfig, LlamaConfig, ModelConfig, Params } from "../../src/model/model";
+import { createParams, disposeParams, forward, GptConfig, ModelConfig, Params } from "../../src/model/model";
 import type { Batch } from "../../src/train/sequences";
 import { runFolderOf } from "../../src/runs/experiment";
 import { PROFILES } from "../../src/runs/profiles";
 import { batchLoss, gradsByName, identifyingConfig, StepOptions } from "../../src/train/trainer";
 import { Rng } from "../../src/util/rng";
+import { tinyQwen2 } from "../tiny-models";
 
 const GPT: GptConfig = { vocabSize: 40, maxLen: 16, layers: 3, dModel: 16, heads: 2, mlpRatio: 4, initStd: 0.2 };
-const LLAMA: LlamaConfig = {
-  family: "llama",
-  modelType: "qwen2",
-  vocabSize: 40,
-  maxLen: 16,
-  layers: 3,
-  dModel: 16,
-  heads: 4,
-  kvHeads: 2,
-  headDim: 4,
-  mlpDim: 24,
-  normEps: 1e-6,
-  ropeTheta: 10000,
-  ropeScale: 1,
-  qkvBias: true,
-  outBias: false,
-  mlpBias: false,
-  untiedHead: true,
-  initStd: 0.2,
-};
+const LLAMA = tinyQwen2({ vocabSize: 40, layers: 3 });
 
 /** Random tokens with the loss on every position. */
 function randomBatch(model: ModelConfig, rows: number, length: number, seed = 1): Batch {
