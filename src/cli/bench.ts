@@ -8,6 +8,7 @@ import { spawnSync } from "child_process";
 import * as os from "os";
 import * as path from "path";
 import { BENCH_CONFIGS, BenchConfig, benchConfig, BenchOptions, BenchResult, findBenchConfig, matmulGflops } from "../bench/bench";
+import { TorchFigure, readTorchPeers } from "../bench/torch-peer";
 import { describeBackend, initBackend } from "../backend/engine";
 
 export interface BenchArgs {
@@ -20,10 +21,12 @@ export interface BenchArgs {
   inProcess: boolean;
   /** Every config with its blocks recomputed in the backward pass (BenchConfig's `recompute`). */
   recompute: boolean;
+  /** scripts/torch-peer.py --json files from this machine: each config's faster PyTorch, and xft's ratio to it. */
+  torch?: string[];
   child?: string;
 }
 
-type ConfigReport = BenchResult;
+type ConfigReport = BenchResult & { torch?: TorchFigure; ratioToTorch?: number };
 
 function parseCustom(spec: string): BenchConfig {
   const parts = spec.split(",").map(Number);
@@ -72,6 +75,7 @@ function runInChild(c: BenchConfig, args: BenchArgs): ConfigReport {
 }
 
 function formatTable(reports: ConfigReport[]): string {
+  const withTorch = reports.some((r) => r.torch);
   const header = [
     "config",
     "params",
@@ -87,6 +91,7 @@ function formatTable(reports: ConfigReport[]): string {
     "bwd",
     "opt",
     "readout ex/s",
+    ...(withTorch ? ["PyTorch tokens/s", "xft / PyTorch"] : []),
   ];
   const rows = reports.map((r) => [
     r.config.recompute ? `${r.config.name} (recompute)` : r.config.name,
@@ -103,6 +108,7 @@ function formatTable(reports: ConfigReport[]): string {
     r.ms.backward.toFixed(1),
     r.ms.optimizer.toFixed(1),
     r.readoutExamplesPerSec === undefined ? "" : r.readoutExamplesPerSec.toFixed(0),
+    ...(withTorch ? [r.torch ? Math.round(r.torch.tokensPerSec).toLocaleString("en-US") : "", r.ratioToTorch?.toFixed(2) ?? ""] : []),
   ]);
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i].length)));
   const line = (cells: string[]) => cells.map((cell, i) => cell.padStart(widths[i])).join("  ");
@@ -117,13 +123,17 @@ export async function runBench(args: BenchArgs): Promise<number> {
   }
   const backend = await initBackend({ requested: args.backend });
   const configs = selectedConfigs(args);
+  const cpu = `${os.cpus()[0]?.model.trim() ?? "unknown CPU"} x${os.cpus().length}`;
+  // Read before the minutes of timing, so that a wrong file fails at once.
+  const torch = args.torch ? readTorchPeers(args.torch, cpu) : undefined;
   const matmul = await matmulGflops();
   const reports: ConfigReport[] = [];
   for (const c of configs) {
     if (!args.json) process.stderr.write(`bench: config ${c.name} ...\n`);
-    reports.push(args.inProcess ? await runOne(c, args.options) : runInChild(c, args));
+    const report: ConfigReport = args.inProcess ? await runOne(c, args.options) : runInChild(c, args);
+    const peer = c.recompute || c.name === "custom" ? undefined : torch?.get(c.name);
+    reports.push(peer ? { ...report, torch: peer, ratioToTorch: report.tokensPerSec / peer.tokensPerSec } : report);
   }
-  const cpu = `${os.cpus()[0]?.model.trim() ?? "unknown CPU"} x${os.cpus().length}`;
   if (args.json) {
     process.stdout.write(JSON.stringify({ cpu, backend, matmulGflops1024: matmul, options: args.options, configs: reports }, null, 2) + "\n");
   } else {
@@ -135,7 +145,9 @@ export async function runBench(args: BenchArgs): Promise<number> {
         "GFLOP/s = tokens/s x (6 x params + 12 x layers x seq x d; under LoRA 4 x params + 6 x trained + the same); " +
         "GEMM GFLOP/s: the backend's float32 products on the config's own shapes, weighted as in a step, without reading them back; " +
         "CPU s/step: every thread's CPU time per timed step; peak RSS: the process's when the timed steps end (as torch-peer's); " +
-        "loss on every position; readout: batch 64, 5 labels\n",
+        "loss on every position; readout: batch 64, 5 labels" +
+        (torch ? "; PyTorch: the faster of the --torch files (scripts/torch-peer.py --json, this CPU)" : "") +
+        "\n",
     );
   }
   return 0;

@@ -57,6 +57,7 @@ const BENCH_OPTIONS = {
   },
   "in-process": { type: "boolean", default: false, help: "(no child process per config: no per-config peak RSS)" },
   recompute: RECOMPUTE,
+  torch: { type: "string", help: "FILE,... (scripts/torch-peer.py --json outputs of this machine: PyTorch's tokens/s and the ratio)" },
   child: { type: "string", help: "", internal: true },
 } as const satisfies OptionTable;
 
@@ -257,6 +258,7 @@ export const COMMANDS: Record<string, Command> = {
         json: values.json,
         inProcess: values["in-process"],
         recompute: values.recompute,
+        torch: values.torch?.split(","),
         child: values.child,
         options: {
           repeats: positive(values.repeats, "--repeats"),

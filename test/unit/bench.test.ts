@@ -1,10 +1,12 @@
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { readFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import * as os from "node:os";
 import * as path from "node:path";
 import { test } from "node:test";
 import { adapterParameters, BENCH_CONFIGS, findBenchConfig, flopsPerToken, median, modelConfig, REFERENCE_CONFIGS } from "../../src/bench/bench";
 import { countParameters } from "../../src/model/model";
+import { xft } from "../xft-cli";
 
 test("FLOPs per token: 6 x params + 12 x layers x seq x d", () => {
   const a = REFERENCE_CONFIGS.find((c) => c.name === "A")!;
@@ -88,4 +90,33 @@ test("xft bench runs a tiny config in its own process and reports every figure",
   assert.equal(c.repeatTokensPerSec.length, 2);
   for (const key of ["tokensPerSec", "gflops", "gemmGflops", "peakRssMiB", "cpuSecondsPerStep", "readoutExamplesPerSec"]) assert.ok(c[key] > 0, key);
   for (const phase of ["step", "forward", "backward"]) assert.ok(c.ms[phase] > 0, phase);
+});
+
+test("xft bench --torch puts the faster PyTorch of torch-peer's files beside each config, and refuses another CPU's", () => {
+  const dir = mkdtempSync(path.join(os.tmpdir(), "xft-torch-peer-"));
+  const cpu = `${os.cpus()[0]?.model.trim() ?? "unknown CPU"} x${os.cpus().length}`;
+  const peer = (name: string, body: object) => {
+    const file = path.join(dir, name);
+    writeFileSync(file, JSON.stringify(body));
+    return file;
+  };
+  const plain = peer("plain.json", { cpu, malloc: {}, configs: [{ config: "A", tokensPerSec: 1000 }] });
+  const kept = peer("kept.json", { cpu, malloc: { MALLOC_MMAP_MAX_: "0" }, configs: [{ config: "A", tokensPerSec: 2000 }] });
+  const quick = ["--repeats", "1", "--seconds", "0.05", "--warmup", "1", "--warmup-seconds", "0"];
+  const r = xft("bench", "--configs", "A", "--in-process", ...quick, "--torch", `${plain},${kept}`, "--json");
+  assert.equal(r.status, 0, r.stderr);
+  const [a] = JSON.parse(r.stdout).configs;
+  assert.equal(a.torch.tokensPerSec, 2000);
+  assert.equal(a.torch.malloc, "MALLOC_MMAP_MAX_=0");
+  assert.ok(Math.abs(a.ratioToTorch - a.tokensPerSec / 2000) < 1e-9);
+
+  const elsewhere = peer("elsewhere.json", { cpu: "Some Other CPU x2", malloc: {}, configs: [{ config: "A", tokensPerSec: 1 }] });
+  const other = xft("bench", "--configs", "A", ...quick, "--torch", elsewhere);
+  assert.notEqual(other.status, 0);
+  assert.match(other.stderr, /elsewhere\.json: measured on "Some Other CPU x2"/);
+  const broken = peer("broken.json", { cpu, configs: [{ config: "A", tokensPerSec: "fast" }] });
+  assert.match(
+    xft("bench", "--configs", "A", ...quick, "--torch", broken).stderr,
+    /broken\.json: configs\[0\]\.tokensPerSec is not a positive number/,
+  );
 });

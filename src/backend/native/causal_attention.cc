@@ -8,9 +8,6 @@
 namespace {
 
 using xft::attention::Dims;
-using xft::attention::dispatchHeadDim;
-using xft::attention::forwardPairs;
-using xft::attention::backwardPairs;
 
 // ---- Node-API glue ----
 
@@ -87,7 +84,7 @@ napi_value Forward(napi_env env, napi_callback_info info) {
     float *out = nullptr, *lse = nullptr;
     napi_value outArray = newFloatArray(env, d.batch * d.len * d.width(), &out);
     napi_value lseArray = newFloatArray(env, d.pairs() * d.len, &lse);
-    dispatchHeadDim(d.headDim, [&](auto h) { forwardPairs<decltype(h)::kStatic>(d, qkv, out, lse); });
+    xft::attention::forward(d, qkv, out, lse);
     napi_value result;
     check(env, napi_create_array_with_length(env, 2, &result), "returning");
     check(env, napi_set_element(env, result, 0, outArray), "returning");
@@ -108,7 +105,7 @@ napi_value Backward(napi_env env, napi_callback_info info) {
     const float* dOut = floatArray(env, args[8], rows * d.width(), "dOut");
     float* dqkv = nullptr;
     napi_value result = newFloatArray(env, rows * d.qkvStride(), &dqkv);
-    dispatchHeadDim(d.headDim, [&](auto h) { backwardPairs<decltype(h)::kStatic>(d, qkv, out, lse, dOut, dqkv); });
+    xft::attention::backward(d, qkv, out, lse, dOut, dqkv);
     return result;
   });
 }

@@ -493,7 +493,7 @@ void computeAttention(void* kernel, TF_OpKernelContext* ctx) {
   if (!qkv || !attentionDims(op, *static_cast<AttentionAttrs*>(kernel), qs, &d)) return;
   float* out = op.output(0, {qs[0], d.width()});
   float* lse = out ? op.output(1, {d.pairs() * d.len}) : nullptr;
-  if (lse) xft::attention::dispatchHeadDim(d.headDim, [&](auto h) { xft::attention::forwardPairs<decltype(h)::kStatic>(d, qkv, out, lse); });
+  if (lse) xft::attention::forward(d, qkv, out, lse);
 }
 
 void computeAttentionGrad(void* kernel, TF_OpKernelContext* ctx) {
@@ -508,9 +508,7 @@ void computeAttentionGrad(void* kernel, TF_OpKernelContext* ctx) {
   const std::vector<int64_t> outShape = {qs[0], d.width()};
   if (!sameShape(op, "out", os, outShape) || !sameShape(op, "dOut", ds, outShape) || !isVector(op, "lse", ls, d.pairs() * d.len)) return;
   float* dqkv = op.output(0, qs);
-  if (dqkv) {
-    xft::attention::dispatchHeadDim(d.headDim, [&](auto h) { xft::attention::backwardPairs<decltype(h)::kStatic>(d, qkv, out, lse, dOut, dqkv); });
-  }
+  if (dqkv) xft::attention::backward(d, qkv, out, lse, dOut, dqkv);
 }
 
 void unknownShapes(TF_ShapeInferenceContext* ctx, TF_Status* status) {
