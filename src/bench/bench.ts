@@ -16,6 +16,7 @@
  * set; with the default options each runs about five steps' time: one warm-up step (a step longer than a repeat
  * ends the warm-up), 3 timed repeats of one step, and the phases once.
  */
+import * as os from "os";
 import { tf } from "../backend/engine";
 import { readLabelsBatch } from "../eval/readout";
 import { adapterShapes, createAdapter, DEFAULT_LORA, LoraConfig, loraForward } from "../model/lora";
@@ -140,6 +141,11 @@ export function syntheticBatch(c: BenchConfig, seed = 1): Batch {
   const inputs = new Int32Array(n).map(() => rng.int(c.vocab));
   const lossPositions = Array.from({ length: n }, (_, i) => i);
   return { inputs, rows: c.batch, length: c.seq, lossPositions, lossTargets: lossPositions.map(() => rng.int(c.vocab)), realTokens: n };
+}
+
+/** The CPU as the bench names it, model and count ("AMD EPYC x2"); scripts/torch-peer.py names it alike. */
+export function cpuModel(): string {
+  return `${os.cpus()[0]?.model.trim() ?? "unknown CPU"} x${os.cpus().length}`;
 }
 
 export function median(xs: readonly number[]): number {

@@ -5,9 +5,8 @@
  * custom one. Each config runs in a child process so that its peak RSS is its own.
  */
 import { spawnSync } from "child_process";
-import * as os from "os";
 import * as path from "path";
-import { BENCH_CONFIGS, BenchConfig, benchConfig, BenchOptions, BenchResult, findBenchConfig, matmulGflops } from "../bench/bench";
+import { BENCH_CONFIGS, BenchConfig, benchConfig, BenchOptions, BenchResult, cpuModel, findBenchConfig, matmulGflops } from "../bench/bench";
 import { TorchFigure, readTorchPeers } from "../bench/torch-peer";
 import { describeBackend, initBackend } from "../backend/engine";
 
@@ -123,7 +122,7 @@ export async function runBench(args: BenchArgs): Promise<number> {
   }
   const backend = await initBackend({ requested: args.backend });
   const configs = selectedConfigs(args);
-  const cpu = `${os.cpus()[0]?.model.trim() ?? "unknown CPU"} x${os.cpus().length}`;
+  const cpu = cpuModel();
   // Read before the minutes of timing, so that a wrong file fails at once.
   const torch = args.torch ? readTorchPeers(args.torch, cpu) : undefined;
   const matmul = await matmulGflops();
@@ -131,7 +130,8 @@ export async function runBench(args: BenchArgs): Promise<number> {
   for (const c of configs) {
     if (!args.json) process.stderr.write(`bench: config ${c.name} ...\n`);
     const report: ConfigReport = args.inProcess ? await runOne(c, args.options) : runInChild(c, args);
-    const peer = c.recompute || c.name === "custom" ? undefined : torch?.get(c.name);
+    // torch-peer.py never recomputes, so a recomputed step has no peer.
+    const peer = c.recompute ? undefined : torch?.get(c.name);
     reports.push(peer ? { ...report, torch: peer, ratioToTorch: report.tokensPerSec / peer.tokensPerSec } : report);
   }
   if (args.json) {

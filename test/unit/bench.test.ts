@@ -1,10 +1,18 @@
 import assert from "node:assert/strict";
-import { spawnSync } from "node:child_process";
 import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { test } from "node:test";
-import { adapterParameters, BENCH_CONFIGS, findBenchConfig, flopsPerToken, median, modelConfig, REFERENCE_CONFIGS } from "../../src/bench/bench";
+import {
+  adapterParameters,
+  BENCH_CONFIGS,
+  cpuModel,
+  findBenchConfig,
+  flopsPerToken,
+  median,
+  modelConfig,
+  REFERENCE_CONFIGS,
+} from "../../src/bench/bench";
 import { countParameters } from "../../src/model/model";
 import { xft } from "../xft-cli";
 
@@ -61,26 +69,7 @@ test("the PyTorch peer has the same configs and LoRA settings", () => {
 });
 
 test("xft bench runs a tiny config in its own process and reports every figure", () => {
-  const root = path.resolve(__dirname, "../..");
-  const r = spawnSync(
-    process.execPath,
-    [
-      path.join(root, "bin/xft.cjs"),
-      "bench",
-      "--custom",
-      "1,16,2,16,64,2",
-      "--repeats",
-      "2",
-      "--seconds",
-      "0.05",
-      "--warmup",
-      "1",
-      "--warmup-seconds",
-      "0",
-      "--json",
-    ],
-    { cwd: root, encoding: "utf8" },
-  );
+  const r = xft("bench", "--custom", "1,16,2,16,64,2", "--repeats", "2", "--seconds", "0.05", "--warmup", "1", "--warmup-seconds", "0", "--json");
   assert.equal(r.status, 0, r.stderr);
   const out = JSON.parse(r.stdout);
   assert.ok(out.matmulGflops1024 > 0);
@@ -94,7 +83,7 @@ test("xft bench runs a tiny config in its own process and reports every figure",
 
 test("xft bench --torch puts the faster PyTorch of torch-peer's files beside each config, and refuses another CPU's", () => {
   const dir = mkdtempSync(path.join(os.tmpdir(), "xft-torch-peer-"));
-  const cpu = `${os.cpus()[0]?.model.trim() ?? "unknown CPU"} x${os.cpus().length}`;
+  const cpu = cpuModel();
   const peer = (name: string, body: object) => {
     const file = path.join(dir, name);
     writeFileSync(file, JSON.stringify(body));

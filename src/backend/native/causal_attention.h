@@ -8,7 +8,7 @@
 // stores the probabilities: the backward pass recomputes them from q, k and the row's log-sum-exp
 // (as FlashAttention does). Its tiles use the widest vectors the CPU has: AVX-512 doubled its speed over
 // AVX2's 8-float tiles on a 2-vCPU AMD EPYC (Zen 5), 32 -> 16 ms a layer, forward and backward, at config D
-// (B 16, T 256, 8 heads of 32), and with it the training step from 62% to 70% of the machine's GEMM rate.
+// (B 16, T 256, 8 heads of 32), and with it the training step from 62% to 66-72% of the machine's GEMM rate.
 //
 // Layout: qkv is the fused projection [B*T, 3*H*hd], row b*T+t = [q heads | k heads | v heads]; the
 // output is [B*T, H*hd] with head h in columns h*hd..(h+1)*hd, which is what the output projection
@@ -63,7 +63,6 @@ constexpr int kMaxCols = 32;  // the largest kCols, which the padded length is a
 // constant trip counts; HD = 0 reads it at run time (any multiple of the vector's L).
 template <int HD>
 struct Head {
-  static constexpr int kStatic = HD;
   int64_t n;
   explicit Head(int64_t runtime) : n(HD ? HD : runtime) {}
   int64_t size() const { return HD ? HD : n; }
