@@ -2,7 +2,7 @@
  * xft's own TensorFlow ops (src/backend/native/tf_ops.cc, built by scripts/native-kernels.sh into build/native/),
  * registered into the TensorFlow runtime of tfjs-node and run by its binding on TensorFlow's own tensors:
  * - GELU and LayerNorm, forward and backward: as tfjs ops 6 + 9 and 9 + 11 passes over the activations; one each
- *   here (5-8x faster on the reference configs' shapes);
+ *   here (5-8x faster on the reference configs' shapes); LayerNorm also with the residual add before it;
  * - the head's softmax cross-entropy: one pass over the logits for the probabilities and the summed loss;
  * - the AdamW step over all parameters: about 140 tfjs ops, most of them reshapes, for the flat update;
  * - the attention kernel (attention-kernel.ts), which as an op is spared the copies out of TensorFlow and back.
@@ -35,6 +35,7 @@ export function loadTfOps(backendName: string, threads: number, wanted = process
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   (require(TF_OPS_FILE) as { register(threads: number): string[] }).register(Math.max(1, threads));
   backend = tf.findBackend("tensorflow") as unknown as NodeBackend;
+  registerAddLayerNorm();
   return { impl: "kernel" };
 }
 
@@ -77,6 +78,47 @@ export function fusedLayerNorm(x: tf.Tensor, g: tf.Tensor, b: tf.Tensor, eps: nu
     };
   });
   return op(x, g, b);
+}
+
+/** The name under which the add-and-norm runs as a tfjs kernel: tfjs's custom gradients take one output, it has two. */
+const ADD_LAYER_NORM = "XftAddLayerNorm";
+
+/**
+ * The residual stream's add and the LayerNorm after it, s = x + delta and LayerNorm(s) with gain g and bias b, in one
+ * pass: [s, LayerNorm(s)]. Its gradient is one pass too, which adds the gradient s has from the rest of the stream to
+ * the norm's (autodiff would add the two as one more op). Both are the same numbers as x.add(delta) and
+ * fusedLayerNorm of it.
+ */
+export function fusedAddLayerNorm(x: tf.Tensor, delta: tf.Tensor, g: tf.Tensor, b: tf.Tensor, eps: number): [tf.Tensor, tf.Tensor] {
+  loaded();
+  const [sum, y] = tf.engine().runKernel(ADD_LAYER_NORM, { x, delta, g, b }, { epsilon: eps }) as tf.Tensor[];
+  return [sum, y];
+}
+
+/** Registers the add-and-norm with tfjs (once): its kernel on the backend, and its gradient. */
+function registerAddLayerNorm(): void {
+  if (tf.getKernel(ADD_LAYER_NORM, "tensorflow")) return;
+  tf.registerKernel({
+    kernelName: ADD_LAYER_NORM,
+    backendName: "tensorflow",
+    kernelFunc: ({ inputs, attrs }) => {
+      const { x, delta, g, b } = inputs as Record<string, tf.TensorInfo>;
+      const be = loaded();
+      const epsilon = { name: "epsilon", type: be.binding.TF_ATTR_FLOAT, value: (attrs as { epsilon: number }).epsilon };
+      return be.executeMultipleOutputs("XftAddLayerNorm", [epsilon], [x, delta, g, b], 4);
+    },
+  });
+  tf.registerGradient({
+    kernelName: ADD_LAYER_NORM,
+    inputsToSave: ["g"],
+    outputsToSave: [true, false, true, true],
+    gradFunc: (dys, saved) => {
+      const [dSum, dy] = dys as tf.Tensor[];
+      const [g, sum, mean, rstd] = saved;
+      const [dx, dg, db] = loaded().executeMultipleOutputs("XftAddLayerNormGrad", [], [dSum, dy, sum, g, mean, rstd], 3);
+      return { x: () => dx, delta: () => dx.clone(), g: () => dg, b: () => db };
+    },
+  });
 }
 
 /**

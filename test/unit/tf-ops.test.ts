@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import { kernelAttention, loadAttentionKernel } from "../../src/backend/attention-kernel";
 import { initBackend, tf } from "../../src/backend/engine";
-import { adamWOp, fusedGelu, fusedLayerNorm, loadTfOps, softmaxCrossEntropy, TF_OPS_FILE } from "../../src/backend/tf-ops";
+import { adamWOp, fusedAddLayerNorm, fusedGelu, fusedLayerNorm, loadTfOps, softmaxCrossEntropy, TF_OPS_FILE } from "../../src/backend/tf-ops";
 import { createParams, disposeParams, GptConfig } from "../../src/model/model";
 import { AdamW } from "../../src/train/optimizer";
 import { assertModelSameWithKernel, maxRelDiff } from "./compare-impls";
@@ -60,6 +60,26 @@ for (const shape of [
       ["x", "g", "b"].forEach((name, i) => {
         const diff = maxRelDiff(ours[i], reference[i]);
         assert.ok(diff < 1e-5, `LayerNorm gradient of ${name} differs by ${diff}`);
+      });
+      // The add-and-norm: the add and the norm's own numbers, bit for bit; its gradients take in the sum's own.
+      const delta = tf.randomNormal(shape, 0, 1, "float32", d + 2);
+      const [sum, normed] = fusedAddLayerNorm(x, delta, g, b, 1e-5);
+      assert.deepEqual(sum.dataSync(), x.add(delta).dataSync(), "add-and-norm: the sum");
+      assert.deepEqual(normed.dataSync(), fusedLayerNorm(x.add(delta), g, b, 1e-5).dataSync(), "add-and-norm: the norm");
+      const sumWeight = tf.randomNormal(shape, 0, 1, "float32", d + 3);
+      const addGrads = (f: (x: tf.Tensor, delta: tf.Tensor, g: tf.Tensor, b: tf.Tensor) => [tf.Tensor, tf.Tensor]) =>
+        tf.grads((...a: tf.Tensor[]) => {
+          const [s, y] = f(a[0], a[1], a[2], a[3]);
+          return s.mul(sumWeight).sum().add(y.mul(weight).sum());
+        })([x, delta, g, b]);
+      const fusedAdd = addGrads((x, delta, g, b) => fusedAddLayerNorm(x, delta, g, b, 1e-5));
+      const referenceAdd = addGrads((x, delta, g, b) => {
+        const s = x.add(delta);
+        return [s, referenceLayerNorm(s, g, b)];
+      });
+      ["x", "delta", "g", "b"].forEach((name, i) => {
+        const diff = maxRelDiff(fusedAdd[i], referenceAdd[i]);
+        assert.ok(diff < 1e-5, `add-and-norm gradient of ${name} differs by ${diff}`);
       });
     }
   });
@@ -142,6 +162,10 @@ test("the ops' numbers do not depend on the thread count, and attention as an op
   const all = () => {
     const gelu = tf.grad((v: tf.Tensor) => fusedGelu(v).square().sum())(x);
     const ln = tf.grads((...a: tf.Tensor[]) => fusedLayerNorm(a[0], a[1], a[2], 1e-5).square().sum())([x, g, b]);
+    const addLn = tf.grads((...a: tf.Tensor[]) => {
+      const [sum, normed] = fusedAddLayerNorm(a[0], a[1], a[2], a[3], 1e-5);
+      return sum.mul(normed).sum();
+    })([x, gelu, g, b]);
     const attention = tf.grad((v: tf.Tensor) =>
       kernelAttention(v as tf.Tensor2D, 3, 2)
         .square()
@@ -163,13 +187,13 @@ test("the ops' numbers do not depend on the thread count, and attention as an op
       { lr: 1e-3, beta1: 0.9, beta2: 0.99, eps: 1e-8, weightDecay: 0.1, biasCorrection1: 0.1, biasCorrection2: 0.01, gradClip: 1 },
       tf.ones([2]),
     );
-    return [attention, gelu, ...ln, ...crossEntropy, ...adam.params, adam.norm].map((v) => Array.from(v.dataSync()));
+    return [attention, gelu, ...ln, ...addLn, ...crossEntropy, ...adam.params, adam.norm].map((v) => Array.from(v.dataSync()));
   };
   try {
     loadTfOps("tensorflow", 1);
     const one = all();
     loadTfOps("tensorflow", 3);
-    assert.deepEqual(all(), one);
+    all().forEach((v, i) => assert.deepEqual(v, one[i], `output ${i}`));
     loadTfOps("tensorflow", info.threads, "tfjs"); // attention back on the addon, which copies through Float32Arrays
     loadAttentionKernel(info.threads);
     assert.deepEqual(
@@ -198,6 +222,10 @@ test("XFT_TF_OPS and bad input: clear errors naming the op and the shapes", asyn
   assert.throws(() => fusedGelu(tf.ones([2])), /not loaded/);
   loadTfOps("tensorflow", info.threads);
   assert.throws(() => fusedLayerNorm(tf.ones([3, 4]), tf.ones([5]), tf.ones([4]), 1e-5), /XftLayerNorm: g must be \[4\], got \[5\]/);
+  assert.throws(
+    () => fusedAddLayerNorm(tf.ones([3, 4]), tf.ones([4, 3]), tf.ones([4]), tf.ones([4]), 1e-5),
+    /XftAddLayerNorm: delta must be \[3,4\], got \[4,3\]/,
+  );
   assert.throws(
     () => kernelAttention(tf.ones([4, 30]) as tf.Tensor2D, 2, 1),
     /XftCausalAttention: qkv \[4,30\] does not split into batch 2 and 3 x 1 heads of a multiple of 8/,

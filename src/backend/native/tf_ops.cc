@@ -1,7 +1,7 @@
-// xft's own TensorFlow ops: GELU, LayerNorm and causal attention, forward and backward, the head's softmax
-// cross-entropy and the AdamW step, one op each, registered into the TensorFlow runtime that tfjs-node has loaded (through
-// TensorFlow's C API for ops and kernels), so that tfjs-node runs them on TensorFlow's own tensors like any
-// other op: no copies in or out of JavaScript.
+// xft's own TensorFlow ops: GELU, LayerNorm (alone, or with the residual stream's add before it) and causal
+// attention, forward and backward, the head's softmax cross-entropy and the AdamW step, one op each, registered
+// into the TensorFlow runtime that tfjs-node has loaded (through TensorFlow's C API for ops and kernels), so that
+// tfjs-node runs them on TensorFlow's own tensors like any other op: no copies in or out of JavaScript.
 //
 // Why: as tfjs ops, GELU is 6 ops forward and 9 backward and LayerNorm 9 and 11, each a pass over the
 // activations with a fresh output and tfjs-node's cost per op (25-65 us); on the reference configs they
@@ -91,14 +91,22 @@ void geluBackward(const float* dy, const float* x, float* dx, int64_t n) {
 
 // ---- LayerNorm over the last axis: y = (x - mean) * rstd * g + b, rstd = 1 / sqrt(var + eps) ----
 
-void layerNormForward(const float* x, const float* g, const float* bias, int64_t rows, int64_t d, float eps,
-                      float* y, float* mean, float* rstd) {
+// `delta` (nullptr for none) is added to x first, the residual stream's add, and the sum is written to `sum`:
+// one pass where the add and the norm would be two, each over the whole stream.
+void layerNormForward(const float* x, const float* delta, const float* g, const float* bias, int64_t rows, int64_t d,
+                      float eps, float* sum, float* y, float* mean, float* rstd) {
   forRowBlocks(rows, d, [&](int64_t, int64_t begin, int64_t end) {
     for (int64_t r = begin; r < end; r++) {
       const float* xr = x + r * d;
-      float sum = 0;
-      for (int64_t c = 0; c < d; c++) sum += xr[c];
-      const float m = sum / d;
+      if (delta) {
+        float* sr = sum + r * d;
+        const float* dr = delta + r * d;
+        for (int64_t c = 0; c < d; c++) sr[c] = xr[c] + dr[c];
+        xr = sr;
+      }
+      float total = 0;
+      for (int64_t c = 0; c < d; c++) total += xr[c];
+      const float m = total / d;
       float sq = 0;
       for (int64_t c = 0; c < d; c++) sq += (xr[c] - m) * (xr[c] - m);
       const float s = 1.0f / std::sqrt(sq / d + eps);
@@ -111,9 +119,10 @@ void layerNormForward(const float* x, const float* g, const float* bias, int64_t
 }
 
 // With xhat = (x - mean) rstd and dxhat = dy g: dx = rstd (dxhat - mean(dxhat) - xhat mean(dxhat xhat)),
-// dg = sum over rows of dy xhat, db = sum over rows of dy.
-void layerNormBackward(const float* dy, const float* x, const float* g, const float* mean, const float* rstd,
-                       int64_t rows, int64_t d, float* dx, float* dg, float* db) {
+// dg = sum over rows of dy xhat, db = sum over rows of dy. `dSum` (nullptr for none) is the gradient the sum of an
+// add-and-norm has from the rest of the residual stream, added to dx.
+void layerNormBackward(const float* dy, const float* dSum, const float* x, const float* g, const float* mean,
+                       const float* rstd, int64_t rows, int64_t d, float* dx, float* dg, float* db) {
   const int64_t blocks = rowBlocks(rows);
   std::vector<float> partial(blocks * 2 * d, 0.0f);  // per block: dg then db
   forRowBlocks(rows, d, [&](int64_t blk, int64_t begin, int64_t end) {
@@ -135,6 +144,10 @@ void layerNormBackward(const float* dy, const float* x, const float* g, const fl
       const float a = sumDxhat / d, b = sumDxhatXhat / d;
       float* dxr = dx + r * d;
       for (int64_t c = 0; c < d; c++) dxr[c] = s * (dyr[c] * g[c] - a - (xr[c] - m) * s * b);
+      if (dSum) {
+        const float* dsr = dSum + r * d;
+        for (int64_t c = 0; c < d; c++) dxr[c] += dsr[c];
+      }
     }
   });
   std::fill(dg, dg + d, 0.0f);
@@ -362,38 +375,53 @@ void computeGeluGrad(void*, TF_OpKernelContext* ctx) {
   if (dx) geluBackward(dy, x, dx, count(xs));
 }
 
-void computeLayerNorm(void* kernel, TF_OpKernelContext* ctx) {
-  OpContext op(ctx, "XftLayerNorm");
-  std::vector<int64_t> xs, gs, bs;
+// XftLayerNorm (x, g, b) -> (y, mean, rstd), and XftAddLayerNorm (x, delta, g, b) -> (sum, y, mean, rstd).
+void computeLayerNormOf(void* kernel, TF_OpKernelContext* ctx, bool add) {
+  OpContext op(ctx, add ? "XftAddLayerNorm" : "XftLayerNorm");
+  const int first = add ? 1 : 0;  // g's input, and y's output
+  std::vector<int64_t> xs, ds, gs, bs;
   const float* x = op.input(0, &xs);
-  const float* g = x ? op.input(1, &gs) : nullptr;
-  const float* b = g ? op.input(2, &bs) : nullptr;
+  const float* delta = x && add ? op.input(1, &ds) : nullptr;
+  const float* g = x && (delta || !add) ? op.input(first + 1, &gs) : nullptr;
+  const float* b = g ? op.input(first + 2, &bs) : nullptr;
   int64_t rows, d;
-  if (!b || !rowsOf(op, xs, &rows, &d) || !isVector(op, "g", gs, d) || !isVector(op, "b", bs, d)) return;
-  float* y = op.output(0, xs);
-  float* mean = y ? op.output(1, {rows}) : nullptr;
-  float* rstd = mean ? op.output(2, {rows}) : nullptr;
-  if (rstd) layerNormForward(x, g, b, rows, d, static_cast<LayerNormAttrs*>(kernel)->eps, y, mean, rstd);
+  if (!b || !rowsOf(op, xs, &rows, &d) || (add && !sameShape(op, "delta", ds, xs)) || !isVector(op, "g", gs, d) ||
+      !isVector(op, "b", bs, d)) {
+    return;
+  }
+  float* sum = add ? op.output(0, xs) : nullptr;
+  float* y = !add || sum ? op.output(first, xs) : nullptr;
+  float* mean = y ? op.output(first + 1, {rows}) : nullptr;
+  float* rstd = mean ? op.output(first + 2, {rows}) : nullptr;
+  if (rstd) layerNormForward(x, delta, g, b, rows, d, static_cast<LayerNormAttrs*>(kernel)->eps, sum, y, mean, rstd);
 }
+void computeLayerNorm(void* kernel, TF_OpKernelContext* ctx) { computeLayerNormOf(kernel, ctx, false); }
+void computeAddLayerNorm(void* kernel, TF_OpKernelContext* ctx) { computeLayerNormOf(kernel, ctx, true); }
 
-void computeLayerNormGrad(void*, TF_OpKernelContext* ctx) {
-  OpContext op(ctx, "XftLayerNormGrad");
-  std::vector<int64_t> dys, xs, gs, ms, ss;
-  const float* dy = op.input(0, &dys);
-  const float* x = dy ? op.input(1, &xs) : nullptr;
-  const float* g = x ? op.input(2, &gs) : nullptr;
-  const float* mean = g ? op.input(3, &ms) : nullptr;
-  const float* rstd = mean ? op.input(4, &ss) : nullptr;
+// XftLayerNormGrad (dy, x, g, mean, rstd) -> (dx, dg, db), and XftAddLayerNormGrad (d_sum, dy, sum, g, mean, rstd),
+// whose dx is the gradient of both terms of the sum.
+void computeLayerNormGradOf(TF_OpKernelContext* ctx, bool add) {
+  OpContext op(ctx, add ? "XftAddLayerNormGrad" : "XftLayerNormGrad");
+  const int first = add ? 1 : 0;  // dy's input
+  std::vector<int64_t> dss, dys, xs, gs, ms, ss;
+  const float* dSum = add ? op.input(0, &dss) : nullptr;
+  const float* dy = !add || dSum ? op.input(first, &dys) : nullptr;
+  const float* x = dy ? op.input(first + 1, &xs) : nullptr;
+  const float* g = x ? op.input(first + 2, &gs) : nullptr;
+  const float* mean = g ? op.input(first + 3, &ms) : nullptr;
+  const float* rstd = mean ? op.input(first + 4, &ss) : nullptr;
   int64_t rows, d;
-  if (!rstd || !rowsOf(op, xs, &rows, &d) || !sameShape(op, "dy", dys, xs) || !isVector(op, "g", gs, d) ||
-      !isVector(op, "mean", ms, rows) || !isVector(op, "rstd", ss, rows)) {
+  if (!rstd || !rowsOf(op, xs, &rows, &d) || !sameShape(op, "dy", dys, xs) || (add && !sameShape(op, "d_sum", dss, xs)) ||
+      !isVector(op, "g", gs, d) || !isVector(op, "mean", ms, rows) || !isVector(op, "rstd", ss, rows)) {
     return;
   }
   float* dx = op.output(0, xs);
   float* dg = dx ? op.output(1, {d}) : nullptr;
   float* db = dg ? op.output(2, {d}) : nullptr;
-  if (db) layerNormBackward(dy, x, g, mean, rstd, rows, d, dx, dg, db);
+  if (db) layerNormBackward(dy, dSum, x, g, mean, rstd, rows, d, dx, dg, db);
 }
+void computeLayerNormGrad(void*, TF_OpKernelContext* ctx) { computeLayerNormGradOf(ctx, false); }
+void computeAddLayerNormGrad(void*, TF_OpKernelContext* ctx) { computeLayerNormGradOf(ctx, true); }
 
 void computeSoftmaxCrossEntropy(void*, TF_OpKernelContext* ctx) {
   OpContext op(ctx, "XftSoftmaxCrossEntropy");
@@ -532,6 +560,11 @@ const std::vector<OpSpec>& opSpecs() {
        {"epsilon: float = 1e-5"}, createLayerNorm, computeLayerNorm, deleteLayerNorm},
       {"XftLayerNormGrad", {"dy: float", "x: float", "g: float", "mean: float", "rstd: float"},
        {"dx: float", "dg: float", "db: float"}, {}, createNothing, computeLayerNormGrad, deleteNothing},
+      {"XftAddLayerNorm", {"x: float", "delta: float", "g: float", "b: float"},
+       {"sum: float", "y: float", "mean: float", "rstd: float"}, {"epsilon: float = 1e-5"}, createLayerNorm,
+       computeAddLayerNorm, deleteLayerNorm},
+      {"XftAddLayerNormGrad", {"d_sum: float", "dy: float", "sum: float", "g: float", "mean: float", "rstd: float"},
+       {"dx: float", "dg: float", "db: float"}, {}, createNothing, computeAddLayerNormGrad, deleteNothing},
       {"XftSoftmaxCrossEntropy", {"logits: float", "targets: int32"}, {"probs: float", "loss_sum: float"}, {},
        createNothing, computeSoftmaxCrossEntropy, deleteNothing},
       {"XftAdamW", {"params: N * float", "grads: N * float", "m: float", "v: float", "hyper: float", "decays: float",

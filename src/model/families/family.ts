@@ -21,16 +21,22 @@ export interface ForwardPass {
  */
 export type FamilyForward<C> = (params: Params, config: C, tokens: tf.Tensor2D, pass: ForwardPass) => tf.Tensor;
 
-/** One family's sublayers, by block prefix (`blocks.{l}.`) and layer; `norm` takes the norm's name (`blocks.0.ln1`, `ln_f`). */
+/**
+ * One family's sublayers, by block prefix (`blocks.{l}.`) and layer; `norm` takes the norm's name (`blocks.0.ln1`,
+ * `ln_f`). `addNorm`, where a family has it, is the residual add x + delta and the norm of the sum as one op:
+ * [sum, normed].
+ */
 export interface Sublayers {
   norm(x: tf.Tensor, name: string): tf.Tensor;
+  addNorm?(x: tf.Tensor, delta: tf.Tensor, name: string): [tf.Tensor, tf.Tensor];
   attention(prefix: string, x: tf.Tensor, layer: number): tf.Tensor;
   mlp(prefix: string, x: tf.Tensor): tf.Tensor;
 }
 
 /**
  * The pre-norm residual stream every family shares, from the embedded tokens (flat [B*T, d]) to the final norm:
- * per block x + attention(norm(x)), then x + mlp(norm(x)), with the hook points between.
+ * per block x + attention(norm(x)), then x + mlp(norm(x)), with the hook points between. Each add goes with the
+ * norm that reads its sum (the next sublayer's, or the final one), as one op where the family has one.
  */
 export function residualStream(
   params: Params,
@@ -41,26 +47,40 @@ export function residualStream(
   s: Sublayers,
 ): tf.Tensor {
   const { hooks } = pass;
+  const addNorm =
+    s.addNorm ??
+    ((x: tf.Tensor, delta: tf.Tensor, name: string): [tf.Tensor, tf.Tensor] => {
+      const sum = x.add(delta);
+      return [sum, s.norm(sum, name)];
+    });
+  const nextNorm = (l: number) => (l + 1 < layers ? `blocks.${l + 1}.ln1` : "ln_f");
   let x = embedded;
   hooks.record(hook.embed, x, shape);
+  if (pass.recompute) {
+    // No hook points here: a pass that records any runs its blocks as they are (model.ts). A checkpointed block
+    // starts and ends at the stream itself, so its last add stays apart from the next block's norm.
+    for (let l = 0; l < layers; l++) {
+      const p = `blocks.${l}.`;
+      const block = (y: tf.Tensor) => {
+        const [mid, normed] = addNorm(y, s.attention(p, s.norm(y, p + "ln1"), l), p + "ln2");
+        return mid.add(s.mlp(p, normed));
+      };
+      x = checkpointed(block, trainedWeights(params, pass.lora, p))(x);
+    }
+    return s.norm(x, "ln_f");
+  }
+  let normed = s.norm(x, "blocks.0.ln1");
   for (let l = 0; l < layers; l++) {
     const p = `blocks.${l}.`;
-    const attention = (y: tf.Tensor) => y.add(s.attention(p, s.norm(y, p + "ln1"), l));
-    const mlp = (y: tf.Tensor) => y.add(s.mlp(p, s.norm(y, p + "ln2")));
-    if (pass.recompute) {
-      // No hook points here: a pass that records any runs its blocks as they are (model.ts).
-      x = checkpointed((y) => mlp(attention(y)), trainedWeights(params, pass.lora, p))(x);
-      continue;
-    }
     hooks.record(hook.residPre(l), x, shape);
     // Each sublayer in a tidy of its own, so that its temporaries go when it ends (under gradients the tape
     // keeps what the backward pass needs).
-    x = tf.tidy(() => attention(x));
+    [x, normed] = tf.tidy(() => addNorm(x, s.attention(p, normed, l), p + "ln2"));
     hooks.record(hook.residMid(l), x, shape);
-    x = tf.tidy(() => mlp(x));
+    [x, normed] = tf.tidy(() => addNorm(x, s.mlp(p, normed), nextNorm(l)));
     hooks.record(hook.residPost(l), x, shape);
   }
-  return s.norm(x, "ln_f");
+  return normed;
 }
 
 /** The tensors a block's gradient is taken for: its adapter's under LoRA (the model's weights frozen), else its own parameters. */

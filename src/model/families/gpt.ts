@@ -9,7 +9,7 @@ import { hook } from "../hooks";
 import { gelu } from "../ops/activations";
 import { causalSelfAttention } from "../ops/attention";
 import { projection } from "../ops/linear";
-import { layerNorm, LN_EPS } from "../ops/norms";
+import { addLayerNorm, layerNorm, LN_EPS } from "../ops/norms";
 import type { Params } from "../ops/params";
 import { FamilyForward, ParameterShapes, residualStream } from "./family";
 
@@ -59,6 +59,7 @@ export const gptForward: FamilyForward<GptConfig> = (params, c, tokens, pass) =>
   const { hooks } = pass;
   const linear = projection(params, pass.lora);
   const norm = (x: tf.Tensor, name: string) => layerNorm(x, params[name + ".g"], params[name + ".b"], eps);
+  const addNorm = (x: tf.Tensor, delta: tf.Tensor, name: string) => addLayerNorm(x, delta, params[name + ".g"], params[name + ".b"], eps);
 
   const attention = (p: string, x: tf.Tensor, l: number) =>
     linear(causalSelfAttention(linear(x, p + "attn.wqkv", p + "attn.bqkv"), shape, hooks.recorderOf(hook.pattern(l))), p + "attn.wo", p + "attn.bo");
@@ -70,5 +71,5 @@ export const gptForward: FamilyForward<GptConfig> = (params, c, tokens, pass) =>
     .reshape([B, T, d])
     .add(params.wpe.slice([0, 0], [T, d]))
     .reshape([B * T, d]);
-  return residualStream(params, embedded, c.layers, [B, T, d], pass, { norm, attention, mlp });
+  return residualStream(params, embedded, c.layers, [B, T, d], pass, { norm, addNorm, attention, mlp });
 };

@@ -6,7 +6,7 @@
  * one, so its temporaries would otherwise stay alive until the whole backward pass ends.
  */
 import { tf } from "../../backend/engine";
-import { fusedLayerNorm, tfOpsLoaded } from "../../backend/tf-ops";
+import { fusedAddLayerNorm, fusedLayerNorm, tfOpsLoaded } from "../../backend/tf-ops";
 
 /** GPT-2's LayerNorm epsilon, and xft's. */
 export const LN_EPS = 1e-5;
@@ -14,6 +14,13 @@ export const LN_EPS = 1e-5;
 /** LayerNorm with gain g and bias b. */
 export function layerNorm(x: tf.Tensor, g: tf.Tensor, b: tf.Tensor, eps = LN_EPS): tf.Tensor {
   return tfOpsLoaded() ? fusedLayerNorm(x, g, b, eps) : affineLayerNorm(eps)(x, g, b);
+}
+
+/** The residual stream's add x + delta and the LayerNorm of the sum: [sum, normed], one op each way where loaded. */
+export function addLayerNorm(x: tf.Tensor, delta: tf.Tensor, g: tf.Tensor, b: tf.Tensor, eps = LN_EPS): [tf.Tensor, tf.Tensor] {
+  if (tfOpsLoaded()) return fusedAddLayerNorm(x, delta, g, b, eps);
+  const sum = x.add(delta);
+  return [sum, layerNorm(sum, g, b, eps)];
 }
 
 /**
