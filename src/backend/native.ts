@@ -136,8 +136,13 @@ function mendedFusedMatMul(args: KernelArgs, original: (args: KernelArgs) => Ker
     return original(args);
   }
   const be = args.backend as unknown as NodeBackend;
+  return productOfMatrices(be, a, b, (a2, b2) => fusedMatMulOp(be, a2, b2, bias, transposeA, transposeB, fusedOps));
+}
+
+/** A product of two [1, rows, cols] operands, as `multiply` computes it on their 2-D views, given back as [1, m, n]. */
+function productOfMatrices(be: NodeBackend, a: tf.TensorInfo, b: tf.TensorInfo, multiply: (a: tf.Tensor, b: tf.Tensor) => tf.Tensor): tf.Tensor {
   return tf.tidy(() => {
-    const product = fusedMatMulOp(be, reshape(be, a, a.shape.slice(1)), reshape(be, b, b.shape.slice(1)), bias, transposeA, transposeB, fusedOps);
+    const product = multiply(reshape(be, a, a.shape.slice(1)), reshape(be, b, b.shape.slice(1)));
     return reshape(be, product, [1, ...product.shape]);
   });
 }
@@ -152,11 +157,8 @@ function mendedBatchMatMul(args: KernelArgs, original: (args: KernelArgs) => Ker
   const oneMatrix = (x: tf.TensorInfo) => x.dtype === "float32" && (x.shape.length === 2 || (x.shape.length === 3 && x.shape[0] === 1));
   if (!oneMatrix(a) || !oneMatrix(b) || a.shape.length !== b.shape.length) return original(args);
   const be = args.backend as unknown as NodeBackend;
-  if (a.shape.length === 2) return matMulOp(be, a, b, transposeA, transposeB);
-  return tf.tidy(() => {
-    const product = matMulOp(be, reshape(be, a, a.shape.slice(1)), reshape(be, b, b.shape.slice(1)), transposeA, transposeB);
-    return reshape(be, product, [1, ...product.shape]);
-  });
+  const multiply = (a2: tf.TensorInfo, b2: tf.TensorInfo) => matMulOp(be, a2, b2, transposeA, transposeB);
+  return a.shape.length === 2 ? multiply(a, b) : productOfMatrices(be, a, b, multiply);
 }
 
 /** A matmul's transpose_a and transpose_b attributes. */

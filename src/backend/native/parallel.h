@@ -7,7 +7,6 @@
 #include <functional>
 #include <mutex>
 #include <thread>
-#include <vector>
 
 namespace xft {
 
@@ -27,10 +26,9 @@ class ThreadPool {
   void run(int workers, const std::function<void(int)>& job) {
     std::lock_guard<std::mutex> turn(turn_);
     std::unique_lock<std::mutex> lock(mutex_);
-    while (static_cast<int>(threads_.size()) < workers - 1) {
-      const int index = static_cast<int>(threads_.size()) + 1;
-      threads_.emplace_back([this, index] { serve(index); });
-      threads_.back().detach();
+    for (; started_ < workers - 1; started_++) {
+      const int index = started_ + 1;
+      std::thread([this, index] { serve(index); }).detach();
     }
     job_ = &job;
     workers_ = workers;
@@ -63,7 +61,7 @@ class ThreadPool {
   std::mutex turn_;   // one parallel call at a time
   std::mutex mutex_;  // guards what follows
   std::condition_variable wake_, done_;
-  std::vector<std::thread> threads_;
+  int started_ = 0;  // threads serving, with indices 1..started_
   const std::function<void(int)>* job_ = nullptr;
   int workers_ = 0, pending_ = 0;
   uint64_t generation_ = 0;

@@ -9,7 +9,7 @@ import { hook } from "../hooks";
 import { gelu } from "../ops/activations";
 import { causalSelfAttention } from "../ops/attention";
 import { projection } from "../ops/linear";
-import { addLayerNorm, layerNorm, LN_EPS } from "../ops/norms";
+import { addLayerNormOp, layerNorm, LN_EPS } from "../ops/norms";
 import type { Params } from "../ops/params";
 import { FamilyForward, ParameterShapes, residualStream } from "./family";
 
@@ -59,7 +59,9 @@ export const gptForward: FamilyForward<GptConfig> = (params, c, tokens, pass) =>
   const { hooks } = pass;
   const linear = projection(params, pass.lora);
   const norm = (x: tf.Tensor, name: string) => layerNorm(x, params[name + ".g"], params[name + ".b"], eps);
-  const addNorm = (x: tf.Tensor, delta: tf.Tensor, name: string) => addLayerNorm(x, delta, params[name + ".g"], params[name + ".b"], eps);
+  const fusedAddNorm = addLayerNormOp();
+  const addNorm =
+    fusedAddNorm && ((x: tf.Tensor, delta: tf.Tensor, name: string) => fusedAddNorm(x, delta, params[name + ".g"], params[name + ".b"], eps));
 
   const attention = (p: string, x: tf.Tensor, l: number) =>
     linear(causalSelfAttention(linear(x, p + "attn.wqkv", p + "attn.bqkv"), shape, hooks.recorderOf(hook.pattern(l))), p + "attn.wo", p + "attn.bo");

@@ -16,11 +16,12 @@ export function layerNorm(x: tf.Tensor, g: tf.Tensor, b: tf.Tensor, eps = LN_EPS
   return tfOpsLoaded() ? fusedLayerNorm(x, g, b, eps) : affineLayerNorm(eps)(x, g, b);
 }
 
-/** The residual stream's add x + delta and the LayerNorm of the sum: [sum, normed], one op each way where loaded. */
-export function addLayerNorm(x: tf.Tensor, delta: tf.Tensor, g: tf.Tensor, b: tf.Tensor, eps = LN_EPS): [tf.Tensor, tf.Tensor] {
-  if (tfOpsLoaded()) return fusedAddLayerNorm(x, delta, g, b, eps);
-  const sum = x.add(delta);
-  return [sum, layerNorm(sum, g, b, eps)];
+/**
+ * The residual add x + delta and the LayerNorm of the sum as one op, [sum, normed], where xft's TensorFlow ops are
+ * loaded; undefined elsewhere, where the stream adds and then calls layerNorm (families/family.ts).
+ */
+export function addLayerNormOp(): typeof fusedAddLayerNorm | undefined {
+  return tfOpsLoaded() ? fusedAddLayerNorm : undefined;
 }
 
 /**
