@@ -4,7 +4,9 @@
  * The caller passes what it set up (the tfjs backend); the banner finds the rest about the kernel process itself.
  */
 import { versions as tslabVersions } from "tslab";
+import { describeAdapter } from "../src/backend/engine";
 import { describeHost, type HostInfo } from "../src/runs/environment";
+import type { AdapterDescription } from "../src/backend/dawn";
 import { escapeHtml } from "./html";
 import { type MimeBundle, writeDisplay } from "./output";
 
@@ -18,8 +20,10 @@ export interface EnvironmentInfo extends Partial<HostInfo> {
   tensorflowVersion?: string;
   /** Causal attention: "kernel" (xft's native kernel) or "tfjs" (tfjs ops). */
   attention?: string;
-  /** GELU, LayerNorm, attention, cross-entropy and AdamW: "kernel" (xft's TensorFlow ops) or "tfjs" (tfjs ops). */
+  /** GELU, LayerNorm, attention, cross-entropy and AdamW: "kernel" (xft's fused ops) or "tfjs" (tfjs ops). */
   tfOps?: string;
+  /** webgpu: the adapter. */
+  adapter?: AdapterDescription;
   /** The model a notebook loaded, as `describeModel` (src/model/pretrained.ts) and its tokenizer say it. */
   model?: string;
   tslabVersion?: string;
@@ -33,10 +37,14 @@ function gibibytes(bytes: number): string {
 /** Label → value rows; rows whose facts are missing are left out. */
 function environmentRows(info: EnvironmentInfo): Array<[string, string]> {
   const rows: Array<[string, string | undefined]> = [
-    ["backend", `${info.backend} (${info.threads} thread${info.threads === 1 ? "" : "s"})`],
+    ["backend", info.adapter ? info.backend : `${info.backend} (${info.threads} thread${info.threads === 1 ? "" : "s"})`],
+    ["GPU", info.adapter && describeAdapter(info.adapter)],
     ["tfjs", info.tensorflowVersion ? `${info.tfjsVersion}, TensorFlow ${info.tensorflowVersion}` : info.tfjsVersion],
-    ["attention", info.attention && (info.attention === "kernel" ? "xft's native kernel" : "tfjs ops")],
-    ["TensorFlow ops", info.tfOps && (info.tfOps === "kernel" ? "xft's own (GELU, LayerNorm, attention, cross-entropy, AdamW)" : "tfjs ops")],
+    ["attention", info.attention && (info.attention === "kernel" ? `xft's ${info.adapter ? "WGSL" : "native"} kernel` : "tfjs ops")],
+    [
+      info.adapter ? "WGSL kernels" : "TensorFlow ops",
+      info.tfOps && (info.tfOps === "kernel" ? "xft's own (GELU, LayerNorm, attention, cross-entropy, AdamW)" : "tfjs ops"),
+    ],
     ["model", info.model],
     ["profile", info.profile],
     ["node", info.nodeVersion],

@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
-# Set-up from a fresh clone, with no step by hand: Debian's Jupyter and Chromium (when absent), the npm
-# dependencies, and the native TensorFlow backend (built offline against the tensorflow-cpu wheel).
+# Set-up from a fresh clone, with no step by hand: Debian's Jupyter and Chromium (when absent; chromium also brings
+# SwiftShader, the software Vulkan adapter on which the webgpu backend's tests run, and libvulkan1 is the Vulkan
+# loader Dawn opens), the npm dependencies, and the native TensorFlow backend (built offline against the
+# tensorflow-cpu wheel).
 # Idempotent: a second run only re-installs node_modules and relinks the addon (about 40 s).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-DEBIAN_PACKAGES=(jupyter-notebook jupyter-nbconvert jupyter-nbformat python3-nbclient python3-jupyter-kernel-test chromium)
+DEBIAN_PACKAGES=(jupyter-notebook jupyter-nbconvert jupyter-nbformat python3-nbclient python3-jupyter-kernel-test chromium libvulkan1)
 missing=()
 for pkg in "${DEBIAN_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")

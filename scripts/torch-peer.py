@@ -2,8 +2,12 @@
 random tokens with the loss on every position, timed the same way (median of 3 repeats of at least 2 s after
 3 warm-up steps and 2 s), each config in a process of its own so that its peak RSS (ru_maxrss, as xft bench
 reads it) is its own. It is the reference the native backend's speed is judged against, measured on your CPU.
+With `--device cuda` it times the same models and step on the GPU (CUDA float32 eager, no TF32), the peer of the
+webgpu backend: each step ends with torch.cuda.synchronize(), as xft's ends with reading the loss back, and the JSON
+names the GPU; --threads does not apply there.
 
     python3 scripts/torch-peer.py --threads 2 [--configs A,B,C,D] [--json]
+    python3 scripts/torch-peer.py --device cuda --configs D,gpt2 [--json]
     .venv-hf/bin/python scripts/torch-peer.py --threads 2 --configs gpt2,gpt2-lora [--impl hf]
 
 gpt2, gpt2-lora and gpt2-lora-nodropout are GPT-2 small (12 layers, d 768, 12 heads, vocab 50,257, 256
@@ -70,7 +74,7 @@ class Gpt(nn.Module):
         self.ln_f = nn.LayerNorm(d)
 
     def forward(self, idx):
-        x = self.wte(idx) + self.wpe(torch.arange(idx.shape[1]))
+        x = self.wte(idx) + self.wpe(torch.arange(idx.shape[1], device=idx.device))
         for block in self.blocks:
             x = block(x)
         return self.ln_f(x) @ self.wte.weight.T
@@ -114,7 +118,7 @@ def median_tokens_per_sec(step, tokens, repeats=3, seconds=2.0, warmup=3, warmup
     return statistics.median(rates), rates, steps, (time.process_time() - cpu) / (repeats * steps)
 
 
-def bench(name, impl, timing):
+def bench(name, impl, timing, device):
     layers, d, heads, seq, vocab, batch = CONFIGS[name]
     torch.manual_seed(1)
     if impl == "hf":
@@ -132,11 +136,11 @@ def bench(name, impl, timing):
                                                  fan_in_fan_out=impl == "hf"))  # GPT-2's Conv1D is [in, out]
         if impl == "own":
             logits_of = model
-    model.train()
+    model.to(device).train()
     trained = [p for p in model.parameters() if p.requires_grad]
     opt = torch.optim.AdamW(trained, lr=1e-4, betas=(0.9, 0.99), weight_decay=0.1)
-    x = torch.randint(vocab, (batch, seq))
-    y = torch.randint(vocab, (batch, seq))
+    x = torch.randint(vocab, (batch, seq), device=device)
+    y = torch.randint(vocab, (batch, seq), device=device)
 
     def step():
         loss = F.cross_entropy(logits_of(x).view(-1, vocab), y.view(-1))
@@ -144,24 +148,34 @@ def bench(name, impl, timing):
         loss.backward()
         torch.nn.utils.clip_grad_norm_(trained, 1.0)
         opt.step()
+        sync(device)
 
     rate, rates, steps, cpu_per_step = median_tokens_per_sec(step, batch * seq, **timing)
+    gpu_memory = {"peakCudaMiB": torch.cuda.max_memory_allocated() / 2**20} if device == "cuda" else {}
     return {
         "config": name, "impl": impl, "parameters": parameters,
         "trainedParameters": sum(p.numel() for p in trained), "tokensPerSec": rate, "repeatTokensPerSec": rates,
         "stepsPerRepeat": steps, "msPerStep": 1000 * batch * seq / rate, "cpuSecondsPerStep": cpu_per_step,
         # ru_maxrss is in KiB on Linux, as process.resourceUsage().maxRSS in xft bench.
-        "peakRssMiB": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "peakRssMiB": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, **gpu_memory,
     }
 
 
-def matmul_gflops(n=1024, seconds=2.0):
-    a, b = torch.randn(n, n), torch.randn(n, n)
+def sync(device):
+    """Waits for the GPU's queued work, so that a timing on CUDA counts the work and not its launch."""
+    if device == "cuda":
+        torch.cuda.synchronize()
+
+
+def matmul_gflops(device, n=1024, seconds=2.0):
+    a, b = torch.randn(n, n, device=device), torch.randn(n, n, device=device)
     a @ b
+    sync(device)
     reps, t = 0, time.perf_counter()
     while time.perf_counter() - t < seconds:
         a @ b
         reps += 1
+    sync(device)
     return 2 * n**3 * reps / (time.perf_counter() - t) / 1e9
 
 
@@ -184,7 +198,9 @@ def config_name(text):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--threads", type=int, default=2, help="CPU threads (--device cpu only)")
+    ap.add_argument("--device", choices=["cpu", "cuda"], default="cpu",
+                    help="cpu (default) or cuda: float32 eager on the GPU, the webgpu backend's peer")
     ap.add_argument("--configs", default="A,B,C,D")
     ap.add_argument("--impl", choices=["own", "hf"], default="own",
                     help="this script's GPT (default; the same computation as xft's) or transformers' GPT2LMHeadModel")
@@ -195,18 +211,28 @@ def main():
     ap.add_argument("--json", action="store_true")
     ap.add_argument("--child", help=argparse.SUPPRESS)  # one config, in this process
     args = ap.parse_args()
-    torch.set_num_threads(args.threads)
+    on_gpu = args.device == "cuda"
+    if on_gpu:
+        if not torch.cuda.is_available():
+            raise SystemExit("--device cuda: this PyTorch sees no CUDA GPU")
+        # float32 as the webgpu backend computes it: no TF32 in matrix products.
+        torch.set_float32_matmul_precision("highest")
+    else:
+        torch.set_num_threads(args.threads)
     timing = {"repeats": args.repeats, "seconds": args.seconds, "warmup": args.warmup, "warmup_seconds": args.warmup_seconds}
     if args.child:
-        print(json.dumps(bench(args.child, args.impl, timing)))
+        print(json.dumps(bench(args.child, args.impl, timing, args.device)))
         return
     names = [config_name(c) for c in args.configs.split(",")]
-    out = {"cpu": cpu_model(), "torch": torch.__version__, "threads": args.threads, "impl": args.impl, "matmulGflops1024": matmul_gflops(),
+    out = {"cpu": cpu_model(), "device": args.device, **({"gpu": torch.cuda.get_device_name()} if on_gpu else {}),
+           "torch": torch.__version__, "threads": None if on_gpu else args.threads, "impl": args.impl,
+           "matmulGflops1024": matmul_gflops(args.device),
            "malloc": {k: v for k, v in os.environ.items() if k.startswith("MALLOC_")}, "configs": []}
     for name in names:
         if not args.json:
             print(f"torch-peer: config {name} ...", file=sys.stderr, flush=True)
-        child = [sys.executable, os.path.abspath(__file__), "--child", name, "--impl", args.impl, "--threads", str(args.threads),
+        child = [sys.executable, os.path.abspath(__file__), "--child", name, "--impl", args.impl, "--device", args.device,
+                 "--threads", str(args.threads),
                  "--repeats", str(args.repeats), "--seconds", str(args.seconds), "--warmup", str(args.warmup),
                  "--warmup-seconds", str(args.warmup_seconds)]
         r = subprocess.run(child, stdout=subprocess.PIPE, text=True)
@@ -217,7 +243,8 @@ def main():
         print(json.dumps(out, indent=2))
         return
     malloc = " ".join(f"{k}={v}" for k, v in out["malloc"].items()) or "malloc as it comes"
-    print(f"{out['cpu']}; torch {out['torch']}, {args.threads} threads, impl {args.impl}, {malloc}; "
+    where = f"{out['gpu']} (cuda)" if on_gpu else f"{args.threads} threads"
+    print(f"{out['cpu']}; torch {out['torch']}, {where}, impl {args.impl}, {malloc}; "
           f"float32 matmul 1024^3: {out['matmulGflops1024']:.1f} GFLOP/s")
     for r in out["configs"]:
         print(f"{r['config']:<19} {r['parameters']:>12,} params {r['trainedParameters']:>12,} trained "

@@ -2,8 +2,9 @@
  * xft's own causal-attention kernel (src/backend/native/causal_attention.cc, a Node-API addon built by
  * scripts/native-kernels.sh into build/native/): forward and backward of softmax(q k^T / sqrt(hd) + causal) v
  * as one call each, on the fused QKV projection. It works with every tfjs backend, since it reads and writes
- * plain Float32Arrays; where it is not built (no C++ compiler) the model runs attention as tfjs ops. On the
- * native backend, with xft's TensorFlow ops loaded (tf-ops.ts), the same kernel runs as a TensorFlow op instead.
+ * plain Float32Arrays held in JavaScript (so not on webgpu, whose tensors are on the GPU); where it is not built (no
+ * C++ compiler) the model runs attention as tfjs ops. Where the backend has fused ops (fused-ops.ts), their attention
+ * comes first: on the native backend the same kernel as a TensorFlow op, on webgpu a WGSL one.
  *
  * XFT_ATTENTION=tfjs turns it off (to compare, or to reproduce a run made without it); XFT_ATTENTION=kernel
  * insists on it and fails when it is missing.
@@ -11,8 +12,8 @@
 import * as fs from "fs";
 import * as path from "path";
 import * as tf from "@tensorflow/tfjs";
+import { fusedOps } from "./fused-ops";
 import { ImplChoice, implChoice } from "./impl-choice";
-import { attentionOp, tfOpsLoaded } from "./tf-ops";
 
 interface Addon {
   forward(batch: number, len: number, heads: number, headDim: number, threads: number, qkv: Float32Array): [Float32Array, Float32Array];
@@ -33,17 +34,23 @@ interface Addon {
 export const KERNEL_FILE = path.resolve(__dirname, "../../build/native/xft_kernels.node");
 
 let addon: Addon | undefined;
+/** Whether XFT_ATTENTION lets a kernel attend (the addon, or the backend's fused attention). */
+let allowed = false;
 let threads = 1;
 
 /**
  * Loads the kernel unless XFT_ATTENTION says otherwise; returns which attention the model will use and, when
  * it is tfjs, why. `threadCount` is the backend's, so that the kernel and the backend share the cores alike.
+ * `onGpu`: the backend's tensors are on a GPU (webgpu), where the addon cannot read them; the backend's fused
+ * attention is then the only kernel.
  */
-export function loadAttentionKernel(threadCount: number, wanted = process.env.XFT_ATTENTION ?? ""): ImplChoice {
+export function loadAttentionKernel(threadCount: number, wanted = process.env.XFT_ATTENTION ?? "", onGpu = false): ImplChoice {
   const choice = implChoice("XFT_ATTENTION", wanted, "an attention implementation");
   threads = Math.max(1, threadCount);
   addon = undefined;
+  allowed = !choice.off;
   if (choice.off) return choice.off;
+  if (onGpu) return { impl: "kernel" };
   if (!fs.existsSync(KERNEL_FILE))
     return choice.unavailable(`${path.relative(process.cwd(), KERNEL_FILE)} is not built; run bash scripts/native-kernels.sh`);
   // eslint-disable-next-line @typescript-eslint/no-require-imports
@@ -51,8 +58,13 @@ export function loadAttentionKernel(threadCount: number, wanted = process.env.XF
   return { impl: "kernel" };
 }
 
-/** Whether the model's attention runs on the kernel: it is loaded and takes heads of this size (multiples of 8). */
+/**
+ * Whether the model's attention runs on a kernel for heads of this size: the backend's fused attention where it has
+ * one, else the addon (multiples of 8).
+ */
 export function kernelAttends(headDim: number): boolean {
+  const fused = fusedOps();
+  if (allowed && fused) return fused.attends(headDim);
   return addon !== undefined && headDim % 8 === 0;
 }
 
@@ -63,8 +75,6 @@ export function kernelAttends(headDim: number): boolean {
  * of size [B, H, T, T] is ever stored.
  */
 export function kernelAttention(qkv: tf.Tensor2D, batch: number, heads: number): tf.Tensor2D {
-  const kernel = addon;
-  if (!kernel) throw new Error("the attention kernel is not loaded (loadAttentionKernel)");
   const [rows, width3] = qkv.shape;
   const d = width3 / 3;
   const len = rows / batch;
@@ -72,7 +82,10 @@ export function kernelAttention(qkv: tf.Tensor2D, batch: number, heads: number):
   if (!Number.isInteger(len) || !Number.isInteger(d) || !Number.isInteger(headDim)) {
     throw new Error(`attention kernel: qkv [${qkv.shape}] does not split into batch ${batch}, 3 x heads ${heads}`);
   }
-  if (tfOpsLoaded()) return attentionOp(qkv, batch, heads);
+  const fused = fusedOps();
+  if (allowed && fused) return fused.attention(qkv, batch, heads);
+  const kernel = addon;
+  if (!kernel) throw new Error("the attention kernel is not loaded (loadAttentionKernel)");
   const attend = tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => {
     const input = args[0] as tf.Tensor2D;
     const data = input.dataSync() as Float32Array;

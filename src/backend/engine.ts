@@ -1,6 +1,7 @@
 /**
  * Picks the fastest TensorFlow.js backend that is installed and initialises, in this order:
- * tfjs-node-gpu, tfjs-node (native TensorFlow), wasm (XNNPACK), cpu (pure JS). `XFT_BACKEND` overrides.
+ * tfjs-node-gpu, webgpu on a hardware adapter (webgpu.ts), tfjs-node (native TensorFlow), wasm (XNNPACK), cpu (pure
+ * JS). `XFT_BACKEND` overrides; XFT_BACKEND=webgpu also takes a software adapter (SwiftShader), for tests.
  * Everything else in xft imports `tf` from here, so that every module sees the same engine.
  */
 import * as tf from "@tensorflow/tfjs";
@@ -10,11 +11,13 @@ import type { Impl } from "./impl-choice";
 import { registerNativeFixes } from "./native";
 import { loadTfOps } from "./tf-ops";
 import { registerWasmFixes, wasmFailure } from "./wasm";
+import { AdapterDescription, startWebGpu } from "./dawn";
+import { loadWgslOps } from "./wgsl/ops";
 
 export { tf };
 
-export type BackendName = "tensorflow-gpu" | "tensorflow" | "wasm" | "cpu";
-export const BACKEND_ORDER: readonly BackendName[] = ["tensorflow-gpu", "tensorflow", "wasm", "cpu"];
+export type BackendName = "tensorflow-gpu" | "webgpu" | "tensorflow" | "wasm" | "cpu";
+export const BACKEND_ORDER: readonly BackendName[] = ["tensorflow-gpu", "webgpu", "tensorflow", "wasm", "cpu"];
 
 export interface BackendInfo {
   /** Our name for the choice (tfjs calls both native variants "tensorflow"). */
@@ -24,14 +27,16 @@ export interface BackendInfo {
   tfjsVersion: string;
   /** TensorFlow C library version, native backends only. */
   tensorflowVersion?: string;
-  /** Threads the backend computes with (native: TF's intra-op pool; wasm: its pthreads). */
+  /** Threads the backend computes with (native: TF's intra-op pool; wasm: its pthreads; webgpu: 1, the GPU's own). */
   threads: number;
+  /** webgpu: the adapter, and whether it is a GPU (false: a software rasteriser such as SwiftShader). */
+  adapter?: AdapterDescription;
   /** Why the backends before the chosen one were passed over. */
   skipped: Record<string, string>;
   /** Causal attention: xft's kernel (attention-kernel.ts) or tfjs ops, and why not the kernel. */
   attention: Impl;
   attentionNote?: string;
-  /** xft's TensorFlow ops (tf-ops.ts: GELU, LayerNorm, attention, cross-entropy, AdamW) or tfjs ops, and why not. */
+  /** The backend's fused ops (fused-ops.ts: xft's TensorFlow ops on native, its WGSL kernels on webgpu) or tfjs ops. */
   tfOps: Impl;
   tfOpsNote?: string;
 }
@@ -59,6 +64,7 @@ function wasmThreads(requested: string | undefined): number {
 
 async function tryBackend(
   name: BackendName,
+  explicit: boolean,
 ): Promise<Omit<BackendInfo, "skipped" | "tfjsVersion" | "attention" | "attentionNote" | "tfOps" | "tfOpsNote">> {
   switch (name) {
     case "tensorflow-gpu":
@@ -70,6 +76,10 @@ async function tryBackend(
       if (name === "tensorflow") registerNativeFixes();
       const threads = Number(process.env.TF_NUM_INTRAOP_THREADS) || require("os").cpus().length;
       return { name, tfjsBackend: "tensorflow", tensorflowVersion: binding.TF_Version, threads };
+    }
+    case "webgpu": {
+      const adapter = await startWebGpu(explicit);
+      return { name, tfjsBackend: "webgpu", threads: 1, adapter };
     }
     case "wasm": {
       const wasm = await import("@tensorflow/tfjs-backend-wasm");
@@ -107,9 +117,11 @@ export async function initBackend(opts: { requested?: string; quiet?: boolean } 
   const skipped: Record<string, string> = {};
   for (const name of requestedOrder(requested)) {
     try {
-      const got = await tryBackend(name);
-      const attention = loadAttentionKernel(got.threads);
-      const ops = loadTfOps(got.name, got.threads);
+      const got = await tryBackend(name, requested !== undefined && requested !== "");
+      const onGpu = got.name === "webgpu";
+      const ops = onGpu ? loadWgslOps() : loadTfOps(got.name, got.threads);
+      // On webgpu the fused ops attend, where they are on.
+      const attention = onGpu && ops.impl === "tfjs" ? ops : loadAttentionKernel(got.threads, undefined, onGpu);
       current = {
         ...got,
         tfjsVersion: tf.version.tfjs,
@@ -131,11 +143,20 @@ export async function initBackend(opts: { requested?: string; quiet?: boolean } 
   throw new Error(`no TensorFlow.js backend could start:\n${why}\nRun \`npx xft doctor\` for what to install.`);
 }
 
-/** One line: "tensorflow (TensorFlow 2.21.0, 2 threads, tfjs 4.22.0, attention kernel, xft's TensorFlow ops)". */
+/**
+ * One line: "tensorflow (TensorFlow 2.21.0, 2 threads, tfjs 4.22.0, attention kernel, xft's TensorFlow ops)", or
+ * "webgpu (nvidia hopper, NVIDIA H200, tfjs 4.22.0, ...)".
+ */
 export function describeBackend(b: BackendInfo): string {
   const tfv = b.tensorflowVersion ? `TensorFlow ${b.tensorflowVersion}, ` : "";
-  const ops = b.tfOps === "kernel" ? ", xft's TensorFlow ops" : "";
-  return `${b.name} (${tfv}${b.threads} thread${b.threads === 1 ? "" : "s"}, tfjs ${b.tfjsVersion}, attention ${b.attention === "kernel" ? "kernel" : "as tfjs ops"}${ops})`;
+  const where = b.adapter ? `${describeAdapter(b.adapter)}, ` : `${tfv}${b.threads} thread${b.threads === 1 ? "" : "s"}, `;
+  const ops = b.tfOps === "kernel" ? `, ${b.name === "webgpu" ? "xft's WGSL kernels" : "xft's TensorFlow ops"}` : "";
+  return `${b.name} (${where}tfjs ${b.tfjsVersion}, attention ${b.attention === "kernel" ? "kernel" : "as tfjs ops"}${ops})`;
+}
+
+/** "nvidia hopper: NVIDIA H200", or "google swiftshader: SwiftShader driver 5.0.0, software". */
+export function describeAdapter(a: AdapterDescription): string {
+  return `${a.vendor} ${a.architecture}: ${a.description}${a.hardware ? "" : ", software"}`;
 }
 
 /**

@@ -13,6 +13,8 @@
 import * as fs from "fs";
 import * as path from "path";
 import * as tf from "@tensorflow/tfjs";
+import type { AdamWHyper, AdamWResult, FusedOps } from "./fused-ops";
+import { addLayerNormKernel, setFusedOps } from "./fused-ops";
 import { ImplChoice, implChoice } from "./impl-choice";
 import type { NodeBackend } from "./native";
 
@@ -28,6 +30,7 @@ let backend: NodeBackend | undefined;
 export function loadTfOps(backendName: string, threads: number, wanted = process.env.XFT_TF_OPS ?? ""): ImplChoice {
   const choice = implChoice("XFT_TF_OPS", wanted, "a choice of ops");
   backend = undefined;
+  setFusedOps(undefined);
   if (choice.off) return choice.off;
   if (backendName !== "tensorflow") return choice.unavailable(`the ${backendName} backend is not tfjs-node's CPU TensorFlow`);
   if (!fs.existsSync(TF_OPS_FILE))
@@ -35,13 +38,8 @@ export function loadTfOps(backendName: string, threads: number, wanted = process
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   (require(TF_OPS_FILE) as { register(threads: number): string[] }).register(Math.max(1, threads));
   backend = tf.findBackend("tensorflow") as unknown as NodeBackend;
-  registerAddLayerNorm();
+  setFusedOps(NATIVE_OPS);
   return { impl: "kernel" };
-}
-
-/** Whether the model and the optimizer run on xft's TensorFlow ops. */
-export function tfOpsLoaded(): boolean {
-  return backend !== undefined;
 }
 
 function loaded(): NodeBackend {
@@ -80,46 +78,21 @@ export function fusedLayerNorm(x: tf.Tensor, g: tf.Tensor, b: tf.Tensor, eps: nu
   return op(x, g, b);
 }
 
-/** The name under which the add-and-norm runs as a tfjs kernel: tfjs's custom gradients take one output, it has two. */
-const ADD_LAYER_NORM = "XftAddLayerNorm";
-
 /**
  * The residual stream's add and the LayerNorm after it, s = x + delta and LayerNorm(s) with gain g and bias b, in one
  * pass: [s, LayerNorm(s)]. Its gradient is one pass too, which adds the gradient s has from the rest of the stream to
  * the norm's (autodiff would add the two as one more op). Both are the same numbers as x.add(delta) and
  * fusedLayerNorm of it.
  */
-export function fusedAddLayerNorm(x: tf.Tensor, delta: tf.Tensor, g: tf.Tensor, b: tf.Tensor, eps: number): [tf.Tensor, tf.Tensor] {
-  loaded();
-  const [sum, y] = tf.engine().runKernel(ADD_LAYER_NORM, { x, delta, g, b }, { epsilon: eps }) as tf.Tensor[];
-  return [sum, y];
-}
-
-/** Registers the add-and-norm with tfjs (once): its kernel on the backend, and its gradient. */
-function registerAddLayerNorm(): void {
-  if (tf.getKernel(ADD_LAYER_NORM, "tensorflow")) return;
-  tf.registerKernel({
-    kernelName: ADD_LAYER_NORM,
-    backendName: "tensorflow",
-    kernelFunc: ({ inputs, attrs }) => {
-      const { x, delta, g, b } = inputs as Record<string, tf.TensorInfo>;
-      const be = loaded();
-      const epsilon = { name: "epsilon", type: be.binding.TF_ATTR_FLOAT, value: (attrs as { epsilon: number }).epsilon };
-      return be.executeMultipleOutputs("XftAddLayerNorm", [epsilon], [x, delta, g, b], 4);
-    },
-  });
-  tf.registerGradient({
-    kernelName: ADD_LAYER_NORM,
-    inputsToSave: ["g"],
-    outputsToSave: [true, false, true, true],
-    gradFunc: (dys, saved) => {
-      const [dSum, dy] = dys as tf.Tensor[];
-      const [g, sum, mean, rstd] = saved;
-      const [dx, dg, db] = loaded().executeMultipleOutputs("XftAddLayerNormGrad", [], [dSum, dy, sum, g, mean, rstd], 3);
-      return { x: () => dx, delta: () => dx.clone(), g: () => dg, b: () => db };
-    },
-  });
-}
+export const fusedAddLayerNorm = addLayerNormKernel(
+  "XftAddLayerNorm",
+  "tensorflow",
+  ({ x, delta, g, b }, eps) => {
+    const be = loaded();
+    return be.executeMultipleOutputs("XftAddLayerNorm", [{ name: "epsilon", type: be.binding.TF_ATTR_FLOAT, value: eps }], [x, delta, g, b], 4);
+  },
+  (dSum, dy, { sum, g, mean, rstd }) => loaded().executeMultipleOutputs("XftAddLayerNormGrad", [], [dSum, dy, sum, g, mean, rstd], 3),
+);
 
 /**
  * The causal attention kernel as TensorFlow ops: qkv [B*T, 3d] to the heads' outputs [B*T, d] (attention-kernel.ts
@@ -152,18 +125,6 @@ export function softmaxCrossEntropy(logits: tf.Tensor2D, targets: tf.Tensor1D): 
   return [probs as tf.Tensor2D, lossSum as tf.Scalar];
 }
 
-/** AdamW's hyperparameters for one step, in the op's order. */
-export interface AdamWHyper {
-  lr: number;
-  beta1: number;
-  beta2: number;
-  eps: number;
-  weightDecay: number;
-  biasCorrection1: number;
-  biasCorrection2: number;
-  gradClip: number;
-}
-
 /**
  * One AdamW step (optimizer.ts has the maths) over all parameters: returns the new parameters, the new flat moments
  * m and v (the inputs, updated in place), and the gradient norm before clipping. `decays` [N] is 1 where a parameter
@@ -179,7 +140,7 @@ export function adamWOp(
   h: AdamWHyper,
   decays: tf.Tensor1D,
   inPlace: boolean[] = params.map(() => false),
-): { params: tf.Tensor[]; m: tf.Tensor; v: tf.Tensor; norm: tf.Scalar } {
+): AdamWResult {
   const be = loaded();
   const n = params.length;
   // The step's numbers are an input, not attributes: TensorFlow keeps a kernel per distinct attribute set.
@@ -197,5 +158,17 @@ export function adamWOp(
 
 /** Whether `t` is the only tfjs tensor on its data: tf.clone, and tf.variable of a tensor, share the data they come from. */
 export function holdsDataAlone(t: tf.Tensor): boolean {
-  return (loaded() as unknown as { refCount(dataId: object): number }).refCount(t.dataId) === 1;
+  return (tf.backend() as unknown as { refCount(dataId: object): number }).refCount(t.dataId) === 1;
 }
+
+/** The ops as the model and the optimizer call them (fused-ops.ts). The attention op is the kernel's (multiples of 8). */
+const NATIVE_OPS: FusedOps = {
+  label: "xft's TensorFlow ops",
+  gelu: fusedGelu,
+  layerNorm: fusedLayerNorm,
+  addLayerNorm: fusedAddLayerNorm,
+  softmaxCrossEntropy,
+  attends: (headDim) => headDim % 8 === 0,
+  attention: attentionOp,
+  adamW: adamWOp,
+};

@@ -300,9 +300,8 @@ export async function benchConfig(c: BenchConfig, opts: BenchOptions = DEFAULT_B
 
 /**
  * The step's phases, each the median of `times` runs: the forward pass, the backward pass, and the optimizer.
- * Forward and backward are timed inside the same runs, split at the moment the loss is known (a blocking read of
- * the scalar, so that a backend that queues work has finished the forward pass), which keeps each figure a
- * measurement of its own: a difference of two noisy medians can come out negative on a small model.
+ * Forward and backward are timed inside the same runs (passMs), which keeps each figure a measurement of its own: a
+ * difference of two noisy medians can come out negative on a small model.
  */
 async function phaseTimesMs(
   loss: () => tf.Scalar,
@@ -313,19 +312,9 @@ async function phaseTimesMs(
   const forward: number[] = [];
   const backward: number[] = [];
   for (let i = 0; i < times; i++) {
-    const start = performance.now();
-    let forwardEnd = start;
-    const { value, grads } = tf.variableGrads(() => {
-      const l = loss();
-      l.dataSync();
-      forwardEnd = performance.now();
-      return l;
-    }, Object.values(trained));
-    await settled(Object.values(grads));
-    const end = performance.now();
-    forward.push(forwardEnd - start);
-    backward.push(end - forwardEnd);
-    tf.dispose([value, ...Object.values(grads)]);
+    const ms = tf.getBackend() === "webgpu" ? await queuedPassMs(loss, trained) : await splitPassMs(loss, trained);
+    forward.push(ms.forward);
+    backward.push(ms.backward);
   }
   const { value, grads } = tf.variableGrads(loss, Object.values(trained));
   const named = gradsByName(trained, grads);
@@ -336,6 +325,44 @@ async function phaseTimesMs(
   }, times);
   tf.dispose([value, ...Object.values(grads)]);
   return { forward: median(forward), backward: median(backward), optimizer };
+}
+
+/**
+ * One gradient pass split at the moment the loss is known: a blocking read of the scalar inside the tape, so that
+ * a backend that queues work has finished the forward pass.
+ */
+async function splitPassMs(loss: () => tf.Scalar, trained: Params): Promise<{ forward: number; backward: number }> {
+  const start = performance.now();
+  let forwardEnd = start;
+  const { value, grads } = tf.variableGrads(() => {
+    const l = loss();
+    l.dataSync();
+    forwardEnd = performance.now();
+    return l;
+  }, Object.values(trained));
+  await settled(Object.values(grads));
+  const end = performance.now();
+  tf.dispose([value, ...Object.values(grads)]);
+  return { forward: forwardEnd - start, backward: end - forwardEnd };
+}
+
+/**
+ * The same for WebGPU in Node, which cannot read the GPU synchronously, while the tape cannot wait for a promise:
+ * the forward pass alone, read back, then a whole gradient pass right after it; the backward pass is the difference
+ * of the two, run by run.
+ */
+async function queuedPassMs(loss: () => tf.Scalar, trained: Params): Promise<{ forward: number; backward: number }> {
+  const start = performance.now();
+  const l = tf.tidy(loss);
+  await l.data();
+  const forward = performance.now() - start;
+  l.dispose();
+  const passStart = performance.now();
+  const { value, grads } = tf.variableGrads(loss, Object.values(trained));
+  await settled(Object.values(grads));
+  const pass = performance.now() - passStart;
+  tf.dispose([value, ...Object.values(grads)]);
+  return { forward, backward: pass - forward };
 }
 
 /** Waits until every tensor is computed, reading back one element of each rather than the whole tensor. */

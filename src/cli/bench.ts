@@ -5,10 +5,9 @@
  * custom one. Each config runs in a child process so that its peak RSS is its own.
  */
 import { spawnSync } from "child_process";
-import * as path from "path";
 import { BENCH_CONFIGS, BenchConfig, benchConfig, BenchOptions, BenchResult, cpuModel, findBenchConfig, matmulGflops } from "../bench/bench";
 import { TorchFigure, readTorchPeers } from "../bench/torch-peer";
-import { describeBackend, initBackend } from "../backend/engine";
+import { BackendInfo, describeBackend, initBackend } from "../backend/engine";
 
 export interface BenchArgs {
   configs: string[];
@@ -25,7 +24,18 @@ export interface BenchArgs {
   child?: string;
 }
 
-type ConfigReport = BenchResult & { torch?: TorchFigure; ratioToTorch?: number };
+export type ConfigReport = BenchResult & { torch?: TorchFigure; ratioToTorch?: number };
+
+/** What `xft bench --json` prints. */
+export interface BenchReport {
+  cpu: string;
+  backend: BackendInfo;
+  /** describeBackend's line: the backend, its threads or adapter, and its kernels. */
+  backendDescription: string;
+  matmulGflops1024: number;
+  options: BenchOptions;
+  configs: ConfigReport[];
+}
 
 function parseCustom(spec: string): BenchConfig {
   const parts = spec.split(",").map(Number);
@@ -53,8 +63,10 @@ async function runOne(c: BenchConfig, options: BenchOptions): Promise<ConfigRepo
 
 function runInChild(c: BenchConfig, args: BenchArgs): ConfigReport {
   const o = args.options;
+  // The child is started as this process was (bin/xft.cjs, or scripts/gpu-check-build.ts's bundle of the CLI).
   const childArgs = [
-    path.join(__dirname, "../../bin/xft.cjs"),
+    ...process.execArgv,
+    process.argv[1],
     "bench",
     "--child",
     JSON.stringify(c),
@@ -124,7 +136,8 @@ export async function runBench(args: BenchArgs): Promise<number> {
   const configs = selectedConfigs(args);
   const cpu = cpuModel();
   // Read before the minutes of timing, so that a wrong file fails at once.
-  const torch = args.torch ? readTorchPeers(args.torch, cpu) : undefined;
+  const onGpu = backend.name === "webgpu" || backend.name === "tensorflow-gpu";
+  const torch = args.torch ? readTorchPeers(args.torch, cpu, onGpu) : undefined;
   const matmul = await matmulGflops();
   const reports: ConfigReport[] = [];
   for (const c of configs) {
@@ -135,7 +148,15 @@ export async function runBench(args: BenchArgs): Promise<number> {
     reports.push(peer ? { ...report, torch: peer, ratioToTorch: report.tokensPerSec / peer.tokensPerSec } : report);
   }
   if (args.json) {
-    process.stdout.write(JSON.stringify({ cpu, backend, matmulGflops1024: matmul, options: args.options, configs: reports }, null, 2) + "\n");
+    const report: BenchReport = {
+      cpu,
+      backend,
+      backendDescription: describeBackend(backend),
+      matmulGflops1024: matmul,
+      options: args.options,
+      configs: reports,
+    };
+    process.stdout.write(JSON.stringify(report, null, 2) + "\n");
   } else {
     process.stdout.write(`${cpu}; backend ${describeBackend(backend)}; float32 matmul 1024^3: ${matmul.toFixed(1)} GFLOP/s\n`);
     process.stdout.write(`${formatTable(reports)}\n`);
@@ -146,7 +167,7 @@ export async function runBench(args: BenchArgs): Promise<number> {
         "GEMM GFLOP/s: the backend's float32 products on the config's own shapes, weighted as in a step, without reading them back; " +
         "CPU s/step: every thread's CPU time per timed step; peak RSS: the process's when the timed steps end (as torch-peer's); " +
         "loss on every position; readout: batch 64, 5 labels" +
-        (torch ? "; PyTorch: the faster of the --torch files (scripts/torch-peer.py --json, this CPU)" : "") +
+        (torch ? `; PyTorch: the faster of the --torch files (scripts/torch-peer.py --json, this ${onGpu ? "machine's GPU" : "CPU"})` : "") +
         "\n",
     );
   }

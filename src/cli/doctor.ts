@@ -2,7 +2,7 @@
 import { execFileSync } from "child_process";
 import * as fs from "fs";
 import * as path from "path";
-import { BACKEND_ORDER, describeBackend, initBackend } from "../backend/engine";
+import { BACKEND_ORDER, describeAdapter, describeBackend, initBackend } from "../backend/engine";
 import { checkpointCard, describeModel } from "../model/pretrained";
 
 interface Check {
@@ -10,6 +10,8 @@ interface Check {
   ok: boolean;
   detail: string;
   fix?: string;
+  /** Not having it is no fault (a GPU): shown as "none", not counted as missing. */
+  optional?: boolean;
 }
 
 const SETUP = "npm run setup";
@@ -45,13 +47,15 @@ async function backendChecks(): Promise<Check[]> {
       fix: `${SETUP} (builds @tensorflow/tfjs-node against the tensorflow-cpu wheel; about 8x faster than wasm)`,
     });
   }
+  checks.push(gpuCheck(info));
   checks.push({
     name: "attention kernel",
     ok: info.attention === "kernel",
     detail: info.attention === "kernel" ? "xft's native kernel" : `tfjs ops (${info.attentionNote})`,
     fix: "bash scripts/native-kernels.sh (needs g++; about 5x faster attention, on every backend)",
   });
-  // xft's TensorFlow ops exist for the CPU TensorFlow backend only; elsewhere their absence is no fault.
+  // xft's TensorFlow ops exist for the CPU TensorFlow backend only; elsewhere their absence is no fault (webgpu has its
+  // WGSL kernels, named in the backend line).
   if (info.name === "tensorflow") {
     checks.push({
       name: "xft's TensorFlow ops",
@@ -61,6 +65,31 @@ async function backendChecks(): Promise<Check[]> {
     });
   }
   return checks;
+}
+
+/**
+ * The GPU: webgpu on a hardware adapter (chosen by default), or why not, and the other route, tfjs-node-gpu, which
+ * needs TensorFlow 2.9.1's CUDA build and cannot be installed offline.
+ */
+function gpuCheck(info: Awaited<ReturnType<typeof initBackend>>): Check {
+  const nodeGpu =
+    "for tfjs-node-gpu instead: CUDA 11.2 and cuDNN 8.1, then npm install @tensorflow/tfjs-node-gpu@4.22.0 (its install script downloads libtensorflow 2.9.1 for GPU)";
+  if (info.name === "tensorflow-gpu") return { name: "GPU", ok: true, detail: "tfjs-node-gpu (CUDA)" };
+  if (info.adapter) {
+    return {
+      name: "GPU",
+      ok: info.adapter.hardware,
+      detail: `webgpu on ${describeAdapter(info.adapter)}`,
+      fix: info.adapter.hardware ? undefined : `a software adapter is for tests only; on a machine with a GPU, its Vulkan driver; ${nodeGpu}`,
+    };
+  }
+  return {
+    name: "GPU",
+    ok: false,
+    optional: true,
+    detail: `webgpu: ${info.skipped.webgpu ?? "not tried"}`,
+    fix: `a GPU with its Vulkan driver (webgpu, through Dawn); ${nodeGpu}`,
+  };
 }
 
 function jupyterChecks(root: string): Check[] {
@@ -130,10 +159,10 @@ export async function runDoctor(opts: { init?: string } = {}): Promise<number> {
   ];
   const width = Math.max(...checks.map((c) => c.name.length));
   for (const c of checks) {
-    process.stdout.write(`${c.ok ? "ok     " : "MISSING"}  ${c.name.padEnd(width)}  ${c.detail}\n`);
-    if (!c.ok && c.fix) process.stdout.write(`         ${" ".repeat(width)}  fix: ${c.fix}\n`);
+    process.stdout.write(`${c.ok ? "ok     " : c.optional ? "none   " : "MISSING"}  ${c.name.padEnd(width)}  ${c.detail}\n`);
+    if (!c.ok && c.fix) process.stdout.write(`         ${" ".repeat(width)}  ${c.optional ? "for one" : "fix"}: ${c.fix}\n`);
   }
-  const missing = checks.filter((c) => !c.ok).length;
+  const missing = checks.filter((c) => !c.ok && !c.optional).length;
   process.stdout.write(missing === 0 ? "everything is in place\n" : `${missing} thing(s) missing\n`);
   return missing === 0 ? 0 : 1;
 }

@@ -19,7 +19,7 @@ import { parseStart, START_OPTIONS } from "./start-options";
 import { runTrain } from "./train";
 
 const PROFILE = { type: "string", help: "ci|quick|full (default $XFT_PROFILE or quick)" } as const;
-const BACKEND = { type: "string", help: "NAME (tensorflow-gpu, tensorflow, wasm, cpu; default the fastest that loads)" } as const;
+const BACKEND = { type: "string", help: "NAME (tensorflow-gpu, webgpu, tensorflow, wasm, cpu; default the fastest that loads)" } as const;
 const RUNS_DIR = { type: "string", help: "DIR (default $XFT_RUNS_DIR, else runs/)" } as const;
 const FRESH = { type: "boolean", default: false, help: "(retrain even if a finished run exists)" } as const;
 const RECOMPUTE = {

@@ -2,6 +2,7 @@
 import { execFileSync } from "child_process";
 import * as os from "os";
 import type { BackendInfo } from "../backend/engine";
+import type { AdapterDescription } from "../backend/dawn";
 
 /** Facts about the process and machine, whatever the backend. */
 export interface HostInfo {
@@ -23,8 +24,10 @@ export interface Environment extends HostInfo {
   tensorflowVersion?: string;
   /** Causal attention as xft's kernel or as tfjs ops: the two differ in the last bits of float32. */
   attention: string;
-  /** xft's TensorFlow ops ("kernel") or tfjs ops ("tfjs"); absent in runs made before those ops existed. */
+  /** The backend's fused ops ("kernel") or tfjs ops ("tfjs"); absent in runs made before those ops existed. */
   tfOps?: string;
+  /** webgpu: the adapter it ran on (vendor, architecture, description, hardware or software). */
+  adapter?: AdapterDescription;
 }
 
 function git(args: string[]): string {
@@ -63,6 +66,7 @@ export function collectEnvironment(backend: BackendInfo): Environment {
     tensorflowVersion: backend.tensorflowVersion,
     attention: backend.attention,
     tfOps: backend.tfOps,
+    adapter: backend.adapter,
     ...describeHost(),
   };
 }

@@ -123,7 +123,7 @@ export async function pretrainCheckpoint(
   const padId = plainFormat(tok).padId;
   const { params, positions } = startingWeights(checkpoint, model);
   try {
-    const before = meanLoss(params, model, blocks.heldOut, padId, trainConfig.batchSize);
+    const before = await meanLoss(params, model, blocks.heldOut, padId, trainConfig.batchSize);
     const done = await trainOnCorpus({ params, model, config: trainConfig, blocks, padId, dir }, opts);
     if (!done) return { dir, status: "stopped", reused: false };
     await writeCheckpoint(dir, checkpoint.dir, checkpoint.config, params, positions);

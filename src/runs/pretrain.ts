@@ -92,14 +92,20 @@ export interface PretrainResult {
   reused: boolean;
 }
 
-/** Mean next-token loss over blocks, weighted by their target tokens. */
-export function meanLoss(params: Params, model: ModelConfig, blocks: readonly EncodedExample[], padId: number, batchSize: number): number {
+/** Mean next-token loss over blocks, weighted by their target tokens (read asynchronously: webgpu cannot read in sync). */
+export async function meanLoss(
+  params: Params,
+  model: ModelConfig,
+  blocks: readonly EncodedExample[],
+  padId: number,
+  batchSize: number,
+): Promise<number> {
   let total = 0;
   let count = 0;
   for (let at = 0; at < blocks.length; at += batchSize) {
     const batch = makeBatch(blocks.slice(at, at + batchSize), padId, model.maxLen);
     const loss = batchLoss(params, model, batch);
-    total += loss.dataSync()[0] * batch.lossTargets.length;
+    total += (await loss.data())[0] * batch.lossTargets.length;
     count += batch.lossTargets.length;
     loss.dispose();
   }
@@ -158,7 +164,7 @@ export async function trainOnCorpus(run: CorpusTraining, opts: PretrainOptions):
       }),
   });
   if (training.steps < config.steps) return undefined;
-  const loss = meanLoss(params, model, blocks.heldOut, padId, config.batchSize);
+  const loss = await meanLoss(params, model, blocks.heldOut, padId, config.batchSize);
   const every = Math.max(1, Math.round(config.steps / 200));
   return {
     training,

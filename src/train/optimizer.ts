@@ -3,11 +3,13 @@
  * learning-rate schedule: linear warm-up, then cosine decay to `minLr`.
  *
  * The update runs on all parameters at once, as one flat vector: a small model's step is bound by the
- * cost per op (about 15 us on tfjs-node), and a per-tensor update would cost a dozen ops per tensor. On the
- * native backend with xft's TensorFlow ops it is one op (tf-ops.ts), the same maths.
+ * cost per op (about 15 us on tfjs-node), and a per-tensor update would cost a dozen ops per tensor. Where the
+ * backend has fused ops (backend/fused-ops.ts: one TensorFlow op on native, WGSL kernels on webgpu) it runs on them,
+ * the same maths.
  */
 import { tf } from "../backend/engine";
-import { adamWOp, holdsDataAlone, tfOpsLoaded } from "../backend/tf-ops";
+import { fusedOps } from "../backend/fused-ops";
+import { holdsDataAlone } from "../backend/tf-ops";
 import type { Params } from "../model/model";
 
 export interface OptimizerConfig {
@@ -83,10 +85,11 @@ export class AdamW {
     this.step += 1;
     const bc1 = 1 - c.beta1 ** this.step;
     const bc2 = 1 - c.beta2 ** this.step;
-    if (tfOpsLoaded()) {
+    const fused = fusedOps();
+    if (fused) {
       return tf.tidy(() => {
         const params = this.names.map((n) => this.params[n]);
-        const out = adamWOp(
+        const out = fused.adamW(
           params,
           this.names.map((n) => grads[n]),
           this.m,
@@ -105,8 +108,9 @@ export class AdamW {
           params.map((_, i) => ownsItsData(params, i)),
         );
         this.names.forEach((n, i) => this.params[n].assign(out.params[i]));
-        this.m.assign(out.m);
-        this.v.assign(out.v);
+        // The moments may come back as the same tensors, updated in place (webgpu).
+        if (out.m !== this.m) this.m.assign(out.m);
+        if (out.v !== this.v) this.v.assign(out.v);
         return out.norm;
       });
     }

@@ -8,6 +8,7 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { describe, test } from "node:test";
+import { SWIFTSHADER_ICD } from "../../src/backend/dawn";
 import { datasetNames } from "../../src/data/load";
 import { GRID_PROFILES, REAL_EXPLANATION_DATASETS } from "../../src/runs/grid";
 import { PSEUDO_CONDITIONS } from "../../src/train/pseudo";
@@ -187,6 +188,29 @@ describe("notebooks run with the ci profile", { skip: missingNotebookTools() }, 
       checkHtml(exportHtml(executed), figures);
     });
   }
+  // The quickstart once more on the webgpu backend, on SwiftShader where no GPU is at hand: the model's WGSL kernels,
+  // tfjs's webgpu programs and the asynchronous reads the library does on every path a notebook takes.
+  test("00-quickstart.ipynb on the webgpu backend", { skip: !fs.existsSync(SWIFTSHADER_ICD) && "no SwiftShader (Debian's chromium)" }, () => {
+    const webgpuOut = path.join(outDir, "webgpu");
+    const webgpuRuns = fs.mkdtempSync(path.join(os.tmpdir(), "xft-nb-webgpu-"));
+    const executed = executeNotebook("notebooks/00-quickstart.ipynb", webgpuOut, {
+      XFT_PROFILE: "ci",
+      XFT_RUNS_DIR: webgpuRuns,
+      XFT_BACKEND: "webgpu",
+    });
+    const cells = readOutputs(executed);
+    EXPECTATIONS["00-quickstart.ipynb"](cells);
+    const outputs = cells.flatMap((c) => c.outputs);
+    assert.ok(
+      outputs.some((o) => o.name === "stdout" && /notebook wall time .*backend webgpu\)/.test(o.text ?? "")),
+      "the notebook ran on webgpu",
+    );
+    assert.ok(
+      outputs.some((o) => /GPU.*swiftshader/i.test(String(o.data?.["text/html"] ?? ""))),
+      "the banner names the adapter",
+    );
+    fs.rmSync(webgpuRuns, { recursive: true, force: true });
+  });
   test("the supplement's index links every executed notebook, the config of every run they used and the exported model cards, and opens offline", () => {
     // Notebook 05's LoRA runs exported as scripts/main.sh exports them.
     const models = path.join(outDir, "models");

@@ -2,21 +2,7 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import { KERNEL_FILE, kernelAttention, loadAttentionKernel } from "../../src/backend/attention-kernel";
 import { initBackend, tf } from "../../src/backend/engine";
-import { assertModelSameWithKernel, maxRelDiff } from "./compare-impls";
-
-/** Causal attention of qkv [B*T, 3d] as plain tfjs ops, differentiated by autodiff: the reference. */
-function referenceAttention(qkv: tf.Tensor2D, batch: number, heads: number): tf.Tensor2D {
-  const [rows, width3] = qkv.shape;
-  const [T, d] = [rows / batch, width3 / 3];
-  const hd = d / heads;
-  const [q, k, v] = tf.unstack(qkv.reshape([batch, T, 3, heads, hd]).transpose([2, 0, 3, 1, 4]), 0);
-  const mask = tf.linalg
-    .bandPart(tf.ones([T, T]), -1, 0)
-    .sub(1)
-    .mul(1e9);
-  const att = tf.softmax(tf.matMul(q, k, false, true).div(Math.sqrt(hd)).add(mask), -1);
-  return tf.matMul(att, v).transpose([0, 2, 1, 3]).reshape([rows, d]) as tf.Tensor2D;
-}
+import { assertModelSameWithKernel, maxRelDiff, referenceAttention } from "./compare-impls";
 
 test("the attention kernel is built (scripts/native-kernels.sh, run by the set-up) and the model uses it", async () => {
   const info = await initBackend({ quiet: true });

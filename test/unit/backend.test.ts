@@ -1,33 +1,41 @@
 /**
  * The whole model's loss and gradients on every backend that starts here, against the pure-JS cpu
- * backend. Tolerance: |a - b| <= 1e-4 * max|b| + 1e-6 per parameter tensor, since float32 sums in a
- * different order differ in the last bits (measured here: about 1e-6 relative).
+ * backend, for xft's GPT and for the Llama family (RMSNorm, rotary positions, grouped-query attention, SwiGLU).
+ * Tolerance: |a - b| <= 1e-4 * max|b| + 1e-6 per parameter tensor, since float32 sums in a
+ * different order differ in the last bits (measured here: about 1e-6 relative). webgpu runs on SwiftShader, the
+ * software adapter in Debian's chromium, where no GPU is at hand.
  */
 import assert from "node:assert/strict";
+import * as fs from "node:fs";
 import { test } from "node:test";
 import { BACKEND_ORDER, initBackend, tf } from "../../src/backend/engine";
 import { linear, nativeFusedMatMul } from "../../src/backend/native";
 import { columnSums, transposeLastTwo, unsortedSegmentSumValues } from "../../src/backend/wasm";
-import { GptConfig, initialValues, paramsFromValues, disposeParams } from "../../src/model/model";
+import { SWIFTSHADER_ICD } from "../../src/backend/dawn";
+import { GptConfig, initialValues, ModelConfig, paramsFromValues, disposeParams } from "../../src/model/model";
 import { batchLoss } from "../../src/train/trainer";
 import { makeBatch } from "../../src/train/sequences";
+import { tinyQwen2 } from "../tiny-models";
 
 const CFG: GptConfig = { vocabSize: 64, maxLen: 16, layers: 2, dModel: 32, heads: 4, mlpRatio: 4, initStd: 0.02 };
+/** Qwen2's options (q/k/v biases), two query heads per key/value head, an untied head. */
+const LLAMA = tinyQwen2({ vocabSize: 64, layers: 2 });
 const REL_TOL = 1e-4;
 
-function lossAndGrads(): { loss: number; grads: Map<string, Float32Array> } {
-  const params = paramsFromValues(CFG, initialValues(CFG, 11));
+/** Read asynchronously: the webgpu backend cannot read the GPU synchronously in Node. */
+async function lossAndGrads(cfg: ModelConfig): Promise<{ loss: number; grads: Map<string, Float32Array> }> {
+  const params = paramsFromValues(cfg, initialValues(cfg, 11));
   const examples = [
     { tokens: [1, 5, 9, 13, 2, 40, 41, 3], promptLen: 5, label: 0 },
     { tokens: [1, 6, 10, 2, 42, 3], promptLen: 4, label: 1 },
     { tokens: [1, 7, 11, 15, 19, 23, 2, 43, 44, 45, 3], promptLen: 7, label: 2 },
   ];
-  const batch = makeBatch(examples, 0, CFG.maxLen);
+  const batch = makeBatch(examples, 0, cfg.maxLen);
   const vars = Object.values(params);
-  const { value, grads } = tf.variableGrads(() => batchLoss(params, CFG, batch), vars);
+  const { value, grads } = tf.variableGrads(() => batchLoss(params, cfg, batch), vars);
   const out = new Map<string, Float32Array>();
-  for (const [name, p] of Object.entries(params)) out.set(name, grads[p.name].dataSync() as Float32Array);
-  const loss = value.dataSync()[0];
+  for (const [name, p] of Object.entries(params)) out.set(name, (await grads[p.name].data()) as Float32Array);
+  const loss = (await value.data())[0];
   tf.dispose([value, ...Object.values(grads)]);
   disposeParams(params);
   return { loss, grads: out };
@@ -152,29 +160,51 @@ test("wasm's mended matMul, Transpose, Sum and GatherV2 give the cpu backend's r
   tf.dispose([x, index]);
 });
 
-test("loss and gradients on every available backend match the cpu backend", async () => {
-  await initBackend({ requested: "cpu", quiet: true });
-  const reference = lossAndGrads();
-  const compared: string[] = [];
-  for (const name of BACKEND_ORDER.filter((b) => b !== "cpu")) {
-    try {
-      await initBackend({ requested: name, quiet: true });
-    } catch {
-      continue; // not installed here
+for (const [family, cfg] of [
+  ["xft's GPT", CFG],
+  ["Llama (Qwen2's options)", LLAMA],
+] as const) {
+  test(`${family}: loss and gradients on every available backend match the cpu backend`, async () => {
+    await initBackend({ requested: "cpu", quiet: true });
+    const reference = await lossAndGrads(cfg);
+    const compared: string[] = [];
+    for (const name of BACKEND_ORDER.filter((b) => b !== "cpu")) {
+      let info;
+      try {
+        info = await initBackend({ requested: name, quiet: true });
+      } catch {
+        continue; // not installed here
+      }
+      // On webgpu, xft's WGSL kernels are what is compared (tfjs's own programs are the fallback).
+      if (name === "webgpu") assert.deepEqual([info.tfOps, info.attention], ["kernel", "kernel"], "webgpu runs xft's WGSL kernels");
+      const got = await lossAndGrads(cfg);
+      assert.ok(Math.abs(got.loss - reference.loss) <= REL_TOL * Math.abs(reference.loss), `${name}: loss ${got.loss} vs ${reference.loss}`);
+      const worstRel: Array<[string, number]> = [];
+      for (const [param, ref] of reference.grads) {
+        const g = got.grads.get(param)!;
+        const scale = ref.reduce((m, v) => Math.max(m, Math.abs(v)), 0);
+        const worst = ref.reduce((m, v, i) => Math.max(m, Math.abs(v - g[i])), 0);
+        assert.ok(worst <= REL_TOL * scale + 1e-6, `${name}: gradient of ${param} differs by ${worst} (scale ${scale})`);
+        worstRel.push([param, worst / (scale || 1)]);
+      }
+      const rel = worstRel.map(([, r]) => r);
+      compared.push(`${name} (worst gradient ${Math.max(...rel).toExponential(1)} of its tensor's largest)`);
+      // Per parameter tensor, for the closing notes of backend work: the largest difference over the largest entry.
+      if (name === "webgpu") console.log(`${family} on webgpu, per tensor: ${worstRel.map(([p, r]) => `${p} ${r.toExponential(1)}`).join(", ")}`);
     }
-    const got = lossAndGrads();
-    assert.ok(Math.abs(got.loss - reference.loss) <= REL_TOL * Math.abs(reference.loss), `${name}: loss ${got.loss} vs ${reference.loss}`);
-    for (const [param, ref] of reference.grads) {
-      const g = got.grads.get(param)!;
-      const scale = ref.reduce((m, v) => Math.max(m, Math.abs(v)), 0);
-      const worst = ref.reduce((m, v, i) => Math.max(m, Math.abs(v - g[i])), 0);
-      assert.ok(worst <= REL_TOL * scale + 1e-6, `${name}: gradient of ${param} differs by ${worst} (scale ${scale})`);
-    }
-    compared.push(name);
-  }
-  assert.ok(compared.includes("wasm"), "the wasm backend ships with the project and must always be compared");
-  console.log(`compared with cpu: ${compared.join(", ")}`);
-});
+    assert.ok(
+      compared.some((c) => c.startsWith("wasm")),
+      "the wasm backend ships with the project and must always be compared",
+    );
+    // SwiftShader comes with Debian's chromium, which the set-up installs: where it is, webgpu must be compared.
+    if (fs.existsSync(SWIFTSHADER_ICD))
+      assert.ok(
+        compared.some((c) => c.startsWith("webgpu")),
+        "webgpu on SwiftShader",
+      );
+    console.log(`${family}, compared with cpu: ${compared.join(", ")}`);
+  });
+}
 
 test("native: linear layers on TensorFlow's fused MatMul+BiasAdd equal matMul + add bit for bit; what it does not fuse keeps tfjs-node's kernel", async () => {
   await initBackend({ requested: "tensorflow", quiet: true });

@@ -13,6 +13,7 @@ import {
   modelConfig,
   REFERENCE_CONFIGS,
 } from "../../src/bench/bench";
+import { readTorchPeers } from "../../src/bench/torch-peer";
 import { countParameters } from "../../src/model/model";
 import { xft } from "../xft-cli";
 
@@ -108,4 +109,20 @@ test("xft bench --torch puts the faster PyTorch of torch-peer's files beside eac
     xft("bench", "--configs", "A", ...quick, "--torch", broken).stderr,
     /broken\.json: configs\[0\]\.tokensPerSec is not a positive number/,
   );
+});
+
+test("torch-peer's CUDA figures go beside a GPU backend only, and its CPU figures beside a CPU backend only", () => {
+  const dir = mkdtempSync(path.join(os.tmpdir(), "xft-torch-device-"));
+  const peer = (name: string, body: object) => {
+    const file = path.join(dir, name);
+    writeFileSync(file, JSON.stringify({ cpu: "Some CPU x16", malloc: {}, configs: [{ config: "D", tokensPerSec: 9 }], ...body }));
+    return file;
+  };
+  const cuda = peer("cuda.json", { device: "cuda", gpu: "NVIDIA H200" });
+  // A file from before --device ran on the CPU.
+  const cpu = peer("cpu.json", {});
+  assert.equal(readTorchPeers([cuda], "Some CPU x16", true).get("D")?.device, "cuda (NVIDIA H200)");
+  assert.equal(readTorchPeers([cpu], "Some CPU x16", false).get("D")?.device, "cpu");
+  assert.throws(() => readTorchPeers([cuda], "Some CPU x16", false), /cuda\.json: PyTorch ran on cuda, xft on a CPU backend/);
+  assert.throws(() => readTorchPeers([cpu], "Some CPU x16", true), /cpu\.json: PyTorch ran on cpu, xft on a GPU backend/);
 });

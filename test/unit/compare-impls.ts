@@ -9,6 +9,20 @@ export function maxRelDiff(a: tf.Tensor, b: tf.Tensor): number {
   return tf.tidy(() => a.sub(b).abs().max().dataSync()[0] / Math.max(1e-12, b.abs().max().dataSync()[0]));
 }
 
+/** Causal attention of qkv [B*T, 3d] as plain tfjs ops, differentiated by autodiff: the reference. */
+export function referenceAttention(qkv: tf.Tensor2D, batch: number, heads: number): tf.Tensor2D {
+  const [rows, width3] = qkv.shape;
+  const [T, d] = [rows / batch, width3 / 3];
+  const hd = d / heads;
+  const [q, k, v] = tf.unstack(qkv.reshape([batch, T, 3, heads, hd]).transpose([2, 0, 3, 1, 4]), 0);
+  const mask = tf.linalg
+    .bandPart(tf.ones([T, T]), -1, 0)
+    .sub(1)
+    .mul(1e9);
+  const att = tf.softmax(tf.matMul(q, k, false, true).div(Math.sqrt(hd)).add(mask), -1);
+  return tf.matMul(att, v).transpose([0, 2, 1, 3]).reshape([rows, d]) as tf.Tensor2D;
+}
+
 const CFG: GptConfig = { vocabSize: 50, maxLen: 16, layers: 2, dModel: 16, heads: 2, mlpRatio: 4, initStd: 0.5 };
 
 /**

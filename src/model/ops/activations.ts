@@ -2,7 +2,7 @@
  * The MLPs' activations: GELU in GPT-2's tanh form (`gelu_new`) and SwiGLU (Llama's SiLU-gated unit).
  */
 import { tf } from "../../backend/engine";
-import { fusedGelu, tfOpsLoaded } from "../../backend/tf-ops";
+import { fusedOps } from "../../backend/fused-ops";
 
 // GELU, tanh approximation (GPT-2): 0.5 x (1 + tanh(u)) = x * sigmoid(2u), u = sqrt(2/pi) (x + 0.044715 x^3).
 const GELU_B = 2 * Math.sqrt(2 / Math.PI);
@@ -32,12 +32,15 @@ const geluOps = tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => {
   };
 });
 
-/** GELU (tanh form): xft's fused TensorFlow op where it is loaded, else the tfjs ops above. */
+/** GELU (tanh form): the backend's fused op where it has one (backend/fused-ops.ts), else the tfjs ops above. */
 export function gelu(x: tf.Tensor): tf.Tensor {
-  return tfOpsLoaded() ? fusedGelu(x) : geluOps(x);
+  const fused = fusedOps();
+  return fused ? fused.gelu(x) : geluOps(x);
 }
 
-/** SwiGLU: silu(gate) * up, with silu(x) = x * sigmoid(x). */
+/** SwiGLU: silu(gate) * up, with silu(x) = x * sigmoid(x); the backend's fused op where it has one. */
 export function swiglu(gate: tf.Tensor, up: tf.Tensor): tf.Tensor {
+  const fused = fusedOps()?.swiglu;
+  if (fused) return fused(gate, up);
   return gate.mul(tf.sigmoid(gate)).mul(up);
 }

@@ -10,23 +10,18 @@
  */
 import { kernelAttends, kernelAttention } from "../../backend/attention-kernel";
 import { tf } from "../../backend/engine";
+import { tensorCache } from "../../backend/tensor-cache";
 
 /** Additive causal mask [T, T]: 0 on and below the diagonal, -1e9 above. Cached per length. */
-const causalMasks = new Map<number, tf.Tensor2D>();
+const causalMasks = tensorCache((key) => {
+  const T = Number(key);
+  return tf.linalg
+    .bandPart(tf.ones([T, T]), -1, 0)
+    .sub(1)
+    .mul(1e9) as tf.Tensor2D;
+});
 function causalMask(T: number): tf.Tensor2D {
-  let m = causalMasks.get(T);
-  if (!m || m.isDisposed) {
-    m = tf.tidy(
-      () =>
-        tf.linalg
-          .bandPart(tf.ones([T, T]), -1, 0)
-          .sub(1)
-          .mul(1e9) as tf.Tensor2D,
-    );
-    tf.keep(m);
-    causalMasks.set(T, m);
-  }
-  return m;
+  return causalMasks(String(T));
 }
 
 /** Attention probabilities softmax(q k^T / sqrt(hd) + mask) [B, H, T, T] of q, k [B, H, T, hd]. */
@@ -106,15 +101,12 @@ export function fuseGroupedQkv(q: tf.Tensor2D, k: tf.Tensor2D, v: tf.Tensor2D, h
 }
 
 /** Column indices that repeat each of H/group heads of width hd `group` times, in head order. Cached. */
-const repeatColumns = new Map<string, tf.Tensor1D>();
+const repeatColumns = tensorCache((key) => {
+  const [heads, group, hd] = key.split("/").map(Number);
+  const idx: number[] = [];
+  for (let h = 0; h < heads; h++) for (let j = 0; j < hd; j++) idx.push(Math.floor(h / group) * hd + j);
+  return tf.tensor1d(idx, "int32");
+});
 function repeatedColumns(heads: number, group: number, hd: number): tf.Tensor1D {
-  const key = `${heads}/${group}/${hd}`;
-  let cols = repeatColumns.get(key);
-  if (!cols || cols.isDisposed) {
-    const idx: number[] = [];
-    for (let h = 0; h < heads; h++) for (let j = 0; j < hd; j++) idx.push(Math.floor(h / group) * hd + j);
-    cols = tf.keep(tf.tensor1d(idx, "int32"));
-    repeatColumns.set(key, cols);
-  }
-  return cols;
+  return repeatColumns(`${heads}/${group}/${hd}`);
 }

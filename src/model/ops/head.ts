@@ -3,7 +3,7 @@
  * where the head is tied, else `lm_head`).
  */
 import { tf } from "../../backend/engine";
-import { softmaxCrossEntropy, tfOpsLoaded } from "../../backend/tf-ops";
+import { fusedOps } from "../../backend/fused-ops";
 import type { Params } from "./params";
 
 /** The head matrix [V, d]: `lm_head` where the model has one of its own, else the tied token embedding. */
@@ -39,8 +39,8 @@ export function headChunkRows(vocab: number): number {
 }
 
 /**
- * Softmax of logits [m, V] and the cross-entropy against targets [m], summed, as tfjs ops (backend/tf-ops.ts has
- * the same as one op). The loss is lse - logit[target] with lse = max(logits) - log(max(P)): the largest
+ * Softmax of logits [m, V] and the cross-entropy against targets [m], summed, as tfjs ops (the backend's fused ops,
+ * backend/fused-ops.ts, have the same as one op). The loss is lse - logit[target] with lse = max(logits) - log(max(P)): the largest
  * probability is at least 1/V, so its log is exact where the target's own probability could underflow.
  */
 function softmaxCrossEntropyOps(logits: tf.Tensor2D, targets: tf.Tensor1D): [tf.Tensor2D, tf.Scalar] {
@@ -73,10 +73,11 @@ function headCrossEntropy(trainHead: boolean, w: tf.Tensor2D): (h: tf.Tensor2D, 
     const sizes = Array.from({ length: Math.ceil(M / rows) }, (_, i) => Math.min(rows, M - i * rows));
     const blocks = <R extends tf.Rank>(x: tf.Tensor<R>) => (sizes.length > 1 ? tf.split(x, sizes) : [x]);
     const ts = blocks(targets);
+    const fused = fusedOps();
     const probs: tf.Tensor2D[] = [];
     const losses = blocks(h).map((hc, c) => {
       const logits = tf.matMul(hc, W, false, true) as tf.Tensor2D;
-      const [p, loss] = (tfOpsLoaded() ? softmaxCrossEntropy : softmaxCrossEntropyOps)(logits, ts[c] as tf.Tensor1D);
+      const [p, loss] = fused ? fused.softmaxCrossEntropy(logits, ts[c] as tf.Tensor1D) : softmaxCrossEntropyOps(logits, ts[c] as tf.Tensor1D);
       // Each block's logits go at once: left to the end of the forward pass, they would add a second [M, V].
       logits.dispose();
       probs.push(p);

@@ -1,27 +1,29 @@
 /**
  * Normalisations over the last axis: LayerNorm (GPT-2, xft's GPT) and RMSNorm (Llama, Mistral, Qwen2).
  *
- * LayerNorm runs as xft's fused TensorFlow op where it is loaded (backend/tf-ops.ts), else as tfjs ops with a
+ * Each runs as the backend's fused op where it has one (backend/fused-ops.ts), else as tfjs ops, LayerNorm with a
  * hand-written gradient. Every hand-written gradient here runs in a tidy: tfjs calls a custom gradient outside
  * one, so its temporaries would otherwise stay alive until the whole backward pass ends.
  */
 import { tf } from "../../backend/engine";
-import { fusedAddLayerNorm, fusedLayerNorm, tfOpsLoaded } from "../../backend/tf-ops";
+import { FusedOps, fusedOps } from "../../backend/fused-ops";
 
 /** GPT-2's LayerNorm epsilon, and xft's. */
 export const LN_EPS = 1e-5;
 
 /** LayerNorm with gain g and bias b. */
 export function layerNorm(x: tf.Tensor, g: tf.Tensor, b: tf.Tensor, eps = LN_EPS): tf.Tensor {
-  return tfOpsLoaded() ? fusedLayerNorm(x, g, b, eps) : affineLayerNorm(eps)(x, g, b);
+  const fused = fusedOps();
+  return fused ? fused.layerNorm(x, g, b, eps) : affineLayerNorm(eps)(x, g, b);
 }
 
 /**
- * The residual add x + delta and the LayerNorm of the sum as one op, [sum, normed], where xft's TensorFlow ops are
- * loaded; undefined elsewhere, where the stream adds and then calls layerNorm (families/family.ts).
+ * The residual add x + delta and the LayerNorm of the sum as one op, [sum, normed], where the backend has fused ops;
+ * undefined elsewhere, where the stream adds and then calls layerNorm (families/family.ts).
  */
-export function addLayerNormOp(): typeof fusedAddLayerNorm | undefined {
-  return tfOpsLoaded() ? fusedAddLayerNorm : undefined;
+export function addLayerNormOp(): FusedOps["addLayerNorm"] | undefined {
+  const fused = fusedOps();
+  return fused && ((x, delta, g, b, eps) => fused.addLayerNorm(x, delta, g, b, eps));
 }
 
 /**
@@ -60,5 +62,7 @@ function affineLayerNorm(eps: number): (x: tf.Tensor, g: tf.Tensor, b: tf.Tensor
 
 /** RMSNorm as transformers' LlamaRMSNorm: g * x / sqrt(mean(x^2) + eps), in float32. Autodiff: four ops. */
 export function rmsNorm(x: tf.Tensor, g: tf.Tensor, eps: number): tf.Tensor {
+  const fused = fusedOps()?.rmsNorm;
+  if (fused) return fused(x, g, eps);
   return x.mul(tf.rsqrt(x.square().mean(-1, true).add(eps))).mul(g);
 }

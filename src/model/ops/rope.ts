@@ -5,6 +5,7 @@
  * both halves. Linear RoPE scaling divides the positions by `scale`.
  */
 import { tf } from "../../backend/engine";
+import { tensorCache } from "../../backend/tensor-cache";
 
 export interface RopeSettings {
   theta: number;
@@ -13,11 +14,15 @@ export interface RopeSettings {
 }
 
 /** cos and sin tables [T, hd] (each half repeated), cached per length and settings. */
-const tables = new Map<string, [tf.Tensor2D, tf.Tensor2D]>();
+const tables = tensorCache((key) => {
+  const [T, hd, theta, scale] = key.split("/").map(Number);
+  return makeRopeTables(T, hd, { theta, scale });
+});
 function ropeTables(T: number, hd: number, r: RopeSettings): [tf.Tensor2D, tf.Tensor2D] {
-  const key = `${T}/${hd}/${r.theta}/${r.scale}`;
-  const cached = tables.get(key);
-  if (cached && !cached[0].isDisposed) return cached;
+  return tables(`${T}/${hd}/${r.theta}/${r.scale}`);
+}
+
+function makeRopeTables(T: number, hd: number, r: RopeSettings): [tf.Tensor2D, tf.Tensor2D] {
   const half = hd / 2;
   const cos = new Float32Array(T * hd);
   const sin = new Float32Array(T * hd);
@@ -30,9 +35,7 @@ function ropeTables(T: number, hd: number, r: RopeSettings): [tf.Tensor2D, tf.Te
       sin[t * hd + i] = sin[t * hd + half + i] = Math.sin(angle);
     }
   }
-  const made: [tf.Tensor2D, tf.Tensor2D] = [tf.keep(tf.tensor2d(cos, [T, hd])), tf.keep(tf.tensor2d(sin, [T, hd]))];
-  tables.set(key, made);
-  return made;
+  return [tf.tensor2d(cos, [T, hd]), tf.tensor2d(sin, [T, hd])];
 }
 
 /** Rotates x [B*T, n*hd] (n heads side by side, positions 0..T-1 in each row of B) by position. */
