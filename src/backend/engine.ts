@@ -120,8 +120,9 @@ export async function initBackend(opts: { requested?: string; quiet?: boolean } 
       const got = await tryBackend(name, requested !== undefined && requested !== "");
       const onGpu = got.name === "webgpu";
       const ops = onGpu ? loadWgslOps() : loadTfOps(got.name, got.threads);
-      // On webgpu the fused ops attend, where they are on.
-      const attention = onGpu && ops.impl === "tfjs" ? ops : loadAttentionKernel(got.threads, undefined, onGpu);
+      // Always (re)loaded, so that the addon of an earlier backend never serves webgpu; there the fused ops attend.
+      const kernel = loadAttentionKernel(got.threads, undefined, onGpu);
+      const attention = onGpu && ops.impl === "tfjs" ? ops : kernel;
       current = {
         ...got,
         tfjsVersion: tf.version.tfjs,

@@ -156,11 +156,6 @@ export function adamWOp(
   return { params: out.slice(0, n), m: out[n], v: out[n + 1], norm: out[n + 2] as tf.Scalar };
 }
 
-/** Whether `t` is the only tfjs tensor on its data: tf.clone, and tf.variable of a tensor, share the data they come from. */
-export function holdsDataAlone(t: tf.Tensor): boolean {
-  return (tf.backend() as unknown as { refCount(dataId: object): number }).refCount(t.dataId) === 1;
-}
-
 /** The ops as the model and the optimizer call them (fused-ops.ts). The attention op is the kernel's (multiples of 8). */
 const NATIVE_OPS: FusedOps = {
   label: "xft's TensorFlow ops",

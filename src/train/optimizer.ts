@@ -9,7 +9,6 @@
  */
 import { tf } from "../backend/engine";
 import { fusedOps } from "../backend/fused-ops";
-import { holdsDataAlone } from "../backend/tf-ops";
 import type { Params } from "../model/model";
 
 export interface OptimizerConfig {
@@ -34,6 +33,11 @@ export function learningRate(c: OptimizerConfig, step: number, totalSteps: numbe
 /** Weight decay applies to matrices only, not to gains and biases (as in nanoGPT). */
 export function decays(shape: readonly number[]): boolean {
   return shape.length >= 2;
+}
+
+/** Whether `t` is the only tfjs tensor on its data: tf.clone, and tf.variable of a tensor, share the data they come from. */
+function holdsDataAlone(t: tf.Tensor): boolean {
+  return (tf.backend() as unknown as { refCount(dataId: object): number }).refCount(t.dataId) === 1;
 }
 
 /**

@@ -13,7 +13,7 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import { addLayerNormKernel } from "../fused-ops";
-import { bindingsWgsl, shapeText, workgroupReduce } from "./snippets";
+import { bindingsWgsl, builtOnce, shapeText, workgroupReduce } from "./snippets";
 import { KernelCall, recordKernel, runKernel, workgroupsFor } from "./dispatch";
 
 /** A norm's shaders: LayerNorm centres the row and adds a bias b; RMSNorm does neither. `add`: x + delta first. */
@@ -65,30 +65,35 @@ const overRow = (size: number, body: string) => `
   }`;
 
 /** Forward: [sum (add), y, mean (centred), rstd] from [x, delta (add), g, b (centred)]. */
-function forwardWgsl(n: Norm, size: number): string {
-  const outputs = [...(n.add ? ["s"] : []), "y", ...(n.centred ? ["mean"] : []), "rstd"];
-  const inputs = ["x", ...(n.add ? ["delta"] : []), "g", ...(n.centred ? ["b"] : [])];
-  // The add writes the sum in the first pass; the later passes read it back, each invocation its own elements.
-  const v = n.add ? "s[i]" : "x[i]";
-  const first = n.add ? "let v = x[i] + delta[i];\n    s[i] = v;" : "let v = x[i];";
-  const stats = n.centred
-    ? `let m = sumOf(lid, acc) / d;
+const forwardWgsl = builtOnce(
+  (n: Norm, size: number) => `${n.name}/${size}`,
+  (n: Norm, size: number): string => {
+    const outputs = [...(n.add ? ["s"] : []), "y", ...(n.centred ? ["mean"] : []), "rstd"];
+    const inputs = ["x", ...(n.add ? ["delta"] : []), "g", ...(n.centred ? ["b"] : [])];
+    // The add writes the sum in the first pass; the later passes read it back, each invocation its own elements.
+    const v = n.add ? "s[i]" : "x[i]";
+    const first = n.add ? "let v = x[i] + delta[i];\n    s[i] = v;" : "let v = x[i];";
+    const stats = n.centred
+      ? `let m = sumOf(lid, acc) / d;
   var sq = 0.0;${overRow(size, `let e = ${v} - m;\n    sq += e * e;`)}
   let r = inverseSqrt(sumOf(lid, sq) / d + params.eps);
   if (lid == 0u) { mean[row] = m; }`
-    : `let m = 0.0;
+      : `let m = 0.0;
   let r = inverseSqrt(sumOf(lid, acc) / d + params.eps);`;
-  return `${perRow(outputs, inputs, size)}
+    return `${perRow(outputs, inputs, size)}
   var acc = 0.0;${overRow(size, `${first}\n    acc += ${n.centred ? "v" : "v * v"};`)}
   ${stats}
   if (lid == 0u) { rstd[row] = r; }${overRow(size, `y[i] = (${v} - m) * r * g[c]${n.centred ? " + b[c]" : ""};`)}
 }`;
-}
+  },
+);
 
 /** Backward's rows: dx from [dsum (add), dy, x, g, mean (centred), rstd]; the add's dx has dsum added. */
-function backwardRowsWgsl(n: Norm, size: number): string {
-  const inputs = [...(n.add ? ["dsum"] : []), "dy", "x", "g", ...(n.centred ? ["mean"] : []), "rstd"];
-  return `${perRow(["dx"], inputs, size)}
+const backwardRowsWgsl = builtOnce(
+  (n: Norm, size: number) => `${n.name}/${size}`,
+  (n: Norm, size: number): string => {
+    const inputs = [...(n.add ? ["dsum"] : []), "dy", "x", "g", ...(n.centred ? ["mean"] : []), "rstd"];
+    return `${perRow(["dx"], inputs, size)}
   let m = ${n.centred ? "mean[row]" : "0.0"};
   let r = rstd[row];
   var sumDxhat = 0.0;
@@ -96,11 +101,14 @@ function backwardRowsWgsl(n: Norm, size: number): string {
   let a = ${n.centred ? "sumOf(lid, sumDxhat) / d" : "0.0"};
   let b = sumOf(lid, sumDxhatXhat) / d;${overRow(size, `dx[i] = r * (dy[i] * g[c] - a - (x[i] - m) * r * b)${n.add ? " + dsum[i]" : ""};`)}
 }`;
-}
+  },
+);
 
 /** The column sums' first stage: part [slices, 2, d], each slice's sums of dy xhat and of dy, from [dy, x, mean, rstd]. */
-function columnSlicesWgsl(n: Norm): string {
-  return `${bindingsWgsl(["part"], ["dy", "x", ...(n.centred ? ["mean"] : []), "rstd"], "rows: u32, d: u32, sliceRows: u32")}
+const columnSlicesWgsl = builtOnce(
+  (n: Norm) => n.name,
+  (n: Norm): string => {
+    return `${bindingsWgsl(["part"], ["dy", "x", ...(n.centred ? ["mean"] : []), "rstd"], "rows: u32, d: u32, sliceRows: u32")}
 @compute @workgroup_size(${COLUMN_GROUP})
 fn main(@builtin(global_invocation_id) id: vec3<u32>) {
   let c = id.x;
@@ -116,11 +124,14 @@ fn main(@builtin(global_invocation_id) id: vec3<u32>) {
   part[2u * id.y * params.d + c] = sumG;
   part[(2u * id.y + 1u) * params.d + c] = sumB;
 }`;
-}
+  },
+);
 
 /** The column sums' second stage, one workgroup per column: dg and db (centred) from part [slices, 2, d]. */
-function columnTotalsWgsl(n: Norm, size: number): string {
-  return `${bindingsWgsl(["dg", ...(n.centred ? ["db"] : [])], ["part"], "slices: u32, d: u32, groupsX: u32")}
+const columnTotalsWgsl = builtOnce(
+  (n: Norm, size: number) => `${n.name}/${size}`,
+  (n: Norm, size: number): string => {
+    return `${bindingsWgsl(["dg", ...(n.centred ? ["db"] : [])], ["part"], "slices: u32, d: u32, groupsX: u32")}
 ${workgroupReduce(size, { sumOf: "a + b" })}
 @compute @workgroup_size(${size})
 fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
@@ -136,7 +147,8 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
   ${n.centred ? "let b = sumOf(lid, sumB);\n  if (lid == 0u) { db[c] = b; }" : ""}
   if (lid == 0u) { dg[c] = g; }
 }`;
-}
+  },
+);
 
 /** A kernel with one workgroup per row of x; `eps` is the forward's (the gradient reads none). */
 function perRowCall(name: string, wgsl: string, x: Rows, outputs: KernelCall["outputs"], inputs: tf.TensorInfo[], eps = 0): KernelCall {

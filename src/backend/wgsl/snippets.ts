@@ -43,3 +43,20 @@ fn ${name}(lid: u32, value: f32) -> f32 {
 export function shapeText(shape: readonly number[]): string {
   return `[${shape.join(",")}]`;
 }
+
+/**
+ * A shader builder that makes each source once per key: a kernel runs every step with the same source, which would
+ * otherwise be written again, and hashed again for the pipeline cache, on every call.
+ */
+export function builtOnce<A extends unknown[]>(key: (...args: A) => string, build: (...args: A) => string): (...args: A) => string {
+  const built = new Map<string, string>();
+  return (...args: A) => {
+    const k = key(...args);
+    let source = built.get(k);
+    if (source === undefined) {
+      source = build(...args);
+      built.set(k, source);
+    }
+    return source;
+  };
+}
