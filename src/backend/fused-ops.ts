@@ -39,6 +39,8 @@ export interface FusedOps {
   rmsNorm?(x: tf.Tensor, g: tf.Tensor, eps: number): tf.Tensor;
   /** SwiGLU silu(gate) * up; differentiable. Absent: tfjs ops. */
   swiglu?(gate: tf.Tensor, up: tf.Tensor): tf.Tensor;
+  /** The sums over rows of x [rows, d], a linear layer's bias gradient. Absent: the backend's own. */
+  columnSums?(x: tf.Tensor): tf.Tensor1D;
   /**
    * Softmax of logits [rows, V] and the cross-entropy against targets [rows] (int32 ids), summed over rows:
    * [probabilities, loss sum]. Not differentiable by itself: the head (model/ops/head.ts) writes its gradient.

@@ -14,6 +14,7 @@
  *   tiny Add); the shape tensors are kept here, one per shape.
  */
 import * as tf from "@tensorflow/tfjs";
+import { fusedOps } from "./fused-ops";
 import { KernelArgs, KernelOut, mendKernel } from "./mend-kernel";
 
 /** What xft uses of tfjs-node's backend object: its binding's constants, and running a TensorFlow op by name. */
@@ -200,7 +201,8 @@ function matMulOp(be: NodeBackend, a: tf.TensorInfo, b: tf.TensorInfo, transpose
 }
 
 /**
- * x [N, k] @ w [k, m] + b as one TensorFlow op, its gradient as three (two MatMuls and BiasAddGrad). tfjs's
+ * x [N, k] @ w [k, m] + b as one TensorFlow op, its gradient as three (two MatMuls and the bias's column sums, xft's
+ * op where it is loaded, else BiasAddGrad). tfjs's
  * fused matMul works on 3-D operands, so that every operand, output and gradient of a linear layer also
  * passes through a Reshape: 14 TensorFlow ops, each with tfjs-node's cost per op, where these are 4.
  */
@@ -212,11 +214,13 @@ const linearOps = tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) =>
     value: fusedMatMulOp(be, x, w, b, false, false, FUSED_OPS.linear),
     gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
       const [sx, sw] = saved;
-      const biasGrad = be.executeSingleOutput(
-        "BiasAddGrad",
-        [dtypeAttr(be, "T", "float32"), { name: "data_format", type: be.binding.TF_ATTR_STRING, value: "NHWC" }],
-        [dy],
-      );
+      const biasGrad =
+        fusedOps()?.columnSums?.(dy) ??
+        be.executeSingleOutput(
+          "BiasAddGrad",
+          [dtypeAttr(be, "T", "float32"), { name: "data_format", type: be.binding.TF_ATTR_STRING, value: "NHWC" }],
+          [dy],
+        );
       return [matMulOp(be, dy, sw, false, true), matMulOp(be, sx, dy, true, false), biasGrad];
     },
   };

@@ -4,6 +4,9 @@
  * - GELU and LayerNorm, forward and backward: as tfjs ops 6 + 9 and 9 + 11 passes over the activations; one each
  *   here (5-8x faster on the reference configs' shapes); LayerNorm also with the residual add before it;
  * - the head's softmax cross-entropy: one pass over the logits for the probabilities and the summed loss;
+ * - a linear layer's bias gradient, the column sums of its output's gradient (TensorFlow's BiasAddGrad is about 3x
+ *   slower on the models' shapes);
+ * - rows by id and their gradient, sums of rows by id, for tf.gather on 2-D tables (embeddings, the head);
  * - the AdamW step over all parameters: about 140 tfjs ops, most of them reshapes, for the flat update;
  * - the attention kernel (attention-kernel.ts), which as an op is spared the copies out of TensorFlow and back.
  *
@@ -16,6 +19,7 @@ import * as tf from "@tensorflow/tfjs";
 import type { AdamWHyper, AdamWResult, FusedOps } from "./fused-ops";
 import { addLayerNormKernel, setFusedOps } from "./fused-ops";
 import { ImplChoice, implChoice } from "./impl-choice";
+import { KernelArgs, KernelOut, mendKernel } from "./mend-kernel";
 import type { NodeBackend } from "./native";
 
 /** Where scripts/native-kernels.sh puts the addon. */
@@ -39,7 +43,37 @@ export function loadTfOps(backendName: string, threads: number, wanted = process
   (require(TF_OPS_FILE) as { register(threads: number): string[] }).register(Math.max(1, threads));
   backend = tf.findBackend("tensorflow") as unknown as NodeBackend;
   setFusedOps(NATIVE_OPS);
+  mendRowKernels();
   return { impl: "kernel" };
+}
+
+let rowKernelsMended = false;
+
+/**
+ * tf.gather of rows by id (the embeddings, the head's positions and targets) and the sums by id of its gradient run
+ * as xft's ops while they are loaded: 2-D float32 rows, 1-D int32 ids. Anything else, or with the ops off, goes to
+ * TensorFlow's GatherV2 and UnsortedSegmentSum as before.
+ */
+function mendRowKernels(): void {
+  if (rowKernelsMended) return;
+  rowKernelsMended = true;
+  const rowsAndIds = (x: tf.TensorInfo, ids: tf.TensorInfo) =>
+    x.dtype === "float32" && x.shape.length === 2 && ids.dtype === "int32" && ids.shape.length === 1;
+  mendKernel("tensorflow", "GatherV2", (args: KernelArgs, original: (args: KernelArgs) => KernelOut) => {
+    const { x, indices } = args.inputs as { x: tf.TensorInfo; indices: tf.TensorInfo };
+    const { axis, batchDims } = args.attrs as unknown as { axis: number; batchDims: number };
+    if (!backend || axis !== 0 || batchDims !== 0 || !rowsAndIds(x, indices)) return original(args);
+    return backend.executeSingleOutput("XftGatherRows", [], [x, indices]);
+  });
+  mendKernel("tensorflow", "UnsortedSegmentSum", (args: KernelArgs, original: (args: KernelArgs) => KernelOut) => {
+    const { x, segmentIds } = args.inputs as { x: tf.TensorInfo; segmentIds: tf.TensorInfo };
+    const { numSegments } = args.attrs as unknown as { numSegments: number };
+    if (!backend || !rowsAndIds(x, segmentIds) || segmentIds.shape[0] !== x.shape[0]) return original(args);
+    const rows = tf.scalar(numSegments, "int32");
+    const sums = backend.executeSingleOutput("XftSumRowsById", [], [x, segmentIds, rows]);
+    rows.dispose();
+    return sums;
+  });
 }
 
 function loaded(): NodeBackend {
@@ -125,6 +159,11 @@ export function softmaxCrossEntropy(logits: tf.Tensor2D, targets: tf.Tensor1D): 
   return [probs as tf.Tensor2D, lossSum as tf.Scalar];
 }
 
+/** The sums over rows of x [rows, d] (a linear layer's bias gradient), in an order that does not depend on the threads. */
+export function columnSums(x: tf.Tensor): tf.Tensor1D {
+  return loaded().executeSingleOutput("XftColumnSums", [], [x]) as tf.Tensor1D;
+}
+
 /**
  * One AdamW step (optimizer.ts has the maths) over all parameters: returns the new parameters, the new flat moments
  * m and v (the inputs, updated in place), and the gradient norm before clipping. `decays` [N] is 1 where a parameter
@@ -162,6 +201,7 @@ const NATIVE_OPS: FusedOps = {
   gelu: fusedGelu,
   layerNorm: fusedLayerNorm,
   addLayerNorm: fusedAddLayerNorm,
+  columnSums,
   softmaxCrossEntropy,
   attends: (headDim) => headDim % 8 === 0,
   attention: attentionOp,

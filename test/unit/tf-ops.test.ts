@@ -2,7 +2,16 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import { kernelAttention, loadAttentionKernel } from "../../src/backend/attention-kernel";
 import { initBackend, tf } from "../../src/backend/engine";
-import { adamWOp, fusedAddLayerNorm, fusedGelu, fusedLayerNorm, loadTfOps, softmaxCrossEntropy, TF_OPS_FILE } from "../../src/backend/tf-ops";
+import {
+  adamWOp,
+  columnSums,
+  fusedAddLayerNorm,
+  fusedGelu,
+  fusedLayerNorm,
+  loadTfOps,
+  softmaxCrossEntropy,
+  TF_OPS_FILE,
+} from "../../src/backend/tf-ops";
 import { createParams, disposeParams, GptConfig } from "../../src/model/model";
 import { AdamW } from "../../src/train/optimizer";
 import { assertModelSameWithKernel, maxRelDiff } from "./compare-impls";
@@ -155,11 +164,17 @@ test("the fused AdamW step matches the tfjs-ops update (clipping, weight decay o
 test("the ops' numbers do not depend on the thread count, and attention as an op has the addon's bits", async (t) => {
   const info = await nativeOnly(t);
   if (!info) return;
-  // 2100 rows: 33 row blocks, enough for three threads; attention: batch 3, length 700, 2 heads of 16
-  const x = tf.randomNormal([2100, 96], 0, 1, "float32", 5) as tf.Tensor2D;
-  const g = tf.randomNormal([96], 1, 0.5, "float32", 6);
-  const b = tf.randomNormal([96], 0, 0.5, "float32", 7);
+  // 2100 rows of 192: 33 row blocks, work enough for three threads; attention: batch 3, length 700, 2 heads of 32
+  const x = tf.randomNormal([2100, 192], 0, 1, "float32", 5) as tf.Tensor2D;
+  const g = tf.randomNormal([192], 1, 0.5, "float32", 6);
+  const b = tf.randomNormal([192], 0, 0.5, "float32", 7);
+  const ids = tf.tensor1d(
+    Array.from({ length: 2100 }, (_, i) => (i * 37) % 1500),
+    "int32",
+  );
   const all = () => {
+    // tf.gather's rows and, in its gradient, the sums of rows by id
+    const rowsById = tf.grad((v: tf.Tensor) => tf.gather(v, ids).square().sum())(x);
     const gelu = tf.grad((v: tf.Tensor) => fusedGelu(v).square().sum())(x);
     const ln = tf.grads((...a: tf.Tensor[]) => fusedLayerNorm(a[0], a[1], a[2], 1e-5).square().sum())([x, g, b]);
     const addLn = tf.grads((...a: tf.Tensor[]) => {
@@ -187,7 +202,9 @@ test("the ops' numbers do not depend on the thread count, and attention as an op
       { lr: 1e-3, beta1: 0.9, beta2: 0.99, eps: 1e-8, weightDecay: 0.1, biasCorrection1: 0.1, biasCorrection2: 0.01, gradClip: 1 },
       tf.ones([2]),
     );
-    return [attention, gelu, ...ln, ...addLn, ...crossEntropy, ...adam.params, adam.norm].map((v) => Array.from(v.dataSync()));
+    return [attention, gelu, ...ln, ...addLn, ...crossEntropy, ...adam.params, adam.norm, rowsById, columnSums(gelu)].map((v) =>
+      Array.from(v.dataSync()),
+    );
   };
   try {
     loadTfOps("tensorflow", 1);
@@ -213,6 +230,36 @@ test("the ops' numbers do not depend on the thread count, and attention as an op
   }
 });
 
+test("column sums, rows by id and sums of rows by id match plain sums in any order of rows", async (t) => {
+  if (!(await nativeOnly(t))) return;
+  for (const [rows, d] of [
+    [1, 1],
+    [65, 17],
+    [700, 40],
+  ]) {
+    const x = tf.randomNormal([rows, d], 0, 1, "float32", rows) as tf.Tensor2D;
+    assert.ok(maxRelDiff(columnSums(x), tf.sum(x, 0)) < 1e-5, `column sums of [${rows},${d}]`);
+    // ids with repeats, in no order, and one that is dropped (negative, as TensorFlow's UnsortedSegmentSum drops it)
+    const idValues = Array.from({ length: rows }, (_, i) => (i === 1 ? -1 : (i * 7) % Math.max(1, rows - 3)));
+    const gathered = tf
+      .gather(
+        x,
+        tf.tensor1d(
+          idValues.map((i) => Math.max(0, i)),
+          "int32",
+        ),
+      )
+      .arraySync() as number[][];
+    const xs = x.arraySync() as number[][];
+    idValues.forEach((id, i) => assert.deepEqual(gathered[i], xs[Math.max(0, id)], `row ${i}`));
+    const segments = Math.max(1, rows - 3);
+    const sums = tf.unsortedSegmentSum(x, tf.tensor1d(idValues, "int32"), segments);
+    const expected = Array.from({ length: segments }, () => new Array<number>(d).fill(0));
+    idValues.forEach((id, i) => id >= 0 && xs[i].forEach((v, c) => (expected[id][c] += v)));
+    assert.ok(maxRelDiff(sums, tf.tensor2d(expected)) < 1e-5, `sums by id of [${rows},${d}]`);
+  }
+});
+
 test("XFT_TF_OPS and bad input: clear errors naming the op and the shapes", async (t) => {
   const info = await nativeOnly(t);
   if (!info) return;
@@ -225,6 +272,11 @@ test("XFT_TF_OPS and bad input: clear errors naming the op and the shapes", asyn
   assert.throws(
     () => fusedAddLayerNorm(tf.ones([3, 4]), tf.ones([4, 3]), tf.ones([4]), tf.ones([4]), 1e-5),
     /XftAddLayerNorm: delta must be \[3,4\], got \[4,3\]/,
+  );
+  assert.throws(() => tf.gather(tf.ones([3, 4]), tf.tensor1d([0, 5], "int32")), /XftGatherRows: id 5 at position 1 is outside the table's 3 rows/);
+  assert.throws(
+    () => tf.unsortedSegmentSum(tf.ones([2, 4]), tf.tensor1d([0, 7], "int32"), 4),
+    /XftSumRowsById: id 7 at position 1 is not below rows \(4\)/,
   );
   assert.throws(
     () => kernelAttention(tf.ones([4, 30]) as tf.Tensor2D, 2, 1),

@@ -196,13 +196,8 @@ inline void blockProbabilities(float* s, int64_t ld, int rows, int64_t i0, int64
     const int64_t i = i0 + r;
     const int64_t valid = i < len ? i + 1 : 0;
     if (valid > 0) {
-      float m;
-      if (lse) {
-        m = lse[r];
-      } else {
-        m = row[0] * scale;
-        for (int64_t j = 1; j < valid; j++) m = std::max(m, row[j] * scale);
-      }
+      // (scale > 0, and rounding is monotonic: the largest scaled score is the largest score, scaled.)
+      const float m = lse ? lse[r] : xft::maxOf(row, valid) * scale;
       for (int64_t j = 0; j < valid; j++) row[j] = xft::expNonPositive(row[j] * scale - m);
       if (!lse) {
         float sum = 0;

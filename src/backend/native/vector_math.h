@@ -29,4 +29,23 @@ inline float expNonPositive(float x) {
   return p * scale;
 }
 
+// The largest of x[0..n), n >= 1, over 16 running maxima that the compiler keeps in one vector register: a single
+// running std::max is a chain of dependent compares that it does not vectorise without -ffinite-math-only (which
+// stays off), and it made the head's softmax 3.4x slower here (2048 rows of 2000: 5.7 ms against 1.7 ms on one
+// thread, Intel Xeon). The maximum is exact in any order, so nothing else changes. (A NaN need not survive it: the
+// exp(x - max) that follows makes a NaN input's row NaN.)
+inline float maxOf(const float* x, int64_t n) {
+  constexpr int kLanes = 16;
+  float lanes[kLanes];
+  std::fill(lanes, lanes + kLanes, x[0]);
+  int64_t j = 0;
+  for (; j + kLanes <= n; j += kLanes) {
+    for (int l = 0; l < kLanes; l++) lanes[l] = lanes[l] > x[j + l] ? lanes[l] : x[j + l];
+  }
+  float m = lanes[0];
+  for (int l = 1; l < kLanes; l++) m = m > lanes[l] ? m : lanes[l];
+  for (; j < n; j++) m = m > x[j] ? m : x[j];
+  return m;
+}
+
 }  // namespace xft
