@@ -39,6 +39,13 @@ export interface FusedOps {
   rmsNorm?(x: tf.Tensor, g: tf.Tensor, eps: number): tf.Tensor;
   /** SwiGLU silu(gate) * up; differentiable. Absent: tfjs ops. */
   swiglu?(gate: tf.Tensor, up: tf.Tensor): tf.Tensor;
+  /**
+   * The product of matrices a and b, each transposed where asked; not differentiable (a kernel of the backend's, which
+   * tfjs's matMul and the linear layers call). Absent: the backend's own.
+   */
+  matMul?(a: tf.TensorInfo, b: tf.TensorInfo, transposeA: boolean, transposeB: boolean): tf.Tensor;
+  /** x [N, k] w [k, m] + bias [m] in one op; not differentiable, as matMul. Absent: the backend's own. */
+  linear?(x: tf.TensorInfo, w: tf.TensorInfo, bias: tf.TensorInfo): tf.Tensor;
   /** The sums over rows of x [rows, d], a linear layer's bias gradient. Absent: the backend's own. */
   columnSums?(x: tf.Tensor): tf.Tensor1D;
   /**
@@ -46,6 +53,13 @@ export interface FusedOps {
    * [probabilities, loss sum]. Not differentiable by itself: the head (model/ops/head.ts) writes its gradient.
    */
   softmaxCrossEntropy(logits: tf.Tensor2D, targets: tf.Tensor1D): [tf.Tensor2D, tf.Scalar];
+  /**
+   * The head's loss and gradients in one pass, for h [M, d], the head w [V, d] and targets [M] (int32 ids), with P the
+   * softmax of h w^T and Y the one-hot targets: [the loss summed over rows, dh = (P - Y) w [M, d], dw = (P - Y)^T h
+   * [V, d]], each gradient before its scale; `gradients` 0 leaves both out ([0, d]), 1 leaves out dw. Not differentiable by
+   * itself: the head (model/ops/head.ts) writes its gradient. Absent: logits, softmaxCrossEntropy and products.
+   */
+  headCrossEntropy?(h: tf.Tensor2D, w: tf.Tensor2D, targets: tf.Tensor1D, gradients: 0 | 1 | 2): [tf.Scalar, tf.Tensor2D, tf.Tensor2D];
   /** Whether `attention` takes heads of this size. */
   attends(headDim: number): boolean;
   /** Causal self-attention of qkv [B*T, 3d] to [B*T, d] (model/ops/attention.ts has the layout); differentiable. */

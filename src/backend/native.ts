@@ -158,7 +158,7 @@ function mendedBatchMatMul(args: KernelArgs, original: (args: KernelArgs) => Ker
   const oneMatrix = (x: tf.TensorInfo) => x.dtype === "float32" && (x.shape.length === 2 || (x.shape.length === 3 && x.shape[0] === 1));
   if (!oneMatrix(a) || !oneMatrix(b) || a.shape.length !== b.shape.length) return original(args);
   const be = args.backend as unknown as NodeBackend;
-  const multiply = (a2: tf.TensorInfo, b2: tf.TensorInfo) => matMulOp(be, a2, b2, transposeA, transposeB);
+  const multiply = (a2: tf.TensorInfo, b2: tf.TensorInfo) => product(be, a2, b2, transposeA, transposeB);
   return a.shape.length === 2 ? multiply(a, b) : productOfMatrices(be, a, b, multiply);
 }
 
@@ -200,6 +200,34 @@ function matMulOp(be: NodeBackend, a: tf.TensorInfo, b: tf.TensorInfo, transpose
   return be.executeSingleOutput("MatMul", [dtypeAttr(be, "T", "float32"), ...transposeAttrs(be, transposeA, transposeB)], [a, b]);
 }
 
+let tensorflowProducts = false;
+
+/**
+ * Whether products run on TensorFlow's MatMul even where xft's ops are loaded: the bench times both, and judges the
+ * step against the faster (bench/bench.ts).
+ */
+export function useTensorFlowProducts(on: boolean): void {
+  tensorflowProducts = on;
+}
+
+/**
+ * a b (each transposed where asked): xft's product (backend/native/gemm.h) where its ops are loaded, else
+ * TensorFlow's MatMul. A transposed a (a weight's gradient, x^T dy, and the head's P^T h) stays on TensorFlow's:
+ * in a step of config A it is as fast as xft's on the blocks' shapes and faster on the head's (1.5-1.7 against 2.0-2.1
+ * ms for [2048, 64]^T [2048, 2000], Intel Xeon, 2 threads), where the untransposed products are 1.3-1.9x faster on
+ * xft's.
+ */
+function product(be: NodeBackend, a: tf.TensorInfo, b: tf.TensorInfo, transposeA: boolean, transposeB: boolean): tf.Tensor {
+  const xft = tensorflowProducts || transposeA ? undefined : fusedOps()?.matMul;
+  return xft ? xft(a, b, transposeA, transposeB) : matMulOp(be, a, b, transposeA, transposeB);
+}
+
+/** x w + b: xft's op where its ops are loaded, else TensorFlow's fused MatMul+BiasAdd. */
+function linearProduct(be: NodeBackend, x: tf.TensorInfo, w: tf.TensorInfo, b: tf.TensorInfo): tf.Tensor {
+  const xft = tensorflowProducts ? undefined : fusedOps()?.linear;
+  return xft ? xft(x, w, b) : fusedMatMulOp(be, x, w, b, false, false, FUSED_OPS.linear);
+}
+
 /**
  * x [N, k] @ w [k, m] + b as one TensorFlow op, its gradient as three (two MatMuls and the bias's column sums, xft's
  * op where it is loaded, else BiasAddGrad). tfjs's
@@ -211,7 +239,7 @@ const linearOps = tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) =>
   const be = tf.backend() as unknown as NodeBackend;
   save([x, w]);
   return {
-    value: fusedMatMulOp(be, x, w, b, false, false, FUSED_OPS.linear),
+    value: linearProduct(be, x, w, b),
     gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
       const [sx, sw] = saved;
       const biasGrad =
@@ -221,7 +249,7 @@ const linearOps = tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) =>
           [dtypeAttr(be, "T", "float32"), { name: "data_format", type: be.binding.TF_ATTR_STRING, value: "NHWC" }],
           [dy],
         );
-      return [matMulOp(be, dy, sw, false, true), matMulOp(be, sx, dy, true, false), biasGrad];
+      return [product(be, dy, sw, false, true), product(be, sx, dy, true, false), biasGrad];
     },
   };
 });
@@ -236,8 +264,8 @@ function frozenLinearOps(x: tf.Tensor2D, w: tf.Tensor2D, b: tf.Tensor1D): tf.Ten
   const op = tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => {
     const [input] = args as [tf.Tensor2D];
     return {
-      value: fusedMatMulOp(be, input, w, b, false, false, FUSED_OPS.linear),
-      gradFunc: (dy: tf.Tensor) => [matMulOp(be, dy, w, false, true)],
+      value: linearProduct(be, input, w, b),
+      gradFunc: (dy: tf.Tensor) => [product(be, dy, w, false, true)],
     };
   });
   return op(x) as tf.Tensor2D;

@@ -159,6 +159,21 @@ export function softmaxCrossEntropy(logits: tf.Tensor2D, targets: tf.Tensor1D): 
   return [probs as tf.Tensor2D, lossSum as tf.Scalar];
 }
 
+/**
+ * The head's summed loss and its gradients dh [M, d] and dw [V, d] before their scale, in one pass (fused-ops.ts has
+ * the maths; tf_ops.cc the blocks that keep the logits in the cache).
+ */
+export function headCrossEntropy(h: tf.Tensor2D, w: tf.Tensor2D, targets: tf.Tensor1D, gradients: 0 | 1 | 2): [tf.Scalar, tf.Tensor2D, tf.Tensor2D] {
+  const be = loaded();
+  const [loss, dh, dw] = be.executeMultipleOutputs(
+    "XftHeadCrossEntropy",
+    [{ name: "gradients", type: be.binding.TF_ATTR_INT, value: gradients }],
+    [h, w, targets],
+    3,
+  );
+  return [loss as tf.Scalar, dh as tf.Tensor2D, dw as tf.Tensor2D];
+}
+
 /** The sums over rows of x [rows, d] (a linear layer's bias gradient), in an order that does not depend on the threads. */
 export function columnSums(x: tf.Tensor): tf.Tensor1D {
   return loaded().executeSingleOutput("XftColumnSums", [], [x]) as tf.Tensor1D;
@@ -195,14 +210,32 @@ export function adamWOp(
   return { params: out.slice(0, n), m: out[n], v: out[n + 1], norm: out[n + 2] as tf.Scalar };
 }
 
+/** a b, each a float32 matrix, transposed where asked (gemm.h: faster than TensorFlow's MatMul on the models' shapes). */
+export function matMul(a: tf.TensorInfo, b: tf.TensorInfo, transposeA: boolean, transposeB: boolean): tf.Tensor {
+  const be = loaded();
+  const attrs = [
+    { name: "transpose_a", type: be.binding.TF_ATTR_BOOL, value: transposeA },
+    { name: "transpose_b", type: be.binding.TF_ATTR_BOOL, value: transposeB },
+  ];
+  return be.executeSingleOutput("XftMatMul", attrs, [a, b]);
+}
+
+/** x [N, k] w [k, m] + bias [m], as matMul, with the bias added to each tile of the product as it is stored. */
+export function linear(x: tf.TensorInfo, w: tf.TensorInfo, bias: tf.TensorInfo): tf.Tensor {
+  return loaded().executeSingleOutput("XftLinear", [], [x, w, bias]);
+}
+
 /** The ops as the model and the optimizer call them (fused-ops.ts). The attention op is the kernel's (multiples of 8). */
 const NATIVE_OPS: FusedOps = {
   label: "xft's TensorFlow ops",
   gelu: fusedGelu,
   layerNorm: fusedLayerNorm,
   addLayerNorm: fusedAddLayerNorm,
+  matMul,
+  linear,
   columnSums,
   softmaxCrossEntropy,
+  headCrossEntropy,
   attends: (headDim) => headDim % 8 === 0,
   attention: attentionOp,
   adamW: adamWOp,

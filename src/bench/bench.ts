@@ -18,6 +18,8 @@
  */
 import * as os from "os";
 import { tf } from "../backend/engine";
+import { fusedOps } from "../backend/fused-ops";
+import { useTensorFlowProducts } from "../backend/native";
 import { readLabelsBatch } from "../eval/readout";
 import { adapterShapes, createAdapter, DEFAULT_LORA, LoraConfig, loraForward } from "../model/lora";
 import { countParameters, createParams, disposeParams, GptConfig, LoraForward, Params } from "../model/model";
@@ -174,10 +176,26 @@ export interface GemmShape {
 
 /**
  * float32 GFLOP/s of one product shape on the current backend: the median of 5 timed batches over about `seconds`.
- * The products are not read back into JavaScript (that copy is not the machine's GEMM rate); one element of each
- * batch's last product is, so that a backend that queues work (WebGPU) has finished the batch when it is timed.
+ * Where xft's ops are loaded, tf.matMul runs xft's product and TensorFlow's MatMul is timed too (backend/native.ts):
+ * the figure is the faster of the two, the machine's rate whichever code reaches it.
  */
 export async function matmulGflops(shape: GemmShape = { m: 1024, k: 1024, n: 1024 }, seconds = 2): Promise<number> {
+  const rate = await productGflops(shape, seconds);
+  if (!fusedOps()?.matMul) return rate;
+  useTensorFlowProducts(true);
+  try {
+    return Math.max(rate, await productGflops(shape, seconds));
+  } finally {
+    useTensorFlowProducts(false);
+  }
+}
+
+/**
+ * tf.matMul's float32 GFLOP/s on one shape. The products are not read back into JavaScript (that copy is not the
+ * machine's GEMM rate); one element of each batch's last product is, so that a backend that queues work (WebGPU)
+ * has finished the batch when it is timed.
+ */
+async function productGflops(shape: GemmShape, seconds: number): Promise<number> {
   const { m, k, n, transposeA = false } = shape;
   const a = tf.randomNormal(transposeA ? [k, m] : [m, k], 0, 1, "float32", 1) as tf.Tensor2D;
   const b = tf.randomNormal([k, n], 0, 1, "float32", 2) as tf.Tensor2D;

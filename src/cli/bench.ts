@@ -164,7 +164,7 @@ export async function runBench(args: BenchArgs): Promise<number> {
       `tokens/s: median of ${args.options.repeats} repeats after ${args.options.warmupSteps}+ warm-up steps ` +
         `(${args.options.warmupSeconds} s at least; a step longer than a repeat ends the warm-up); ` +
         "GFLOP/s = tokens/s x (6 x params + 12 x layers x seq x d; under LoRA 4 x params + 6 x trained + the same); " +
-        "GEMM GFLOP/s: the backend's float32 products on the config's own shapes, weighted as in a step, without reading them back; " +
+        "GEMM GFLOP/s: the backend's float32 products on the config's own shapes (with xft's ops, the faster of xft's product and TensorFlow's MatMul), weighted as in a step, without reading them back; " +
         "CPU s/step: every thread's CPU time per timed step; peak RSS: the process's when the timed steps end (as torch-peer's); " +
         "loss on every position; readout: batch 64, 5 labels" +
         (torch ? `; PyTorch: the faster of the --torch files (scripts/torch-peer.py --json, this ${onGpu ? "machine's GPU" : "CPU"})` : "") +

@@ -8,10 +8,14 @@ import {
   fusedAddLayerNorm,
   fusedGelu,
   fusedLayerNorm,
+  headCrossEntropy,
+  linear,
   loadTfOps,
+  matMul,
   softmaxCrossEntropy,
   TF_OPS_FILE,
 } from "../../src/backend/tf-ops";
+import { useTensorFlowProducts } from "../../src/backend/native";
 import { createParams, disposeParams, GptConfig } from "../../src/model/model";
 import { AdamW } from "../../src/train/optimizer";
 import { assertModelSameWithKernel, maxRelDiff } from "./compare-impls";
@@ -112,6 +116,38 @@ test("the fused softmax cross-entropy matches tfjs ops, also where a probability
   assert.throws(() => softmaxCrossEntropy(logits, tf.tensor1d([1, 2], "int32")), /XftSoftmaxCrossEntropy: targets must be \[70\], got \[2\]/);
 });
 
+test("the one-pass head matches autodiff of tfjs ops: loss, dh and dW, over rows that are not a multiple of its blocks", async (t) => {
+  if (!(await nativeOnly(t))) return;
+  // 100 rows: two blocks of 48 and one of 4; a vocabulary that is no multiple of the product's panels
+  const [M, d, V] = [100, 24, 70];
+  const h = tf.randomNormal([M, d], 0, 1, "float32", 21) as tf.Tensor2D;
+  const w = tf.randomNormal([V, d], 0, 1, "float32", 22) as tf.Tensor2D;
+  const targets = tf.tensor1d(
+    Array.from({ length: M }, (_, i) => (i * 13) % V),
+    "int32",
+  );
+  const hv = tf.variable(h);
+  const wv = tf.variable(w);
+  const lossOf = () => tf.losses.softmaxCrossEntropy(tf.oneHot(targets, V), tf.matMul(hv, wv, false, true), undefined, undefined, tf.Reduction.SUM);
+  const { value, grads } = tf.variableGrads(lossOf as () => tf.Scalar, [hv, wv]);
+  for (const gradients of [0, 1, 2] as const) {
+    const [loss, dh, dw] = headCrossEntropy(h, w, targets, gradients);
+    assert.ok(Math.abs(loss.dataSync()[0] / value.dataSync()[0] - 1) < 1e-5, `loss, gradients ${gradients}`);
+    assert.deepEqual([dh.shape, dw.shape], [gradients >= 1 ? [M, d] : [0, d], gradients === 2 ? [V, d] : [0, d]]);
+    if (gradients >= 1) assert.ok(maxRelDiff(dh, grads[hv.name]) < 1e-5, "dh");
+    if (gradients === 2) assert.ok(maxRelDiff(dw, grads[wv.name]) < 1e-5, "dw");
+  }
+  assert.throws(() => headCrossEntropy(h, w, tf.tensor1d([1], "int32"), 2), /XftHeadCrossEntropy: targets must be \[100\], got \[1\]/);
+  assert.throws(
+    () => headCrossEntropy(h, tf.ones([V, 5]) as tf.Tensor2D, targets, 2),
+    /XftHeadCrossEntropy: w must be \[vocabulary, 24\], got \[70,5\]/,
+  );
+  assert.throws(
+    () => headCrossEntropy(h.slice(0, 2), w, tf.tensor1d([0, 70], "int32"), 1),
+    /XftHeadCrossEntropy: target 70 of row 1 is outside the vocabulary \[0, 70\)/,
+  );
+});
+
 test("the fused AdamW step matches the tfjs-ops update (clipping, weight decay on matrices only, bias correction)", async (t) => {
   const info = await nativeOnly(t);
   if (!info) return;
@@ -202,7 +238,16 @@ test("the ops' numbers do not depend on the thread count, and attention as an op
       { lr: 1e-3, beta1: 0.9, beta2: 0.99, eps: 1e-8, weightDecay: 0.1, biasCorrection1: 0.1, biasCorrection2: 0.01, gradClip: 1 },
       tf.ones([2]),
     );
-    return [attention, gelu, ...ln, ...addLn, ...crossEntropy, ...adam.params, adam.norm, rowsById, columnSums(gelu)].map((v) =>
+    // products: 2100 x 100 x 192 multiply-adds (10 threads' worth), and x^T x, a sum over 2100 rows in 9 blocks of k
+    const w = tf.randomNormal([192, 100], 0, 1, "float32", 8);
+    const products = [linear(x, w, tf.range(0, 100)), matMul(x, x, true, false), matMul(x, w, false, false)];
+    // the one-pass head: 2100 rows in 44 blocks over 8 groups, against a vocabulary of 300
+    const headTargets = tf.tensor1d(
+      Array.from({ length: 2100 }, (_, i) => (i * 37) % 300),
+      "int32",
+    );
+    const head = headCrossEntropy(x, tf.randomNormal([300, 192], 0, 0.1, "float32", 10) as tf.Tensor2D, headTargets, 2);
+    return [attention, gelu, ...ln, ...addLn, ...crossEntropy, ...adam.params, adam.norm, rowsById, columnSums(gelu), ...products, ...head].map((v) =>
       Array.from(v.dataSync()),
     );
   };
@@ -260,6 +305,41 @@ test("column sums, rows by id and sums of rows by id match plain sums in any ord
   }
 });
 
+test("xft's products match TensorFlow's MatMul at the edges of its tiles, transposed or not, with a bias or not", async (t) => {
+  if (!(await nativeOnly(t))) return;
+  // m, k, n: fewer rows than a tile, a part panel, several blocks of k (256), an empty sum, one thread's and several
+  for (const [m, k, n] of [
+    [1, 1, 1],
+    [5, 3, 7],
+    [13, 70, 33],
+    [100, 37, 45],
+    [64, 600, 96],
+    [300, 256, 48],
+    [2048, 64, 2000],
+    [7, 0, 9],
+  ]) {
+    for (const [ta, tb] of [
+      [false, false],
+      [false, true],
+      [true, false],
+      [true, true],
+    ]) {
+      const a = tf.randomNormal(ta ? [k, m] : [m, k], 0, 1, "float32", m + k);
+      const b = tf.randomNormal(tb ? [n, k] : [k, n], 0, 1, "float32", n + k);
+      useTensorFlowProducts(true);
+      const expected = tf.matMul(a as tf.Tensor2D, b as tf.Tensor2D, ta, tb);
+      useTensorFlowProducts(false);
+      const name = `[${m},${k}]${ta ? "^T" : ""} x [${k},${n}]${tb ? "^T" : ""}`;
+      assert.deepEqual(matMul(a, b, ta, tb).shape, [m, n], name);
+      assert.ok(maxRelDiff(matMul(a, b, ta, tb), expected) < 1e-5, name);
+      if (!ta && !tb) {
+        const bias = tf.randomNormal([n], 0, 1, "float32", 9);
+        assert.ok(maxRelDiff(linear(a, b, bias), expected.add(bias)) < 1e-5, `${name} + bias`);
+      }
+    }
+  }
+});
+
 test("XFT_TF_OPS and bad input: clear errors naming the op and the shapes", async (t) => {
   const info = await nativeOnly(t);
   if (!info) return;
@@ -273,6 +353,9 @@ test("XFT_TF_OPS and bad input: clear errors naming the op and the shapes", asyn
     () => fusedAddLayerNorm(tf.ones([3, 4]), tf.ones([4, 3]), tf.ones([4]), tf.ones([4]), 1e-5),
     /XftAddLayerNorm: delta must be \[3,4\], got \[4,3\]/,
   );
+  assert.throws(() => matMul(tf.ones([3, 4]), tf.ones([5, 2]), false, false), /XftMatMul: a \[3,4\] and b \[5,2\] do not multiply/);
+  assert.throws(() => matMul(tf.ones([3]), tf.ones([3, 2]), false, false), /XftMatMul: a and b must be matrices, got \[3\] and \[3,2\]/);
+  assert.throws(() => linear(tf.ones([3, 4]), tf.ones([4, 2]), tf.ones([3])), /XftLinear: bias must be \[2\], got \[3\]/);
   assert.throws(() => tf.gather(tf.ones([3, 4]), tf.tensor1d([0, 5], "int32")), /XftGatherRows: id 5 at position 1 is outside the table's 3 rows/);
   assert.throws(
     () => tf.unsortedSegmentSum(tf.ones([2, 4]), tf.tensor1d([0, 7], "int32"), 4),

@@ -63,6 +63,8 @@ function softmaxCrossEntropyOps(logits: tf.Tensor2D, targets: tf.Tensor1D): [tf.
  * P [M, V] (GPT-2 small at batch 8 x 256: 6 MiB instead of 393 MiB, at the step's peak of memory).
  */
 function headCrossEntropy(trainHead: boolean, w: tf.Tensor2D): (h: tf.Tensor2D, targets: tf.Tensor1D) => tf.Scalar {
+  const fused = fusedHeadCrossEntropy(trainHead, w);
+  if (fused) return fused;
   const [V] = w.shape;
   const op = tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => {
     const save = args.pop() as tf.GradSaveFunc;
@@ -108,6 +110,44 @@ function headCrossEntropy(trainHead: boolean, w: tf.Tensor2D): (h: tf.Tensor2D, 
     };
   });
   return (h, targets) => (trainHead ? op(h, targets, w) : op(h, targets)) as tf.Scalar;
+}
+
+/**
+ * Head matrices of at most this many values go through the backend's one-pass head where it has one. It reads the
+ * matrix twice per block of 48 rows, from the cache where it fits: a step of config A ([2000, 64]) took 20.5 against
+ * 22.3 ms, C ([4000, 128]) 150 against 152; B and D ([8000, 128], [4000, 256]) were even within the noise, and GPT-2's
+ * [50257, 768] (154 MB) would come from memory for every block (Intel Xeon, 2 threads).
+ */
+const FUSED_HEAD_MAX_VALUES = 2 ** 19;
+
+/**
+ * The head's cross-entropy as the backend's one op (fused-ops.ts), which computes the gradients in the forward pass,
+ * where the tape records it (otherwise the loss alone): no [M, V] tensor is ever made. Undefined where the backend has
+ * no such op or the head is larger than FUSED_HEAD_MAX_VALUES.
+ */
+function fusedHeadCrossEntropy(trainHead: boolean, w: tf.Tensor2D): ((h: tf.Tensor2D, targets: tf.Tensor1D) => tf.Scalar) | undefined {
+  const fused = fusedOps()?.headCrossEntropy;
+  if (!fused || w.size > FUSED_HEAD_MAX_VALUES) return undefined;
+  return (h, targets) => {
+    const gradients = !tf.engine().isTapeOn() ? 0 : trainHead ? 2 : 1;
+    const op = tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => {
+      const save = args.pop() as tf.GradSaveFunc;
+      const [sh, st, weight] = args as [tf.Tensor2D, tf.Tensor1D, tf.Tensor2D | undefined];
+      const M = sh.shape[0];
+      const [lossSum, dh, dw] = fused(sh, weight ?? w, st, gradients);
+      save([dh, dw]);
+      return {
+        value: lossSum.div(M),
+        gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) =>
+          tf.tidy(() => {
+            const scale = dy.div(M);
+            const noGradient = tf.zeros([M]); // (targets are ids)
+            return weight ? [saved[0].mul(scale), noGradient, saved[1].mul(scale)] : [saved[0].mul(scale), noGradient];
+          }),
+      };
+    });
+    return (trainHead ? op(h, targets, w) : op(h, targets)) as tf.Scalar;
+  };
 }
 
 /**
