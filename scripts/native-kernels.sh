@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# Builds xft's native kernels with the machine's g++ for its own CPU (-march=native: they are built where they run):
+# Builds xft's native kernels with the machine's g++ for its own CPU (-march=native: they are built where they run;
+# XFT_MARCH=haswell builds the AVX2 code of an older CPU instead, to time or test it on a newer one):
 # - build/native/xft_kernels.node: causal attention (src/backend/native/causal_attention.cc), a Node-API addon on
 #   Node's headers only, used by every backend;
-# - build/native/xft_tf_ops.node: GELU, LayerNorm, attention, the head's cross-entropy and AdamW as TensorFlow ops
+# - build/native/xft_tf_ops.node: matrix products, GELU, LayerNorm, attention, the head's cross-entropy and AdamW as TensorFlow ops
 #   (src/backend/native/tf_ops.cc), on the TensorFlow C API that the native backend was built with
 #   (scripts/native-tf.sh), for that backend only.
 # No node-gyp: one file each. Exits 0 with a note when something is missing: the model then runs those parts as tfjs
@@ -20,7 +21,7 @@ mkdir -p build/native
 build() {  # name source extra-flags...
   local out=build/native/$1.node src=$2
   shift 2
-  g++ -std=c++17 -O3 -march=native -ffast-math -fno-finite-math-only -shared -fPIC -pthread \
+  g++ -std=c++17 -O3 -march=${XFT_MARCH:-native} -ffast-math -fno-finite-math-only -shared -fPIC -pthread \
     -I"$headers" -DNODE_GYP_MODULE_NAME="$(basename "$out" .node)" "$src" "$@" -o "$out.tmp"
   mv "$out.tmp" "$out"
 }

@@ -200,31 +200,45 @@ function matMulOp(be: NodeBackend, a: tf.TensorInfo, b: tf.TensorInfo, transpose
   return be.executeSingleOutput("MatMul", [dtypeAttr(be, "T", "float32"), ...transposeAttrs(be, transposeA, transposeB)], [a, b]);
 }
 
-let tensorflowProducts = false;
+/** XFT_PRODUCTS=tensorflow: every product on TensorFlow's MatMul, to compare a step with and without xft's. */
+let tensorflowProducts = process.env.XFT_PRODUCTS === "tensorflow";
 
 /**
- * Whether products run on TensorFlow's MatMul even where xft's ops are loaded: the bench times both, and judges the
- * step against the faster (bench/bench.ts).
+ * Whether products run on TensorFlow's MatMul even where xft's ops are loaded (the bench times both, and judges the
+ * step against the faster: bench/bench.ts); returns the setting it replaces.
  */
-export function useTensorFlowProducts(on: boolean): void {
+export function useTensorFlowProducts(on: boolean): boolean {
+  const before = tensorflowProducts;
   tensorflowProducts = on;
+  return before;
 }
 
 /**
- * a b (each transposed where asked): xft's product (backend/native/gemm.h) where its ops are loaded, else
- * TensorFlow's MatMul. A transposed a (a weight's gradient, x^T dy, and the head's P^T h) stays on TensorFlow's:
- * in a step of config A it is as fast as xft's on the blocks' shapes and faster on the head's (1.5-1.7 against 2.0-2.1
- * ms for [2048, 64]^T [2048, 2000], Intel Xeon, 2 threads), where the untransposed products are 1.3-1.9x faster on
- * xft's.
+ * Products whose inner or outer dimension is at most this run on xft's product (backend/native/gemm.h) where its ops
+ * are loaded. Inside a training step it is 1.1-1.8x faster than TensorFlow's MatMul on config A's linear layers, where
+ * TensorFlow's fixed costs per call are a large part of a product (the step: 1.10x), and as fast or faster on B-D,
+ * whose every product has a side of 128 or 256 (their steps: 0.96-1.11x, within the machine's drift); on GPT-2's
+ * larger ones (768 and up) TensorFlow's is up to 1.7x faster, timed alone (Intel Xeon, 2 threads; XFT_PRODUCTS=
+ * tensorflow runs every product on TensorFlow's, to compare).
+ */
+const XFT_PRODUCT_MAX_SIDE = 512;
+
+/**
+ * a b (each transposed where asked): xft's product for the small products above, else TensorFlow's MatMul. A
+ * transposed a (a weight's gradient, x^T dy, and the head's P^T h) stays on TensorFlow's: in a step of config A it is
+ * as fast as xft's on the blocks' shapes and faster on the head's (1.5-1.7 against 2.0-2.1 ms for [2048, 64]^T
+ * [2048, 2000]).
  */
 function product(be: NodeBackend, a: tf.TensorInfo, b: tf.TensorInfo, transposeA: boolean, transposeB: boolean): tf.Tensor {
-  const xft = tensorflowProducts || transposeA ? undefined : fusedOps()?.matMul;
+  const k = transposeB ? b.shape[1] : b.shape[0];
+  const n = transposeB ? b.shape[0] : b.shape[1];
+  const xft = tensorflowProducts || transposeA || Math.min(k, n) > XFT_PRODUCT_MAX_SIDE ? undefined : fusedOps()?.matMul;
   return xft ? xft(a, b, transposeA, transposeB) : matMulOp(be, a, b, transposeA, transposeB);
 }
 
-/** x w + b: xft's op where its ops are loaded, else TensorFlow's fused MatMul+BiasAdd. */
+/** x w + b: xft's op for the small products above, else TensorFlow's fused MatMul+BiasAdd. */
 function linearProduct(be: NodeBackend, x: tf.TensorInfo, w: tf.TensorInfo, b: tf.TensorInfo): tf.Tensor {
-  const xft = tensorflowProducts ? undefined : fusedOps()?.linear;
+  const xft = tensorflowProducts || Math.min(w.shape[0], w.shape[1]) > XFT_PRODUCT_MAX_SIDE ? undefined : fusedOps()?.linear;
   return xft ? xft(x, w, b) : fusedMatMulOp(be, x, w, b, false, false, FUSED_OPS.linear);
 }
 

@@ -326,9 +326,9 @@ test("xft's products match TensorFlow's MatMul at the edges of its tiles, transp
     ]) {
       const a = tf.randomNormal(ta ? [k, m] : [m, k], 0, 1, "float32", m + k);
       const b = tf.randomNormal(tb ? [n, k] : [k, n], 0, 1, "float32", n + k);
-      useTensorFlowProducts(true);
+      const before = useTensorFlowProducts(true);
       const expected = tf.matMul(a as tf.Tensor2D, b as tf.Tensor2D, ta, tb);
-      useTensorFlowProducts(false);
+      useTensorFlowProducts(before);
       const name = `[${m},${k}]${ta ? "^T" : ""} x [${k},${n}]${tb ? "^T" : ""}`;
       assert.deepEqual(matMul(a, b, ta, tb).shape, [m, n], name);
       assert.ok(maxRelDiff(matMul(a, b, ta, tb), expected) < 1e-5, name);
