@@ -14,6 +14,7 @@
  *   tiny Add); the shape tensors are kept here, one per shape.
  */
 import * as tf from "@tensorflow/tfjs";
+import type { FusedOps } from "./fused-ops";
 import { fusedOps } from "./fused-ops";
 import { KernelArgs, KernelOut, mendKernel } from "./mend-kernel";
 
@@ -228,6 +229,11 @@ export function useTensorFlowProducts(on: boolean): boolean {
  */
 const XFT_PRODUCT_MAX_SIDE = 512;
 
+/** xft's ops where a product with inner side k and outer side n runs on them (one of the small products above). */
+function xftOpsForProduct(k: number, n: number): FusedOps | undefined {
+  return tensorflowProducts || Math.min(k, n) > XFT_PRODUCT_MAX_SIDE ? undefined : fusedOps();
+}
+
 /**
  * a b (each transposed where asked): xft's product for the small products above, else TensorFlow's MatMul. A
  * transposed a (a weight's gradient, x^T dy, and the head's P^T h) stays on TensorFlow's: in a step of config A it is
@@ -245,13 +251,13 @@ function product(be: NodeBackend, a: tf.TensorInfo, b: tf.TensorInfo, transposeA
   }
   const k = transposeB ? b.shape[1] : b.shape[0];
   const n = transposeB ? b.shape[0] : b.shape[1];
-  const xft = tensorflowProducts || transposeA || Math.min(k, n) > XFT_PRODUCT_MAX_SIDE ? undefined : fusedOps()?.matMul;
+  const xft = transposeA ? undefined : xftOpsForProduct(k, n)?.matMul;
   return xft ? xft(a, b, transposeA, transposeB) : matMulOp(be, a, b, transposeA, transposeB);
 }
 
 /** x w + b: xft's op for the small products above, else TensorFlow's fused MatMul+BiasAdd. */
 function linearProduct(be: NodeBackend, x: tf.TensorInfo, w: tf.TensorInfo, b: tf.TensorInfo): tf.Tensor {
-  const xft = tensorflowProducts || Math.min(w.shape[0], w.shape[1]) > XFT_PRODUCT_MAX_SIDE ? undefined : fusedOps()?.linear;
+  const xft = xftOpsForProduct(w.shape[0], w.shape[1])?.linear;
   return xft ? xft(x, w, b) : fusedMatMulOp(be, x, w, b, false, false, FUSED_OPS.linear);
 }
 

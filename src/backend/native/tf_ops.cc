@@ -19,6 +19,7 @@
 #include <tensorflow/c/tf_status.h>
 #include <tensorflow/c/tf_tensor.h>
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -238,19 +239,8 @@ float softmaxRow(const float* x, float* p, int64_t v, int32_t target) {
   return loss + std::log(sum);
 }
 
-// Returns the first row whose target is outside [0, V), or -1.
-int64_t firstTargetOutside(const int32_t* targets, int64_t rows, int64_t v) {
-  for (int64_t r = 0; r < rows; r++) {
-    if (targets[r] < 0 || targets[r] >= v) return r;
-  }
-  return -1;
-}
-
-// Returns the first row whose target is outside [0, V), or -1. The sum over rows adds the blocks' partial sums in
-// block order.
-int64_t softmaxCrossEntropy(const float* logits, const int32_t* targets, int64_t rows, int64_t v, float* probs, float* lossSum) {
-  const int64_t bad = firstTargetOutside(targets, rows, v);
-  if (bad >= 0) return bad;
+// The probabilities of every row, and the loss summed over rows: the blocks' partial sums added in block order.
+void softmaxCrossEntropy(const float* logits, const int32_t* targets, int64_t rows, int64_t v, float* probs, float* lossSum) {
   std::vector<double> partial(rowBlocks(rows), 0.0);
   forRowBlocks(rows, v, [&](int64_t blk, int64_t begin, int64_t end) {
     for (int64_t r = begin; r < end; r++) partial[blk] += softmaxRow(logits + r * v, probs + r * v, v, targets[r]);
@@ -258,7 +248,6 @@ int64_t softmaxCrossEntropy(const float* logits, const int32_t* targets, int64_t
   double total = 0;
   for (double part : partial) total += part;
   *lossSum = static_cast<float>(total);
-  return -1;
 }
 
 // ---- The head's loss and gradients in one pass: logits, softmax cross-entropy, dh and dW, block by block ----
@@ -276,7 +265,7 @@ constexpr int64_t kHeadGroups = 8;
 void headCrossEntropy(const float* h, const float* w, const int32_t* targets, int64_t rows, int64_t d, int64_t v,
                       int gradients, float* lossSum, float* dh, float* dw) {
   const xft::RightFactor wT(d, v, {w, 1, d});  // W^T [d, V], packed once for every block's logits
-  const xft::RightFactor wRows(v, d, {w, d, 1});
+  const std::optional<xft::RightFactor> wRows = gradients >= 1 ? std::make_optional<xft::RightFactor>(v, d, xft::MatrixView{w, d, 1}) : std::nullopt;
   const int64_t blocks = (rows + kHeadRows - 1) / kHeadRows;
   const int64_t groups = gradients == 2 ? std::min(blocks, kHeadGroups) : blocks;
   std::vector<float> partialW(gradients == 2 ? groups * v * d : 0);
@@ -291,7 +280,7 @@ void headCrossEntropy(const float* h, const float* w, const int32_t* targets, in
         partialLoss[blk] += softmaxRow(z.data() + r * v, z.data() + r * v, v, targets[r0 + r]);
         z[r * v + targets[r0 + r]] -= 1.0f;  // P - Y
       }
-      if (gradients >= 1) xft::multiply(n, {z.data(), v, 1}, wRows, nullptr, false, dh + r0 * d, d, 1);
+      if (gradients >= 1) xft::multiply(n, {z.data(), v, 1}, *wRows, nullptr, false, dh + r0 * d, d, 1);
       if (gradients == 2) {
         const xft::RightFactor hBlock(n, d, {h + r0 * d, d, 1});
         xft::multiply(v, {z.data(), 1, v}, hBlock, nullptr, blk > g * blocks / groups, partialW.data() + g * v * d, d, 1);
@@ -486,19 +475,44 @@ bool sameShape(OpContext& op, const std::string& name, const std::vector<int64_t
   return false;
 }
 
-struct LayerNormAttrs {
-  float eps;
-};
-
-void* createLayerNorm(TF_OpKernelConstruction* ctx) {
-  auto* attrs = new LayerNormAttrs{1e-5f};
+// A kernel's attributes, a new Attrs filled by read(attrs, status): each of its TensorFlow calls leaves `status`
+// failed on an error, and a failure fails the kernel's construction. deleteAttrs<Attrs> releases it.
+template <typename Attrs, typename Read>
+void* readAttrs(TF_OpKernelConstruction* ctx, Read read) {
+  auto* attrs = new Attrs;
   TF_Status* status = TF_NewStatus();
-  TF_OpKernelConstruction_GetAttrFloat(ctx, "epsilon", &attrs->eps, status);
+  read(*attrs, status);
   if (TF_GetCode(status) != TF_OK) TF_OpKernelConstruction_Failure(ctx, status);
   TF_DeleteStatus(status);
   return attrs;
 }
-void deleteLayerNorm(void* attrs) { delete static_cast<LayerNormAttrs*>(attrs); }
+template <typename Attrs>
+void deleteAttrs(void* attrs) {
+  delete static_cast<Attrs*>(attrs);
+}
+
+// Whether every one of `rows` targets is a row of a [V, ...] vocabulary; if not, the op has failed naming the first that
+// is not.
+bool targetsInside(OpContext& op, const int32_t* targets, int64_t rows, int64_t v) {
+  for (int64_t r = 0; r < rows; r++) {
+    if (targets[r] < 0 || targets[r] >= v) {
+      op.fail("target " + std::to_string(targets[r]) + " of row " + std::to_string(r) + " is outside the vocabulary [0, " +
+              std::to_string(v) + ")");
+      return false;
+    }
+  }
+  return true;
+}
+
+struct LayerNormAttrs {
+  float eps = 1e-5f;
+};
+
+void* createLayerNorm(TF_OpKernelConstruction* ctx) {
+  return readAttrs<LayerNormAttrs>(ctx, [&](LayerNormAttrs& a, TF_Status* status) {
+    TF_OpKernelConstruction_GetAttrFloat(ctx, "epsilon", &a.eps, status);
+  });
+}
 void* createNothing(TF_OpKernelConstruction*) { return nullptr; }
 void deleteNothing(void*) {}
 
@@ -625,15 +639,10 @@ void computeSoftmaxCrossEntropy(void*, TF_OpKernelContext* ctx) {
   const int32_t* targets = logits ? op.input<int32_t>(1, &ts) : nullptr;
   if (!targets) return;
   if (ls.size() != 2 || ls[1] == 0) return op.fail("logits must be [rows, vocabulary], got " + shapeText(ls));
-  if (!isVector(op, "targets", ts, ls[0])) return;
+  if (!isVector(op, "targets", ts, ls[0]) || !targetsInside(op, targets, ls[0], ls[1])) return;
   float* probs = op.output(0, ls);
   float* loss = probs ? op.output(1, {}) : nullptr;
-  if (!loss) return;
-  const int64_t bad = softmaxCrossEntropy(logits, targets, ls[0], ls[1], probs, loss);
-  if (bad >= 0) {
-    op.fail("target " + std::to_string(targets[bad]) + " of row " + std::to_string(bad) + " is outside the vocabulary [0, " +
-            std::to_string(ls[1]) + ")");
-  }
+  if (loss) softmaxCrossEntropy(logits, targets, ls[0], ls[1], probs, loss);
 }
 
 struct HeadAttrs {
@@ -641,14 +650,10 @@ struct HeadAttrs {
 };
 
 void* createHead(TF_OpKernelConstruction* ctx) {
-  auto* attrs = new HeadAttrs;
-  TF_Status* status = TF_NewStatus();
-  TF_OpKernelConstruction_GetAttrInt64(ctx, "gradients", &attrs->gradients, status);
-  if (TF_GetCode(status) != TF_OK) TF_OpKernelConstruction_Failure(ctx, status);
-  TF_DeleteStatus(status);
-  return attrs;
+  return readAttrs<HeadAttrs>(ctx, [&](HeadAttrs& a, TF_Status* status) {
+    TF_OpKernelConstruction_GetAttrInt64(ctx, "gradients", &a.gradients, status);
+  });
 }
-void deleteHead(void* attrs) { delete static_cast<HeadAttrs*>(attrs); }
 
 // XftHeadCrossEntropy (h [M, d], w [V, d], targets [M] int32) -> loss_sum [], dh [M, d], dw [V, d]; a gradient that
 // the attribute `gradients` leaves out is [0, d].
@@ -663,12 +668,7 @@ void computeHeadCrossEntropy(void* kernel, TF_OpKernelContext* ctx) {
   if (gradients < 0 || gradients > 2) return op.fail("gradients must be 0, 1 or 2, got " + std::to_string(gradients));
   if (hs.size() != 2) return op.fail("h must be [rows, d], got " + shapeText(hs));
   if (ws.size() != 2 || ws[1] != hs[1] || ws[0] == 0) return op.fail("w must be [vocabulary, " + std::to_string(hs[1]) + "], got " + shapeText(ws));
-  if (!isVector(op, "targets", ts, hs[0])) return;
-  const int64_t bad = firstTargetOutside(targets, hs[0], ws[0]);
-  if (bad >= 0) {
-    return op.fail("target " + std::to_string(targets[bad]) + " of row " + std::to_string(bad) + " is outside the vocabulary [0, " +
-                   std::to_string(ws[0]) + ")");
-  }
+  if (!isVector(op, "targets", ts, hs[0]) || !targetsInside(op, targets, hs[0], ws[0])) return;
   float* loss = op.output(0, {});
   float* dh = loss ? op.output(1, {gradients >= 1 ? hs[0] : 0, hs[1]}) : nullptr;
   float* dw = dh ? op.output(2, {gradients == 2 ? ws[0] : 0, hs[1]}) : nullptr;
@@ -727,18 +727,14 @@ struct MatMulAttrs {
 };
 
 void* createMatMul(TF_OpKernelConstruction* ctx) {
-  auto* attrs = new MatMulAttrs;
-  TF_Status* status = TF_NewStatus();
-  unsigned char ta = 0, tb = 0;
-  TF_OpKernelConstruction_GetAttrBool(ctx, "transpose_a", &ta, status);
-  if (TF_GetCode(status) == TF_OK) TF_OpKernelConstruction_GetAttrBool(ctx, "transpose_b", &tb, status);
-  if (TF_GetCode(status) != TF_OK) TF_OpKernelConstruction_Failure(ctx, status);
-  TF_DeleteStatus(status);
-  attrs->transposeA = ta != 0;
-  attrs->transposeB = tb != 0;
-  return attrs;
+  return readAttrs<MatMulAttrs>(ctx, [&](MatMulAttrs& a, TF_Status* status) {
+    unsigned char ta = 0, tb = 0;
+    TF_OpKernelConstruction_GetAttrBool(ctx, "transpose_a", &ta, status);
+    if (TF_GetCode(status) == TF_OK) TF_OpKernelConstruction_GetAttrBool(ctx, "transpose_b", &tb, status);
+    a.transposeA = ta != 0;
+    a.transposeB = tb != 0;
+  });
 }
-void deleteMatMul(void* attrs) { delete static_cast<MatMulAttrs*>(attrs); }
 
 // The product of the op's inputs 0 and 1 (each transposed where the attributes say), + input 2 as the bias where
 // `withBias`.
@@ -774,15 +770,11 @@ struct AttentionAttrs {
 };
 
 void* createAttention(TF_OpKernelConstruction* ctx) {
-  auto* attrs = new AttentionAttrs;
-  TF_Status* status = TF_NewStatus();
-  TF_OpKernelConstruction_GetAttrInt64(ctx, "batch", &attrs->batch, status);
-  if (TF_GetCode(status) == TF_OK) TF_OpKernelConstruction_GetAttrInt64(ctx, "heads", &attrs->heads, status);
-  if (TF_GetCode(status) != TF_OK) TF_OpKernelConstruction_Failure(ctx, status);
-  TF_DeleteStatus(status);
-  return attrs;
+  return readAttrs<AttentionAttrs>(ctx, [&](AttentionAttrs& a, TF_Status* status) {
+    TF_OpKernelConstruction_GetAttrInt64(ctx, "batch", &a.batch, status);
+    if (TF_GetCode(status) == TF_OK) TF_OpKernelConstruction_GetAttrInt64(ctx, "heads", &a.heads, status);
+  });
 }
-void deleteAttention(void* attrs) { delete static_cast<AttentionAttrs*>(attrs); }
 
 // The attention's dimensions from qkv [B*T, 3d]; false (and the op failed) when it does not split.
 bool attentionDims(OpContext& op, const AttentionAttrs& a, const std::vector<int64_t>& qkv, xft::attention::Dims* d) {
@@ -840,12 +832,12 @@ const std::vector<OpSpec>& opSpecs() {
       {"XftGelu", {"x: float"}, {"y: float"}, {}, createNothing, computeGelu, deleteNothing},
       {"XftGeluGrad", {"dy: float", "x: float"}, {"dx: float"}, {}, createNothing, computeGeluGrad, deleteNothing},
       {"XftLayerNorm", {"x: float", "g: float", "b: float"}, {"y: float", "mean: float", "rstd: float"},
-       {"epsilon: float = 1e-5"}, createLayerNorm, computeLayerNorm, deleteLayerNorm},
+       {"epsilon: float = 1e-5"}, createLayerNorm, computeLayerNorm, deleteAttrs<LayerNormAttrs>},
       {"XftLayerNormGrad", {"dy: float", "x: float", "g: float", "mean: float", "rstd: float"},
        {"dx: float", "dg: float", "db: float"}, {}, createNothing, computeLayerNormGrad, deleteNothing},
       {"XftAddLayerNorm", {"x: float", "delta: float", "g: float", "b: float"},
        {"sum: float", "y: float", "mean: float", "rstd: float"}, {"epsilon: float = 1e-5"}, createLayerNorm,
-       computeAddLayerNorm, deleteLayerNorm},
+       computeAddLayerNorm, deleteAttrs<LayerNormAttrs>},
       {"XftAddLayerNormGrad", {"d_sum: float", "dy: float", "sum: float", "g: float", "mean: float", "rstd: float"},
        {"dx: float", "dg: float", "db: float"}, {}, createNothing, computeAddLayerNormGrad, deleteNothing},
       {"XftColumnSums", {"x: float"}, {"sums: float"}, {}, createNothing, computeColumnSums, deleteNothing},
@@ -855,18 +847,18 @@ const std::vector<OpSpec>& opSpecs() {
       {"XftSoftmaxCrossEntropy", {"logits: float", "targets: int32"}, {"probs: float", "loss_sum: float"}, {},
        createNothing, computeSoftmaxCrossEntropy, deleteNothing},
       {"XftHeadCrossEntropy", {"h: float", "w: float", "targets: int32"}, {"loss_sum: float", "dh: float", "dw: float"},
-       {"gradients: int = 0"}, createHead, computeHeadCrossEntropy, deleteHead},
+       {"gradients: int = 0"}, createHead, computeHeadCrossEntropy, deleteAttrs<HeadAttrs>},
       {"XftAdamW", {"params: N * float", "grads: N * float", "m: float", "v: float", "hyper: float", "decays: float",
         "in_place: float"},
        {"new_params: N * float", "new_m: float", "new_v: float", "norm: float"}, {"N: int >= 1"},
        createNothing, computeAdamW, deleteNothing},
       {"XftMatMul", {"a: float", "b: float"}, {"product: float"}, {"transpose_a: bool = false", "transpose_b: bool = false"},
-       createMatMul, computeMatMul, deleteMatMul},
+       createMatMul, computeMatMul, deleteAttrs<MatMulAttrs>},
       {"XftLinear", {"x: float", "w: float", "bias: float"}, {"y: float"}, {}, createNothing, computeLinear, deleteNothing},
       {"XftCausalAttention", {"qkv: float"}, {"out: float", "lse: float"}, {"batch: int", "heads: int"},
-       createAttention, computeAttention, deleteAttention},
+       createAttention, computeAttention, deleteAttrs<AttentionAttrs>},
       {"XftCausalAttentionGrad", {"qkv: float", "out: float", "lse: float", "d_out: float"}, {"dqkv: float"},
-       {"batch: int", "heads: int"}, createAttention, computeAttentionGrad, deleteAttention},
+       {"batch: int", "heads: int"}, createAttention, computeAttentionGrad, deleteAttrs<AttentionAttrs>},
   };
   return specs;
 }
